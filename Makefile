@@ -1,0 +1,101 @@
+# spa-auth build. `make run` and `make test` are the two entry points; both
+# install what is missing first (as root) and say what they are doing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+BUILD := build
+CXX := g++
+CXXFLAGS := -std=c++20 -O2 -g -fPIC -fvisibility=hidden -Wall -Wextra -Werror -I.
+CHECK_FLAGS = $(shell pkg-config --cflags --libs check 2>/dev/null)
+
+NGX_SRC := /usr/share/nginx/src
+NGX_TREE := $(BUILD)/nginx-src
+NGX_OBJS := $(BUILD)/nginx
+# nginx's own include list (ALL_INCS), read from its generated Makefile when
+# the glue is compiled; -isystem keeps our warning flags off nginx's headers.
+NGX_INCS = $(shell sed -n '/^ALL_INCS/,/^$$/p' $(NGX_OBJS)/Makefile | grep -o '\-I [^ ]*' | \
+             sed 's|^-I \(/\)|-isystem \1|; s|^-I \([^/]\)|-isystem $(NGX_TREE)/\1|')
+
+CORE_SRCS := $(wildcard core/*.cc)
+CORE_OBJS := $(CORE_SRCS:%.cc=$(BUILD)/%.o)
+GLUE_SRCS := $(wildcard ngx_http_spa_auth_module/*.cpp)
+GLUE_OBJS := $(GLUE_SRCS:%.cpp=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*.cc)
+UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/%.o)
+
+MODULE := $(BUILD)/ngx_http_spa_auth_module.so
+TOOLS := $(BUILD)/spa-auth-mint $(BUILD)/spa-demo-echo
+
+.PHONY: all deps test unit nginx-t run stop bench clean
+
+all: $(MODULE) $(TOOLS)
+	@echo "==> built $(MODULE) and $(TOOLS)"
+
+deps:
+	@echo "==> checking build and test dependencies (scripts/deps.sh)"
+	@scripts/deps.sh
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libspa_core.a: $(CORE_OBJS)
+	ar rcs $@ $^
+
+# nginx's configure runs in a private copy of Debian's nginx-dev tree so
+# the build writes nothing outside build/ and needs no root.
+$(NGX_OBJS)/Makefile: config $(NGX_SRC)/conf_flags
+	@echo "==> configuring against Debian's nginx-dev ($(NGX_SRC))"
+	rm -rf $(NGX_TREE) $(NGX_OBJS) && mkdir -p $(BUILD) && cp -r $(NGX_SRC) $(NGX_TREE)
+	cd $(NGX_TREE) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="-g -O2 -fPIC -fstack-protector-strong -Wformat -Werror=format-security -D_FORTIFY_SOURCE=2" \
+	    --with-ld-opt="-Wl,-z,relro -Wl,-z,now -fPIC" \
+	    --add-dynamic-module=$(CURDIR) --builddir=$(CURDIR)/$(NGX_OBJS) > $(CURDIR)/$(BUILD)/nginx-configure.log
+
+$(BUILD)/ngx_http_spa_auth_module/%.o: ngx_http_spa_auth_module/%.cpp $(NGX_OBJS)/Makefile
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(NGX_INCS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libspa_auth_module.a: $(GLUE_OBJS) $(CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(MODULE): $(BUILD)/libspa_auth_module.a $(NGX_OBJS)/Makefile
+	rm -f $(NGX_OBJS)/ngx_http_spa_auth_module.so
+	$(MAKE) -s -f $(CURDIR)/$(NGX_OBJS)/Makefile -C $(NGX_TREE) modules > $(BUILD)/nginx-make.log
+	cp $(NGX_OBJS)/ngx_http_spa_auth_module.so $@
+
+$(BUILD)/spa-auth-mint: $(BUILD)/tools/spa-auth-mint.o $(BUILD)/libspa_core.a
+	$(CXX) -o $@ $^ -lcrypto
+
+$(BUILD)/spa-demo-echo: $(BUILD)/tools/spa-demo-echo.o
+	$(CXX) -o $@ $^ -lcpp-httplib -lpthread
+
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libspa_core.a
+	$(CXX) -o $@ $^ -lcrypto $(CHECK_FLAGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests
+	@$(MAKE) --no-print-directory unit nginx-t
+	@echo "==> all suites passed"
+
+unit: $(BUILD)/unit-tests
+	@echo "==> unit tests (Check, tests/unit/)"
+	@cd tests/unit && CK_FORK=yes ../../$(BUILD)/unit-tests
+
+nginx-t: all
+	@echo "==> nginx tests (prove, tests/nginx-t/)"
+	@SPA_BUILD=$(CURDIR)/$(BUILD) prove -j2 -I tests/nginx-t/lib tests/nginx-t/
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh
+
+stop:
+	@scripts/stop.sh
+
+bench: all
+	@bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BUILD)/tools/spa-auth-mint.d

@@ -1,0 +1,31 @@
+// The outcome of checking one request's token. The first failure wins; the
+// name is what $spa_auth_result shows and the docs list.
+#pragma once
+
+#include <string_view>
+
+namespace spa::core {
+
+enum class Status {
+  kOk,
+  kMissing,          // no token in any configured source
+  kMalformed,        // not a well-formed JWS/JWT, or a claim of the wrong type
+  kAlgNotAllowed,    // "none", not in the allowlist, or not the key's type
+  kUnknownKid,       // no key in the JWKS for this token
+  kBadSignature,
+  kExpired,
+  kNotYetValid,      // nbf, or iat, in the future beyond leeway
+  kWrongIssuer,
+  kWrongAudience,
+  kRevoked,
+  kForbidden,        // a spa_auth_require did not match
+  kMfaRequired,      // spa_auth_require_mfa and no second factor in amr
+};
+
+// Stable snake_case name: "ok", "bad_signature", ...
+std::string_view status_name(Status s);
+
+// One short sentence for error_description and logs. Never contains token data.
+std::string_view status_description(Status s);
+
+}  // namespace spa::core

@@ -1,0 +1,460 @@
+// The request path: strip spoofable headers, find the token, verify it
+// (once per token, then from the per-worker cache), apply the location's
+// policy, answer 401/403 or pass the claims on.
+#include "ngx_http_spa_auth_module/spa_auth.h"
+
+#include <cstdio>
+#include <ctime>
+
+#include "core/token_cache.h"
+
+namespace spa::ngx {
+namespace {
+
+using core::Status;
+
+constexpr size_t kCacheEntries = 10000;
+constexpr int64_t kCacheRetainAfterExp = 600;  // the largest leeway allowed
+
+// Per worker process; created in init_worker, never in the master.
+core::VerifiedTokenCache* g_cache = nullptr;
+
+int64_t now_ms() {
+  ngx_time_t* tp = ngx_timeofday();
+  return static_cast<int64_t>(tp->sec) * 1000 + static_cast<int64_t>(tp->msec);
+}
+
+LocSettings& loc_settings(ngx_http_request_t* r) {
+  return *static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_spa_auth_module))->s;
+}
+
+RequestCtx* get_ctx(ngx_http_request_t* r) {
+  return static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_spa_auth_module));
+}
+
+// ---- token sources -------------------------------------------------------
+
+bool bearer_token(ngx_http_request_t* r, std::string_view& token) {
+  if (r->headers_in.authorization == nullptr) return false;
+  std::string_view v = to_view(r->headers_in.authorization->value);
+  constexpr std::string_view kScheme = "bearer ";
+  if (v.size() <= kScheme.size() ||
+      ngx_strncasecmp(reinterpret_cast<u_char*>(const_cast<char*>(v.data())),
+                      reinterpret_cast<u_char*>(const_cast<char*>(kScheme.data())), kScheme.size()) != 0)
+    return false;
+  v.remove_prefix(kScheme.size());
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.empty()) return false;
+  token = v;
+  return true;
+}
+
+bool cookie_token(ngx_http_request_t* r, const std::string& name, std::string_view& token) {
+  ngx_str_t n{name.size(), reinterpret_cast<u_char*>(const_cast<char*>(name.data()))};
+  ngx_str_t value;
+  if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &n, &value) == NGX_DECLINED) return false;
+  if (value.len == 0) return false;
+  token = to_view(value);
+  return true;
+}
+
+bool query_token(ngx_http_request_t* r, const std::string& name, std::string_view& token) {
+  ngx_str_t value;
+  if (ngx_http_arg(r, reinterpret_cast<u_char*>(const_cast<char*>(name.data())), name.size(), &value) != NGX_OK)
+    return false;
+  if (value.len == 0) return false;
+  token = to_view(value);
+  return true;
+}
+
+bool find_token(ngx_http_request_t* r, const std::vector<TokenSource>& sources, std::string_view& token) {
+  for (const auto& src : sources) {
+    switch (src.kind) {
+      case TokenSource::Kind::kHeader:
+        if (bearer_token(r, token)) return true;
+        break;
+      case TokenSource::Kind::kCookie:
+        if (cookie_token(r, src.name, token)) return true;
+        break;
+      case TokenSource::Kind::kQuery:
+        if (query_token(r, src.name, token)) return true;
+        break;
+    }
+  }
+  return false;
+}
+
+// ---- responses -----------------------------------------------------------
+
+ngx_int_t status_http_code(Status s) {
+  return s == Status::kForbidden || s == Status::kMfaRequired ? NGX_HTTP_FORBIDDEN : NGX_HTTP_UNAUTHORIZED;
+}
+
+std::string_view status_error_code(Status s) {
+  switch (s) {
+    case Status::kMissing: return "missing_token";
+    case Status::kForbidden: return "insufficient_scope";
+    case Status::kMfaRequired: return "insufficient_user_authentication";
+    default: return "invalid_token";
+  }
+}
+
+bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, std::string_view value,
+                 ngx_table_elt_t** out = nullptr) {
+  auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(list));
+  if (h == nullptr) return false;
+  auto* mem = static_cast<u_char*>(ngx_pnalloc(r->pool, key.size() * 2 + value.size()));
+  if (mem == nullptr) return false;
+  ngx_memcpy(mem, key.data(), key.size());
+  h->key.data = mem;
+  h->key.len = key.size();
+  h->lowcase_key = mem + key.size();
+  ngx_strlow(h->lowcase_key, mem, key.size());
+  h->value.data = mem + 2 * key.size();
+  h->value.len = value.size();
+  ngx_memcpy(h->value.data, value.data(), value.size());
+  h->hash = ngx_hash_key(h->lowcase_key, key.size());
+  if (out) *out = h;
+  return true;
+}
+
+// RFC 6750 §3: no error attributes when the request carried no token.
+std::string www_authenticate(Status s) {
+  std::string v = "Bearer realm=\"spa\"";
+  if (s == Status::kMissing) return v;
+  v += ", error=\"";
+  v += status_error_code(s);
+  v += "\", error_description=\"";
+  v += core::status_description(s);
+  v += "\"";
+  return v;
+}
+
+// The project's JSON envelope; every piece is ours or nginx's request id,
+// so nothing needs escaping beyond what status_description guarantees.
+std::string error_body(ngx_http_request_t* r, Status s) {
+  char ts[32];
+  std::time_t t = ngx_time();
+  std::tm tm;
+  gmtime_r(&t, &tm);
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::string request_id;
+  auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
+  if (main->request_id_index != NGX_ERROR) {
+    ngx_http_variable_value_t* v = ngx_http_get_indexed_variable(r, main->request_id_index);
+    if (v && !v->not_found) request_id.assign(reinterpret_cast<char*>(v->data), v->len);
+  }
+  std::string body = "{\"success\":false,\"error\":{\"code\":\"";
+  body += status_error_code(s);
+  body += "\",\"message\":\"";
+  body += core::status_description(s);
+  body += "\"},\"meta\":{\"timestamp\":\"";
+  body += ts;
+  body += "\",\"version\":\"v1\",\"requestId\":\"";
+  body += request_id;
+  body += "\"}}\n";
+  return body;
+}
+
+ngx_int_t send_rejection(ngx_http_request_t* r, Status s) {
+  ngx_int_t rc = ngx_http_discard_request_body(r);
+  if (rc != NGX_OK) return rc;
+  ngx_http_clear_content_length(r);
+  ngx_http_clear_accept_ranges(r);
+  r->headers_out.status = status_http_code(s);
+  ngx_table_elt_t* h;
+  if (!push_header(r, &r->headers_out.headers, "WWW-Authenticate", www_authenticate(s), &h))
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  r->headers_out.www_authenticate = h;
+  if (!push_header(r, &r->headers_out.headers, "Cache-Control", "no-store"))
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  std::string body = error_body(r, s);
+  ngx_str_set(&r->headers_out.content_type, "application/json");
+  r->headers_out.content_type_len = r->headers_out.content_type.len;
+  r->headers_out.content_length_n = static_cast<off_t>(body.size());
+  rc = ngx_http_send_header(r);
+  if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
+  ngx_buf_t* b = ngx_create_temp_buf(r->pool, body.size());
+  if (b == nullptr) return NGX_ERROR;
+  b->last = ngx_cpymem(b->pos, body.data(), body.size());
+  b->last_buf = (r == r->main) ? 1 : 0;
+  b->last_in_chain = 1;
+  ngx_chain_t out{b, nullptr};
+  return ngx_http_output_filter(r, &out);
+}
+
+// ---- claim headers -------------------------------------------------------
+
+bool is_claim_header(const ngx_table_elt_t& h, const std::vector<ClaimHeader>& names) {
+  for (const auto& n : names)
+    if (h.key.len == n.lowercase.size() &&
+        ngx_strncasecmp(h.key.data, reinterpret_cast<u_char*>(const_cast<char*>(n.lowercase.data())),
+                        h.key.len) == 0)
+      return true;
+  return false;
+}
+
+// Drops every client-sent header that a claim header would carry. The list
+// is rebuilt only when one is present; nginx's pointers to well-known
+// headers keep pointing at the old, unchanged elements.
+ngx_int_t strip_claim_headers(ngx_http_request_t* r, const std::vector<ClaimHeader>& names) {
+  bool found = false;
+  ngx_uint_t total = 0;
+  for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
+    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+    for (ngx_uint_t i = 0; i < part->nelts; ++i) found = found || is_claim_header(h[i], names);
+    total += part->nelts;
+  }
+  if (!found) return NGX_OK;
+  // Re-initialise the list in place (its `last` points into itself) and
+  // refill it from a copy of the old head.
+  ngx_list_t old = r->headers_in.headers;
+  if (ngx_list_init(&r->headers_in.headers, r->pool, total + names.size() + 1, sizeof(ngx_table_elt_t)) != NGX_OK)
+    return NGX_ERROR;
+  for (ngx_list_part_t* part = &old.part; part; part = part->next) {
+    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+    for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+      if (is_claim_header(h[i], names)) continue;
+      auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_in.headers));
+      if (copy == nullptr) return NGX_ERROR;
+      *copy = h[i];
+    }
+  }
+  return NGX_OK;
+}
+
+void add_claim_headers(ngx_http_request_t* r, const core::Claims& claims, const std::vector<ClaimHeader>& names) {
+  for (const auto& n : names) {
+    auto text = core::claim_text(claims.payload, n.claim);
+    if (!text) continue;
+    if (!core::is_header_safe(*text)) {
+      ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                    "spa_auth: claim \"%s\" has control characters, not sent as \"%s\"", n.claim.c_str(),
+                    n.header.c_str());
+      continue;
+    }
+    push_header(r, &r->headers_in.headers, n.header, *text);
+  }
+}
+
+// ---- verification --------------------------------------------------------
+
+Status verify(ngx_http_request_t* r, const LocSettings& s, std::string_view token, core::VerifiedTokenPtr& out) {
+  core::KeySource keys{s.jwks ? s.jwks->keys().get() : nullptr, s.hmac};
+  int64_t now = ngx_time();
+  if (g_cache) {
+    core::VerifiedTokenPtr hit = g_cache->find(token, now);
+    if (hit && core::still_trusted(*hit, keys, *s.algorithms)) {
+      out = std::move(hit);
+      return Status::kOk;
+    }
+  }
+  std::string detail;
+  Status st = core::verify_access_token(token, keys, *s.algorithms, out, detail);
+  if (st != Status::kOk) {
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: token rejected: %s (%s)",
+                  std::string(core::status_name(st)).c_str(), detail.c_str());
+    return st;
+  }
+  if (g_cache) g_cache->insert(token, out);
+  return Status::kOk;
+}
+
+void refresh_keys(ngx_http_request_t* r, core::JwksFile* file) {
+  if (file == nullptr) return;
+  auto result = file->refresh(now_ms());
+  switch (result.outcome) {
+    case core::JwksFile::Outcome::kUnchanged:
+      break;
+    case core::JwksFile::Outcome::kReloaded:
+      ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0, "spa_auth: reloaded JWKS \"%s\" (%uz keys)",
+                    file->path().c_str(), file->keys()->size());
+      for (const auto& w : result.warnings)
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "spa_auth: JWKS \"%s\": %s", file->path().c_str(),
+                      w.c_str());
+      break;
+    case core::JwksFile::Outcome::kFailed:
+      ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                    "spa_auth: JWKS \"%s\" not reloaded, keeping the previous keys: %s", file->path().c_str(),
+                    result.error.c_str());
+      break;
+  }
+}
+
+RequestCtx* create_ctx(ngx_http_request_t* r) {
+  RequestCtx* ctx = pool_new<RequestCtx>(r->pool);
+  if (ctx) ngx_http_set_ctx(r, ctx, ngx_http_spa_auth_module);
+  return ctx;
+}
+
+ngx_int_t access_handler_impl(ngx_http_request_t* r) {
+  if (r != r->main) return NGX_DECLINED;
+  LocSettings& s = loc_settings(r);
+  if (*s.mode == Mode::kOff) return NGX_DECLINED;
+  RequestCtx* ctx = get_ctx(r);
+  if (ctx == nullptr && (ctx = create_ctx(r)) == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+  refresh_keys(r, s.jwks);
+  std::string_view token;
+  if (!find_token(r, *s.sources, token)) {
+    ctx->status = Status::kMissing;
+    if (*s.mode == Mode::kOptional) return NGX_DECLINED;
+  } else {
+    ctx->status = verify(r, s, token, ctx->token);
+    if (ctx->status == Status::kOk) {
+      std::string detail;
+      ctx->status = core::check_claims(ctx->token->claims, s.policy, ngx_time(), detail);
+      if (ctx->status != Status::kOk)
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: token refused: %s (%s)",
+                      std::string(core::status_name(ctx->status)).c_str(), detail.c_str());
+    }
+  }
+  if (ctx->status == Status::kOk) {
+    add_claim_headers(r, ctx->token->claims, *s.claim_headers);
+    return NGX_OK;
+  }
+  auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+  if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+    // Another access module may still allow the request; leave the final
+    // answer to nginx, with our challenge header in place.
+    ngx_table_elt_t* h;
+    if (!push_header(r, &r->headers_out.headers, "WWW-Authenticate", www_authenticate(ctx->status), &h))
+      return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    r->headers_out.www_authenticate = h;
+    return status_http_code(ctx->status);
+  }
+  ngx_http_finalize_request(r, send_rejection(r, ctx->status));
+  return NGX_DONE;
+}
+
+ngx_int_t access_handler(ngx_http_request_t* r) {
+  try {
+    return access_handler_impl(r);
+  } catch (const std::exception& e) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: internal error: %s", e.what());
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+}
+
+ngx_int_t preaccess_handler(ngx_http_request_t* r) {
+  try {
+    LocSettings& s = loc_settings(r);
+    if (s.claim_headers->empty()) return NGX_DECLINED;
+    if (strip_claim_headers(r, *s.claim_headers) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return NGX_DECLINED;
+  } catch (const std::exception& e) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: internal error: %s", e.what());
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+}
+
+// ---- variables -----------------------------------------------------------
+
+ngx_int_t set_value(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::string_view text) {
+  auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, text.size() ? text.size() : 1));
+  if (data == nullptr) return NGX_ERROR;
+  ngx_memcpy(data, text.data(), text.size());
+  v->data = data;
+  v->len = text.size();
+  v->valid = 1;
+  v->no_cacheable = 0;
+  v->not_found = 0;
+  return NGX_OK;
+}
+
+ngx_int_t not_found(ngx_http_variable_value_t* v) {
+  v->not_found = 1;
+  return NGX_OK;
+}
+
+enum class Var : uintptr_t { kResult, kSub, kSid };
+
+ngx_int_t get_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) {
+  RequestCtx* ctx = get_ctx(r->main);
+  if (ctx == nullptr) return not_found(v);
+  switch (static_cast<Var>(data)) {
+    case Var::kResult:
+      return set_value(r, v, core::status_name(ctx->status));
+    case Var::kSub:
+      if (!ctx->token || ctx->token->claims.sub.empty() || !core::is_header_safe(ctx->token->claims.sub))
+        return not_found(v);
+      return set_value(r, v, ctx->token->claims.sub);
+    case Var::kSid:
+      if (!ctx->token || ctx->token->claims.sid.empty() || !core::is_header_safe(ctx->token->claims.sid))
+        return not_found(v);
+      return set_value(r, v, ctx->token->claims.sid);
+  }
+  return not_found(v);
+}
+
+constexpr std::string_view kClaimPrefix = "spa_auth_claim_";
+
+ngx_int_t get_claim_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) {
+  try {
+    RequestCtx* ctx = get_ctx(r->main);
+    if (ctx == nullptr || !ctx->token) return not_found(v);
+    std::string_view name = to_view(*reinterpret_cast<ngx_str_t*>(data));
+    name.remove_prefix(kClaimPrefix.size());
+    auto text = core::claim_text(ctx->token->claims.payload, name);
+    // A value with CR/LF could split a header it is put into; refuse it.
+    if (!text || !core::is_header_safe(*text)) return not_found(v);
+    return set_value(r, v, *text);
+  } catch (const std::exception&) {
+    return NGX_ERROR;
+  }
+}
+
+}  // namespace
+
+ngx_int_t add_variables(ngx_conf_t* cf) {
+  struct Def {
+    const char* name;
+    Var which;
+  };
+  for (Def d : {Def{"spa_auth_result", Var::kResult}, Def{"spa_auth_sub", Var::kSub}, Def{"spa_auth_sid", Var::kSid}}) {
+    ngx_str_t name{ngx_strlen(d.name), reinterpret_cast<u_char*>(const_cast<char*>(d.name))};
+    ngx_http_variable_t* var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == nullptr) return NGX_ERROR;
+    var->get_handler = get_variable;
+    var->data = static_cast<uintptr_t>(d.which);
+  }
+  ngx_str_t prefix{kClaimPrefix.size(), reinterpret_cast<u_char*>(const_cast<char*>(kClaimPrefix.data()))};
+  ngx_http_variable_t* var = ngx_http_add_variable(cf, &prefix, NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE);
+  if (var == nullptr) return NGX_ERROR;
+  var->get_handler = get_claim_variable;
+  return NGX_OK;
+}
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) {
+  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+  auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+  if (h == nullptr) return NGX_ERROR;
+  *h = access_handler;
+  // Stripping runs before access so that `satisfy any` cannot skip it.
+  h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers));
+  if (h == nullptr) return NGX_ERROR;
+  *h = preaccess_handler;
+
+  auto* main = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
+  ngx_str_t request_id = ngx_string("request_id");
+  main->request_id_index = ngx_http_get_variable_index(cf, &request_id);
+  return NGX_OK;
+}
+
+ngx_int_t init_worker(ngx_cycle_t* cycle) {
+  try {
+    g_cache = new core::VerifiedTokenCache(kCacheEntries, kCacheRetainAfterExp);
+    return NGX_OK;
+  } catch (const std::exception& e) {
+    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "spa_auth: cannot create the token cache: %s", e.what());
+    return NGX_ERROR;
+  }
+}
+
+void exit_worker(ngx_cycle_t*) {
+  delete g_cache;
+  g_cache = nullptr;
+}
+
+}  // namespace spa::ngx

@@ -1,0 +1,343 @@
+// Directive handlers, conf creation and merge. Every bad value fails
+// `nginx -t` with the directive and the value named.
+#include "ngx_http_spa_auth_module/spa_auth.h"
+
+#include <algorithm>
+#include <string>
+
+namespace spa::ngx {
+namespace {
+
+constexpr int64_t kMaxLeeway = 600;  // seconds; the token cache keeps entries this long past exp
+
+char* const kConfOk = NGX_CONF_OK;
+char* const kConfError = static_cast<char*>(NGX_CONF_ERROR);
+
+LocSettings& loc(void* conf) { return *static_cast<LocConf*>(conf)->s; }
+
+ngx_str_t* args(ngx_conf_t* cf) { return static_cast<ngx_str_t*>(cf->args->elts); }
+
+std::string arg(ngx_conf_t* cf, ngx_uint_t i) { return std::string(to_view(args(cf)[i])); }
+
+char* duplicate() { return const_cast<char*>("is duplicate"); }
+
+char* invalid(ngx_conf_t* cf, ngx_uint_t i) {
+  ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\" in \"%V\"", &args(cf)[i],
+                     &args(cf)[0]);
+  return kConfError;
+}
+
+// Paths are relative to nginx's prefix, as for other nginx file directives.
+bool full_path(ngx_conf_t* cf, ngx_uint_t i, std::string& out) {
+  ngx_str_t name = args(cf)[i];
+  if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) return false;
+  out = std::string(to_view(name));
+  return true;
+}
+
+char* set_mode(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.mode) return duplicate();
+  std::string v = arg(cf, 1);
+  if (v == "on") s.mode = Mode::kOn;
+  else if (v == "off") s.mode = Mode::kOff;
+  else if (v == "optional") s.mode = Mode::kOptional;
+  else return invalid(cf, 1);
+  return kConfOk;
+}
+
+char* set_jwks_file(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.jwks_set) return duplicate();
+  std::string path;
+  if (!full_path(cf, 1, path)) return kConfError;
+  auto* main = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
+  for (auto& f : main->jwks_files)
+    if (f->path() == path) {
+      s.jwks = f.get();
+      s.jwks_set = true;
+      return kConfOk;
+    }
+  auto file = std::make_unique<core::JwksFile>(path, core::real_file_system());
+  std::string err;
+  std::vector<std::string> warnings;
+  if (!file->load(err, warnings)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_jwks_file \"%s\": %s", path.c_str(), err.c_str());
+    return kConfError;
+  }
+  for (const auto& w : warnings)
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "spa_auth_jwks_file \"%s\": %s", path.c_str(), w.c_str());
+  s.jwks = file.get();
+  s.jwks_set = true;
+  main->jwks_files.push_back(std::move(file));
+  return kConfOk;
+}
+
+char* set_hmac_secret_file(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.hmac_set) return duplicate();
+  std::string path, secret, err;
+  if (!full_path(cf, 1, path)) return kConfError;
+  if (core::read_small_file(core::real_file_system(), path, secret, err)) {
+    // A trailing newline from `echo secret > file` is not part of the secret.
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    s.hmac = core::jwk_from_hmac_secret(std::move(secret), err);
+  }
+  if (!s.hmac) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_hmac_secret_file \"%s\": %s", path.c_str(), err.c_str());
+    return kConfError;
+  }
+  s.hmac_set = true;
+  return kConfOk;
+}
+
+char* set_algorithms(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.algorithms) return duplicate();
+  core::AlgSet set;
+  for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+    std::string name = arg(cf, i);
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (lower == "none") {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_algorithms: \"%V\" is never accepted", &args(cf)[i]);
+      return kConfError;
+    }
+    auto a = core::alg_from_name(name);
+    if (!a) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "spa_auth_algorithms: unknown algorithm \"%V\" (known: EdDSA ES256 ES384 "
+                         "RS256 RS384 RS512 PS256 PS384 PS512 HS256 HS384 HS512)",
+                         &args(cf)[i]);
+      return kConfError;
+    }
+    set.add(*a);
+  }
+  s.algorithms = set;
+  return kConfOk;
+}
+
+char* set_issuer(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.issuer) return duplicate();
+  if (args(cf)[1].len == 0) return invalid(cf, 1);
+  s.issuer = arg(cf, 1);
+  return kConfOk;
+}
+
+char* set_audience(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.audiences) return duplicate();
+  s.audiences.emplace();
+  for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+    if (args(cf)[i].len == 0) return invalid(cf, i);
+    s.audiences->push_back(arg(cf, i));
+  }
+  return kConfOk;
+}
+
+char* set_leeway(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.leeway) return duplicate();
+  time_t t = ngx_parse_time(&args(cf)[1], 1);
+  if (t == static_cast<time_t>(NGX_ERROR) || t > kMaxLeeway) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_leeway: invalid time \"%V\" (0 to %Ls)",
+                       &args(cf)[1], static_cast<int64_t>(kMaxLeeway));
+    return kConfError;
+  }
+  s.leeway = t;
+  return kConfOk;
+}
+
+bool valid_name(std::string_view name) {
+  return !name.empty() && name.size() <= 128 &&
+         std::all_of(name.begin(), name.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+         });
+}
+
+char* set_token_sources(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.sources) return duplicate();
+  s.sources.emplace();
+  for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+    std::string v = arg(cf, i);
+    TokenSource src;
+    if (v == "header") {
+      src.kind = TokenSource::Kind::kHeader;
+    } else if (v.rfind("cookie=", 0) == 0 && valid_name(v.substr(7))) {
+      src.kind = TokenSource::Kind::kCookie;
+      src.name = v.substr(7);
+    } else if (v.rfind("query=", 0) == 0 && valid_name(v.substr(6))) {
+      src.kind = TokenSource::Kind::kQuery;
+      src.name = v.substr(6);
+    } else if (v == "subprotocol") {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "spa_auth_token: \"subprotocol\" comes with spa_auth_websocket, "
+                         "which this version does not have yet");
+      return kConfError;
+    } else {
+      return invalid(cf, i);
+    }
+    s.sources->push_back(std::move(src));
+  }
+  return kConfOk;
+}
+
+char* add_requirement(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (!s.requirements) s.requirements.emplace();
+  core::ClaimRequirement r;
+  r.claim = arg(cf, 1);
+  if (r.claim.empty()) return invalid(cf, 1);
+  for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) r.values.push_back(arg(cf, i));
+  s.requirements->push_back(std::move(r));
+  return kConfOk;
+}
+
+char* set_require_mfa(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.require_mfa) return duplicate();
+  std::string v = arg(cf, 1);
+  if (v == "on") s.require_mfa = true;
+  else if (v == "off") s.require_mfa = false;
+  else return invalid(cf, 1);
+  return kConfOk;
+}
+
+bool valid_header_name(std::string_view name) {
+  return !name.empty() && name.size() <= 128 &&
+         std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
+}
+
+char* add_claim_header(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (!s.claim_headers) s.claim_headers.emplace();
+  ClaimHeader h;
+  h.header = arg(cf, 1);
+  h.claim = arg(cf, 2);
+  if (!valid_header_name(h.header)) return invalid(cf, 1);
+  if (h.claim.empty()) return invalid(cf, 2);
+  h.lowercase = h.header;
+  std::transform(h.lowercase.begin(), h.lowercase.end(), h.lowercase.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (h.lowercase == "authorization" || h.lowercase == "cookie" || h.lowercase == "host") {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_claim_header: \"%V\" cannot carry a claim", &args(cf)[1]);
+    return kConfError;
+  }
+  for (const auto& other : *s.claim_headers)
+    if (other.lowercase == h.lowercase) return duplicate();
+  h.hash = ngx_hash_key(reinterpret_cast<u_char*>(h.lowercase.data()), h.lowercase.size());
+  s.claim_headers->push_back(std::move(h));
+  return kConfOk;
+}
+
+// Wraps a handler so no C++ exception reaches nginx.
+template <char* (*F)(ngx_conf_t*, ngx_command_t*, void*)>
+char* guarded(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  try {
+    return F(cf, cmd, conf);
+  } catch (const std::exception& e) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &cmd->name, e.what());
+    return kConfError;
+  }
+}
+
+constexpr ngx_uint_t kAnyLevel = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
+
+template <typename T>
+void inherit(std::optional<T>& child, const std::optional<T>& parent, T fallback) {
+  if (!child) child = parent ? *parent : std::move(fallback);
+}
+
+}  // namespace
+
+ngx_command_t commands[] = {
+    {ngx_string("spa_auth"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_mode>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_jwks_file"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_jwks_file>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_hmac_secret_file"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_hmac_secret_file>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_algorithms"), kAnyLevel | NGX_CONF_1MORE, guarded<set_algorithms>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_issuer"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_issuer>, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("spa_auth_audience"), kAnyLevel | NGX_CONF_1MORE, guarded<set_audience>, NGX_HTTP_LOC_CONF_OFFSET,
+     0, nullptr},
+    {ngx_string("spa_auth_leeway"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_leeway>, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("spa_auth_token"), kAnyLevel | NGX_CONF_1MORE, guarded<set_token_sources>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_require"), kAnyLevel | NGX_CONF_2MORE, guarded<add_requirement>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_require_mfa"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_require_mfa>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_claim_header"), kAnyLevel | NGX_CONF_TAKE2, guarded<add_claim_header>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    ngx_null_command,
+};
+
+void* create_main_conf(ngx_conf_t* cf) {
+  try {
+    auto* conf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+    if (conf == nullptr) return nullptr;
+    conf->s = pool_new<MainSettings>(cf->pool);
+    return conf->s ? conf : nullptr;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void* create_loc_conf(ngx_conf_t* cf) {
+  try {
+    // ngx_pcalloc zeroes the pointer; the settings object starts with
+    // every directive unset.
+    auto* conf = static_cast<LocConf*>(ngx_pcalloc(cf->pool, sizeof(LocConf)));
+    if (conf == nullptr) return nullptr;
+    conf->s = pool_new<LocSettings>(cf->pool);
+    return conf->s ? conf : nullptr;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
+  try {
+    const LocSettings& p = loc(parent);
+    LocSettings& c = loc(child);
+    inherit(c.mode, p.mode, Mode::kOff);
+    if (!c.jwks_set) c.jwks = p.jwks, c.jwks_set = p.jwks_set;
+    if (!c.hmac_set) c.hmac = p.hmac, c.hmac_set = p.hmac_set;
+    inherit(c.algorithms, p.algorithms, core::default_algorithms());
+    if (!c.issuer) c.issuer = p.issuer;
+    inherit(c.audiences, p.audiences, {});
+    inherit(c.leeway, p.leeway, int64_t{30});
+    std::vector<TokenSource> default_sources{{TokenSource::Kind::kHeader, ""},
+                                             {TokenSource::Kind::kCookie, "__Host-spa_at"}};
+    inherit(c.sources, p.sources, default_sources);
+    inherit(c.requirements, p.requirements, {});
+    inherit(c.require_mfa, p.require_mfa, false);
+    inherit(c.claim_headers, p.claim_headers, {});
+
+    if (c.algorithms->has_hmac() && !c.hmac) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "spa_auth_algorithms lists an HMAC algorithm but no spa_auth_hmac_secret_file is set");
+      return kConfError;
+    }
+    if (*c.mode != Mode::kOff && !c.jwks && !c.hmac) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth is enabled but no spa_auth_jwks_file is set");
+      return kConfError;
+    }
+    c.policy.issuer = c.issuer;
+    c.policy.audiences = *c.audiences;
+    c.policy.leeway = *c.leeway;
+    c.policy.requirements = *c.requirements;
+    c.policy.require_mfa = *c.require_mfa;
+    return kConfOk;
+  } catch (const std::exception& e) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth: %s", e.what());
+    return kConfError;
+  }
+}
+
+}  // namespace spa::ngx

@@ -1,0 +1,105 @@
+// Shared between the glue's translation units: configuration as nginx
+// stores it, and the per-request context. Everything here is nginx glue;
+// the decisions are made by core/.
+#pragma once
+
+#include "ngx_http_spa_auth_module/ngx_includes.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/algorithm.h"
+#include "core/claims.h"
+#include "core/jwks_file.h"
+#include "core/verifier.h"
+
+extern "C" {
+extern ngx_module_t ngx_http_spa_auth_module;
+}
+
+namespace spa::ngx {
+
+enum class Mode { kOff, kOn, kOptional };
+
+struct TokenSource {
+  enum class Kind { kHeader, kCookie, kQuery } kind = Kind::kHeader;
+  std::string name;  // cookie or query parameter name
+};
+
+struct ClaimHeader {
+  std::string header;     // as configured, sent upstream
+  std::string lowercase;  // for matching client-sent headers
+  ngx_uint_t hash = 0;    // ngx_hash_key of lowercase
+  std::string claim;
+};
+
+// One per http/server/location block. Unset optionals inherit in merge;
+// repeatable directives inherit as a whole list when a level has none of
+// its own, as nginx's own array directives do.
+struct LocSettings {
+  std::optional<Mode> mode;
+  core::JwksFile* jwks = nullptr;  // owned by MainSettings
+  bool jwks_set = false;
+  core::JwkPtr hmac;
+  bool hmac_set = false;
+  std::optional<core::AlgSet> algorithms;
+  std::optional<std::string> issuer;
+  std::optional<std::vector<std::string>> audiences;
+  std::optional<int64_t> leeway;
+  std::optional<std::vector<TokenSource>> sources;
+  std::optional<std::vector<core::ClaimRequirement>> requirements;
+  std::optional<bool> require_mfa;
+  std::optional<std::vector<ClaimHeader>> claim_headers;
+
+  // Filled by merge for the request path.
+  core::ClaimPolicy policy;
+};
+
+struct MainSettings {
+  std::vector<std::unique_ptr<core::JwksFile>> jwks_files;  // one per distinct path
+  ngx_int_t request_id_index = NGX_ERROR;
+};
+
+struct LocConf {
+  LocSettings* s;
+};
+
+struct MainConf {
+  MainSettings* s;
+};
+
+// Per-request outcome, kept for variables and logging.
+struct RequestCtx {
+  core::Status status = core::Status::kMissing;
+  core::VerifiedTokenPtr token;  // set once the signature verified
+};
+
+// Builds a C++ object in pool memory; its destructor runs with the pool.
+template <typename T>
+T* pool_new(ngx_pool_t* pool) {
+  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(pool, sizeof(T));
+  if (cln == nullptr) return nullptr;
+  T* obj = new (cln->data) T();
+  cln->handler = [](void* data) { static_cast<T*>(data)->~T(); };
+  return obj;
+}
+
+// directives.cpp
+extern ngx_command_t commands[];
+void* create_main_conf(ngx_conf_t* cf);
+void* create_loc_conf(ngx_conf_t* cf);
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child);
+
+// access.cpp
+ngx_int_t add_variables(ngx_conf_t* cf);
+ngx_int_t postconfiguration(ngx_conf_t* cf);
+ngx_int_t init_worker(ngx_cycle_t* cycle);
+void exit_worker(ngx_cycle_t* cycle);
+
+inline std::string_view to_view(const ngx_str_t& s) {
+  return {reinterpret_cast<const char*>(s.data), s.len};
+}
+
+}  // namespace spa::ngx
