@@ -88,7 +88,9 @@ bool JwksFile::load(std::string& err, std::vector<std::string>& warnings) {
 
 JwksFile::Refresh JwksFile::refresh(int64_t now_ms) {
   Refresh r;
-  if (now_ms - last_check_ms_ < interval_ms_ && now_ms >= last_check_ms_) return r;
+  // A clock that went backwards counts as "time to look again".
+  if (checked_ && now_ms >= last_check_ms_ && now_ms - last_check_ms_ < interval_ms_) return r;
+  checked_ = true;
   last_check_ms_ = now_ms;
   FileStamp stamp;
   std::string err;

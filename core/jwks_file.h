@@ -62,7 +62,8 @@ class JwksFile {
   std::string path_;
   FileSystem& fs_;
   int64_t interval_ms_;
-  int64_t last_check_ms_ = INT64_MIN;
+  bool checked_ = false;
+  int64_t last_check_ms_ = 0;
   FileStamp loaded_stamp_;
   FileStamp failed_stamp_;
   bool have_failed_stamp_ = false;

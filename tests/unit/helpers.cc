@@ -1,0 +1,59 @@
+#include "tests/unit/helpers.h"
+
+#include "core/base64url.h"
+#include "core/jws.h"
+
+namespace test {
+
+using namespace spa::core;
+
+JwkPtr make_key(KeyKind kind) {
+  EVP_PKEY* raw = nullptr;
+  switch (kind) {
+    case KeyKind::kEd25519: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
+    case KeyKind::kP256: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
+    case KeyKind::kP384: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
+    case KeyKind::kRsa: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}); break;
+    case KeyKind::kHmac: {
+      std::string err;
+      return jwk_from_hmac_secret(std::string(32, 'k'), err);
+    }
+  }
+  auto k = std::make_shared<Jwk>();
+  k->pkey.reset(raw);
+  k->kind = kind;
+  k->has_private = true;
+  k->thumbprint = jwk_thumbprint(*k);
+  k->kid = k->thumbprint;
+  return k;
+}
+
+JwkPtr public_of(const Jwk& k) {
+  std::string err;
+  bool skip = false;
+  return jwk_from_json(jwk_public_json(k), err, skip);
+}
+
+std::string mint(const Jwk& key, Alg alg, const nlohmann::json& claims, const nlohmann::json& extra_header) {
+  auto token = make_compact_jws(extra_header, claims.dump(), alg, key);
+  ck_assert_msg(token.has_value(), "signing failed");
+  return *token;
+}
+
+std::string flip_signature_bit(const std::string& token, size_t bit) {
+  size_t dot = token.rfind('.');
+  std::string sig;
+  ck_assert(base64url_decode(token.substr(dot + 1), sig));
+  sig[(bit / 8) % sig.size()] ^= static_cast<char>(1 << (bit % 8));
+  return token.substr(0, dot + 1) + base64url_encode(sig);
+}
+
+std::string truncate_signature(const std::string& token, size_t drop_chars) {
+  std::string t = token.substr(0, token.size() - drop_chars);
+  // Keep the encoding itself valid so the signature check, not the
+  // decoder, is what refuses it.
+  while ((t.size() - t.rfind('.') - 1) % 4 == 1) t.pop_back();
+  return t;
+}
+
+}  // namespace test

@@ -1,0 +1,38 @@
+// Shared by the Check suites: suite constructors and key/token helpers.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/jwk.h"
+
+// Last: check.h defines macros (fail, ...) that clash with iostreams.
+#include <check.h>
+
+Suite* base64url_suite();
+Suite* json_suite();
+Suite* jws_suite();
+Suite* jwk_suite();
+Suite* claims_suite();
+Suite* verifier_suite();
+Suite* token_cache_suite();
+Suite* jwks_file_suite();
+
+namespace test {
+
+// A fresh private key of the given kind (kid = its thumbprint).
+spa::core::JwkPtr make_key(spa::core::KeyKind kind);
+
+// The public half as a JWKS key object would carry it.
+spa::core::JwkPtr public_of(const spa::core::Jwk& k);
+
+// A signed token over `claims` with header {"alg", "kid"} (plus `extra_header`).
+std::string mint(const spa::core::Jwk& key, spa::core::Alg alg, const nlohmann::json& claims,
+                 const nlohmann::json& extra_header = nlohmann::json::object());
+
+// Token helpers for negative tests.
+std::string flip_signature_bit(const std::string& token, size_t bit);
+std::string truncate_signature(const std::string& token, size_t drop_chars);
+
+}  // namespace test

@@ -1,0 +1,18 @@
+#include <cstdlib>
+
+#include "tests/unit/helpers.h"
+
+int main() {
+  SRunner* sr = srunner_create(base64url_suite());
+  srunner_add_suite(sr, json_suite());
+  srunner_add_suite(sr, jws_suite());
+  srunner_add_suite(sr, jwk_suite());
+  srunner_add_suite(sr, claims_suite());
+  srunner_add_suite(sr, verifier_suite());
+  srunner_add_suite(sr, token_cache_suite());
+  srunner_add_suite(sr, jwks_file_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
