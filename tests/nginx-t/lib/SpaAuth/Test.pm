@@ -1,0 +1,413 @@
+package SpaAuth::Test;
+# Data-driven nginx tests in the Test::Nginx::Socket dialect (which Debian
+# does not package): blocks after __DATA__, one nginx per block, started in
+# a temp prefix on free loopback ports with the module we just built.
+#
+#   === title
+#   --- main_config / http_config / config     (into nginx.conf)
+#   --- request        GET /t                  (first line; body may follow)
+#   --- more_headers   Name: value lines
+#   --- error_code     200
+#   --- response_headers        Name: value  (exact)  |  !Name  (absent)
+#   --- response_headers_like   Name: regex
+#   --- response_body / response_body_like
+#   --- error_log / no_error_log   lines that must / must not be in the log
+#   --- must_die       nginx -t must fail; error_log lines are checked in its output
+#   --- workers        worker_processes (default 1)
+#
+# In every section: @PORT@, @ECHO_PORT@, @DATA@ (keys, JWKS) and @DIR@
+# (this block's prefix) are replaced, and {{ perl }} is evaluated in main,
+# where mint(...) and friends are available.
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use File::Path qw(make_path);
+use IO::Socket::INET;
+use JSON::PP;
+use MIME::Base64 qw(encode_base64url);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our @EXPORT = qw(run_blocks mint data_dir write_file build_dir jwks_for start_nginx stop_nginx
+                 http_request error_log_text b64url port echo_port kid_of flip_sig hs256_raw
+                 raw_token);
+
+use Cwd qw(abs_path);
+my $BUILD = $ENV{SPA_BUILD} || do { my $d = abs_path(__FILE__); $d =~ s{tests/nginx-t/lib/SpaAuth/Test\.pm$}{build}; $d };
+my $NGINX = $ENV{SPA_NGINX} || '/usr/sbin/nginx';
+my $DATA;
+my ($PORT, $ECHO_PORT, $DIR, $NGINX_PID);
+
+sub build_dir { $BUILD }
+sub prefix { $DIR }
+sub port { $PORT }
+sub echo_port { $ECHO_PORT }
+
+sub b64url { encode_base64url($_[0]) }
+
+sub write_file {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "write $path: $!";
+    print $fh $text;
+    close $fh;
+}
+
+sub run_cmd {
+    my @cmd = @_;
+    my $out = `@cmd 2>&1`;
+    die "command failed: @cmd\n$out" if $?;
+    return $out;
+}
+
+# Keys for every algorithm the module supports, made once per test file.
+sub data_dir {
+    return $DATA if $DATA;
+    $DATA = tempdir('spa-data-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $DATA;
+    run_cmd("openssl genpkey -algorithm ed25519 -out $DATA/ed.pem");
+    run_cmd("openssl genpkey -algorithm ed25519 -out $DATA/ed2.pem");
+    run_cmd("openssl genpkey -algorithm ed25519 -out $DATA/stranger.pem");
+    run_cmd("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $DATA/es256.pem");
+    run_cmd("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out $DATA/es384.pem");
+    run_cmd("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $DATA/rsa.pem");
+    write_file("$DATA/hmac.secret", ('s' x 48) . "\n");
+    write_file("$DATA/short.secret", "too-short\n");
+    write_file("$DATA/jwks.json", jwks_for(qw(ed es256 es384 rsa)));
+    write_file("$DATA/jwks-ed2.json", jwks_for(qw(ed2)));
+    write_file("$DATA/broken.json", '{"keys": [');
+    write_file("$DATA/private.json", '{"keys":[{"kty":"OKP","crv":"Ed25519",'
+        . '"x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}]}');
+    chmod 0644, glob("$DATA/*");
+    return $DATA;
+}
+
+sub jwks_for {
+    my @names = @_;
+    my $d = data_dir();
+    return run_cmd("$BUILD/spa-auth-mint jwks " . join(' ', map { "$d/$_.pem" } @names));
+}
+
+# mint(key => 'ed', claims => {...}, ttl => 900, alg => 'EdDSA',
+#      header => {...}, kid => '...', no_kid => 1, hmac => 1)
+sub mint {
+    my %o = @_;
+    my $d = data_dir();
+    my @args = ("$BUILD/spa-auth-mint", 'token');
+    push @args, $o{hmac} ? ('--hmac-secret', "$d/hmac.secret") : ('--key', "$d/" . ($o{key} || 'ed') . ".pem");
+    push @args, '--alg', $o{alg} if $o{alg};
+    push @args, '--kid', $o{kid} if defined $o{kid};
+    push @args, '--no-kid' if $o{no_kid};
+    push @args, '--ttl', $o{ttl} if defined $o{ttl};
+    push @args, '--header', encode_json($o{header}) if $o{header};
+    push @args, '--claims', JSON::PP->new->canonical->encode($o{claims}) if $o{claims};
+    open my $fh, '-|', @args or die "mint: $!";
+    my $token = <$fh>;
+    close $fh;
+    die "mint failed: @args" if $? || !defined $token;
+    chomp $token;
+    return $token;
+}
+
+# The kid (RFC 7638 thumbprint) the JWKS publishes for a key.
+sub kid_of {
+    my ($name) = @_;
+    my $doc = decode_json(jwks_for($name));
+    return $doc->{keys}[0]{kid};
+}
+
+# A valid token with one bit of its signature flipped.
+sub flip_sig {
+    my ($token) = @_;
+    my ($h, $p, $s) = split /\./, $token;
+    my $sig = MIME::Base64::decode_base64url($s);
+    substr($sig, 5, 1) = chr(ord(substr($sig, 5, 1)) ^ 0x01);
+    return "$h.$p." . encode_base64url($sig);
+}
+
+# header and payload given as exact text, so tests can send JSON that no
+# encoder would write (duplicate names, wrong types); signed with `secret`.
+sub hs256_raw {
+    my ($header, $payload, $secret) = @_;
+    require Digest::SHA;
+    if (!defined $secret) {
+        open my $fh, '<', data_dir() . '/hmac.secret' or die;
+        $secret = <$fh>;
+        chomp $secret;
+    }
+    my $input = encode_base64url($header) . '.' . encode_base64url($payload);
+    return "$input." . encode_base64url(Digest::SHA::hmac_sha256($input, $secret));
+}
+
+# Unsigned pieces joined as a token, for structure tests.
+sub raw_token {
+    my ($header, $payload, $sig) = @_;
+    return join '.', encode_base64url($header), encode_base64url($payload), $sig // '';
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
+        or die "no free port: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+sub expand {
+    my ($text) = @_;
+    return '' unless defined $text;
+    my $d = data_dir();
+    $text =~ s/\@PORT\@/$PORT/g;
+    $text =~ s/\@ECHO_PORT\@/$ECHO_PORT/g;
+    $text =~ s/\@DATA\@/$d/g;
+    $text =~ s/\@DIR\@/$DIR/g;
+    $text =~ s/\{\{(.*?)\}\}/my $v = eval "package main; $1"; die "in {{$1}}: $@" if $@; $v/ges;
+    return $text;
+}
+
+sub nginx_conf {
+    my (%b) = @_;
+    my $workers = $b{workers} || 1;
+    my $user = $> == 0 ? 'user root;' : '';
+    return <<"CONF";
+load_module $BUILD/ngx_http_spa_auth_module.so;
+$user
+worker_processes $workers;
+daemon on;
+pid $DIR/logs/nginx.pid;
+error_log $DIR/logs/error.log info;
+@{[ expand($b{main_config}) ]}
+events { worker_connections 1024; }
+http {
+    access_log $DIR/logs/access.log;
+    client_body_temp_path $DIR/tmp/body;
+    proxy_temp_path $DIR/tmp/proxy;
+    fastcgi_temp_path $DIR/tmp/fastcgi;
+    uwsgi_temp_path $DIR/tmp/uwsgi;
+    scgi_temp_path $DIR/tmp/scgi;
+    default_type text/plain;
+@{[ expand($b{http_config}) ]}
+    server {
+        listen 127.0.0.1:$PORT;
+        server_name localhost;
+        root $DIR/html;
+@{[ expand($b{config}) ]}
+    }
+    # Stands in for a microservice: shows the identity headers it received.
+    server {
+        listen 127.0.0.1:$ECHO_PORT;
+        location / {
+            return 200 "sub=\$http_x_user_sub\\nemail=\$http_x_user_email\\nrole=\$http_x_user_role\\nsid=\$http_x_user_sid\\nclaim=\$http_x_claim\\n";
+        }
+    }
+}
+CONF
+}
+
+sub prepare_prefix {
+    $DIR = tempdir('spa-nginx-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $DIR;
+    make_path("$DIR/logs", "$DIR/conf", "$DIR/tmp", "$DIR/html");
+    write_file("$DIR/html/t", "ok\n");
+    write_file("$DIR/html/index.html", "index\n");
+    $PORT = free_port();
+    $ECHO_PORT = free_port();
+    $ECHO_PORT = free_port() while $ECHO_PORT == $PORT;
+}
+
+sub error_log_text {
+    open my $fh, '<', "$DIR/logs/error.log" or return '';
+    local $/;
+    my $t = <$fh>;
+    close $fh;
+    return $t // '';
+}
+
+# Starts nginx for a block; returns (ok, output of nginx -t).
+sub start_nginx {
+    my (%b) = @_;
+    prepare_prefix();
+    write_file("$DIR/conf/nginx.conf", nginx_conf(%b));
+    my $test = `$NGINX -p $DIR -c $DIR/conf/nginx.conf -t 2>&1`;
+    return (0, $test) if $?;
+    my $out = `$NGINX -p $DIR -c $DIR/conf/nginx.conf 2>&1`;
+    return (0, $out) if $?;
+    for (1 .. 200) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $PORT, Timeout => 1);
+        if ($s) { close $s; last }
+        sleep 0.02;
+    }
+    open my $fh, '<', "$DIR/logs/nginx.pid" or return (0, "no pid file");
+    chomp($NGINX_PID = <$fh>);
+    close $fh;
+    return (1, $test);
+}
+
+# The daemonized master is not our child; once it exits it may linger as a
+# zombie until init reaps it, so a zombie counts as gone.
+sub alive {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$fh>;
+    close $fh;
+    return $stat !~ /^\d+ \(.*\) Z/;
+}
+
+sub stop_nginx {
+    return unless $NGINX_PID;
+    kill 'QUIT', $NGINX_PID;
+    for (1 .. 500) {
+        last unless alive($NGINX_PID);
+        sleep 0.01;
+    }
+    kill 'KILL', $NGINX_PID if kill 0, $NGINX_PID;
+    undef $NGINX_PID;
+}
+
+END { stop_nginx() }
+
+# One HTTP/1.1 request with Connection: close; returns a hash with
+# status, headers (lowercased name => [values]) and body.
+sub http_request {
+    my ($request, $headers, %o) = @_;
+    my ($line, $body) = split /\n/, $request, 2;
+    $line =~ s/\s+$//;
+    $line .= ' HTTP/1.1' unless $line =~ m{ HTTP/1\.[01]$};
+    my $raw = "$line\r\nHost: localhost\r\nConnection: close\r\n";
+    for my $h (split /\n/, $headers // '') {
+        next unless length $h;
+        $raw .= "$h\r\n";
+    }
+    $body //= '';
+    $raw .= "Content-Length: " . length($body) . "\r\n" if length $body;
+    $raw .= "\r\n$body";
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $o{port} || $PORT, Timeout => 10)
+        or die "connect: $!";
+    print $s $raw;
+    local $/;
+    my $resp = <$s> // '';
+    close $s;
+    my ($head, $content) = split /\r\n\r\n/, $resp, 2;
+    my @lines = split /\r\n/, $head // '';
+    my $status_line = shift @lines // '';
+    my ($status) = $status_line =~ m{^HTTP/1\.\d (\d{3})};
+    my %h;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        push @{ $h{lc $k} }, $v;
+    }
+    $content //= '';
+    if (($h{'transfer-encoding'}[0] // '') =~ /chunked/i) {
+        my $decoded = '';
+        while ($content =~ s/^([0-9a-fA-F]+)\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $decoded .= substr($content, 0, $n, '');
+            $content =~ s/^\r\n//;
+        }
+        $content = $decoded;
+    }
+    return { status => $status // 0, headers => \%h, body => $content };
+}
+
+sub parse_blocks {
+    my ($text) = @_;
+    my @blocks;
+    for my $chunk (split /^=== /m, $text) {
+        next unless $chunk =~ /\S/;
+        my ($name, $rest) = split /\n/, $chunk, 2;
+        my %b = (name => $name);
+        my @parts = split /^--- /m, $rest // '';
+        shift @parts;
+        for my $p (@parts) {
+            my ($head, $value) = split /\n/, $p, 2;
+            $head =~ s/\s+$//;
+            if ($head =~ /^(\w+):\s*(.*)$/) { $b{$1} = $2; next }
+            $value //= '';
+            $value =~ s/\n+\z/\n/;
+            $value = '' if $value =~ /^\s*\z/;
+            $b{$head} = $value;
+        }
+        push @blocks, \%b;
+    }
+    return @blocks;
+}
+
+sub lines_of {
+    my ($text) = @_;
+    return grep { length } map { s/^\s+|\s+$//gr } split /\n/, $text // '';
+}
+
+sub check_response {
+    my ($b, $r) = @_;
+    my $name = $b->{name};
+    if (defined $b->{error_code}) {
+        is($r->{status}, $b->{error_code} =~ s/\s+//gr, "$name: status");
+    }
+    for my $line (lines_of(expand($b->{response_headers}))) {
+        if ($line =~ /^!\s*(.+)$/) {
+            ok(!exists $r->{headers}{lc $1}, "$name: no $1 header");
+            next;
+        }
+        my ($k, $v) = $line =~ /^([^:]+):\s*(.*)$/;
+        is(join(', ', @{ $r->{headers}{lc $k} // [] }), $v, "$name: header $k");
+    }
+    for my $line (lines_of(expand($b->{response_headers_like}))) {
+        my ($k, $v) = $line =~ /^([^:]+):\s*(.*)$/;
+        like(join(', ', @{ $r->{headers}{lc $k} // [] }), qr/$v/, "$name: header $k like");
+    }
+    is($r->{body}, expand($b->{response_body}), "$name: body") if defined $b->{response_body};
+    if (defined $b->{response_body_like}) {
+        my $re = expand($b->{response_body_like});
+        chomp $re;
+        like($r->{body}, qr/$re/s, "$name: body like");
+    }
+}
+
+sub check_log {
+    my ($b, $log) = @_;
+    my $name = $b->{name};
+    my @want = lines_of(expand($b->{error_log}));
+    for my $line (@want) {
+        ok(index($log, $line) >= 0, "$name: log has \"$line\"") or diag($log);
+    }
+    for my $line (lines_of(expand($b->{no_error_log}))) {
+        ok(index($log, $line) < 0, "$name: log lacks \"$line\"");
+    }
+    # Success cases (and every case not about errors) leave no errors behind.
+    unless (grep { /\[(error|alert|crit|emerg)\]/ } @want) {
+        my @bad = grep { /\[(error|alert|crit|emerg)\]/ } split /\n/, $log;
+        ok(!@bad, "$name: no [error] or worse in the log") or diag(join "\n", @bad);
+    }
+}
+
+sub run_blocks {
+    my $text = do { no warnings 'once'; local $/; my $fh = \*main::DATA; <$fh> };
+    data_dir();
+    for my $b (parse_blocks($text)) {
+        my ($ok, $out) = start_nginx(%$b);
+        if (defined $b->{must_die}) {
+            ok(!$ok, "$b->{name}: nginx -t fails");
+            for my $line (lines_of(expand($b->{error_log}))) {
+                ok(index($out, $line) >= 0, "$b->{name}: nginx -t says \"$line\"") or diag($out);
+            }
+            stop_nginx();
+            next;
+        }
+        unless ($ok) {
+            fail("$b->{name}: nginx starts");
+            diag($out);
+            next;
+        }
+        my $req = expand($b->{request} // "GET /t\n");
+        chomp $req;
+        my $r = http_request($req, expand($b->{more_headers}));
+        check_response($b, $r);
+        sleep 0.05;  # let the worker flush the request's log lines
+        stop_nginx();
+        check_log($b, error_log_text());
+    }
+    done_testing();
+}
+
+1;
