@@ -12,6 +12,7 @@ package SpaAuth::Test;
 #   --- response_headers_like   Name: regex
 #   --- response_body / response_body_like
 #   --- error_log / no_error_log   lines that must / must not be in the log
+#   --- access_log     lines that must be in one of logs/*.log (not error.log)
 #   --- must_die       nginx -t must fail; error_log lines are checked in its output
 #   --- workers        worker_processes (default 1)
 #
@@ -373,6 +374,11 @@ sub check_log {
     }
     for my $line (lines_of(expand($b->{no_error_log}))) {
         ok(index($log, $line) < 0, "$name: log lacks \"$line\"");
+    }
+    my $access = join '', map { local $/; open my $fh, '<', $_ or die; <$fh> }
+        grep { !/error\.log$/ } glob("$DIR/logs/*.log");
+    for my $line (lines_of(expand($b->{access_log}))) {
+        ok(index($access, $line) >= 0, "$name: access log has \"$line\"") or diag($access);
     }
     # Success cases (and every case not about errors) leave no errors behind.
     unless (grep { /\[(error|alert|crit|emerg)\]/ } @want) {
