@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make stop`: stops what `make run` started.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+state="$(pwd)/.local"
+quiet=${1:-}
+say() { [ "$quiet" = "--quiet" ] || echo "$@"; }
+
+if [ -f "$state/run/nginx.pid" ] && kill -0 "$(cat "$state/run/nginx.pid")" 2>/dev/null; then
+  say "==> stopping nginx"
+  nginx -p "$state" -c "$state/nginx.conf" -s quit
+  for _ in $(seq 1 50); do [ -f "$state/run/nginx.pid" ] || break; sleep 0.1; done
+fi
+if [ -f "$state/run/demo.pid" ]; then
+  pid=$(cat "$state/run/demo.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    say "==> stopping the demo service"
+    kill "$pid"
+  fi
+  rm -f "$state/run/demo.pid"
+fi
+say "==> stopped"
