@@ -69,11 +69,14 @@ $(BUILD)/spa-auth-mint: $(BUILD)/tools/spa-auth-mint.o $(BUILD)/libspa_core.a
 $(BUILD)/spa-demo-echo: $(BUILD)/tools/spa-demo-echo.o
 	$(CXX) -o $@ $^ -lcpp-httplib -lpthread
 
+$(BUILD)/spa-verify-bench: $(BUILD)/bench/verify-bench.o $(BUILD)/libspa_core.a
+	$(CXX) -o $@ $^ -lcrypto
+
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ -lcrypto $(CHECK_FLAGS)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests
+	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests
 	@$(MAKE) --no-print-directory unit nginx-t
 	@echo "==> all suites passed"
 
@@ -92,7 +95,7 @@ run: deps
 stop:
 	@scripts/stop.sh
 
-bench: all
+bench: all $(BUILD)/spa-verify-bench
 	@bench/run.sh
 
 clean:

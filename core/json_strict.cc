@@ -1,6 +1,5 @@
 #include "core/json_strict.h"
 
-#include <set>
 #include <vector>
 
 namespace spa::core {
@@ -19,24 +18,25 @@ bool parse_json_strict(std::string_view text, nlohmann::json& out, std::string& 
     err = "JSON document too large";
     return false;
   }
-  // One set of member names per open object; the parser itself is
-  // iterative, so the depth bound is about work, not stack.
-  std::vector<std::set<std::string, std::less<>>> open_objects;
+  // Duplicate names collapse into one member, so an object that saw more
+  // keys than it ended up with had a duplicate. One counter per open
+  // object; the parser itself is iterative, so the depth bound is about
+  // work, not stack.
+  std::vector<size_t> keys_seen;
   auto check = [&](int depth, json::parse_event_t event, json& parsed) -> bool {
     switch (event) {
       case json::parse_event_t::object_start:
       case json::parse_event_t::array_start:
         if (depth >= limits.max_depth) throw StrictJsonError{"JSON nested too deeply"};
-        if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+        if (event == json::parse_event_t::object_start) keys_seen.push_back(0);
         break;
-      case json::parse_event_t::key: {
-        const auto& name = parsed.get_ref<const std::string&>();
-        if (open_objects.empty() || !open_objects.back().insert(name).second)
-          throw StrictJsonError{"duplicate JSON member name"};
+      case json::parse_event_t::key:
+        if (!keys_seen.empty()) ++keys_seen.back();
         break;
-      }
       case json::parse_event_t::object_end:
-        if (!open_objects.empty()) open_objects.pop_back();
+        if (keys_seen.empty() || parsed.size() != keys_seen.back())
+          throw StrictJsonError{"duplicate JSON member name"};
+        keys_seen.pop_back();
         break;
       default:
         break;

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Throughput of the module against baselines measured in the same run.
+# One nginx worker pinned to CPU 0, wrk pinned to CPU 1; three locations
+# serve the same small static file (a `return` would run before the access
+# phase and measure nothing):
+#   /plain/   no auth                              -> baseline
+#   /cached/  spa_auth on, one valid EdDSA token   -> cache hits
+#   /fresh/   spa_auth on, a new token per request -> signature checks
+# Prints cached/plain and fresh/(openssl speed ed25519 verify/s, one core).
+# Targets: cached >= 0.90, fresh >= 0.80. Not a test: no thresholds enforced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+build="$top/build"
+secs=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-50}
+work=$(mktemp -d /tmp/spa-bench-XXXXXX)
+trap 'nginx -p "$work" -c "$work/nginx.conf" -s stop 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work"/{logs,html,tmp}
+chmod 0755 "$work"
+echo "small static file" > "$work/html/f.txt"
+for d in plain cached fresh; do mkdir -p "$work/html/$d"; cp "$work/html/f.txt" "$work/html/$d/"; done
+
+openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
+"$build/spa-auth-mint" jwks "$work/key.pem" > "$work/jwks.json"
+port=$((20000 + RANDOM % 20000))
+user_line=""; [ "$(id -u)" -eq 0 ] && user_line="user root;"
+cat > "$work/nginx.conf" <<CONF
+load_module $build/ngx_http_spa_auth_module.so;
+$user_line
+worker_processes 1;
+worker_cpu_affinity 01;
+pid $work/nginx.pid;
+error_log $work/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/tmp;
+    spa_auth_jwks_file $work/jwks.json;
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        root $work/html;
+        location /plain/ { }
+        location /cached/ { spa_auth on; }
+        location /fresh/ { spa_auth on; }
+    }
+}
+CONF
+nginx -p "$work" -c "$work/nginx.conf"
+sleep 0.3
+
+fresh_count=$(( secs * 20000 ))
+echo "==> minting $fresh_count distinct tokens"
+"$build/spa-auth-mint" token --key "$work/key.pem" --ttl 3600 --count "$fresh_count" > "$work/tokens.txt"
+token=$(head -1 "$work/tokens.txt")
+
+rps() {  # wrk's Requests/sec for one location
+  taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'
+}
+curl -sf -o /dev/null "http://127.0.0.1:$port/plain/f.txt"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/cached/f.txt")" = 200 ]
+
+echo "==> wrk ${secs}s, $conns connections, 1 nginx worker"
+rps "http://127.0.0.1:$port/plain/f.txt" > /dev/null  # warm-up
+plain=$(rps "http://127.0.0.1:$port/plain/f.txt")
+cached=$(rps -H "Authorization: Bearer $token" "http://127.0.0.1:$port/cached/f.txt")
+fresh=$(TOKENS_FILE="$work/tokens.txt" rps -s bench/fresh-tokens.lua "http://127.0.0.1:$port")
+errors=$(grep -c '\[error\]\|\[alert\]\|\[crit\]' "$work/logs/error.log" || true)
+
+echo "==> openssl speed ed25519 (one core, ${secs}s)"
+verify=$(taskset -c 0 openssl speed -seconds "$secs" ed25519 2>/dev/null | awk '/Ed25519/ && $NF ~ /^[0-9.]+$/ {print $NF}' | tail -1)
+
+echo "==> in-process verification (no nginx, no network)"
+taskset -c 0 "$build/spa-verify-bench" "$work/key.pem" "$work/tokens.txt" > "$work/inproc.txt"
+
+awk -v p="$plain" -v c="$cached" -v f="$fresh" -v v="$verify" -v e="$errors" 'BEGIN {
+  printf "\n%-34s %12s\n", "measure", "req/s"
+  printf "%-34s %12.0f\n", "no auth (baseline)", p
+  printf "%-34s %12.0f\n", "spa_auth, cached token", c
+  printf "%-34s %12.0f\n", "spa_auth, fresh token per request", f
+  printf "%-34s %12.0f\n", "openssl speed ed25519 verify/s", v
+  printf "\ncached / no auth          = %.3f   (target >= 0.90)\n", c / p
+  printf "fresh / openssl verify/s  = %.3f   (target >= 0.80)\n", f / v
+  printf "nginx error log lines     = %d\n", e
+}'
+echo
+cat "$work/inproc.txt"
