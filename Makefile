@@ -101,4 +101,5 @@ bench: all $(BUILD)/spa-verify-bench
 clean:
 	rm -rf $(BUILD)
 
--include $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BUILD)/tools/spa-auth-mint.d
+-include $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) \
+         $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d)

@@ -169,7 +169,11 @@ JwkPtr jwk_from_json(const json& j, std::string& err, bool& skip) {
   } else if (kty == "RSA") {
     std::string n, e;
     if (!member_b64(j, "n", n, err) || !member_b64(j, "e", e, err)) return nullptr;
-    if (e.size() > 8) { err = "RSA exponent is too large"; return nullptr; }
+    // e = 1 would make every message its own signature; even e is not RSA.
+    if (e.size() > 8 || (e.size() == 1 && static_cast<unsigned char>(e[0]) < 3) || (e.back() & 1) == 0) {
+      err = "RSA exponent is not an odd number from 3 to 2^64";
+      return nullptr;
+    }
     k->pkey = rsa_public_key(n, e, err);
     if (!k->pkey) return nullptr;
     if (EVP_PKEY_get_bits(k->pkey.get()) < 2048) { skip = true; err = "RSA key shorter than 2048 bits"; return nullptr; }

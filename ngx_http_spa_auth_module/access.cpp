@@ -13,8 +13,6 @@ namespace {
 
 using core::Status;
 
-constexpr size_t kCacheEntries = 10000;
-constexpr int64_t kCacheRetainAfterExp = 600;  // the largest leeway allowed
 
 // Per worker process; created in init_worker, never in the master.
 core::VerifiedTokenCache* g_cache = nullptr;
@@ -444,7 +442,10 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
 
 ngx_int_t init_worker(ngx_cycle_t* cycle) {
   try {
-    g_cache = new core::VerifiedTokenCache(kCacheEntries, kCacheRetainAfterExp);
+    auto* conf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_spa_auth_module));
+    if (conf == nullptr) return NGX_OK;  // no http block
+    size_t entries = conf->s->cache_entries.value_or(kDefaultCacheEntries);
+    g_cache = new core::VerifiedTokenCache(entries, kMaxLeewaySeconds);
     return NGX_OK;
   } catch (const std::exception& e) {
     ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "spa_auth: cannot create the token cache: %s", e.what());

@@ -8,8 +8,6 @@
 namespace spa::ngx {
 namespace {
 
-constexpr int64_t kMaxLeeway = 600;  // seconds; the token cache keeps entries this long past exp
-
 char* const kConfOk = NGX_CONF_OK;
 char* const kConfError = static_cast<char*>(NGX_CONF_ERROR);
 
@@ -140,9 +138,9 @@ char* set_leeway(ngx_conf_t* cf, ngx_command_t*, void* conf) {
   auto& s = loc(conf);
   if (s.leeway) return duplicate();
   time_t t = ngx_parse_time(&args(cf)[1], 1);
-  if (t == static_cast<time_t>(NGX_ERROR) || t > kMaxLeeway) {
+  if (t == static_cast<time_t>(NGX_ERROR) || t > kMaxLeewaySeconds) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_leeway: invalid time \"%V\" (0 to %Ls)",
-                       &args(cf)[1], static_cast<int64_t>(kMaxLeeway));
+                       &args(cf)[1], static_cast<int64_t>(kMaxLeewaySeconds));
     return kConfError;
   }
   s.leeway = t;
@@ -232,6 +230,19 @@ char* add_claim_header(ngx_conf_t* cf, ngx_command_t*, void* conf) {
   return kConfOk;
 }
 
+char* set_cache_size(ngx_conf_t* cf, ngx_command_t*, void*) {
+  auto* main = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
+  if (main->cache_entries) return duplicate();
+  ngx_int_t n = ngx_atoi(args(cf)[1].data, args(cf)[1].len);
+  if (n == NGX_ERROR || n > 10'000'000) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_cache_size: invalid number \"%V\" (0 to 10000000)",
+                       &args(cf)[1]);
+    return kConfError;
+  }
+  main->cache_entries = static_cast<size_t>(n);
+  return kConfOk;
+}
+
 // Wraps a handler so no C++ exception reaches nginx.
 template <char* (*F)(ngx_conf_t*, ngx_command_t*, void*)>
 char* guarded(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
@@ -274,6 +285,8 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("spa_auth_claim_header"), kAnyLevel | NGX_CONF_TAKE2, guarded<add_claim_header>,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_cache_size"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, guarded<set_cache_size>, 0, 0,
+     nullptr},
     ngx_null_command,
 };
 

@@ -21,6 +21,14 @@ extern ngx_module_t ngx_http_spa_auth_module;
 
 namespace spa::ngx {
 
+// The largest spa_auth_leeway; the token cache keeps entries this long
+// past exp so that no location's leeway outlives its cache entry.
+inline constexpr int64_t kMaxLeewaySeconds = 600;
+
+// Verified tokens kept per worker unless spa_auth_cache_size says otherwise;
+// about 2.7 KiB each for a typical access token.
+inline constexpr size_t kDefaultCacheEntries = 4096;
+
 enum class Mode { kOff, kOn, kOptional };
 
 struct TokenSource {
@@ -59,6 +67,7 @@ struct LocSettings {
 
 struct MainSettings {
   std::vector<std::unique_ptr<core::JwksFile>> jwks_files;  // one per distinct path
+  std::optional<size_t> cache_entries;                       // spa_auth_cache_size
   ngx_int_t request_id_index = NGX_ERROR;
 };
 

@@ -147,3 +147,30 @@ spa_auth_require role;
 --- must_die
 --- error_log
 invalid number of arguments in "spa_auth_require" directive
+
+=== spa_auth_cache_size must be a number
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+spa_auth_cache_size lots;
+--- must_die
+--- error_log
+spa_auth_cache_size: invalid number "lots" (0 to 10000000)
+
+=== spa_auth_cache_size only at http level
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+--- config
+spa_auth_cache_size 100;
+--- must_die
+--- error_log
+"spa_auth_cache_size" directive is not allowed here
+
+=== spa_auth_cache_size 0 turns the cache off and tokens still verify
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+spa_auth_cache_size 0;
+--- config
+location /t { spa_auth on; }
+--- more_headers
+Authorization: Bearer {{ mint() }}
+--- error_code: 200

@@ -114,6 +114,13 @@ START_TEST(broken_sets_are_refused) {
   ck_assert(!parse({{"keys", {{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "AAAA"}}}}}, set, err, warnings));
   ck_assert(!parse({{"keys", {{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUR+"}}}}},
                    set, err, warnings));
+  // RSA with e = 1 (signature = message) or an even exponent.
+  json rsa = jwk_public_json(*test::make_key(KeyKind::kRsa));
+  for (const char* e : {"AQ", "Ag", "AQAA"}) {
+    rsa["e"] = e;
+    ck_assert_msg(!parse({{"keys", {rsa}}}, set, err, warnings), "accepted e=%s", e);
+    ck_assert(err.find("RSA exponent") != std::string::npos);
+  }
   json wrong_alg = ed_jwk("w");
   wrong_alg["alg"] = "RS256";
   ck_assert(!parse({{"keys", {wrong_alg}}}, set, err, warnings));

@@ -1,5 +1,6 @@
 // JwksFile reload rules against a fake file system and a fake clock.
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "core/jwks_file.h"
@@ -58,6 +59,15 @@ std::string jwks_with(const std::vector<std::string>& kids) {
   return json{{"keys", keys}}.dump();
 }
 
+// A JwksFile over `fs` that has loaded /k.json successfully.
+std::unique_ptr<JwksFile> loaded(FakeFs& fs, int64_t interval_ms = 1000) {
+  auto f = std::make_unique<JwksFile>("/k.json", fs, interval_ms);
+  std::string err;
+  std::vector<std::string> warnings;
+  ck_assert_msg(f->load(err, warnings), "load: %s", err.c_str());
+  return f;
+}
+
 }  // namespace
 
 START_TEST(missing_or_broken_file_fails_the_first_load) {
@@ -77,10 +87,8 @@ END_TEST
 START_TEST(stats_at_most_once_per_interval) {
   FakeFs fs;
   fs.write("/k.json", jwks_with({"a"}));
-  JwksFile f("/k.json", fs, 1000);
-  std::string err;
-  std::vector<std::string> warnings;
-  ck_assert(f.load(err, warnings));
+  auto file = loaded(fs);
+  JwksFile& f = *file;
   int before = fs.stats;
   for (int64_t t = 0; t < 1000; t += 10) f.refresh(10'000 + t);
   ck_assert_int_eq(fs.stats - before, 1);
@@ -92,10 +100,8 @@ END_TEST
 START_TEST(a_changed_file_is_reloaded) {
   FakeFs fs;
   fs.write("/k.json", jwks_with({"a"}));
-  JwksFile f("/k.json", fs);
-  std::string err;
-  std::vector<std::string> warnings;
-  ck_assert(f.load(err, warnings));
+  auto file = loaded(fs);
+  JwksFile& f = *file;
   ck_assert(f.refresh(1000).outcome == JwksFile::Outcome::kUnchanged);
   fs.write("/k.json", jwks_with({"a", "b"}));
   ck_assert(f.refresh(2000).outcome == JwksFile::Outcome::kReloaded);
@@ -107,10 +113,8 @@ END_TEST
 START_TEST(a_broken_new_file_keeps_the_old_keys_and_is_reported_once) {
   FakeFs fs;
   fs.write("/k.json", jwks_with({"a"}));
-  JwksFile f("/k.json", fs);
-  std::string err;
-  std::vector<std::string> warnings;
-  ck_assert(f.load(err, warnings));
+  auto file = loaded(fs);
+  JwksFile& f = *file;
   auto old = f.keys();
   fs.write("/k.json", "{\"keys\":[]}");
   auto r = f.refresh(1000);
@@ -131,10 +135,8 @@ END_TEST
 START_TEST(clock_going_backwards_still_rechecks) {
   FakeFs fs;
   fs.write("/k.json", jwks_with({"a"}));
-  JwksFile f("/k.json", fs, 1000);
-  std::string err;
-  std::vector<std::string> warnings;
-  ck_assert(f.load(err, warnings));
+  auto file = loaded(fs);
+  JwksFile& f = *file;
   f.refresh(100'000);
   int before = fs.stats;
   f.refresh(50'000);
