@@ -19,16 +19,20 @@ CORE_SRCS := $(wildcard core/*.cc)
 CORE_OBJS := $(CORE_SRCS:%.cc=$(BUILD)/%.o)
 GLUE_SRCS := $(wildcard ngx_http_spa_auth_module/*.cpp)
 GLUE_OBJS := $(GLUE_SRCS:%.cpp=$(BUILD)/%.o)
+AUTHD_SRCS := $(filter-out authd/main.cc,$(wildcard authd/*.cc))
+AUTHD_OBJS := $(AUTHD_SRCS:%.cc=$(BUILD)/%.o)
+AUTHD_LIBS := -ltomlplusplus -lcpp-httplib -lcrypto -lpthread
 UNIT_SRCS := $(wildcard tests/unit/*.cc)
 UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/%.o)
 
 MODULE := $(BUILD)/ngx_http_spa_auth_module.so
 TOOLS := $(BUILD)/spa-auth-mint $(BUILD)/spa-demo-echo
+AUTHD := $(BUILD)/spa-authd
 
 .PHONY: all deps test unit nginx-t run stop bench clean
 
-all: $(MODULE) $(TOOLS)
-	@echo "==> built $(MODULE) and $(TOOLS)"
+all: $(MODULE) $(AUTHD) $(TOOLS)
+	@echo "==> built $(MODULE), $(AUTHD) and $(TOOLS)"
 
 deps:
 	@echo "==> checking build and test dependencies (scripts/deps.sh)"
@@ -39,7 +43,13 @@ $(BUILD)/%.o: %.cc
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libspa_core.a: $(CORE_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libspa_authd.a: $(AUTHD_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(AUTHD): $(BUILD)/authd/main.o $(BUILD)/libspa_authd.a $(BUILD)/libspa_core.a
+	$(CXX) -o $@ $^ $(AUTHD_LIBS)
 
 # nginx's configure runs in a private copy of Debian's nginx-dev tree so
 # the build writes nothing outside build/ and needs no root.
@@ -72,8 +82,8 @@ $(BUILD)/spa-demo-echo: $(BUILD)/tools/spa-demo-echo.o
 $(BUILD)/spa-verify-bench: $(BUILD)/bench/verify-bench.o $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ -lcrypto
 
-$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libspa_core.a
-	$(CXX) -o $@ $^ -lcrypto $(CHECK_FLAGS)
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libspa_authd.a $(BUILD)/libspa_core.a
+	$(CXX) -o $@ $^ $(AUTHD_LIBS) $(CHECK_FLAGS)
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests
@@ -101,5 +111,5 @@ bench: all $(BUILD)/spa-verify-bench
 clean:
 	rm -rf $(BUILD)
 
--include $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) \
+-include $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
          $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d)

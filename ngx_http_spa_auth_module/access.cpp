@@ -3,9 +3,7 @@
 // policy, answer 401/403 or pass the claims on.
 #include "ngx_http_spa_auth_module/spa_auth.h"
 
-#include <cstdio>
-#include <ctime>
-
+#include "core/envelope.h"
 #include "core/token_cache.h"
 
 namespace spa::ngx {
@@ -129,30 +127,14 @@ std::string www_authenticate(Status s) {
   return v;
 }
 
-// The project's JSON envelope; every piece is ours or nginx's request id,
-// so nothing needs escaping beyond what status_description guarantees.
 std::string error_body(ngx_http_request_t* r, Status s) {
-  char ts[32];
-  std::time_t t = ngx_time();
-  std::tm tm;
-  gmtime_r(&t, &tm);
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
   std::string request_id;
   auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
   if (main->request_id_index != NGX_ERROR) {
     ngx_http_variable_value_t* v = ngx_http_get_indexed_variable(r, main->request_id_index);
     if (v && !v->not_found) request_id.assign(reinterpret_cast<char*>(v->data), v->len);
   }
-  std::string body = "{\"success\":false,\"error\":{\"code\":\"";
-  body += status_error_code(s);
-  body += "\",\"message\":\"";
-  body += core::status_description(s);
-  body += "\"},\"meta\":{\"timestamp\":\"";
-  body += ts;
-  body += "\",\"version\":\"v1\",\"requestId\":\"";
-  body += request_id;
-  body += "\"}}\n";
-  return body;
+  return core::error_envelope(status_error_code(s), core::status_description(s), request_id, ngx_time()) + "\n";
 }
 
 ngx_int_t send_rejection(ngx_http_request_t* r, Status s) {

@@ -1,0 +1,230 @@
+#include "authd/config.h"
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "core/duration.h"
+
+namespace spa::authd {
+namespace {
+
+// Walks one table against its schema: a handler per known key; anything
+// else is an error (a typo in a security setting must not pass silently).
+class Checker {
+ public:
+  explicit Checker(std::vector<ConfigError>& errors) : errors_(errors) {}
+
+  void error(const std::string& key, const toml::node* node, std::string message) {
+    errors_.push_back({key, node ? static_cast<int64_t>(node->source().begin.line) : 0, std::move(message)});
+  }
+
+  using Handler = std::function<void(const std::string& key, const toml::node& value)>;
+
+  void table(const toml::table& doc, const std::string& name, const std::map<std::string, Handler>& keys) {
+    const toml::node* node = doc.get(name);
+    if (!node) return;
+    const toml::table* t = node->as_table();
+    if (!t) {
+      error(name, node, "must be a table");
+      return;
+    }
+    for (const auto& [k, v] : *t) {
+      std::string key = name + "." + std::string(k.str());
+      auto it = keys.find(std::string(k.str()));
+      if (it == keys.end()) error(key, &v, "unknown key");
+      else it->second(key, v);
+    }
+  }
+
+  Handler string(std::string& slot, bool allow_empty = false) {
+    return [this, &slot, allow_empty](const std::string& key, const toml::node& v) {
+      auto s = v.value<std::string>();
+      if (!v.is_string() || !s) error(key, &v, "must be a string");
+      else if (!allow_empty && s->empty()) error(key, &v, "must not be empty");
+      else slot = *s;
+    };
+  }
+
+  Handler path(std::string& slot) {
+    return [this, &slot](const std::string& key, const toml::node& v) {
+      auto s = v.value<std::string>();
+      if (!v.is_string() || !s || s->empty() || (*s)[0] != '/') error(key, &v, "must be an absolute path");
+      else slot = *s;
+    };
+  }
+
+  Handler duration(int64_t& slot, int64_t min, int64_t max) {
+    return [this, &slot, min, max](const std::string& key, const toml::node& v) {
+      auto s = v.value<std::string>();
+      auto d = (v.is_string() && s) ? core::parse_duration(*s) : std::nullopt;
+      if (!d) error(key, &v, "must be a duration like \"30s\", \"15m\", \"1h\" or \"7d\"");
+      else if (*d < min || *d > max)
+        error(key, &v, "must be between " + std::to_string(min) + "s and " + std::to_string(max) + "s");
+      else slot = *d;
+    };
+  }
+
+  Handler integer(uint32_t& slot, int64_t min, int64_t max) {
+    return [this, &slot, min, max](const std::string& key, const toml::node& v) {
+      auto n = v.value<int64_t>();
+      if (!v.is_integer() || !n) error(key, &v, "must be an integer");
+      else if (*n < min || *n > max)
+        error(key, &v, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      else slot = static_cast<uint32_t>(*n);
+    };
+  }
+
+  Handler strings(std::vector<std::string>& slot) {
+    return [this, &slot](const std::string& key, const toml::node& v) {
+      const toml::array* a = v.as_array();
+      if (!a) {
+        error(key, &v, "must be an array of strings");
+        return;
+      }
+      slot.clear();
+      for (const auto& item : *a) {
+        auto s = item.value<std::string>();
+        if (!item.is_string() || !s || s->empty()) {
+          error(key, &item, "must be an array of non-empty strings");
+          return;
+        }
+        slot.push_back(*s);
+      }
+    };
+  }
+
+ private:
+  std::vector<ConfigError>& errors_;
+};
+
+bool is_origin(const std::string& s) {
+  // scheme://host[:port], nothing after: what a browser sends in Origin.
+  auto scheme_end = s.find("://");
+  if (scheme_end == std::string::npos) return false;
+  std::string scheme = s.substr(0, scheme_end);
+  if (scheme != "https" && scheme != "http") return false;
+  std::string rest = s.substr(scheme_end + 3);
+  return !rest.empty() && rest.find_first_of("/?#@ ") == std::string::npos;
+}
+
+}  // namespace
+
+bool parse_config(std::string_view text, const std::string& source, Config& out, std::vector<ConfigError>& errors) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    errors.push_back({"", static_cast<int64_t>(e.source().begin.line), std::string(e.description())});
+    return false;
+  }
+  Checker c(errors);
+  static const std::vector<std::string> kTables = {"server", "store", "tokens", "security",
+                                                   "password", "mfa", "smtp", "oauth"};
+  for (const auto& [k, v] : doc)
+    if (std::find(kTables.begin(), kTables.end(), std::string(k.str())) == kTables.end())
+      c.error(std::string(k.str()), &v, "unknown table");
+
+  c.table(doc, "server", {{"socket", c.path(out.socket_path)}});
+  c.table(doc, "store", {{"path", c.path(out.store_path)}});
+  std::string algorithm = "EdDSA", mode = "cookie";
+  const toml::node* algorithm_node = nullptr;
+  const toml::node* mode_node = nullptr;
+  c.table(doc, "tokens",
+          {{"issuer", c.string(out.issuer)},
+           {"audience", c.string(out.audience)},
+           {"algorithm", [&](const std::string& key, const toml::node& v) {
+              algorithm_node = &v;
+              c.string(algorithm)(key, v);
+            }},
+           {"access_ttl", c.duration(out.access_ttl, 60, 86400)},
+           {"refresh_ttl", c.duration(out.refresh_ttl, 300, 365 * 86400)},
+           {"refresh_grace", c.duration(out.refresh_grace, 0, 300)},
+           {"key_dir", c.path(out.key_dir)},
+           {"jwks_file", c.path(out.jwks_file)},
+           {"mode", [&](const std::string& key, const toml::node& v) {
+              mode_node = &v;
+              c.string(mode)(key, v);
+            }}});
+  if (algorithm == "EdDSA") out.algorithm = core::Alg::kEdDSA;
+  else if (algorithm == "ES256") out.algorithm = core::Alg::kES256;
+  else if (algorithm == "RS256") out.algorithm = core::Alg::kRS256;
+  else c.error("tokens.algorithm", algorithm_node, "must be \"EdDSA\", \"ES256\" or \"RS256\"");
+  if (mode == "cookie") out.mode = TokenMode::kCookie;
+  else if (mode == "bearer") out.mode = TokenMode::kBearer;
+  else if (mode == "both") out.mode = TokenMode::kBoth;
+  else c.error("tokens.mode", mode_node, "must be \"cookie\", \"bearer\" or \"both\"");
+  if (out.issuer.empty() && !doc["tokens"]["issuer"]) c.error("tokens.issuer", nullptr, "is required");
+  if (out.refresh_ttl <= out.access_ttl)
+    c.error("tokens.refresh_ttl", doc["tokens"]["refresh_ttl"].node(), "must be longer than tokens.access_ttl");
+
+  c.table(doc, "security", {{"allowed_origins", [&](const std::string& key, const toml::node& v) {
+                              c.strings(out.allowed_origins)(key, v);
+                              for (const auto& o : out.allowed_origins)
+                                if (!is_origin(o)) c.error(key, &v, "\"" + o + "\" is not an origin like https://app.example.com");
+                            }}});
+  c.table(doc, "password", {{"argon2_memory_kib", c.integer(out.argon2_memory_kib, 19456, 4 * 1024 * 1024)},
+                            {"argon2_iterations", c.integer(out.argon2_iterations, 2, 64)},
+                            {"argon2_parallelism", c.integer(out.argon2_parallelism, 1, 64)}});
+  c.table(doc, "mfa", {{"issuer_name", c.string(out.mfa_issuer_name)},
+                       {"secret_key_file", c.path(out.mfa_secret_key_file)}});
+  c.table(doc, "smtp", {{"url", c.string(out.smtp_url)}, {"from", c.string(out.smtp_from)}});
+
+  if (const toml::node* oauth = doc.get("oauth")) {
+    const toml::table* providers = oauth->as_table();
+    if (!providers) {
+      c.error("oauth", oauth, "must be a table of providers, like [oauth.google]");
+    } else {
+      for (const auto& [name, v] : *providers) {
+        OAuthProviderConfig p;
+        p.name = std::string(name.str());
+        const toml::table* t = v.as_table();
+        if (!t) {
+          c.error("oauth." + p.name, &v, "must be a table");
+          continue;
+        }
+        for (const auto& [k, value] : *t) {
+          std::string key = "oauth." + p.name + "." + std::string(k.str());
+          std::string field(k.str());
+          if (field == "client_id") c.string(p.client_id)(key, value);
+          else if (field == "client_secret_file") c.path(p.client_secret_file)(key, value);
+          else if (field == "redirect_uri") c.string(p.redirect_uri)(key, value);
+          else if (field == "discovery") c.string(p.discovery)(key, value);
+          else if (field == "scopes") c.strings(p.scopes)(key, value);
+          else if (field == "allowed_redirects") c.strings(p.allowed_redirects)(key, value);
+          else c.error(key, &value, "unknown key");
+        }
+        if (p.client_id.empty()) c.error("oauth." + p.name + ".client_id", &v, "is required");
+        if (p.redirect_uri.empty()) c.error("oauth." + p.name + ".redirect_uri", &v, "is required");
+        if (p.name != "google" && p.discovery.empty())
+          c.error("oauth." + p.name + ".discovery", &v, "is required for providers other than google");
+        out.oauth.push_back(std::move(p));
+      }
+    }
+  }
+  return errors.empty();
+}
+
+bool load_config(const std::string& path, Config& out, std::vector<ConfigError>& errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors.push_back({"", 0, "cannot read the file"});
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path, out, errors);
+}
+
+std::string format_error(const std::string& source, const ConfigError& e) {
+  std::string s = source;
+  if (e.line > 0) s += ":" + std::to_string(e.line);
+  s += ": ";
+  if (!e.key.empty()) s += e.key + ": ";
+  return s + e.message;
+}
+
+}  // namespace spa::authd

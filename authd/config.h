@@ -1,0 +1,69 @@
+// spa-authd's TOML configuration (conf/authd.toml): every key typed and
+// checked; each error names the key and the line it is on.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/algorithm.h"
+
+namespace spa::authd {
+
+enum class TokenMode { kCookie, kBearer, kBoth };
+
+struct OAuthProviderConfig {
+  std::string name;
+  std::string client_id;
+  std::string client_secret_file;
+  std::string redirect_uri;
+  std::string discovery;  // empty for built-in providers (google)
+  std::vector<std::string> scopes{"openid", "email", "profile"};
+  std::vector<std::string> allowed_redirects;
+};
+
+struct Config {
+  std::string socket_path = "/run/spa-authd/authd.sock";
+  std::string store_path = "/var/lib/spa-authd";
+
+  std::string issuer;
+  std::string audience = "spa";
+  core::Alg algorithm = core::Alg::kEdDSA;
+  int64_t access_ttl = 15 * 60;
+  int64_t refresh_ttl = 7 * 86400;
+  int64_t refresh_grace = 10;
+  std::string key_dir = "/var/lib/spa-authd/keys";
+  std::string jwks_file = "/var/lib/spa-authd/jwks.json";
+  TokenMode mode = TokenMode::kCookie;
+
+  std::vector<std::string> allowed_origins;
+
+  // OWASP's minimums for Argon2id are the defaults and the floor.
+  uint32_t argon2_memory_kib = 19456;
+  uint32_t argon2_iterations = 2;
+  uint32_t argon2_parallelism = 1;
+
+  std::string mfa_issuer_name = "spa-auth";
+  std::string mfa_secret_key_file = "/etc/spa-authd/mfa.key";
+
+  std::string smtp_url;
+  std::string smtp_from;
+
+  std::vector<OAuthProviderConfig> oauth;
+};
+
+struct ConfigError {
+  std::string key;  // "tokens.access_ttl"
+  int64_t line = 0; // 0 when the key is missing altogether
+  std::string message;
+};
+
+// Parses TOML text; `source` names it in errors. False when any error.
+bool parse_config(std::string_view text, const std::string& source, Config& out, std::vector<ConfigError>& errors);
+bool load_config(const std::string& path, Config& out, std::vector<ConfigError>& errors);
+
+// "conf/authd.toml:12: tokens.access_ttl: must be a duration like 15m"
+std::string format_error(const std::string& source, const ConfigError& e);
+
+}  // namespace spa::authd

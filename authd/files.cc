@@ -1,0 +1,86 @@
+#include "authd/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace spa::authd {
+namespace {
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+bool fail(std::string& err, const std::string& what) {
+  err = what + ": " + std::strerror(errno);
+  return false;
+}
+
+}  // namespace
+
+bool write_file_atomic(const std::string& path, const std::string& content, mode_t mode, std::string& err) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return fail(err, "create " + tmp);
+  ::fchmod(fd, mode);  // not subject to the umask
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      fail(err, "write " + tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    fail(err, "fsync " + tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    fail(err, "rename to " + path);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  int dir = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return true;
+}
+
+bool read_file(const std::string& path, std::string& out, std::string& err) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(err, "read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+bool make_dirs(const std::string& path, mode_t mode, std::string& err) {
+  if (path.empty()) return true;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return true;
+    err = path + " exists and is not a directory";
+    return false;
+  }
+  if (!make_dirs(dir_of(path), 0755, err)) return false;
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return fail(err, "mkdir " + path);
+  return true;
+}
+
+}  // namespace spa::authd

@@ -1,0 +1,19 @@
+// Small file helpers for spa-authd: durable, atomic replacement.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+
+namespace spa::authd {
+
+// Writes `content` to a temp file beside `path`, fsyncs it, renames it over
+// `path` and fsyncs the directory: readers see the old file or the new one,
+// never a half-written one, and a crash after return keeps the new one.
+bool write_file_atomic(const std::string& path, const std::string& content, mode_t mode, std::string& err);
+
+bool read_file(const std::string& path, std::string& out, std::string& err);
+
+// mkdir -p with `mode` for the directories it creates.
+bool make_dirs(const std::string& path, mode_t mode, std::string& err);
+
+}  // namespace spa::authd

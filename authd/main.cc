@@ -1,0 +1,136 @@
+// spa-authd: the daemon behind /api/v1/{auth,mfa,oauth,admin}/.
+//
+//   spa-authd --config FILE                 serve on the configured Unix socket
+//   spa-authd --check-config --config FILE  check the file, name each bad key and line
+//   spa-authd keys rotate --config FILE     publish a new signing key, sign with it shortly after
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "authd/config.h"
+#include "authd/files.h"
+#include "authd/server.h"
+#include "authd/signing_keys.h"
+#include "core/envelope.h"
+
+namespace {
+
+using namespace spa::authd;
+
+int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: spa-authd --config FILE\n"
+               "       spa-authd --check-config --config FILE\n"
+               "       spa-authd keys rotate --config FILE\n");
+  return 2;
+}
+
+bool load(const std::string& path, Config& config) {
+  std::vector<ConfigError> errors;
+  if (load_config(path, config, errors)) return true;
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", format_error(path, e).c_str());
+  return false;
+}
+
+SigningKeys::Options key_options(const Config& c) {
+  return {c.key_dir, c.jwks_file, c.algorithm, c.access_ttl, 5};
+}
+
+int rotate_keys(const Config& config) {
+  SigningKeys keys(key_options(config));
+  std::string err;
+  if (!keys.rotate(unix_now(), err)) {
+    std::fprintf(stderr, "spa-authd: key rotation failed: %s\n", err.c_str());
+    return 1;
+  }
+  const auto& s = keys.schedule().back();
+  std::printf("published key %s; it signs from %s (%zu keys published)\n", s.kid.c_str(),
+              spa::core::utc_timestamp(s.active_from).c_str(), keys.schedule().size());
+  return 0;
+}
+
+int serve(const Config& config) {
+  // Signals go to one thread that stops the server; the rest never see them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  SigningKeys keys(key_options(config));
+  std::string err;
+  if (!keys.open(unix_now(), err)) {
+    log_event("error", "startup_failed", {{"reason", "signing keys: " + err}});
+    return 1;
+  }
+  AuthServer server;
+  auto& http = server.http();
+  http.Get("/health", [](const httplib::Request& req, httplib::Response& res) {
+    res.set_content(spa::core::success_envelope({{"status", "ok"}}, AuthServer::request_id(req), unix_now()) + "\n",
+                    "application/json");
+  });
+  http.Get("/api/v1/auth/jwks.json", [&config](const httplib::Request& req, httplib::Response& res) {
+    std::string text, e;
+    if (!read_file(config.jwks_file, text, e)) return AuthServer::send_error(req, res, 503, "unavailable", "keys not published");
+    res.set_header("Cache-Control", "public, max-age=60");
+    res.set_content(text, "application/jwk-set+json");
+  });
+  http.Get("/metrics", [&server](const httplib::Request&, httplib::Response& res) {
+    res.set_content(server.metrics(), "text/plain; version=0.0.4");
+  });
+
+  std::thread waiter([&server, stop_signals] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log_event("info", "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    server.stop();
+  });
+  log_event("info", "started", {{"socket", config.socket_path},
+                                 {"signing_kid", keys.signing_key(unix_now())->kid},
+                                 {"jwks_file", config.jwks_file}});
+  bool ok = server.serve(config.socket_path, err);
+  if (!ok) log_event("error", "serve_failed", {{"reason", err}});
+  // If serve returned on its own, wake the waiter so it can be joined.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  log_event("info", "stopped", {});
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path, command;
+  bool check = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) config_path = argv[++i];
+    else if (a == "--check-config") check = true;
+    else if (a == "keys" && i + 1 < argc && std::strcmp(argv[i + 1], "rotate") == 0) command = "rotate", ++i;
+    else return usage();
+  }
+  if (config_path.empty()) return usage();
+  try {
+    Config config;
+    if (!load(config_path, config)) return 1;
+    if (check) {
+      std::printf("%s: ok\n", config_path.c_str());
+      return 0;
+    }
+    if (command == "rotate") return rotate_keys(config);
+    return serve(config);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spa-authd: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,46 @@
+// The HTTP side of spa-authd: cpp-httplib on a Unix socket, with bounds,
+// the JSON envelope for errors, and one JSON log line per request.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <httplib.h>
+
+namespace spa::authd {
+
+class AuthServer {
+ public:
+  AuthServer();
+
+  httplib::Server& http() { return server_; }
+
+  // Binds the socket (replacing a stale one), sets its mode, serves until
+  // stop(); removes the socket on the way out.
+  bool serve(const std::string& socket_path, std::string& err);
+  void stop() { server_.stop(); }
+
+  // Prometheus text for /metrics.
+  std::string metrics() const;
+
+  static std::string request_id(const httplib::Request& req);
+  static void send_error(const httplib::Request& req, httplib::Response& res, int status, const std::string& code,
+                         const std::string& message);
+
+ private:
+  void log_request(const httplib::Request& req, const httplib::Response& res);
+
+  httplib::Server server_;
+  mutable std::mutex metrics_mu_;
+  std::map<int, uint64_t> responses_by_status_;
+};
+
+// One JSON object per line on stdout (journald keeps it). Never pass it a
+// secret: callers log names, ids and outcomes only.
+void log_event(const std::string& level, const std::string& event, const std::map<std::string, std::string>& fields);
+
+}  // namespace spa::authd
