@@ -11,6 +11,15 @@ if [ -f "$state/run/nginx.pid" ] && kill -0 "$(cat "$state/run/nginx.pid")" 2>/d
   nginx -p "$state" -c "$state/nginx.conf" -s quit
   for _ in $(seq 1 50); do [ -f "$state/run/nginx.pid" ] || break; sleep 0.1; done
 fi
+if [ -f "$state/run/authd.pid" ]; then
+  pid=$(cat "$state/run/authd.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    say "==> stopping spa-authd"
+    kill -TERM "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$state/run/authd.pid"
+fi
 if [ -f "$state/run/demo.pid" ]; then
   pid=$(cat "$state/run/demo.pid")
   if kill -0 "$pid" 2>/dev/null; then

@@ -18,6 +18,8 @@ Suite* claims_suite();
 Suite* verifier_suite();
 Suite* token_cache_suite();
 Suite* jwks_file_suite();
+Suite* authd_config_suite();
+Suite* signing_keys_suite();
 
 namespace test {
 

@@ -32,7 +32,7 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(run_blocks mint data_dir write_file build_dir jwks_for start_nginx stop_nginx
                  http_request error_log_text b64url port echo_port kid_of flip_sig hs256_raw
-                 raw_token);
+                 raw_token prepare_prefix start_authd stop_authd authd_toml);
 
 use Cwd qw(abs_path);
 my $BUILD = $ENV{SPA_BUILD} || do { my $d = abs_path(__FILE__); $d =~ s{tests/nginx-t/lib/SpaAuth/Test\.pm$}{build}; $d };
@@ -94,8 +94,15 @@ sub jwks_for {
 sub mint {
     my %o = @_;
     my $d = data_dir();
+    return mint_with($o{hmac} ? undef : "$d/" . ($o{key} || 'ed') . ".pem", %o);
+}
+
+# mint() with a key file given by path (undef with hmac => 1).
+sub mint_with {
+    my ($key_file, %o) = @_;
+    my $d = data_dir();
     my @args = ("$BUILD/spa-auth-mint", 'token');
-    push @args, $o{hmac} ? ('--hmac-secret', "$d/hmac.secret") : ('--key', "$d/" . ($o{key} || 'ed') . ".pem");
+    push @args, $o{hmac} ? ('--hmac-secret', "$d/hmac.secret") : ('--key', $key_file);
     push @args, '--alg', $o{alg} if $o{alg};
     push @args, '--kid', $o{kid} if defined $o{kid};
     push @args, '--no-kid' if $o{no_kid};
@@ -227,7 +234,7 @@ sub error_log_text {
 # Starts nginx for a block; returns (ok, output of nginx -t).
 sub start_nginx {
     my (%b) = @_;
-    prepare_prefix();
+    prepare_prefix() unless $b{reuse_prefix};
     write_file("$DIR/conf/nginx.conf", nginx_conf(%b));
     my $test = `$NGINX -p $DIR -c $DIR/conf/nginx.conf -t 2>&1`;
     return (0, $test) if $?;
@@ -265,7 +272,61 @@ sub stop_nginx {
     undef $NGINX_PID;
 }
 
-END { stop_nginx() }
+# spa-authd for a test, in this block's prefix: @DIR@/authd/{keys,store},
+# socket @DIR@/authd.sock, JWKS @DIR@/authd/jwks.json.
+my $AUTHD_PID;
+
+sub authd_toml {
+    my (%o) = @_;
+    my $extra = $o{extra} // '';
+    return <<"TOML";
+[server]
+socket = "$DIR/authd.sock"
+[store]
+path = "$DIR/authd/store"
+[tokens]
+issuer = "https://app.example.com"
+audience = "spa"
+key_dir = "$DIR/authd/keys"
+jwks_file = "$DIR/authd/jwks.json"
+mode = "@{[ $o{mode} // 'both' ]}"
+[security]
+allowed_origins = ["https://app.example.com"]
+$extra
+TOML
+}
+
+sub start_authd {
+    my (%o) = @_;
+    my $conf = "$DIR/authd.toml";
+    write_file($conf, $o{toml} // authd_toml(%o));
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', "$DIR/logs/authd.log" or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec "$BUILD/spa-authd", '--config', $conf or die "exec: $!";
+    }
+    $AUTHD_PID = $pid;
+    for (1 .. 300) {
+        return $pid if -S "$DIR/authd.sock" && -f "$DIR/authd/jwks.json";
+        last if waitpid($pid, 1) > 0;
+        sleep 0.02;
+    }
+    die "spa-authd did not start:\n" . `cat $DIR/logs/authd.log`;
+}
+
+# SIGTERM (or another signal) and wait; returns the exit status.
+sub stop_authd {
+    my ($signal) = @_;
+    return undef unless $AUTHD_PID;
+    kill $signal // 'TERM', $AUTHD_PID;
+    waitpid($AUTHD_PID, 0);
+    my $status = $?;
+    undef $AUTHD_PID;
+    return $status;
+}
+
+END { stop_nginx(); stop_authd('KILL') if $AUTHD_PID }
 
 # One HTTP/1.1 request with Connection: close; returns a hash with
 # status, headers (lowercased name => [values]) and body.

@@ -1,0 +1,148 @@
+// spa-authd configuration: defaults, every key's checks, and errors that
+// name the key and its line.
+#include "authd/config.h"
+#include "core/duration.h"
+#include "core/envelope.h"
+#include "tests/unit/helpers.h"
+
+using namespace spa::authd;
+
+namespace {
+
+std::vector<ConfigError> errors_of(const std::string& text) {
+  Config c;
+  std::vector<ConfigError> errors;
+  parse_config(text, "t.toml", c, errors);
+  return errors;
+}
+
+bool has_error(const std::vector<ConfigError>& errors, const std::string& key, int64_t line) {
+  for (const auto& e : errors)
+    if (e.key == key && e.line == line) return true;
+  return false;
+}
+
+const char* kMinimal = "[tokens]\nissuer = \"https://app.example.com\"\n";
+
+}  // namespace
+
+START_TEST(minimal_config_gets_the_documented_defaults) {
+  Config c;
+  std::vector<ConfigError> errors;
+  ck_assert(parse_config(kMinimal, "t.toml", c, errors));
+  ck_assert(c.socket_path == "/run/spa-authd/authd.sock");
+  ck_assert(c.algorithm == spa::core::Alg::kEdDSA);
+  ck_assert_int_eq(c.access_ttl, 900);
+  ck_assert_int_eq(c.refresh_ttl, 7 * 86400);
+  ck_assert_int_eq(c.refresh_grace, 10);
+  ck_assert(c.mode == TokenMode::kCookie);
+  ck_assert_uint_eq(c.argon2_memory_kib, 19456);
+  ck_assert_uint_eq(c.argon2_iterations, 2);
+}
+END_TEST
+
+START_TEST(the_shipped_example_is_valid) {
+  Config c;
+  std::vector<ConfigError> errors;
+  ck_assert_msg(load_config("../../conf/authd.toml", c, errors), "%s",
+                errors.empty() ? "" : format_error("conf/authd.toml", errors[0]).c_str());
+  ck_assert(c.jwks_file == "/var/lib/spa-authd/jwks.json");
+  ck_assert_uint_eq(c.allowed_origins.size(), 1);
+}
+END_TEST
+
+START_TEST(each_bad_key_is_named_with_its_line) {
+  auto e = errors_of(
+      "[server]\n"                              // 1
+      "socket = \"relative.sock\"\n"            // 2
+      "[tokens]\n"                              // 3
+      "issuer = \"https://x\"\n"                // 4
+      "access_ttl = \"15 minutes\"\n"           // 5
+      "algoritm = \"EdDSA\"\n"                  // 6
+      "mode = \"cookies\"\n"                    // 7
+      "algorithm = \"HS256\"\n"                 // 8
+      "[password]\n"                            // 9
+      "argon2_memory_kib = 1024\n"              // 10
+      "argon2_iterations = \"2\"\n"             // 11
+      "[security]\n"                            // 12
+      "allowed_origins = [\"https://a.example/path\"]\n"  // 13
+      "[logging]\n"                             // 14
+      "level = \"debug\"\n");                   // 15
+  ck_assert(has_error(e, "server.socket", 2));
+  ck_assert(has_error(e, "tokens.access_ttl", 5));
+  ck_assert(has_error(e, "tokens.algoritm", 6));
+  ck_assert(has_error(e, "tokens.mode", 7));
+  ck_assert(has_error(e, "tokens.algorithm", 8));
+  ck_assert(has_error(e, "password.argon2_memory_kib", 10));
+  ck_assert(has_error(e, "password.argon2_iterations", 11));
+  ck_assert(has_error(e, "security.allowed_origins", 13));
+  ck_assert(has_error(e, "logging", 14));
+  ck_assert_uint_eq(e.size(), 9);
+  for (const auto& err : e)
+    if (err.key == "server.socket")
+      ck_assert(format_error("t.toml", err) == "t.toml:2: server.socket: must be an absolute path");
+}
+END_TEST
+
+START_TEST(syntax_errors_have_a_line) {
+  auto e = errors_of("[tokens]\nissuer = \"x\"\naccess_ttl = 15m\n");
+  ck_assert_uint_eq(e.size(), 1);
+  ck_assert_int_eq(e[0].line, 3);
+}
+END_TEST
+
+START_TEST(issuer_is_required_and_refresh_outlives_access) {
+  ck_assert(has_error(errors_of("[tokens]\naudience = \"spa\"\n"), "tokens.issuer", 0));
+  ck_assert(has_error(errors_of("[tokens]\nissuer = \"x\"\naccess_ttl = \"1h\"\nrefresh_ttl = \"30m\"\n"),
+                      "tokens.refresh_ttl", 4));
+}
+END_TEST
+
+START_TEST(oauth_providers) {
+  Config c;
+  std::vector<ConfigError> errors;
+  std::string text = std::string(kMinimal) +
+                     "[oauth.google]\nclient_id = \"id\"\nredirect_uri = \"https://a/cb\"\n"
+                     "[oauth.corp]\nclient_id = \"id2\"\nredirect_uri = \"https://a/cb2\"\n"
+                     "discovery = \"https://idp/.well-known/openid-configuration\"\nscopes = [\"openid\"]\n";
+  ck_assert(parse_config(text, "t.toml", c, errors));
+  ck_assert_uint_eq(c.oauth.size(), 2);
+  auto e = errors_of(std::string(kMinimal) + "[oauth.corp]\nclient_id = \"id\"\nredirect_uri = \"https://a\"\nsecret = 1\n");
+  ck_assert(has_error(e, "oauth.corp.secret", 6));
+  ck_assert(has_error(e, "oauth.corp.discovery", 3));
+}
+END_TEST
+
+START_TEST(durations) {
+  using spa::core::parse_duration;
+  ck_assert(parse_duration("10s") == 10);
+  ck_assert(parse_duration("15m") == 900);
+  ck_assert(parse_duration("1h") == 3600);
+  ck_assert(parse_duration("7d") == 7 * 86400);
+  for (const char* bad : {"", "s", "10", "-5s", "1.5h", "10 s", "10S", "99999999999d", "1w"})
+    ck_assert_msg(!parse_duration(bad), "accepted %s", bad);
+}
+END_TEST
+
+START_TEST(envelopes_keep_the_documented_shape) {
+  std::string ok = spa::core::success_envelope({{"a", 1}}, "rid", 0);
+  ck_assert(ok == R"({"success":true,"data":{"a":1},"meta":{"timestamp":"1970-01-01T00:00:00Z","version":"v1","requestId":"rid"}})");
+  std::string err = spa::core::error_envelope("invalid_request", "bad \"input\"", "", 86400);
+  ck_assert(err == R"({"success":false,"error":{"code":"invalid_request","message":"bad \"input\""},"meta":{"timestamp":"1970-01-02T00:00:00Z","version":"v1","requestId":""}})");
+}
+END_TEST
+
+Suite* authd_config_suite() {
+  Suite* s = suite_create("authd_config");
+  TCase* tc = tcase_create("core");
+  tcase_add_test(tc, minimal_config_gets_the_documented_defaults);
+  tcase_add_test(tc, the_shipped_example_is_valid);
+  tcase_add_test(tc, each_bad_key_is_named_with_its_line);
+  tcase_add_test(tc, syntax_errors_have_a_line);
+  tcase_add_test(tc, issuer_is_required_and_refresh_outlives_access);
+  tcase_add_test(tc, oauth_providers);
+  tcase_add_test(tc, durations);
+  tcase_add_test(tc, envelopes_keep_the_documented_shape);
+  suite_add_tcase(s, tc);
+  return s;
+}

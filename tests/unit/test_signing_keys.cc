@@ -1,0 +1,159 @@
+// SigningKeys against a real temp directory, with time passed in.
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "authd/files.h"
+#include "authd/signing_keys.h"
+#include "tests/unit/helpers.h"
+
+using namespace spa::authd;
+using namespace spa::core;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/spa-keys-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::system(("rm -rf " + path).c_str()); }
+};
+
+SigningKeys::Options options(const TempDir& d) {
+  return {d.path + "/keys", d.path + "/jwks.json", Alg::kEdDSA, 900, 5};
+}
+
+Jwks published(const TempDir& d) {
+  std::string text, err;
+  ck_assert(read_file(d.path + "/jwks.json", text, err));
+  Jwks set;
+  std::vector<std::string> warnings;
+  ck_assert_msg(Jwks::parse(text, set, err, warnings), "%s", err.c_str());
+  return set;
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat st;
+  ck_assert_int_eq(stat(path.c_str(), &st), 0);
+  return st.st_mode & 0777;
+}
+
+}  // namespace
+
+START_TEST(first_open_creates_a_private_key_and_publishes_it) {
+  TempDir d;
+  SigningKeys keys(options(d));
+  std::string err;
+  ck_assert_msg(keys.open(1000, err), "%s", err.c_str());
+  JwkPtr k = keys.signing_key(1000);
+  ck_assert(k && k->has_private);
+  ck_assert(k->kid == k->thumbprint);
+  ck_assert_int_eq(mode_of(d.path + "/keys"), 0700);
+  ck_assert_int_eq(mode_of(d.path + "/keys/" + k->kid + ".pem"), 0600);
+  ck_assert_int_eq(mode_of(d.path + "/jwks.json"), 0644);
+  Jwks set = published(d);
+  ck_assert_uint_eq(set.size(), 1);
+  ck_assert(!set.keys()[0]->has_private);
+  ck_assert(set.resolve(std::string_view(k->kid), Alg::kEdDSA) != nullptr);
+  // The JWKS carries no private member.
+  std::string text;
+  ck_assert(read_file(d.path + "/jwks.json", text, err));
+  ck_assert(text.find("\"d\"") == std::string::npos);
+}
+END_TEST
+
+START_TEST(reopening_keeps_the_key) {
+  TempDir d;
+  std::string err, kid;
+  {
+    SigningKeys keys(options(d));
+    ck_assert(keys.open(1000, err));
+    kid = keys.signing_key(1000)->kid;
+  }
+  SigningKeys again(options(d));
+  ck_assert(again.open(2000, err));
+  ck_assert(again.signing_key(2000)->kid == kid);
+  ck_assert_uint_eq(again.schedule().size(), 1);
+}
+END_TEST
+
+START_TEST(rotation_publishes_first_and_signs_later) {
+  TempDir d;
+  std::string err;
+  SigningKeys keys(options(d));
+  ck_assert(keys.open(1000, err));
+  std::string old_kid = keys.signing_key(1000)->kid;
+  ck_assert(keys.rotate(2000, err));
+  std::string new_kid = keys.schedule().back().kid;
+  ck_assert(new_kid != old_kid);
+  ck_assert_uint_eq(published(d).size(), 2);
+  ck_assert(keys.signing_key(2004)->kid == old_kid);  // published, not yet signing
+  ck_assert(keys.signing_key(2005)->kid == new_kid);
+}
+END_TEST
+
+START_TEST(a_retired_key_stays_until_its_tokens_expired) {
+  TempDir d;
+  std::string err;
+  SigningKeys keys(options(d));
+  ck_assert(keys.open(1000, err));
+  std::string old_kid = keys.signing_key(1000)->kid;
+  ck_assert(keys.rotate(2000, err));  // old key retired at 2005
+  // access_ttl 900 + 600 s of skew margin after retirement.
+  SigningKeys later(options(d));
+  ck_assert(later.open(2005 + 900 + 600, err));
+  ck_assert_uint_eq(published(d).size(), 2);
+  SigningKeys much_later(options(d));
+  ck_assert(much_later.open(2005 + 900 + 601, err));
+  ck_assert_uint_eq(published(d).size(), 1);
+  ck_assert(published(d).resolve(std::string_view(old_kid), Alg::kEdDSA) == nullptr);
+  struct stat st;
+  ck_assert(stat((d.path + "/keys/" + old_kid + ".pem").c_str(), &st) != 0);
+}
+END_TEST
+
+START_TEST(a_tampered_schedule_is_refused) {
+  TempDir d;
+  std::string err;
+  {
+    SigningKeys keys(options(d));
+    ck_assert(keys.open(1000, err));
+  }
+  ck_assert(write_file_atomic(d.path + "/keys/keys.json", "{\"keys\":[{\"kid\":\"../../etc/x\",\"alg\":\"EdDSA\",\"active_from\":1}]}", 0600, err));
+  SigningKeys keys(options(d));
+  ck_assert(!keys.open(2000, err));
+  ck_assert(write_file_atomic(d.path + "/keys/keys.json", "not json", 0600, err));
+  ck_assert(!keys.open(2000, err));
+}
+END_TEST
+
+START_TEST(es256_and_rs256_keys) {
+  for (Alg alg : {Alg::kES256, Alg::kRS256}) {
+    TempDir d;
+    auto o = options(d);
+    o.alg = alg;
+    SigningKeys keys(o);
+    std::string err;
+    ck_assert(keys.open(1000, err));
+    ck_assert(keys.signing_key(1000)->usable_for(alg));
+    Jwks set = published(d);
+    ck_assert(set.keys()[0]->alg == alg);
+  }
+}
+END_TEST
+
+Suite* signing_keys_suite() {
+  Suite* s = suite_create("signing_keys");
+  TCase* tc = tcase_create("core");
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, first_open_creates_a_private_key_and_publishes_it);
+  tcase_add_test(tc, reopening_keeps_the_key);
+  tcase_add_test(tc, rotation_publishes_first_and_signs_later);
+  tcase_add_test(tc, a_retired_key_stays_until_its_tokens_expired);
+  tcase_add_test(tc, a_tampered_schedule_is_refused);
+  tcase_add_test(tc, es256_and_rs256_keys);
+  suite_add_tcase(s, tc);
+  return s;
+}
