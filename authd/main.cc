@@ -15,7 +15,11 @@
 #include <nlohmann/json.hpp>
 
 #include "authd/config.h"
+#include "authd/auth_service.h"
 #include "authd/files.h"
+#include "authd/passwords.h"
+#include "authd/routes.h"
+#include "authd/store.h"
 #include "authd/server.h"
 #include "authd/signing_keys.h"
 #include "core/envelope.h"
@@ -73,7 +77,15 @@ int serve(const Config& config) {
     log_event("error", "startup_failed", {{"reason", "signing keys: " + err}});
     return 1;
   }
+  Store store;
+  if (!store.open(config.store_path, err)) {
+    log_event("error", "startup_failed", {{"reason", "store: " + err}});
+    return 1;
+  }
+  PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
+  AuthService service(config, store, keys, hasher, unix_now);
   AuthServer server;
+  register_auth_routes(server, service, config);
   auto& http = server.http();
   http.Get("/health", [](const httplib::Request& req, httplib::Response& res) {
     res.set_content(spa::core::success_envelope({{"status", "ok"}}, AuthServer::request_id(req), unix_now()) + "\n",

@@ -51,6 +51,7 @@ class SigningKeys {
   core::JwkPtr signing_key(int64_t now) const;
 
   const std::vector<KeySchedule>& schedule() const { return schedule_; }
+  const std::vector<core::JwkPtr>& keys() const { return keys_; }
 
  private:
   bool load(std::string& err);

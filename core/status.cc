@@ -15,6 +15,7 @@ std::string_view status_name(Status s) {
     case Status::kWrongIssuer: return "wrong_issuer";
     case Status::kWrongAudience: return "wrong_audience";
     case Status::kRevoked: return "revoked";
+    case Status::kStoreUnavailable: return "store_unavailable";
     case Status::kForbidden: return "forbidden";
     case Status::kMfaRequired: return "mfa_required";
   }
@@ -34,6 +35,7 @@ std::string_view status_description(Status s) {
     case Status::kWrongIssuer: return "token issuer is not accepted";
     case Status::kWrongAudience: return "token audience is not accepted";
     case Status::kRevoked: return "session revoked";
+    case Status::kStoreUnavailable: return "session store unavailable";
     case Status::kForbidden: return "token does not grant access to this resource";
     case Status::kMfaRequired: return "a second authentication factor is required";
   }

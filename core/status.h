@@ -17,7 +17,8 @@ enum class Status {
   kNotYetValid,      // nbf, or iat, in the future beyond leeway
   kWrongIssuer,
   kWrongAudience,
-  kRevoked,
+  kRevoked,          // session revoked, unknown, or its user disabled
+  kStoreUnavailable, // the session store could not be read: fail closed
   kForbidden,        // a spa_auth_require did not match
   kMfaRequired,      // spa_auth_require_mfa and no second factor in amr
 };

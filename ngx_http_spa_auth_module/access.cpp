@@ -4,6 +4,7 @@
 #include "ngx_http_spa_auth_module/spa_auth.h"
 
 #include "core/envelope.h"
+#include "core/session_reader.h"
 #include "core/token_cache.h"
 
 namespace spa::ngx {
@@ -14,6 +15,8 @@ using core::Status;
 
 // Per worker process; created in init_worker, never in the master.
 core::VerifiedTokenCache* g_cache = nullptr;
+core::SessionReader* g_sessions = nullptr;  // when spa_auth_session_store is set
+bool g_sessions_wanted = false;
 
 int64_t now_ms() {
   ngx_time_t* tp = ngx_timeofday();
@@ -84,6 +87,7 @@ bool find_token(ngx_http_request_t* r, const std::vector<TokenSource>& sources, 
 // ---- responses -----------------------------------------------------------
 
 ngx_int_t status_http_code(Status s) {
+  if (s == Status::kStoreUnavailable) return NGX_HTTP_SERVICE_UNAVAILABLE;
   return s == Status::kForbidden || s == Status::kMfaRequired ? NGX_HTTP_FORBIDDEN : NGX_HTTP_UNAUTHORIZED;
 }
 
@@ -92,6 +96,7 @@ std::string_view status_error_code(Status s) {
     case Status::kMissing: return "missing_token";
     case Status::kForbidden: return "insufficient_scope";
     case Status::kMfaRequired: return "insufficient_user_authentication";
+    case Status::kStoreUnavailable: return "temporarily_unavailable";
     default: return "invalid_token";
   }
 }
@@ -118,7 +123,7 @@ bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, 
 // RFC 6750 §3: no error attributes when the request carried no token.
 std::string www_authenticate(Status s) {
   std::string v = "Bearer realm=\"spa\"";
-  if (s == Status::kMissing) return v;
+  if (s == Status::kMissing || s == Status::kStoreUnavailable) return v;
   v += ", error=\"";
   v += status_error_code(s);
   v += "\", error_description=\"";
@@ -218,6 +223,30 @@ void add_claim_headers(ngx_http_request_t* r, const core::Claims& claims, const 
   }
 }
 
+// ---- session revocation --------------------------------------------------
+
+// Every request, cached token or not: a logout must take effect at once.
+Status check_session(ngx_http_request_t* r, const core::Claims& claims) {
+  if (!g_sessions_wanted) return Status::kOk;
+  if (g_sessions == nullptr) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store is not open in this worker");
+    return Status::kStoreUnavailable;
+  }
+  std::string err;
+  switch (g_sessions->check(claims.sid, ngx_time(), err)) {
+    case core::SessionReader::Lookup::kValid:
+      return Status::kOk;
+    case core::SessionReader::Lookup::kRevoked:
+    case core::SessionReader::Lookup::kUnknown:
+      ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: token refused: session revoked or unknown");
+      return Status::kRevoked;
+    case core::SessionReader::Lookup::kError:
+      break;
+  }
+  ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store read failed: %s", err.c_str());
+  return Status::kStoreUnavailable;
+}
+
 // ---- verification --------------------------------------------------------
 
 Status verify(ngx_http_request_t* r, const LocSettings& s, std::string_view token, core::VerifiedTokenPtr& out) {
@@ -285,9 +314,12 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
     if (ctx->status == Status::kOk) {
       std::string detail;
       ctx->status = core::check_claims(ctx->token->claims, s.policy, ngx_time(), detail);
-      if (ctx->status != Status::kOk)
+      if (ctx->status != Status::kOk) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: token refused: %s (%s)",
                       std::string(core::status_name(ctx->status)).c_str(), detail.c_str());
+      } else {
+        ctx->status = check_session(r, ctx->token->claims);
+      }
     }
   }
   if (ctx->status == Status::kOk) {
@@ -428,6 +460,15 @@ ngx_int_t init_worker(ngx_cycle_t* cycle) {
     if (conf == nullptr) return NGX_OK;  // no http block
     size_t entries = conf->s->cache_entries.value_or(kDefaultCacheEntries);
     g_cache = new core::VerifiedTokenCache(entries, kMaxLeewaySeconds);
+    g_sessions_wanted = !conf->s->session_store.empty();
+    if (g_sessions_wanted) {
+      auto reader = std::make_unique<core::SessionReader>();
+      std::string err;
+      if (reader->open(conf->s->session_store, err))
+        g_sessions = reader.release();
+      else  // requests fail closed with 503 until a reload
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "spa_auth: cannot open session store: %s", err.c_str());
+    }
     return NGX_OK;
   } catch (const std::exception& e) {
     ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "spa_auth: cannot create the token cache: %s", e.what());
@@ -438,6 +479,8 @@ ngx_int_t init_worker(ngx_cycle_t* cycle) {
 void exit_worker(ngx_cycle_t*) {
   delete g_cache;
   g_cache = nullptr;
+  delete g_sessions;
+  g_sessions = nullptr;
 }
 
 }  // namespace spa::ngx

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string>
 
+#include "core/session_reader.h"
+
 namespace spa::ngx {
 namespace {
 
@@ -243,6 +245,22 @@ char* set_cache_size(ngx_conf_t* cf, ngx_command_t*, void*) {
   return kConfOk;
 }
 
+char* set_session_store(ngx_conf_t* cf, ngx_command_t*, void*) {
+  auto* main = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
+  if (!main->session_store.empty()) return duplicate();
+  std::string path, err;
+  if (!full_path(cf, 1, path)) return kConfError;
+  // Opened here only to fail `nginx -t` early; each worker opens its own
+  // handle (LMDB environments must not cross fork()).
+  core::SessionReader probe;
+  if (!probe.open(path, err)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_session_store \"%s\": %s", path.c_str(), err.c_str());
+    return kConfError;
+  }
+  main->session_store = path;
+  return kConfOk;
+}
+
 // Wraps a handler so no C++ exception reaches nginx.
 template <char* (*F)(ngx_conf_t*, ngx_command_t*, void*)>
 char* guarded(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
@@ -285,6 +303,8 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("spa_auth_claim_header"), kAnyLevel | NGX_CONF_TAKE2, guarded<add_claim_header>,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_session_store"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, guarded<set_session_store>, 0, 0,
+     nullptr},
     {ngx_string("spa_auth_cache_size"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, guarded<set_cache_size>, 0, 0,
      nullptr},
     ngx_null_command,

@@ -68,6 +68,7 @@ struct LocSettings {
 struct MainSettings {
   std::vector<std::unique_ptr<core::JwksFile>> jwks_files;  // one per distinct path
   std::optional<size_t> cache_entries;                       // spa_auth_cache_size
+  std::string session_store;                                 // spa_auth_session_store, empty if unset
   ngx_int_t request_id_index = NGX_ERROR;
 };
 

@@ -1,0 +1,462 @@
+#include "authd/auth_service.h"
+
+#include "authd/crypto.h"
+#include "authd/refresh_rotation.h"
+#include "authd/server.h"
+#include "core/base64url.h"
+#include "core/claims.h"
+#include "core/json_strict.h"
+#include "core/jws.h"
+#include "core/session_record.h"
+#include "core/verifier.h"
+
+namespace spa::authd {
+namespace {
+
+using json = nlohmann::json;
+using core::SessionRecord;
+using core::SessionState;
+
+constexpr const char* kSuccessorInfo = "spa-auth refresh successor v1";
+
+std::optional<json> load_json(const Store::Txn& t, Db db, std::string_view key) {
+  auto text = t.get(db, key);
+  if (!text) return std::nullopt;
+  json j;
+  std::string err;
+  if (!core::parse_json_strict(*text, j, err, core::JsonLimits{1 << 20, 8}) || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+std::optional<std::string> user_id_for_email(const Store::Txn& t, const std::string& email) {
+  return t.get(Db::kUsersByEmail, fold(email));
+}
+
+std::array<uint8_t, 16> id_bytes(const std::string& hex_id) {
+  std::array<uint8_t, 16> out{};
+  for (size_t i = 0; i < out.size() && 2 * i + 1 < hex_id.size(); ++i)
+    out[i] = static_cast<uint8_t>(std::stoi(hex_id.substr(2 * i, 2), nullptr, 16));
+  return out;
+}
+
+std::optional<SessionRecord> session_of(const Store::Txn& t, const std::string& sid) {
+  auto bytes = t.get(Db::kSessions, sid);
+  return bytes ? SessionRecord::decode(*bytes) : std::nullopt;
+}
+
+}  // namespace
+
+Outcome Outcome::error(int status, std::string code, std::string message, int64_t retry_after) {
+  Outcome o;
+  o.status = status;
+  o.code = std::move(code);
+  o.message = std::move(message);
+  o.retry_after = retry_after;
+  return o;
+}
+
+json public_user(const json& u) {
+  return {{"id", u.value("id", "")},
+          {"email", u.value("email", "")},
+          {"username", u.value("username", "")},
+          {"role", u.value("role", "user")},
+          {"disabled", u.value("disabled", false)},
+          {"created_at", u.value("created_at", int64_t{0})}};
+}
+
+AuthService::AuthService(const Config& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher,
+                         Clock clock)
+    : config_(config), store_(store), signing_keys_(keys), hasher_(hasher), clock_(std::move(clock)) {}
+
+Outcome AuthService::store_failure(const std::string& err) {
+  log_event("error", "store_failed", {{"reason", err}});
+  return Outcome::error(500, "internal_error", "internal error");
+}
+
+AuthService::KeyView AuthService::keys(int64_t now) {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  // `spa-authd keys rotate` runs as another process: look at its schedule
+  // at most once a second.
+  if (!verify_set_ || now != keys_checked_at_) {
+    std::string err;
+    if (!signing_keys_.reload_if_changed(now, err)) log_event("error", "keys_reload_failed", {{"reason", err}});
+    auto set = std::make_shared<core::Jwks>();
+    for (const auto& k : signing_keys_.keys()) set->add(k);
+    verify_set_ = std::move(set);
+    keys_checked_at_ = now;
+  }
+  return {signing_keys_.signing_key(now), verify_set_};
+}
+
+std::string AuthService::access_token(const json& user, const std::string& sid, int64_t now, KeyView& k) {
+  json claims = {{"iss", config_.issuer},
+                 {"aud", config_.audience},
+                 {"sub", user.value("id", "")},
+                 {"sid", sid},
+                 {"jti", random_hex_id()},
+                 {"iat", now},
+                 {"nbf", now},
+                 {"exp", now + config_.access_ttl},
+                 {"email", user.value("email", "")},
+                 {"username", user.value("username", "")},
+                 {"role", user.value("role", "user")},
+                 {"amr", json::array({"pwd"})},
+                 {"mfa", false}};
+  auto token = core::make_compact_jws({{"typ", "at+jwt"}}, claims.dump(), config_.algorithm, *k.signer);
+  if (!token) throw std::runtime_error("signing failed");
+  return *token;
+}
+
+void AuthService::audit(Store::Txn& t, const std::string& event, const json& user, const ClientInfo& client,
+                        int64_t now) {
+  // Audit events name the user only by an opaque id that erasure removes
+  // from the user record, so after deletion the trail is anonymous.
+  char key[16];
+  uint64_t ns = static_cast<uint64_t>(now) * 1000000000ull + (audit_seq_++ % 1000000000ull);
+  for (int i = 0; i < 8; ++i) key[i] = static_cast<char>((ns >> (56 - 8 * i)) & 0xff);
+  std::string rnd = random_bytes(8);
+  std::copy(rnd.begin(), rnd.end(), key + 8);
+  json e = {{"ts", now}, {"event", event}, {"subject", user.value("audit_id", "")}, {"request_id", client.request_id}};
+  t.put(Db::kAudit, std::string_view(key, sizeof key), e.dump());
+}
+
+bool AuthService::start_session(Store::Txn& t, const json& user, const ClientInfo& client, int64_t now,
+                                IssuedTokens& out, std::string& sid) {
+  KeyView k = keys(now);
+  sid = random_hex_id();
+  std::string uid = user.value("id", "");
+  SessionRecord rec;
+  rec.created_at = now;
+  rec.expires_at = now + config_.refresh_ttl;
+  rec.user_id = id_bytes(uid);
+  json meta = {{"created_at", now}, {"last_used_at", now}, {"ip", client.ip.substr(0, 64)},
+               {"user_agent", client.user_agent.substr(0, 256)}};
+  out.refresh_token = random_token();
+  out.access_token = access_token(user, sid, now, k);
+  out.expires_in = config_.access_ttl;
+  RefreshRecord r;
+  r.sid = sid;
+  r.user_id = uid;
+  r.issued_at = now;
+  r.expires_at = now + config_.refresh_ttl;
+  return t.put(Db::kSessions, sid, rec.encode()) && t.put(Db::kSessionMeta, sid, meta.dump()) &&
+         t.put(Db::kUserSessions, uid + ":" + sid, "") && t.put(Db::kRefresh, sha256(out.refresh_token), r.to_json());
+}
+
+bool AuthService::end_session(Store::Txn& t, const std::string& sid, int64_t now) {
+  auto rec = session_of(t, sid);
+  if (!rec || rec->state != SessionState::kActive) return true;
+  rec->state = SessionState::kRevoked;
+  rec->revoked_at = now;
+  return t.put(Db::kSessions, sid, rec->encode());
+}
+
+Outcome AuthService::signup(const std::string& email, const std::string& username, const std::string& password,
+                            const ClientInfo& client) {
+  if (!valid_email(email)) return Outcome::error(400, "validation_failed", "email is not a valid address");
+  if (!valid_username(username))
+    return Outcome::error(400, "validation_failed", "username must be 3 to 32 letters, digits, '_', '.' or '-'");
+  if (auto problem = password_problem(password, email, username))
+    return Outcome::error(400, "validation_failed", *problem);
+  std::string phc = hasher_.hash(password);  // slow on purpose; outside the write lock
+  int64_t now = clock_();
+  json user = {{"id", random_hex_id()},   {"email", email},        {"username", username},
+               {"password", phc},         {"role", "user"},        {"disabled", false},
+               {"created_at", now},       {"updated_at", now},     {"failed_logins", 0},
+               {"lockouts", 0},           {"locked_until", 0},     {"audit_id", random_hex_id()}};
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        if (t.get(Db::kUsersByEmail, fold(email))) {
+          result = Outcome::error(409, "email_taken", "an account with this e-mail exists");
+          return false;
+        }
+        if (t.get(Db::kUsersByName, fold(username))) {
+          result = Outcome::error(409, "username_taken", "this username is taken");
+          return false;
+        }
+        audit(t, "signup", user, client, now);
+        return t.put(Db::kUsers, user["id"].get<std::string>(), user.dump()) &&
+               t.put(Db::kUsersByEmail, fold(email), user["id"].get<std::string>()) &&
+               t.put(Db::kUsersByName, fold(username), user["id"].get<std::string>());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (!result.ok()) return result;
+  result.status = 201;
+  result.data = {{"user", public_user(user)}};
+  return result;
+}
+
+Outcome AuthService::login(const std::string& email, const std::string& password, const ClientInfo& client) {
+  std::optional<json> user;
+  std::string err;
+  if (!store_.read(
+          [&](const Store::Txn& t) {
+            if (auto id = user_id_for_email(t, email)) user = load_json(t, Db::kUsers, *id);
+          },
+          err))
+    return store_failure(err);
+  if (!user) {
+    hasher_.verify_dummy(password);  // same time as a wrong password
+    return Outcome::error(401, "invalid_credentials", "e-mail or password is wrong");
+  }
+  bool good = hasher_.verify(user->value("password", ""), password);
+  int64_t now = clock_();
+  Outcome result;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        // Re-read inside the write: counters may have moved meanwhile.
+        auto id = user->value("id", "");
+        auto fresh = load_json(t, Db::kUsers, id);
+        if (!fresh) {
+          result = Outcome::error(401, "invalid_credentials", "e-mail or password is wrong");
+          return false;
+        }
+        json& u = *fresh;
+        int64_t locked_until = u.value("locked_until", int64_t{0});
+        if (locked_until > now) {
+          result = Outcome::error(423, "account_locked", "too many failed attempts; try again later",
+                                  locked_until - now);
+          return false;
+        }
+        if (!good) {
+          int failures = u.value("failed_logins", 0) + 1;
+          int lockouts = u.value("lockouts", 0);
+          result = Outcome::error(401, "invalid_credentials", "e-mail or password is wrong");
+          if (failures >= kFailuresBeforeLock) {
+            int64_t lock = std::min<int64_t>(int64_t{60} << std::min(lockouts, 6), 3600);
+            u["locked_until"] = now + lock;
+            u["lockouts"] = lockouts + 1;
+            failures = 0;
+            result = Outcome::error(423, "account_locked", "too many failed attempts; try again later", lock);
+            audit(t, "account_locked", u, client, now);
+          }
+          u["failed_logins"] = failures;
+          audit(t, "login_failed", u, client, now);
+          return t.put(Db::kUsers, id, u.dump());  // commit the count, answer with the error
+        }
+        if (u.value("disabled", false)) {
+          result = Outcome::error(403, "account_disabled", "this account is disabled");
+          return false;
+        }
+        u["failed_logins"] = 0;
+        u["lockouts"] = 0;
+        IssuedTokens tokens;
+        std::string sid;
+        if (!start_session(t, u, client, now, tokens, sid)) return false;
+        audit(t, "login", u, client, now);
+        result.tokens = tokens;
+        result.data = {{"user", public_user(u)}, {"session_id", sid}};
+        return t.put(Db::kUsers, id, u.dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome AuthService::refresh(const std::string& token, const ClientInfo& client) {
+  if (token.empty() || token.size() > 128) return Outcome::error(401, "invalid_token", "refresh token is not valid");
+  int64_t now = clock_();
+  std::string hash = sha256(token);
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto text = t.get(Db::kRefresh, hash);
+        auto record = text ? RefreshRecord::from_json(*text) : std::nullopt;
+        auto session = record ? session_of(t, record->sid) : std::nullopt;
+        auto user = record ? load_json(t, Db::kUsers, record->user_id) : std::nullopt;
+        bool active = session && session->valid_at(now) && user && !user->value("disabled", false);
+        RefreshDecision d = decide_refresh(record ? &*record : nullptr, active, now, config_.refresh_grace);
+        std::string key = hkdf_sha256(token, kSuccessorInfo);
+        switch (d) {
+          case RefreshDecision::kUnknown:
+          case RefreshDecision::kExpired:
+          case RefreshDecision::kSessionEnded:
+            result = Outcome::error(401, "invalid_token", "refresh token is not valid");
+            result.end_session = true;
+            return false;
+          case RefreshDecision::kReuse: {
+            // A used token came back after the grace window: someone else
+            // has it. End the whole family (the session).
+            result = Outcome::error(401, "invalid_token", "refresh token was already used; the session is ended");
+            result.end_session = true;
+            if (user) audit(t, "refresh_reuse", *user, client, now);
+            log_event("warn", "refresh_reuse", {{"request_id", client.request_id}});
+            return end_session(t, record->sid, now);
+          }
+          case RefreshDecision::kSameSuccessor: {
+            std::string box;
+            auto pair = core::base64url_decode(record->successor_box, box) ? open_sealed(key, box, hash) : std::nullopt;
+            json j;
+            std::string e;
+            if (!pair || !core::parse_json_strict(*pair, j, e)) {
+              result = Outcome::error(401, "invalid_token", "refresh token is not valid");
+              return false;
+            }
+            result.tokens = IssuedTokens{j.value("access_token", ""), j.value("refresh_token", ""),
+                                         j.value("expires_at", now) - now};
+            result.data = {{"user", public_user(*user)}};
+            return false;  // nothing to change
+          }
+          case RefreshDecision::kRotate: {
+            KeyView k = keys(now);
+            IssuedTokens next;
+            next.refresh_token = random_token();
+            next.access_token = access_token(*user, record->sid, now, k);
+            next.expires_in = config_.access_ttl;
+            json pair = {{"access_token", next.access_token}, {"refresh_token", next.refresh_token},
+                         {"expires_at", now + config_.access_ttl}};
+            RefreshRecord successor{record->sid, record->user_id, now, now + config_.refresh_ttl, 0, "", ""};
+            record->rotated_at = now;
+            record->successor = hex(sha256(next.refresh_token));
+            record->successor_box = core::base64url_encode(seal(key, pair.dump(), hash));
+            session->expires_at = now + config_.refresh_ttl;  // the family lives as long as its newest token
+            auto meta = load_json(t, Db::kSessionMeta, record->sid).value_or(json::object());
+            meta["last_used_at"] = now;
+            result.tokens = next;
+            result.data = {{"user", public_user(*user)}};
+            return t.put(Db::kRefresh, hash, record->to_json()) &&
+                   t.put(Db::kRefresh, sha256(next.refresh_token), successor.to_json()) &&
+                   t.put(Db::kSessions, record->sid, session->encode()) &&
+                   t.put(Db::kSessionMeta, record->sid, meta.dump());
+          }
+        }
+        return false;
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome AuthService::logout(const std::optional<Principal>& who, const std::string& refresh_token,
+                            const ClientInfo& client) {
+  int64_t now = clock_();
+  std::string err;
+  bool found = false;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        std::string sid;
+        if (who) {
+          sid = who->sid;
+        } else if (!refresh_token.empty()) {
+          auto text = t.get(Db::kRefresh, sha256(refresh_token));
+          auto record = text ? RefreshRecord::from_json(*text) : std::nullopt;
+          if (record) sid = record->sid;
+        }
+        if (sid.empty()) return false;
+        found = true;
+        auto rec = session_of(t, sid);
+        if (rec) {
+          auto user = load_json(t, Db::kUsers, who ? who->user_id : "").value_or(json::object());
+          audit(t, "logout", user, client, now);
+        }
+        return end_session(t, sid, now);
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (!found) return Outcome::error(401, "invalid_token", "no session to end");
+  Outcome o;
+  o.end_session = true;
+  o.data = {{"logged_out", true}};
+  return o;
+}
+
+std::optional<Principal> AuthService::authenticate(std::string_view token, std::string& why) {
+  int64_t now = clock_();
+  KeyView k = keys(now);
+  core::KeySource source{k.verify.get(), nullptr};
+  core::AlgSet allowed;
+  allowed.add(config_.algorithm);
+  for (const auto& key : k.verify->keys())
+    for (core::Alg a : {core::Alg::kEdDSA, core::Alg::kES256, core::Alg::kRS256})
+      if (key->usable_for(a)) allowed.add(a);
+  core::VerifiedTokenPtr verified;
+  core::Status s = core::verify_access_token(token, source, allowed, verified, why);
+  if (s == core::Status::kOk) {
+    core::ClaimPolicy policy;
+    policy.issuer = config_.issuer;
+    policy.audiences = {config_.audience};
+    s = core::check_claims(verified->claims, policy, now, why);
+  }
+  if (s != core::Status::kOk) {
+    why = std::string(core::status_name(s));
+    return std::nullopt;
+  }
+  Principal p{verified->claims.sub, verified->claims.sid};
+  bool active = false;
+  std::string err;
+  store_.read([&](const Store::Txn& t) {
+    auto rec = session_of(t, p.sid);
+    active = rec && rec->valid_at(now);
+  }, err);
+  if (!active) {
+    why = "revoked";
+    return std::nullopt;
+  }
+  return p;
+}
+
+Outcome AuthService::me(const Principal& who) {
+  std::optional<json> user;
+  std::string err;
+  if (!store_.read([&](const Store::Txn& t) { user = load_json(t, Db::kUsers, who.user_id); }, err))
+    return store_failure(err);
+  if (!user) return Outcome::error(401, "invalid_token", "account no longer exists");
+  Outcome o;
+  o.data = {{"user", public_user(*user)}, {"session_id", who.sid}};
+  return o;
+}
+
+Outcome AuthService::list_sessions(const Principal& who) {
+  int64_t now = clock_();
+  json list = json::array();
+  std::string err;
+  bool ok = store_.read(
+      [&](const Store::Txn& t) {
+        t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
+          std::string sid(key.substr(who.user_id.size() + 1));
+          auto rec = session_of(t, sid);
+          if (!rec || !rec->valid_at(now)) return true;
+          auto meta = load_json(t, Db::kSessionMeta, sid).value_or(json::object());
+          list.push_back({{"id", sid},
+                          {"current", sid == who.sid},
+                          {"created_at", rec->created_at},
+                          {"expires_at", rec->expires_at},
+                          {"last_used_at", meta.value("last_used_at", rec->created_at)},
+                          {"ip", meta.value("ip", "")},
+                          {"user_agent", meta.value("user_agent", "")}});
+          return true;
+        });
+      },
+      err);
+  if (!ok) return store_failure(err);
+  Outcome o;
+  o.data = {{"sessions", list}};
+  return o;
+}
+
+Outcome AuthService::revoke_session(const Principal& who, const std::string& sid, const ClientInfo& client) {
+  int64_t now = clock_();
+  bool owned = false;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        owned = t.get(Db::kUserSessions, who.user_id + ":" + sid).has_value();
+        if (!owned) return false;
+        auto user = load_json(t, Db::kUsers, who.user_id).value_or(json::object());
+        audit(t, "session_revoked", user, client, now);
+        return end_session(t, sid, now);
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (!owned) return Outcome::error(404, "not_found", "no such session");
+  Outcome o;
+  o.end_session = sid == who.sid;
+  o.data = {{"revoked", sid}};
+  return o;
+}
+
+}  // namespace spa::authd

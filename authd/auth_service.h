@@ -1,0 +1,105 @@
+// Accounts, sessions and tokens: what spa-authd's /api/v1/auth endpoints do,
+// without HTTP. Time comes from a clock function so tests control it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "authd/config.h"
+#include "authd/passwords.h"
+#include "authd/signing_keys.h"
+#include "authd/store.h"
+#include "core/jwk.h"
+
+namespace spa::authd {
+
+struct ClientInfo {
+  std::string request_id;
+  std::string ip;
+  std::string user_agent;
+};
+
+struct IssuedTokens {
+  std::string access_token;
+  std::string refresh_token;
+  int64_t expires_in = 0;
+};
+
+// A response in the making: either data (and maybe tokens), or an error
+// with its HTTP status and snake_case code.
+struct Outcome {
+  int status = 200;
+  std::string code;
+  std::string message;
+  nlohmann::json data = nlohmann::json::object();
+  std::optional<IssuedTokens> tokens;
+  int64_t retry_after = 0;
+  bool end_session = false;  // tell the browser to drop its cookies
+
+  bool ok() const { return code.empty(); }
+  static Outcome error(int status, std::string code, std::string message, int64_t retry_after = 0);
+};
+
+// Who is calling, from a verified access token whose session is active.
+struct Principal {
+  std::string user_id;
+  std::string sid;
+};
+
+class AuthService {
+ public:
+  using Clock = std::function<int64_t()>;
+
+  AuthService(const Config& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher, Clock clock);
+
+  Outcome signup(const std::string& email, const std::string& username, const std::string& password,
+                 const ClientInfo& client);
+  Outcome login(const std::string& email, const std::string& password, const ClientInfo& client);
+  Outcome refresh(const std::string& refresh_token, const ClientInfo& client);
+  Outcome logout(const std::optional<Principal>& who, const std::string& refresh_token, const ClientInfo& client);
+  Outcome me(const Principal& who);
+  Outcome list_sessions(const Principal& who);
+  Outcome revoke_session(const Principal& who, const std::string& sid, const ClientInfo& client);
+
+  // Verifies an access token (signature, claims, session); nullopt with
+  // `why` when it is not acceptable.
+  std::optional<Principal> authenticate(std::string_view access_token, std::string& why);
+
+  // Lockout policy: this many failures in a row lock the account for
+  // 60 s, doubling with each lockout, at most an hour.
+  static constexpr int kFailuresBeforeLock = 5;
+
+ private:
+  struct KeyView {
+    core::JwkPtr signer;
+    std::shared_ptr<const core::Jwks> verify;
+  };
+  KeyView keys(int64_t now);
+  std::string access_token(const nlohmann::json& user, const std::string& sid, int64_t now, KeyView& k);
+  bool start_session(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
+                     IssuedTokens& out, std::string& sid);
+  bool end_session(Store::Txn& t, const std::string& sid, int64_t now);
+  void audit(Store::Txn& t, const std::string& event, const nlohmann::json& user, const ClientInfo& client,
+             int64_t now);
+  Outcome store_failure(const std::string& err);
+
+  const Config& config_;
+  Store& store_;
+  SigningKeys& signing_keys_;
+  const PasswordHasher& hasher_;
+  Clock clock_;
+  std::mutex keys_mu_;
+  std::shared_ptr<const core::Jwks> verify_set_;
+  int64_t keys_checked_at_ = 0;
+  uint64_t audit_seq_ = 0;
+};
+
+// The user as the API shows it (never the password hash or counters).
+nlohmann::json public_user(const nlohmann::json& user);
+
+}  // namespace spa::authd

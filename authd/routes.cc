@@ -1,0 +1,222 @@
+#include "authd/routes.h"
+
+#include <ctime>
+
+#include "core/envelope.h"
+#include "core/json_strict.h"
+
+namespace spa::authd {
+namespace {
+
+using json = nlohmann::json;
+using httplib::Request;
+using httplib::Response;
+
+constexpr const char* kAccessCookie = "__Host-spa_at";
+constexpr const char* kRefreshCookie = "__Secure-spa_rt";
+
+int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+std::string cookie(const Request& req, std::string_view name) {
+  std::string header = req.get_header_value("Cookie");
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t end = header.find(';', pos);
+    if (end == std::string::npos) end = header.size();
+    std::string_view part(header.data() + pos, end - pos);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=')
+      return std::string(part.substr(name.size() + 1));
+    pos = end + 1;
+  }
+  return {};
+}
+
+std::string bearer(const Request& req) {
+  std::string h = req.get_header_value("Authorization");
+  if (h.size() > 7 && strncasecmp(h.c_str(), "bearer ", 7) == 0) return h.substr(7);
+  return {};
+}
+
+ClientInfo client_of(const Request& req) {
+  return {AuthServer::request_id(req), req.get_header_value("X-Real-IP"), req.get_header_value("User-Agent")};
+}
+
+bool unsafe(const Request& req) { return req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS"; }
+
+class Api {
+ public:
+  Api(AuthService& s, const Config& c) : service_(s), config_(c) {}
+
+  void send(const Request& req, Response& res, const Outcome& o) {
+    res.set_header("Cache-Control", "no-store");
+    if (o.end_session) clear_cookies(res);
+    if (!o.ok()) {
+      if (o.retry_after > 0) res.set_header("Retry-After", std::to_string(o.retry_after));
+      if (o.status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"spa\"");
+      return AuthServer::send_error(req, res, o.status, o.code, o.message);
+    }
+    json data = o.data;
+    if (o.tokens) {
+      if (config_.mode != TokenMode::kBearer) set_token_cookies(res, *o.tokens);
+      if (config_.mode != TokenMode::kCookie) {
+        data["access_token"] = o.tokens->access_token;
+        data["refresh_token"] = o.tokens->refresh_token;
+        data["token_type"] = "Bearer";
+      }
+      data["expires_in"] = o.tokens->expires_in;
+    }
+    res.status = o.status;
+    res.set_content(core::success_envelope(data, AuthServer::request_id(req), unix_now()) + "\n", "application/json");
+  }
+
+  // A JSON object body, or an answer already sent.
+  std::optional<json> body(const Request& req, Response& res) {
+    json j;
+    std::string err;
+    if (!core::parse_json_strict(req.body, j, err, core::JsonLimits{64 * 1024, 8}) || !j.is_object()) {
+      send(req, res, Outcome::error(400, "invalid_request", "body must be a JSON object"));
+      return std::nullopt;
+    }
+    return j;
+  }
+
+  // A string field; answers 400 itself when it is missing or not a string.
+  std::optional<std::string> field(const Request& req, Response& res, const json& j, const char* name,
+                                   size_t max = 1024) {
+    auto it = j.find(name);
+    if (it == j.end() || !it->is_string()) {
+      send(req, res, Outcome::error(400, "validation_failed", std::string(name) + " must be a string"));
+      return std::nullopt;
+    }
+    const auto& s = it->get_ref<const std::string&>();
+    if (s.size() > max) {
+      send(req, res, Outcome::error(400, "validation_failed", std::string(name) + " is too long"));
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  // Cross-site requests that would ride on our cookies are refused: an
+  // unsafe request must come from an allowed Origin, and must name one at
+  // all when it carries our cookies.
+  bool origin_ok(const Request& req, Response& res) {
+    if (!unsafe(req)) return true;
+    std::string origin = req.get_header_value("Origin");
+    bool cookies = !cookie(req, kAccessCookie).empty() || !cookie(req, kRefreshCookie).empty();
+    if (origin.empty() && !cookies) return true;
+    for (const auto& allowed : config_.allowed_origins)
+      if (origin == allowed) return true;
+    send(req, res, Outcome::error(403, "origin_not_allowed", "request origin is not allowed"));
+    return false;
+  }
+
+  std::optional<Principal> principal(const Request& req, Response& res) {
+    std::string token = bearer(req);
+    if (token.empty()) token = cookie(req, kAccessCookie);
+    std::string why;
+    auto who = token.empty() ? std::nullopt : service_.authenticate(token, why);
+    if (!who) send(req, res, Outcome::error(401, "invalid_token", token.empty() ? "no access token" : "access token is not valid"));
+    return who;
+  }
+
+  void set_token_cookies(Response& res, const IssuedTokens& t) {
+    res.set_header("Set-Cookie", std::string(kAccessCookie) + "=" + t.access_token +
+                                     "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=" +
+                                     std::to_string(config_.access_ttl));
+    res.set_header("Set-Cookie", std::string(kRefreshCookie) + "=" + t.refresh_token +
+                                     "; Path=/api/v1/auth; Secure; HttpOnly; SameSite=Strict; Max-Age=" +
+                                     std::to_string(config_.refresh_ttl));
+  }
+
+  void clear_cookies(Response& res) {
+    if (config_.mode == TokenMode::kBearer) return;
+    res.set_header("Set-Cookie", std::string(kAccessCookie) + "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+    res.set_header("Set-Cookie",
+                   std::string(kRefreshCookie) + "=; Path=/api/v1/auth; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+  }
+
+  AuthService& service_;
+  const Config& config_;
+};
+
+}  // namespace
+
+void register_auth_routes(AuthServer& server, AuthService& service, const Config& config) {
+  auto api = std::make_shared<Api>(service, config);
+  auto& http = server.http();
+
+  http.Post("/api/v1/auth/signup", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    auto email = api->field(req, res, *j, "email", 254);
+    if (!email) return;
+    auto username = api->field(req, res, *j, "username", 64);
+    if (!username) return;
+    auto password = api->field(req, res, *j, "password", 512);
+    if (!password) return;
+    api->send(req, res, api->service_.signup(*email, *username, *password, client_of(req)));
+  });
+
+  http.Post("/api/v1/auth/login", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    auto email = api->field(req, res, *j, "email", 254);
+    if (!email) return;
+    auto password = api->field(req, res, *j, "password", 512);
+    if (!password) return;
+    api->send(req, res, api->service_.login(*email, *password, client_of(req)));
+  });
+
+  http.Post("/api/v1/auth/refresh", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    std::string token = cookie(req, kRefreshCookie);
+    if (!req.body.empty()) {
+      auto j = api->body(req, res);
+      if (!j) return;
+      if (j->contains("refresh_token")) {
+        auto t = api->field(req, res, *j, "refresh_token", 128);
+        if (!t) return;
+        token = *t;
+      }
+    }
+    api->send(req, res, api->service_.refresh(token, client_of(req)));
+  });
+
+  http.Post("/api/v1/auth/logout", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    std::string token = bearer(req);
+    if (token.empty()) token = cookie(req, kAccessCookie);
+    std::string why;
+    auto who = token.empty() ? std::nullopt : api->service_.authenticate(token, why);
+    std::string refresh = cookie(req, kRefreshCookie);
+    if (!req.body.empty()) {
+      auto j = api->body(req, res);
+      if (!j) return;
+      if (j->contains("refresh_token")) {
+        auto t = api->field(req, res, *j, "refresh_token", 128);
+        if (!t) return;
+        refresh = *t;
+      }
+    }
+    api->send(req, res, api->service_.logout(who, refresh, client_of(req)));
+  });
+
+  http.Get("/api/v1/auth/me", [api](const Request& req, Response& res) {
+    if (auto who = api->principal(req, res)) api->send(req, res, api->service_.me(*who));
+  });
+
+  http.Get("/api/v1/auth/sessions", [api](const Request& req, Response& res) {
+    if (auto who = api->principal(req, res)) api->send(req, res, api->service_.list_sessions(*who));
+  });
+
+  http.Delete(R"(/api/v1/auth/sessions/([0-9a-f]{32}))", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    if (auto who = api->principal(req, res))
+      api->send(req, res, api->service_.revoke_session(*who, req.matches[1], client_of(req)));
+  });
+}
+
+}  // namespace spa::authd

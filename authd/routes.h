@@ -1,0 +1,13 @@
+// HTTP routes of /api/v1/auth: request parsing, cookies and Origin checks
+// around AuthService.
+#pragma once
+
+#include "authd/auth_service.h"
+#include "authd/config.h"
+#include "authd/server.h"
+
+namespace spa::authd {
+
+void register_auth_routes(AuthServer& server, AuthService& service, const Config& config);
+
+}  // namespace spa::authd

@@ -1,0 +1,43 @@
+#include "core/session_record.h"
+
+namespace spa::core {
+namespace {
+
+void put64(std::string& out, size_t at, int64_t v) {
+  uint64_t u = static_cast<uint64_t>(v);
+  for (int i = 0; i < 8; ++i) out[at + i] = static_cast<char>((u >> (8 * i)) & 0xff);
+}
+
+int64_t get64(std::string_view in, size_t at) {
+  uint64_t u = 0;
+  for (int i = 0; i < 8; ++i) u |= static_cast<uint64_t>(static_cast<uint8_t>(in[at + i])) << (8 * i);
+  return static_cast<int64_t>(u);
+}
+
+}  // namespace
+
+std::string SessionRecord::encode() const {
+  std::string out(kSize, '\0');
+  out[0] = static_cast<char>(kVersion);
+  out[1] = static_cast<char>(state);
+  put64(out, 8, created_at);
+  put64(out, 16, expires_at);
+  put64(out, 24, revoked_at);
+  for (size_t i = 0; i < user_id.size(); ++i) out[32 + i] = static_cast<char>(user_id[i]);
+  return out;
+}
+
+std::optional<SessionRecord> SessionRecord::decode(std::string_view bytes) {
+  if (bytes.size() != kSize || static_cast<uint8_t>(bytes[0]) != kVersion) return std::nullopt;
+  uint8_t state = static_cast<uint8_t>(bytes[1]);
+  if (state > static_cast<uint8_t>(SessionState::kUserDisabled)) return std::nullopt;
+  SessionRecord r;
+  r.state = static_cast<SessionState>(state);
+  r.created_at = get64(bytes, 8);
+  r.expires_at = get64(bytes, 16);
+  r.revoked_at = get64(bytes, 24);
+  for (size_t i = 0; i < r.user_id.size(); ++i) r.user_id[i] = static_cast<uint8_t>(bytes[32 + i]);
+  return r;
+}
+
+}  // namespace spa::core

@@ -1,0 +1,48 @@
+// The sessions database's record: written by spa-authd, read by every nginx
+// worker on every request (spa_auth_session_store). A fixed binary layout,
+// so the module decodes it without allocating or parsing JSON.
+//
+//   offset size
+//   0      1    version (1)
+//   1      1    state: 0 active, 1 revoked, 2 user disabled
+//   2      2    reserved, zero
+//   4      4    reserved, zero
+//   8      8    created_at, Unix seconds, little endian
+//   16     8    expires_at (the refresh token family's end)
+//   24     8    revoked_at (0 while active)
+//   32     16   user id
+//   48          (size)
+//
+// Keys of the sessions database are the session id (`sid` claim) as text.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace spa::core {
+
+enum class SessionState : uint8_t { kActive = 0, kRevoked = 1, kUserDisabled = 2 };
+
+struct SessionRecord {
+  static constexpr uint8_t kVersion = 1;
+  static constexpr size_t kSize = 48;
+
+  SessionState state = SessionState::kActive;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  int64_t revoked_at = 0;
+  std::array<uint8_t, 16> user_id{};
+
+  std::string encode() const;
+  // nullopt for a wrong size, version or state: the module treats that as
+  // revoked (fail closed).
+  static std::optional<SessionRecord> decode(std::string_view bytes);
+
+  // Usable for a request at `now`: active and not past its end.
+  bool valid_at(int64_t now) const { return state == SessionState::kActive && now < expires_at; }
+};
+
+}  // namespace spa::core
