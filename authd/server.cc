@@ -52,6 +52,7 @@ AuthServer::AuthServer() {
   server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     switch (res.status) {
+      case 400: send_error(req, res, 400, "invalid_request", "malformed request"); break;
       case 404: send_error(req, res, 404, "not_found", "no such endpoint"); break;
       case 405: send_error(req, res, 405, "method_not_allowed", "method not allowed"); break;
       case 413: send_error(req, res, 413, "payload_too_large", "request body too large"); break;

@@ -290,6 +290,7 @@ audience = "spa"
 key_dir = "$DIR/authd/keys"
 jwks_file = "$DIR/authd/jwks.json"
 mode = "@{[ $o{mode} // 'both' ]}"
+refresh_grace = "@{[ $o{grace} // 10 ]}s"
 [security]
 allowed_origins = ["https://app.example.com"]
 $extra
@@ -341,7 +342,8 @@ sub http_request {
         $raw .= "$h\r\n";
     }
     $body //= '';
-    $raw .= "Content-Length: " . length($body) . "\r\n" if length $body;
+    # As browsers and curl do: a body-less POST still says Content-Length: 0.
+    $raw .= "Content-Length: " . length($body) . "\r\n" if length $body || $line =~ /^(POST|PUT|PATCH|DELETE) /;
     $raw .= "\r\n$body";
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $o{port} || $PORT, Timeout => 10)
         or die "connect: $!";
