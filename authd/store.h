@@ -55,8 +55,10 @@ class Store {
   // the schema version.
   bool open(const std::string& path, std::string& err);
 
-  // Runs fn in a write transaction; commits when it returns true. Only one
-  // write transaction runs at a time (LMDB's writer lock).
+  // Runs fn in a write transaction and commits when fn returns true; true
+  // means committed. When fn returns false everything it did is dropped
+  // and `err` stays empty, unless an LMDB call failed. Only one write
+  // transaction runs at a time (LMDB's writer lock).
   bool write(const std::function<bool(Txn&)>& fn, std::string& err);
   bool read(const std::function<void(const Txn&)>& fn, std::string& err) const;
 

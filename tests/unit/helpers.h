@@ -20,6 +20,7 @@ Suite* token_cache_suite();
 Suite* jwks_file_suite();
 Suite* authd_config_suite();
 Suite* signing_keys_suite();
+Suite* authd_core_suite();
 
 namespace test {
 
