@@ -308,8 +308,11 @@ sub start_authd {
         exec "$BUILD/spa-authd", '--config', $conf or die "exec: $!";
     }
     $AUTHD_PID = $pid;
+    # Ready when the socket accepts: after a kill -9 the old file is still there.
+    require IO::Socket::UNIX;
     for (1 .. 300) {
-        return $pid if -S "$DIR/authd.sock" && -f "$DIR/authd/jwks.json";
+        return $pid if -f "$DIR/authd/jwks.json"
+            && IO::Socket::UNIX->new(Type => IO::Socket::UNIX::SOCK_STREAM(), Peer => "$DIR/authd.sock");
         last if waitpid($pid, 1) > 0;
         sleep 0.02;
     }
@@ -327,7 +330,9 @@ sub stop_authd {
     return $status;
 }
 
-END { stop_nginx(); stop_authd('KILL') if $AUTHD_PID }
+# Only the test process cleans up; forked clients leave nginx alone.
+my $OWNER = $$;
+END { if ($$ == $OWNER) { stop_nginx(); stop_authd('KILL') if $AUTHD_PID } }
 
 # One HTTP/1.1 request with Connection: close; returns a hash with
 # status, headers (lowercased name => [values]) and body.
