@@ -143,10 +143,10 @@ bool AuthService::start_session(Store::Txn& t, const json& user, const ClientInf
          t.put(Db::kUserSessions, uid + ":" + sid, "") && t.put(Db::kRefresh, sha256(out.refresh_token), r.to_json());
 }
 
-bool AuthService::end_session(Store::Txn& t, const std::string& sid, int64_t now) {
+bool AuthService::end_session(Store::Txn& t, const std::string& sid, int64_t now, SessionState state) {
   auto rec = session_of(t, sid);
   if (!rec || rec->state != SessionState::kActive) return true;
-  rec->state = SessionState::kRevoked;
+  rec->state = state;
   rec->revoked_at = now;
   return t.put(Db::kSessions, sid, rec->encode());
 }
@@ -457,6 +457,201 @@ Outcome AuthService::revoke_session(const Principal& who, const std::string& sid
   o.end_session = sid == who.sid;
   o.data = {{"revoked", sid}};
   return o;
+}
+
+bool AuthService::end_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now, SessionState state) {
+  std::vector<std::string> sids;
+  t.scan(Db::kUserSessions, user_id + ":", [&](std::string_view key, std::string_view) {
+    sids.emplace_back(key.substr(user_id.size() + 1));
+    return true;
+  });
+  for (const auto& sid : sids)
+    if (!end_session(t, sid, now, state)) return false;
+  return true;
+}
+
+Outcome AuthService::export_data(const Principal& who) {
+  json out;
+  std::string err;
+  bool found = false;
+  bool ok = store_.read(
+      [&](const Store::Txn& t) {
+        auto user = load_json(t, Db::kUsers, who.user_id);
+        if (!user) return;
+        found = true;
+        json account = public_user(*user);
+        account["updated_at"] = user->value("updated_at", int64_t{0});
+        account["failed_logins"] = user->value("failed_logins", 0);
+        account["locked_until"] = user->value("locked_until", int64_t{0});
+        account["password"] = "set (an Argon2id hash; the hash itself is not exported)";
+        json sessions = json::array();
+        t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
+          std::string sid(key.substr(who.user_id.size() + 1));
+          auto rec = session_of(t, sid);
+          json s = load_json(t, Db::kSessionMeta, sid).value_or(json::object());
+          s["id"] = sid;
+          if (rec) {
+            s["state"] = rec->state == SessionState::kActive ? "active" : "ended";
+            s["expires_at"] = rec->expires_at;
+            s["revoked_at"] = rec->revoked_at;
+          }
+          sessions.push_back(s);
+          return true;
+        });
+        json events = json::array();
+        std::string subject = user->value("audit_id", "");
+        t.scan(Db::kAudit, "", [&](std::string_view, std::string_view v) {
+          json e;
+          std::string e_err;
+          if (core::parse_json_strict(v, e, e_err) && e.is_object() && e.value("subject", "") == subject) {
+            e.erase("subject");
+            events.push_back(e);
+          }
+          return true;
+        });
+        out = {{"account", account}, {"sessions", sessions}, {"events", events}};
+      },
+      err);
+  if (!ok) return store_failure(err);
+  if (!found) return Outcome::error(401, "invalid_token", "account no longer exists");
+  Outcome o;
+  o.data = out;
+  return o;
+}
+
+Outcome AuthService::delete_account(const Principal& who, const std::string& password, const ClientInfo& client) {
+  std::optional<json> user;
+  std::string err;
+  if (!store_.read([&](const Store::Txn& t) { user = load_json(t, Db::kUsers, who.user_id); }, err))
+    return store_failure(err);
+  if (!user) return Outcome::error(401, "invalid_token", "account no longer exists");
+  if (!hasher_.verify(user->value("password", ""), password))
+    return Outcome::error(401, "invalid_credentials", "password is wrong");
+  int64_t now = clock_();
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        // The user, its indexes, every session and every refresh token go;
+        // the audit trail keeps only an id nothing points to any more.
+        std::vector<std::string> sids, refresh_keys;
+        t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
+          sids.emplace_back(key.substr(who.user_id.size() + 1));
+          return true;
+        });
+        t.scan(Db::kRefresh, "", [&](std::string_view key, std::string_view v) {
+          auto r = RefreshRecord::from_json(v);
+          if (r && r->user_id == who.user_id) refresh_keys.emplace_back(key);
+          return true;
+        });
+        audit(t, "account_deleted", *user, client, now);
+        bool done = true;
+        for (const auto& sid : sids)
+          done = done && t.del(Db::kSessions, sid) && t.del(Db::kSessionMeta, sid) &&
+                 t.del(Db::kUserSessions, who.user_id + ":" + sid);
+        for (const auto& k : refresh_keys) done = done && t.del(Db::kRefresh, k);
+        return done && t.del(Db::kUsersByEmail, fold(user->value("email", ""))) &&
+               t.del(Db::kUsersByName, fold(user->value("username", ""))) && t.del(Db::kUsers, who.user_id);
+      },
+      err);
+  if (!ok) return store_failure(err.empty() ? "delete failed" : err);
+  Outcome o;
+  o.end_session = true;
+  o.data = {{"deleted", true}};
+  return o;
+}
+
+std::optional<Outcome> AuthService::require_admin(const Principal& who) {
+  std::optional<json> user;
+  std::string err;
+  if (!store_.read([&](const Store::Txn& t) { user = load_json(t, Db::kUsers, who.user_id); }, err))
+    return store_failure(err);
+  if (!user || user->value("role", "") != "admin" || user->value("disabled", false))
+    return Outcome::error(403, "forbidden", "administrators only");
+  return std::nullopt;
+}
+
+Outcome AuthService::admin_list_users(const Principal& who, const std::string& after, size_t limit) {
+  if (auto denied = require_admin(who)) return *denied;
+  json users = json::array();
+  std::string next, err;
+  bool ok = store_.read(
+      [&](const Store::Txn& t) {
+        t.scan(Db::kUsers, "", [&](std::string_view key, std::string_view v) {
+          if (!after.empty() && key <= after) return true;
+          if (users.size() == limit) {
+            next = std::string(users.back()["id"].get<std::string>());
+            return false;
+          }
+          json u;
+          std::string e;
+          if (core::parse_json_strict(v, u, e) && u.is_object()) users.push_back(public_user(u));
+          return true;
+        });
+      },
+      err);
+  if (!ok) return store_failure(err);
+  Outcome o;
+  o.data = {{"users", users}};
+  if (!next.empty()) o.data["next"] = next;
+  return o;
+}
+
+Outcome AuthService::admin_update_user(const Principal& who, const std::string& user_id, const json& changes,
+                                       const ClientInfo& client) {
+  if (auto denied = require_admin(who)) return *denied;
+  for (const auto& [k, v] : changes.items()) {
+    if (k == "role" && v.is_string() && (v == "user" || v == "admin")) continue;
+    if (k == "disabled" && v.is_boolean()) continue;
+    return Outcome::error(400, "validation_failed", "only role (\"user\" or \"admin\") and disabled (boolean) can change");
+  }
+  if (user_id == who.user_id && (changes.contains("disabled") || changes.value("role", "admin") != "admin"))
+    return Outcome::error(400, "validation_failed", "administrators cannot disable or demote themselves");
+  int64_t now = clock_();
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto user = load_json(t, Db::kUsers, user_id);
+        if (!user) {
+          result = Outcome::error(404, "not_found", "no such user");
+          return false;
+        }
+        json& u = *user;
+        bool disable = changes.value("disabled", u.value("disabled", false));
+        if (changes.contains("role")) u["role"] = changes["role"];
+        if (disable && !u.value("disabled", false)) {
+          // The module refuses the user's tokens from the next request on.
+          if (!end_all_sessions(t, user_id, now, SessionState::kUserDisabled)) return false;
+          audit(t, "user_disabled", u, client, now);
+        }
+        u["disabled"] = disable;
+        u["updated_at"] = now;
+        audit(t, "user_changed", u, client, now);
+        result.data = {{"user", public_user(u)}};
+        return t.put(Db::kUsers, user_id, u.dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome AuthService::set_role(const std::string& email, const std::string& role) {
+  if (role != "user" && role != "admin") return Outcome::error(400, "validation_failed", "role must be user or admin");
+  Outcome result = Outcome::error(404, "not_found", "no account with this e-mail");
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto id = user_id_for_email(t, email);
+        auto user = id ? load_json(t, Db::kUsers, *id) : std::nullopt;
+        if (!user) return false;
+        (*user)["role"] = role;
+        (*user)["updated_at"] = clock_();
+        result = Outcome();
+        result.data = {{"user", public_user(*user)}};
+        return t.put(Db::kUsers, *id, user->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
 }
 
 }  // namespace spa::authd

@@ -15,6 +15,7 @@
 #include "authd/signing_keys.h"
 #include "authd/store.h"
 #include "core/jwk.h"
+#include "core/session_record.h"
 
 namespace spa::authd {
 
@@ -66,6 +67,18 @@ class AuthService {
   Outcome list_sessions(const Principal& who);
   Outcome revoke_session(const Principal& who, const std::string& sid, const ClientInfo& client);
 
+  // GDPR: everything stored about the caller; erasure after re-entering the password.
+  Outcome export_data(const Principal& who);
+  Outcome delete_account(const Principal& who, const std::string& password, const ClientInfo& client);
+
+  // Administration (role "admin", read from the store, not the token).
+  Outcome admin_list_users(const Principal& who, const std::string& after, size_t limit);
+  Outcome admin_update_user(const Principal& who, const std::string& user_id, const nlohmann::json& changes,
+                            const ClientInfo& client);
+
+  // For the CLI: give an existing account a role ("user" or "admin").
+  Outcome set_role(const std::string& email, const std::string& role);
+
   // Verifies an access token (signature, claims, session); nullopt with
   // `why` when it is not acceptable.
   std::optional<Principal> authenticate(std::string_view access_token, std::string& why);
@@ -83,7 +96,10 @@ class AuthService {
   std::string access_token(const nlohmann::json& user, const std::string& sid, int64_t now, KeyView& k);
   bool start_session(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
                      IssuedTokens& out, std::string& sid);
-  bool end_session(Store::Txn& t, const std::string& sid, int64_t now);
+  bool end_session(Store::Txn& t, const std::string& sid, int64_t now,
+                   core::SessionState state = core::SessionState::kRevoked);
+  bool end_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now, core::SessionState state);
+  std::optional<Outcome> require_admin(const Principal& who);
   void audit(Store::Txn& t, const std::string& event, const nlohmann::json& user, const ClientInfo& client,
              int64_t now);
   Outcome store_failure(const std::string& err);

@@ -34,7 +34,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: spa-authd --config FILE\n"
                "       spa-authd --check-config --config FILE\n"
-               "       spa-authd keys rotate --config FILE\n");
+               "       spa-authd keys rotate --config FILE\n"
+               "       spa-authd users set-role EMAIL user|admin --config FILE\n");
   return 2;
 }
 
@@ -59,6 +60,25 @@ int rotate_keys(const Config& config) {
   const auto& s = keys.schedule().back();
   std::printf("published key %s; it signs from %s (%zu keys published)\n", s.kid.c_str(),
               spa::core::utc_timestamp(s.active_from).c_str(), keys.schedule().size());
+  return 0;
+}
+
+int set_role(const Config& config, const std::string& email, const std::string& role) {
+  Store store;
+  SigningKeys keys(key_options(config));
+  std::string err;
+  if (!store.open(config.store_path, err)) {
+    std::fprintf(stderr, "spa-authd: %s\n", err.c_str());
+    return 1;
+  }
+  PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
+  AuthService service(config, store, keys, hasher, unix_now);
+  Outcome o = service.set_role(email, role);
+  if (!o.ok()) {
+    std::fprintf(stderr, "spa-authd: %s\n", o.message.c_str());
+    return 1;
+  }
+  std::printf("%s is now %s\n", email.c_str(), role.c_str());
   return 0;
 }
 
@@ -122,13 +142,15 @@ int serve(const Config& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path, command;
+  std::string config_path, command, email, role;
   bool check = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) config_path = argv[++i];
     else if (a == "--check-config") check = true;
     else if (a == "keys" && i + 1 < argc && std::strcmp(argv[i + 1], "rotate") == 0) command = "rotate", ++i;
+    else if (a == "users" && i + 3 < argc && std::strcmp(argv[i + 1], "set-role") == 0)
+      command = "set-role", email = argv[i + 2], role = argv[i + 3], i += 3;
     else return usage();
   }
   if (config_path.empty()) return usage();
@@ -140,6 +162,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (command == "rotate") return rotate_keys(config);
+    if (command == "set-role") return set_role(config, email, role);
     return serve(config);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spa-authd: %s\n", e.what());

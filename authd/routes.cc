@@ -1,5 +1,6 @@
 #include "authd/routes.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "core/envelope.h"
@@ -210,6 +211,44 @@ void register_auth_routes(AuthServer& server, AuthService& service, const Config
 
   http.Get("/api/v1/auth/sessions", [api](const Request& req, Response& res) {
     if (auto who = api->principal(req, res)) api->send(req, res, api->service_.list_sessions(*who));
+  });
+
+  http.Get("/api/v1/auth/export", [api](const Request& req, Response& res) {
+    if (auto who = api->principal(req, res)) api->send(req, res, api->service_.export_data(*who));
+  });
+
+  http.Delete("/api/v1/auth/account", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto who = api->principal(req, res);
+    if (!who) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    auto password = api->field(req, res, *j, "password", 512);
+    if (!password) return;
+    api->send(req, res, api->service_.delete_account(*who, *password, client_of(req)));
+  });
+
+  http.Get("/api/v1/admin/users", [api](const Request& req, Response& res) {
+    auto who = api->principal(req, res);
+    if (!who) return;
+    size_t limit = 100;
+    if (req.has_param("limit")) {
+      try {
+        limit = std::clamp<size_t>(std::stoul(req.get_param_value("limit")), 1, 1000);
+      } catch (const std::exception&) {
+        return api->send(req, res, Outcome::error(400, "validation_failed", "limit must be a number"));
+      }
+    }
+    api->send(req, res, api->service_.admin_list_users(*who, req.get_param_value("after").substr(0, 64), limit));
+  });
+
+  http.Patch(R"(/api/v1/admin/users/([0-9a-f]{32}))", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto who = api->principal(req, res);
+    if (!who) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    api->send(req, res, api->service_.admin_update_user(*who, req.matches[1], *j, client_of(req)));
   });
 
   http.Delete(R"(/api/v1/auth/sessions/([0-9a-f]{32}))", [api](const Request& req, Response& res) {

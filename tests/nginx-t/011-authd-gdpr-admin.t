@@ -1,0 +1,103 @@
+# GDPR access and erasure, and administration: role changes and disabling
+# take effect in the module on the next request.
+use strict;
+use warnings;
+use lib 'tests/nginx-t/lib';
+use SpaAuth::Test;
+use JSON::PP;
+use Test::More;
+
+SpaAuth::Test::prepare_prefix();
+my $dir = SpaAuth::Test::prefix();
+start_authd(mode => 'bearer');
+my ($ok, $out) = start_nginx(
+    reuse_prefix => 1,
+    http_config => 'spa_auth_jwks_file @DIR@/authd/jwks.json; spa_auth_session_store @DIR@/authd/store;',
+    config => 'location /api/ { proxy_pass http://unix:@DIR@/authd.sock; proxy_set_header X-Real-IP $remote_addr; }
+               location /svc/ { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; add_header X-Result $spa_auth_result always; }',
+);
+ok($ok, 'nginx starts') or diag($out);
+
+sub api {
+    my ($method, $path, $body, @headers) = @_;
+    my $req = "$method $path" . (defined $body ? "\n" . encode_json($body) : '');
+    my $r = http_request($req, join("\n", 'Content-Type: application/json', 'User-Agent: test-agent/1.0', @headers));
+    $r->{json} = eval { decode_json($r->{body}) } // {};
+    return $r;
+}
+sub code { "$_[0]{status} " . ($_[0]{json}{error}{code} // '') }
+sub svc { my $r = http_request('GET /svc/x', "Authorization: Bearer $_[0]"); "$r->{status} " . ($r->{headers}{'x-result'}[0] // '') }
+sub user {
+    my ($name) = @_;
+    my $email = "$name\@example.com";
+    api(POST => '/api/v1/auth/signup', { email => $email, username => $name, password => "$name secret pw" });
+    my $d = api(POST => '/api/v1/auth/login', { email => $email, password => "$name secret pw" })->{json}{data};
+    return { %$d, email => $email, password => "$name secret pw", auth => "Authorization: Bearer $d->{access_token}" };
+}
+
+my $alice = user('alice');
+my $bob = user('bob');
+my $carol = user('carol');
+
+# --- export
+my $r = api(GET => '/api/v1/auth/export', undef, $alice->{auth});
+is($r->{status}, 200, 'export: 200');
+my $e = $r->{json}{data};
+is($e->{account}{email}, 'alice@example.com', 'export has the account');
+unlike($r->{body}, qr/\$argon2id\$/, 'export never contains the password hash');
+is(scalar @{ $e->{sessions} }, 1, 'export has the session');
+is($e->{sessions}[0]{user_agent}, 'test-agent/1.0', 'with what we stored about it');
+is($e->{sessions}[0]{ip}, '127.0.0.1', 'including the address');
+is_deeply([sort map { $_->{event} } @{ $e->{events} }], [qw(login signup)], 'and the audit events about the user');
+is(code(api(GET => '/api/v1/auth/export')), '401 invalid_token', 'export needs a token');
+
+# --- erasure
+is(code(api(DELETE => '/api/v1/auth/account', { password => 'wrong one' }, $alice->{auth})), '401 invalid_credentials',
+   'deletion needs the password');
+is(code(api(DELETE => '/api/v1/auth/account', {}, $alice->{auth})), '400 validation_failed', 'password field required');
+is(svc($alice->{access_token}), '200 ok', 'account intact after refused deletion');
+$r = api(DELETE => '/api/v1/auth/account', { password => $alice->{password} }, $alice->{auth});
+is($r->{status}, 200, 'deletion: 200');
+is(svc($alice->{access_token}), '401 revoked', 'deleted account: token refused on the next request');
+is(code(api(POST => '/api/v1/auth/refresh', { refresh_token => $alice->{refresh_token} })), '401 invalid_token', 'refresh token gone');
+is(code(api(POST => '/api/v1/auth/login', { email => $alice->{email}, password => $alice->{password} })),
+   '401 invalid_credentials', 'cannot log in');
+is(api(POST => '/api/v1/auth/signup', { email => $alice->{email}, username => 'alice', password => 'a new pw 123' })->{status},
+   201, 'e-mail and username free again');
+
+# --- administration
+is(code(api(GET => '/api/v1/admin/users', undef, $bob->{auth})), '403 forbidden', 'not an admin: 403');
+my $cli = `@{[ build_dir() ]}/spa-authd users set-role bob\@example.com admin --config $dir/authd.toml 2>&1`;
+is($? >> 8, 0, 'set-role from the CLI while the daemon runs') or diag($cli);
+$r = api(GET => '/api/v1/admin/users?limit=2', undef, $bob->{auth});
+is($r->{status}, 200, 'admin: list users');
+is(scalar @{ $r->{json}{data}{users} }, 2, 'limit respected');
+ok($r->{json}{data}{next}, 'with a cursor for the next page');
+my $page2 = api(GET => "/api/v1/admin/users?limit=2&after=$r->{json}{data}{next}", undef, $bob->{auth});
+is(scalar @{ $page2->{json}{data}{users} }, 1, 'second page');
+my %all = map { $_->{email} => $_ } @{ $r->{json}{data}{users} }, @{ $page2->{json}{data}{users} };
+ok($all{'carol@example.com'}, 'carol listed');
+unlike($r->{body} . $page2->{body}, qr/argon2/, 'no password hashes in the list');
+
+my $carol_id = $all{'carol@example.com'}{id};
+is(code(api(PATCH => "/api/v1/admin/users/$carol_id", { password => 'x' }, $bob->{auth})), '400 validation_failed', 'unknown field: 400');
+is(code(api(PATCH => "/api/v1/admin/users/$carol_id", { role => 'root' }, $bob->{auth})), '400 validation_failed', 'unknown role: 400');
+is(code(api(PATCH => '/api/v1/admin/users/' . ('0' x 32), { disabled => JSON::PP::true }, $bob->{auth})), '404 not_found', 'unknown user: 404');
+my $bob_id = api(GET => '/api/v1/auth/me', undef, $bob->{auth})->{json}{data}{user}{id};
+is(code(api(PATCH => "/api/v1/admin/users/$bob_id", { disabled => JSON::PP::true }, $bob->{auth})), '400 validation_failed', 'no self-disable');
+
+is(svc($carol->{access_token}), '200 ok', 'carol works before');
+$r = api(PATCH => "/api/v1/admin/users/$carol_id", { disabled => JSON::PP::true }, $bob->{auth});
+is($r->{status}, 200, 'disable carol');
+ok($r->{json}{data}{user}{disabled}, 'answer shows it');
+is(svc($carol->{access_token}), '401 revoked', 'disabled user: token refused on the next request, no reload');
+is(code(api(POST => '/api/v1/auth/login', { email => $carol->{email}, password => $carol->{password} })), '403 account_disabled',
+   'disabled user cannot log in');
+is(code(api(POST => '/api/v1/auth/refresh', { refresh_token => $carol->{refresh_token} })), '401 invalid_token', 'nor refresh');
+$r = api(PATCH => "/api/v1/admin/users/$carol_id", { disabled => JSON::PP::false, role => 'admin' }, $bob->{auth});
+is($r->{json}{data}{user}{role}, 'admin', 're-enable and promote');
+is(api(POST => '/api/v1/auth/login', { email => $carol->{email}, password => $carol->{password} })->{status}, 200, 'carol logs in again');
+
+stop_authd('TERM');
+stop_nginx();
+done_testing();
