@@ -29,7 +29,7 @@ MODULE := $(BUILD)/ngx_http_spa_auth_module.so
 TOOLS := $(BUILD)/spa-auth-mint $(BUILD)/spa-demo-echo
 AUTHD := $(BUILD)/spa-authd
 
-.PHONY: all deps test unit nginx-t run stop bench clean
+.PHONY: all deps test unit nginx-t run stop bench clean install
 
 all: $(MODULE) $(AUTHD) $(TOOLS)
 	@echo "==> built $(MODULE), $(AUTHD) and $(TOOLS)"
@@ -107,6 +107,16 @@ stop:
 
 bench: all $(BUILD)/spa-verify-bench
 	@bench/run.sh
+
+# As root on the target machine (after `make`).
+install: all
+	install -D -m 0644 $(MODULE) $(DESTDIR)/usr/lib/nginx/modules/ngx_http_spa_auth_module.so
+	install -D -m 0755 $(AUTHD) $(DESTDIR)/usr/sbin/spa-authd
+	install -D -m 0644 systemd/spa-authd.service $(DESTDIR)/lib/systemd/system/spa-authd.service
+	[ -f $(DESTDIR)/etc/spa-authd/authd.toml ] || install -D -m 0640 conf/authd.toml $(DESTDIR)/etc/spa-authd/authd.toml
+	[ -n "$(DESTDIR)" ] || { getent passwd spa-authd >/dev/null || useradd --system --home-dir /var/lib/spa-authd --shell /usr/sbin/nologin spa-authd; \
+	  usermod -aG spa-authd www-data; chgrp spa-authd /etc/spa-authd/authd.toml; }
+	@echo "==> installed; start with: systemctl daemon-reload && systemctl enable --now spa-authd"
 
 clean:
 	rm -rf $(BUILD)
