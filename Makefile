@@ -105,8 +105,12 @@ run: deps
 stop:
 	@scripts/stop.sh
 
-bench: all $(BUILD)/spa-verify-bench
+$(BUILD)/spa-authd-bench: $(BUILD)/bench/authd-bench.o
+	$(CXX) -o $@ $^ -lcpp-httplib -lpthread
+
+bench: all $(BUILD)/spa-verify-bench $(BUILD)/spa-authd-bench
 	@bench/run.sh
+	@bench/authd.sh
 
 # As root on the target machine (after `make`).
 install: all
@@ -122,4 +126,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
-         $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d)
+         $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d bench/authd-bench.d)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <stdexcept>
+#include <thread>
 
 #include "authd/crypto.h"
 
@@ -32,12 +33,32 @@ size_t code_points(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+std::ptrdiff_t cores() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : std::min<std::ptrdiff_t>(n, 256);
+}
+
+// Holds one hashing slot for a scope.
+class Slot {
+ public:
+  explicit Slot(std::counting_semaphore<256>& s) : s_(s) { s_.acquire(); }
+  ~Slot() { s_.release(); }
+
+ private:
+  std::counting_semaphore<256>& s_;
+};
+
+}  // namespace
+
 PasswordHasher::PasswordHasher(uint32_t memory_kib, uint32_t iterations, uint32_t parallelism)
-    : memory_kib_(memory_kib), iterations_(iterations), parallelism_(parallelism) {
+    : memory_kib_(memory_kib), iterations_(iterations), parallelism_(parallelism), slots_(cores()) {
   dummy_ = hash(random_token());
 }
 
 std::string PasswordHasher::hash(std::string_view password) const {
+  Slot slot(slots_);
   std::string salt = random_bytes(kSaltBytes);
   size_t len = argon2_encodedlen(iterations_, memory_kib_, parallelism_, kSaltBytes, kHashBytes, Argon2_id);
   std::string encoded(len, '\0');
@@ -49,6 +70,7 @@ std::string PasswordHasher::hash(std::string_view password) const {
 }
 
 bool PasswordHasher::verify(std::string_view phc, std::string_view password) const {
+  Slot slot(slots_);
   std::string encoded(phc);  // argon2 wants a NUL-terminated string
   return argon2id_verify(encoded.c_str(), password.data(), password.size()) == ARGON2_OK;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,9 @@ class PasswordHasher {
  private:
   uint32_t memory_kib_, iterations_, parallelism_;
   std::string dummy_;
+  // At most one Argon2 computation per core at a time: bounds memory
+  // (memory_kib each) and leaves the other threads free to answer.
+  mutable std::counting_semaphore<256> slots_;
 };
 
 // Why a new password is refused (nullopt: accepted): length 8 to 128

@@ -1,6 +1,7 @@
 #include "authd/server.h"
 
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,28 @@ namespace spa::authd {
 namespace {
 
 constexpr size_t kMaxBodyBytes = 64 * 1024;
+
+// cpp-httplib serves a connection on one pool thread for its whole life;
+// Argon2 work is capped separately (PasswordHasher), so most threads are
+// free for quick requests.
+constexpr size_t kWorkerThreads = 64;
+
+// Debian's cpp-httplib listens with a backlog of 5: a burst of new
+// connections from nginx would get EAGAIN (a 502). Linux lets a second
+// listen() on the bound socket raise it; find that socket by its path.
+bool widen_backlog(const std::string& path) {
+  for (int fd = 0; fd < 1024; ++fd) {
+    sockaddr_un addr{};
+    socklen_t len = sizeof addr;
+    int listening = 0;
+    socklen_t optlen = sizeof listening;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sun_family != AF_UNIX) continue;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 || !listening) continue;
+    if (path != addr.sun_path) continue;
+    return ::listen(fd, SOMAXCONN) == 0;
+  }
+  return false;
+}
 
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -43,12 +66,16 @@ void log_event(const std::string& level, const std::string& event, const std::ma
 
 AuthServer::AuthServer() {
   server_.set_address_family(AF_UNIX);
+  server_.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   server_.set_payload_max_length(kMaxBodyBytes);
   server_.set_read_timeout(5, 0);
   server_.set_write_timeout(5, 0);
   server_.set_idle_interval(0, 0);
-  server_.set_keep_alive_max_count(100);
-  server_.set_keep_alive_timeout(30);
+  // nginx connects per request (no upstream keepalive: see docs/authd.md);
+  // other clients may keep a connection for a while, but an idle one holds
+  // a pool thread and delays shutdown, so not for long.
+  server_.set_keep_alive_max_count(1000);
+  server_.set_keep_alive_timeout(5);
   server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     switch (res.status) {
@@ -115,6 +142,7 @@ bool AuthServer::serve(const std::string& socket_path, std::string& err) {
     err = "cannot listen on " + socket_path;
     return false;
   }
+  if (!widen_backlog(socket_path)) log_event("warn", "backlog_not_widened", {{"socket", socket_path}});
   // nginx (group) may connect; nobody else.
   if (::chmod(socket_path.c_str(), 0660) != 0) {
     err = "cannot set the mode of " + socket_path;
