@@ -21,6 +21,7 @@ Suite* jwks_file_suite();
 Suite* authd_config_suite();
 Suite* signing_keys_suite();
 Suite* authd_core_suite();
+Suite* auth_service_suite();
 
 namespace test {
 

@@ -1,0 +1,163 @@
+// AuthService over a real temp store and keys, with a fake clock: token
+// issuance, rotation through the service, lockout growth, and erasure
+// leaving no personal data in the audit trail.
+#include <cstdlib>
+
+#include "authd/auth_service.h"
+#include "authd/crypto.h"
+#include "core/base64url.h"
+#include "core/verifier.h"
+#include "tests/unit/helpers.h"
+
+using namespace spa::authd;
+using json = nlohmann::json;
+
+namespace {
+
+struct World {
+  std::string dir;
+  Config config;
+  Store store;
+  std::unique_ptr<SigningKeys> keys;
+  PasswordHasher hasher{19456, 2, 1};
+  int64_t now = 1'800'000'000;
+  std::unique_ptr<AuthService> service;
+  ClientInfo client{"req-1", "192.0.2.7", "agent/1"};
+
+  World() {
+    char tmpl[] = "/tmp/spa-service-XXXXXX";
+    dir = mkdtemp(tmpl);
+    config.issuer = "https://app.example.com";
+    config.audience = "spa";
+    config.refresh_grace = 10;
+    config.key_dir = dir + "/keys";
+    config.jwks_file = dir + "/jwks.json";
+    std::string err;
+    ck_assert_msg(store.open(dir + "/store", err), "%s", err.c_str());
+    keys = std::make_unique<SigningKeys>(SigningKeys::Options{config.key_dir, config.jwks_file, config.algorithm, config.access_ttl, 5});
+    ck_assert(keys->open(now, err));
+    service = std::make_unique<AuthService>(config, store, *keys, hasher, [this] { return now; });
+  }
+  ~World() { std::system(("rm -rf " + dir).c_str()); }
+
+  Outcome signup_and_login(const std::string& name) {
+    ck_assert(service->signup(name + "@example.com", name, name + " password!", client).ok());
+    return service->login(name + "@example.com", name + " password!", client);
+  }
+};
+
+json payload_of(const std::string& token) {
+  std::string part = token.substr(token.find('.') + 1);
+  part = part.substr(0, part.find('.'));
+  std::string text;
+  ck_assert(spa::core::base64url_decode(part, text));
+  return json::parse(text);
+}
+
+}  // namespace
+
+START_TEST(login_issues_a_verifiable_access_token_with_all_claims) {
+  World w;
+  Outcome o = w.signup_and_login("alice");
+  ck_assert(o.ok() && o.tokens);
+  json c = payload_of(o.tokens->access_token);
+  for (const char* claim : {"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "email", "username", "role", "amr", "mfa"})
+    ck_assert_msg(c.contains(claim), "missing %s", claim);
+  ck_assert(c["iss"] == "https://app.example.com" && c["aud"] == "spa" && c["role"] == "user");
+  ck_assert(c["amr"] == json::array({"pwd"}) && c["mfa"] == false);
+  ck_assert_int_eq(c["exp"].get<int64_t>() - c["iat"].get<int64_t>(), 900);
+  ck_assert_uint_eq(o.tokens->refresh_token.size(), 43);
+  std::string why;
+  auto who = w.service->authenticate(o.tokens->access_token, why);
+  ck_assert_msg(who.has_value(), "%s", why.c_str());
+  ck_assert(who->sid == c["sid"]);
+  // The store keeps only a hash of the refresh token.
+  bool raw_found = false;
+  std::string err;
+  w.store.read([&](const Store::Txn& t) { raw_found = t.get(Db::kRefresh, o.tokens->refresh_token).has_value(); }, err);
+  ck_assert(!raw_found);
+}
+END_TEST
+
+START_TEST(rotation_grace_and_reuse_through_the_service) {
+  World w;
+  Outcome o = w.signup_and_login("bob");
+  std::string rt = o.tokens->refresh_token;
+  Outcome r1 = w.service->refresh(rt, w.client);
+  ck_assert(r1.ok() && r1.tokens->refresh_token != rt);
+  w.now += 10;
+  Outcome r2 = w.service->refresh(rt, w.client);
+  ck_assert(r2.ok());
+  ck_assert(r2.tokens->refresh_token == r1.tokens->refresh_token);
+  ck_assert(r2.tokens->access_token == r1.tokens->access_token);
+  w.now += 1;
+  Outcome r3 = w.service->refresh(rt, w.client);
+  ck_assert_int_eq(r3.status, 401);
+  ck_assert(r3.end_session);
+  std::string why;
+  ck_assert(!w.service->authenticate(r1.tokens->access_token, why));
+  ck_assert(why == "revoked");
+  ck_assert_int_eq(w.service->refresh(r1.tokens->refresh_token, w.client).status, 401);
+}
+END_TEST
+
+START_TEST(refresh_tokens_expire) {
+  World w;
+  Outcome o = w.signup_and_login("carl");
+  w.now += w.config.refresh_ttl;
+  ck_assert_int_eq(w.service->refresh(o.tokens->refresh_token, w.client).status, 401);
+}
+END_TEST
+
+START_TEST(lockout_grows_and_clears_on_success) {
+  World w;
+  ck_assert(w.service->signup("dana@example.com", "dana", "dana password!", w.client).ok());
+  auto wrong_login = [&] { return w.service->login("dana@example.com", "wrong password", w.client); };
+  for (int i = 0; i < 4; ++i) ck_assert_int_eq(wrong_login().status, 401);
+  Outcome locked = wrong_login();
+  ck_assert_int_eq(locked.status, 423);
+  ck_assert_int_eq(locked.retry_after, 60);
+  w.now += 61;
+  for (int i = 0; i < 4; ++i) ck_assert_int_eq(wrong_login().status, 401);
+  ck_assert_int_eq(wrong_login().retry_after, 120);  // the second lockout is twice as long
+  w.now += 121;
+  ck_assert(w.service->login("dana@example.com", "dana password!", w.client).ok());
+  for (int i = 0; i < 4; ++i) ck_assert_int_eq(wrong_login().status, 401);
+  ck_assert_int_eq(wrong_login().retry_after, 60);  // a success resets the growth
+}
+END_TEST
+
+START_TEST(erasure_leaves_no_personal_data) {
+  World w;
+  Outcome o = w.signup_and_login("erin");
+  std::string why;
+  auto who = w.service->authenticate(o.tokens->access_token, why);
+  ck_assert(who.has_value());
+  ck_assert(w.service->delete_account(*who, "erin password!", w.client).ok());
+  std::string err, everything;
+  w.store.read([&](const Store::Txn& t) {
+    for (Db db : {Db::kUsers, Db::kUsersByEmail, Db::kUsersByName, Db::kSessions, Db::kSessionMeta, Db::kUserSessions,
+                  Db::kRefresh, Db::kAudit})
+      t.scan(db, "", [&](std::string_view k, std::string_view v) {
+        everything.append(k).append(v);
+        return true;
+      });
+  }, err);
+  for (const std::string& personal : {std::string("erin"), std::string("192.0.2.7"), std::string("agent/1"), who->user_id})
+    ck_assert_msg(everything.find(personal) == std::string::npos, "store still holds %s", personal.c_str());
+  ck_assert(everything.find("account_deleted") != std::string::npos);  // the event itself is kept
+}
+END_TEST
+
+Suite* auth_service_suite() {
+  Suite* s = suite_create("auth_service");
+  TCase* tc = tcase_create("core");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, login_issues_a_verifiable_access_token_with_all_claims);
+  tcase_add_test(tc, rotation_grace_and_reuse_through_the_service);
+  tcase_add_test(tc, refresh_tokens_expire);
+  tcase_add_test(tc, lockout_grows_and_clears_on_success);
+  tcase_add_test(tc, erasure_leaves_no_personal_data);
+  suite_add_tcase(s, tc);
+  return s;
+}
