@@ -9,36 +9,12 @@ top=$(pwd)
 state="$top/.local"
 build="$top/build"
 
-mkdir -p "$state"/{tls,logs,tmp,run}
 
-echo "==> spa-authd configuration from conf/authd.toml ($state/authd.toml)"
-mkdir -p "$state/authd"
-sed -e "s|/run/spa-authd/|$state/run/|" \
-    -e "s|/var/lib/spa-authd|$state/authd|g" \
-    -e "s|/etc/spa-authd/|$state/authd/|" \
-    conf/authd.toml > "$state/authd.toml"
-"$build/spa-authd" --check-config --config "$state/authd.toml" > /dev/null
-
+echo "==> configuration from conf/ with local paths ($state/nginx.conf, $state/authd.toml)"
 echo "==> self-signed TLS certificate for localhost ($state/tls)"
-if [ ! -f "$state/tls/cert.pem" ]; then
-  (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-      -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-      -keyout "$state/tls/key.pem" -out "$state/tls/cert.pem" 2>/dev/null)
-fi
-
-echo "==> nginx configuration from conf/nginx.conf ($state/nginx.conf)"
-user_line="user www-data;"
-if [ "$(id -u)" -ne 0 ]; then user_line=""; else chown -R www-data "$state/tmp"; fi
-sed -e "s|/usr/lib/nginx/modules/ngx_http_spa_auth_module.so|$build/ngx_http_spa_auth_module.so|" \
-    -e "s|^user www-data;|$user_line|" \
-    -e "s|/run/nginx.pid|$state/run/nginx.pid|" \
-    -e "s|/var/log/nginx/|$state/logs/|g" \
-    -e "s|/var/lib/nginx/|$state/tmp/|g" \
-    -e "s|/var/lib/spa-authd/jwks.json|$state/authd/jwks.json|" \
-    -e "s|/run/spa-authd/authd.sock|$state/run/authd.sock|" \
-    -e "s|/etc/spa-auth/tls/|$state/tls/|g" \
-    -e "s|/var/www/spa|$top/demo/spa|" \
-    conf/nginx.conf > "$state/nginx.conf"
+scripts/adapt-conf.sh "$state" 8443
+"$build/spa-authd" --check-config --config "$state/authd.toml" > /dev/null
+rm -f "$state/cookies.txt"
 
 scripts/stop.sh --quiet || true
 
@@ -47,8 +23,12 @@ nohup "$build/spa-authd" --config "$state/authd.toml" >> "$state/logs/authd.log"
 echo $! > "$state/run/authd.pid"
 for _ in $(seq 1 100); do [ -S "$state/run/authd.sock" ] && [ -f "$state/authd/jwks.json" ] && break; sleep 0.05; done
 [ -S "$state/run/authd.sock" ] || { echo "spa-authd did not start; see $state/logs/authd.log" >&2; exit 1; }
-# nginx's workers reach the socket and read the JWKS.
-[ "$(id -u)" -eq 0 ] && chgrp www-data "$state/run/authd.sock"
+# nginx's workers (www-data) connect to the socket and register as LMDB
+# readers; in production they share spa-authd's group (make install).
+if [ "$(id -u)" -eq 0 ]; then
+  chgrp www-data "$state/run/authd.sock"
+  chgrp www-data "$state/authd" "$state/authd/data.mdb" "$state/authd/lock.mdb"
+fi
 
 echo "==> demo service on 127.0.0.1:9101 (log: $state/logs/demo.log)"
 nohup "$build/spa-demo-echo" --port 9101 > "$state/logs/demo.log" 2>&1 &
@@ -63,9 +43,22 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
-kid=$(perl -MJSON::PP -e 'local $/; my $s = decode_json(<STDIN>); print $s->{keys}[-1]{kid}' < "$state/authd/keys/keys.json")
-mint="$build/spa-auth-mint token --key $state/authd/keys/$kid.pem --claims '{\"iss\":\"https://app.example.com\",\"aud\":\"spa\",\"sub\":\"u-dev\",\"email\":\"dev@example.com\",\"role\":\"user\",\"amr\":[\"pwd\"]}'"
+jar="$state/cookies.txt"
+api="curl -sk -b $jar -c $jar -H 'Origin: https://localhost:8443' -H 'Content-Type: application/json'"
 cat <<MSG
+
+spa-auth is running on https://localhost:8443 (stop it with 'make stop').
+The browser flow, with curl keeping the cookies spa-authd sets:
+
+  $api https://localhost:8443/api/v1/auth/signup -d '{"email":"dev@example.com","username":"dev","password":"a long dev password"}'
+  $api https://localhost:8443/api/v1/auth/login -d '{"email":"dev@example.com","password":"a long dev password"}'
+  $api https://localhost:8443/api/v1/demo/hello          # the demo service sees X-User-* headers
+  $api -X POST https://localhost:8443/api/v1/auth/refresh
+  $api -X POST https://localhost:8443/api/v1/auth/logout
+  $api -i https://localhost:8443/api/v1/demo/hello       # 401: the session is gone
+
+Keys: https://localhost:8443/api/v1/auth/jwks.json. Logs: $state/logs/.
+MSG
 
 spa-auth is running on https://localhost:8443 (stop it with 'make stop').
 

@@ -30,6 +30,7 @@ use MIME::Base64 qw(encode_base64url);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
+our @EXPORT_OK = qw(free_port);
 our @EXPORT = qw(run_blocks mint data_dir write_file build_dir jwks_for start_nginx stop_nginx
                  http_request error_log_text b64url port echo_port kid_of flip_sig hs256_raw
                  raw_token prepare_prefix start_authd stop_authd authd_toml);

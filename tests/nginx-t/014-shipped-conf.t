@@ -1,0 +1,80 @@
+# The shipped conf/nginx.conf and conf/authd.toml, with local paths (the
+# same adaptation `make run` uses), serve the whole browser flow over
+# HTTPS: cookies, Origin, body-less POSTs, step-up, roles, legacy paths.
+use strict;
+use warnings;
+use lib 'tests/nginx-t/lib';
+use SpaAuth::Test;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+my $state = tempdir('spa-shipped-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+chmod 0755, $state;
+my $port = SpaAuth::Test::free_port();
+my $demo_port = SpaAuth::Test::free_port();
+my $build = build_dir();
+system('scripts/adapt-conf.sh', $state, $port, $demo_port) == 0 or BAIL_OUT('adapt-conf failed');
+is(system("$build/spa-authd --check-config --config $state/authd.toml >/dev/null"), 0, 'shipped authd.toml is valid');
+
+my @pids;
+for my $cmd (["$build/spa-authd", '--config', "$state/authd.toml"], ["$build/spa-demo-echo", '--port', $demo_port]) {
+    my $pid = fork // die;
+    if ($pid == 0) { open STDOUT, '>>', "$state/logs/bg.log"; open STDERR, '>&', \*STDOUT; exec @$cmd or die }
+    push @pids, $pid;
+}
+for (1 .. 200) { last if -S "$state/run/authd.sock" && -f "$state/authd/jwks.json"; sleep 0.02 }
+system("chgrp www-data $state/run/authd.sock $state/authd $state/authd/data.mdb $state/authd/lock.mdb 2>/dev/null") if $> == 0;
+my $t = `nginx -p $state -c $state/nginx.conf -t 2>&1`;
+is($? >> 8, 0, 'shipped nginx.conf passes nginx -t') or diag($t);
+system("nginx -p $state -c $state/nginx.conf") == 0 or BAIL_OUT('nginx did not start');
+for (1 .. 100) { last if IO::Socket::INET->new("127.0.0.1:$demo_port"); sleep 0.02 }
+
+my $jar = "$state/cookies.txt";
+sub curl {
+    my (@args) = @_;
+    my $out = `curl -sk -b $jar -c $jar -H 'Content-Type: application/json' -w '\n%{http_code}' @args 2>&1`;
+    my ($body, $code) = $out =~ /\A(.*)\n(\d+)\z/s;
+    return ($code // 0, $body // $out);
+}
+my $base = "https://localhost:$port";
+my $origin = "-H 'Origin: https://localhost:$port'";
+
+my ($code, $body) = curl($origin, "$base/api/v1/auth/signup", q{-d '{"email":"dev@example.com","username":"dev","password":"a long dev password"}'});
+is($code, 201, 'signup over HTTPS/2');
+($code) = curl($origin, "$base/api/v1/auth/login", q{-d '{"email":"dev@example.com","password":"a long dev password"}'});
+is($code, 200, 'login');
+my $cookies = do { local $/; open my $fh, '<', $jar; <$fh> };
+like($cookies, qr/#HttpOnly_localhost\tFALSE\t\/\tTRUE\t\d+\t__Host-spa_at\t/, 'access cookie: HttpOnly, Secure, Path=/');
+like($cookies, qr/#HttpOnly_localhost\tFALSE\t\/api\/v1\/auth\tTRUE\t\d+\t__Secure-spa_rt\t/, 'refresh cookie: HttpOnly, Secure, Path=/api/v1/auth');
+
+($code, $body) = curl("-H 'X-User-Role: admin'", "$base/api/v1/demo/hello");
+is($code, 200, 'protected demo service with the access cookie');
+like($body, qr/"X-User-Role": "user"/, 'identity headers set by the module, the spoofed one replaced');
+($code) = curl("$base/api/demo/hello");
+is($code, 200, 'legacy /api/ path rewritten to /api/v1/');
+($code, $body) = curl("$base/api/v1/demo/sensitive/x");
+is($code, 403, 'step-up location refuses a password-only token');
+($code) = curl("$base/api/v1/demo/admin/x");
+is($code, 403, 'admin location refuses role user');
+
+($code) = curl('--http1.1', $origin, '-X POST', "$base/api/v1/auth/refresh");
+is($code, 200, 'body-less POST over HTTP/1.1 (no Content-Length) refreshes at once');
+($code) = curl($origin, '-X POST', "$base/api/v1/auth/refresh");
+is($code, 200, 'body-less POST over HTTP/2');
+($code, $body) = curl("-H 'Origin: https://evil.example'", '-X POST', "$base/api/v1/auth/refresh");
+is($code, 403, 'refresh from a foreign Origin refused');
+($code) = curl($origin, '-X POST', "$base/api/v1/auth/logout");
+is($code, 200, 'logout');
+($code) = curl("$base/api/v1/demo/hello");
+is($code, 401, 'after logout: 401 on the next request');
+($code, $body) = curl("$base/api/v1/auth/jwks.json");
+like($body, qr/"kty"/, 'JWKS published through nginx');
+
+system("nginx -p $state -c $state/nginx.conf -s stop 2>/dev/null");
+kill 'TERM', @pids;
+waitpid($_, 0) for @pids;
+my $log = do { local $/; open my $fh, '<', "$state/logs/error.log"; <$fh> // '' };
+unlike($log, qr/\[(error|alert|crit|emerg)\]/, 'nginx error log clean') or diag($log);
+done_testing();
