@@ -309,7 +309,12 @@ Outcome AuthService::refresh(const std::string& token, const ClientInfo& client)
             next.expires_in = config_.access_ttl;
             json pair = {{"access_token", next.access_token}, {"refresh_token", next.refresh_token},
                          {"expires_at", now + config_.access_ttl}};
-            RefreshRecord successor{record->sid, record->user_id, now, now + config_.refresh_ttl, 0, "", ""};
+            RefreshRecord successor;
+            successor.sid = record->sid;
+            successor.user_id = record->user_id;
+            successor.issued_at = now;
+            successor.expires_at = now + config_.refresh_ttl;
+            successor.parent = hex(hash);
             record->rotated_at = now;
             record->successor = hex(sha256(next.refresh_token));
             record->successor_box = core::base64url_encode(seal(key, pair.dump(), hash));

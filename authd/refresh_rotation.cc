@@ -9,6 +9,7 @@ namespace spa::authd {
 std::string RefreshRecord::to_json() const {
   nlohmann::json j = {{"sid", sid},           {"user", user_id},       {"issued_at", issued_at},
                       {"expires_at", expires_at}, {"rotated_at", rotated_at}};
+  if (!parent.empty()) j["parent"] = parent;
   if (!successor.empty()) j["successor"] = successor;
   if (!successor_box.empty()) j["successor_box"] = successor_box;
   return j.dump();
@@ -25,6 +26,7 @@ std::optional<RefreshRecord> RefreshRecord::from_json(std::string_view text) {
     r.issued_at = j.at("issued_at").get<int64_t>();
     r.expires_at = j.at("expires_at").get<int64_t>();
     r.rotated_at = j.at("rotated_at").get<int64_t>();
+    r.parent = j.value("parent", "");
     r.successor = j.value("successor", "");
     r.successor_box = j.value("successor_box", "");
     return r;

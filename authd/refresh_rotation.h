@@ -21,6 +21,7 @@ struct RefreshRecord {
   std::string user_id;
   int64_t issued_at = 0;
   int64_t expires_at = 0;
+  std::string parent;            // hex SHA-256 of the token this one replaced ("" for the first)
   int64_t rotated_at = 0;        // 0 until used
   std::string successor;         // hex SHA-256 of the successor token
   std::string successor_box;     // sealed successor pair (base64url), kept for the grace window

@@ -73,10 +73,11 @@ END_TEST
 START_TEST(refresh_record_round_trip_and_garbage) {
   RefreshRecord r = fresh(1000, 3600);
   r.rotated_at = 1500;
+  r.parent = "ee";
   r.successor = "ff";
   r.successor_box = "box";
   auto back = RefreshRecord::from_json(r.to_json());
-  ck_assert(back && back->sid == "s" && back->rotated_at == 1500 && back->successor_box == "box");
+  ck_assert(back && back->sid == "s" && back->rotated_at == 1500 && back->successor_box == "box" && back->parent == "ee");
   ck_assert(!RefreshRecord::from_json("{}"));
   ck_assert(!RefreshRecord::from_json("not json"));
   ck_assert(!RefreshRecord::from_json(R"({"sid":1,"user":"u","issued_at":1,"expires_at":2,"rotated_at":0})"));
