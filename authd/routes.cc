@@ -112,6 +112,17 @@ class Api {
     return false;
   }
 
+  // The refresh token from the cookie, or from {"refresh_token"} in the
+  // body; nullopt when an answer was already sent.
+  std::optional<std::string> refresh_token(const Request& req, Response& res) {
+    std::string token = cookie(req, kRefreshCookie);
+    if (req.body.empty()) return token;
+    auto j = body(req, res);
+    if (!j) return std::nullopt;
+    if (!j->contains("refresh_token")) return token;
+    return field(req, res, *j, "refresh_token", 128);
+  }
+
   std::optional<Principal> principal(const Request& req, Response& res) {
     std::string token = bearer(req);
     if (token.empty()) token = cookie(req, kAccessCookie);
@@ -173,17 +184,8 @@ void register_auth_routes(AuthServer& server, AuthService& service, const Config
 
   http.Post("/api/v1/auth/refresh", [api](const Request& req, Response& res) {
     if (!api->origin_ok(req, res)) return;
-    std::string token = cookie(req, kRefreshCookie);
-    if (!req.body.empty()) {
-      auto j = api->body(req, res);
-      if (!j) return;
-      if (j->contains("refresh_token")) {
-        auto t = api->field(req, res, *j, "refresh_token", 128);
-        if (!t) return;
-        token = *t;
-      }
-    }
-    api->send(req, res, api->service_.refresh(token, client_of(req)));
+    auto token = api->refresh_token(req, res);
+    if (token) api->send(req, res, api->service_.refresh(*token, client_of(req)));
   });
 
   http.Post("/api/v1/auth/logout", [api](const Request& req, Response& res) {
@@ -192,17 +194,8 @@ void register_auth_routes(AuthServer& server, AuthService& service, const Config
     if (token.empty()) token = cookie(req, kAccessCookie);
     std::string why;
     auto who = token.empty() ? std::nullopt : api->service_.authenticate(token, why);
-    std::string refresh = cookie(req, kRefreshCookie);
-    if (!req.body.empty()) {
-      auto j = api->body(req, res);
-      if (!j) return;
-      if (j->contains("refresh_token")) {
-        auto t = api->field(req, res, *j, "refresh_token", 128);
-        if (!t) return;
-        refresh = *t;
-      }
-    }
-    api->send(req, res, api->service_.logout(who, refresh, client_of(req)));
+    auto refresh = api->refresh_token(req, res);
+    if (refresh) api->send(req, res, api->service_.logout(who, *refresh, client_of(req)));
   });
 
   http.Get("/api/v1/auth/me", [api](const Request& req, Response& res) {

@@ -16,6 +16,9 @@ bool SessionReader::open(const std::string& path, std::string& err) {
 }
 
 SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, std::string& err) {
+  // spa-authd's ids are 32 hex characters; an empty or huge one (LMDB
+  // refuses keys over 511 bytes) is simply not a session of ours.
+  if (sid.empty() || sid.size() > kMaxSidBytes) return Lookup::kUnknown;
   int rc = txn_ ? mdb_txn_renew(txn_) : mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &txn_);
   if (rc != 0) {
     if (txn_) mdb_txn_abort(txn_);

@@ -18,7 +18,10 @@ class SessionReader {
   // Opens `path` read-only (the writer must have created it).
   bool open(const std::string& path, std::string& err);
 
-  // kUnknown also for a record we cannot decode: fail closed.
+  static constexpr size_t kMaxSidBytes = 128;
+
+  // kUnknown also for a record we cannot decode, and for an empty or
+  // overlong sid: fail closed.
   Lookup check(std::string_view sid, int64_t now, std::string& err);
 
   ~SessionReader();

@@ -123,6 +123,13 @@ is("$r->{status} " . code($r), '401 invalid_token', 'unknown refresh token: 401'
 $r = api(POST => '/api/v1/auth/refresh', { refresh_token => 7 });
 is("$r->{status} " . code($r), '400 validation_failed', 'refresh token of the wrong type: 400');
 
+# --- tokens whose sid names no session of ours
+my $key = (glob("$dir/authd/keys/*.pem"))[0];
+my %iss = (iss => 'https://app.example.com', aud => 'spa');
+is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => undef })), '401 revoked', 'signed by authd but no sid: 401, not a server error');
+is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => 'x' x 600 })), '401 revoked', 'overlong sid: 401');
+is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => 'f' x 32 })), '401 revoked', 'unknown sid: 401');
+
 # --- logout takes effect at once
 $r = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} });
 my $at3 = $r->{json}{data}{access_token};

@@ -229,6 +229,8 @@ START_TEST(session_reader_sees_writes_at_once) {
   ck_assert_msg(reader.open(d.path + "/db", err), "%s", err.c_str());
   ck_assert(reader.check("sid1", 500, err) == spa::core::SessionReader::Lookup::kValid);
   ck_assert(reader.check("nope", 500, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check("", 500, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check(std::string(600, 'a'), 500, err) == spa::core::SessionReader::Lookup::kUnknown);
   ck_assert(reader.check("sid1", 1000, err) == spa::core::SessionReader::Lookup::kRevoked);
   r.state = SessionState::kRevoked;
   ck_assert(store.write([&](Store::Txn& t) { return t.put(Db::kSessions, "sid1", r.encode()); }, err));
