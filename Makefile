@@ -21,7 +21,7 @@ GLUE_SRCS := $(wildcard ngx_http_spa_auth_module/*.cpp)
 GLUE_OBJS := $(GLUE_SRCS:%.cpp=$(BUILD)/%.o)
 AUTHD_SRCS := $(filter-out authd/main.cc,$(wildcard authd/*.cc))
 AUTHD_OBJS := $(AUTHD_SRCS:%.cc=$(BUILD)/%.o)
-AUTHD_LIBS := -ltomlplusplus -lcpp-httplib -llmdb -largon2 -lcrypto -lpthread
+AUTHD_LIBS := -ltomlplusplus -lcpp-httplib -llmdb -largon2 -loath -lqrencode -lcrypto -lpthread
 UNIT_SRCS := $(wildcard tests/unit/*.cc)
 UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/%.o)
 
@@ -118,8 +118,9 @@ install: all
 	install -D -m 0755 $(AUTHD) $(DESTDIR)/usr/sbin/spa-authd
 	install -D -m 0644 systemd/spa-authd.service $(DESTDIR)/lib/systemd/system/spa-authd.service
 	[ -f $(DESTDIR)/etc/spa-authd/authd.toml ] || install -D -m 0640 conf/authd.toml $(DESTDIR)/etc/spa-authd/authd.toml
+	[ -f $(DESTDIR)/etc/spa-authd/mfa.key ] || (umask 077 && head -c 32 /dev/urandom > $(DESTDIR)/etc/spa-authd/mfa.key)
 	[ -n "$(DESTDIR)" ] || { getent passwd spa-authd >/dev/null || useradd --system --home-dir /var/lib/spa-authd --shell /usr/sbin/nologin spa-authd; \
-	  usermod -aG spa-authd www-data; chgrp spa-authd /etc/spa-authd/authd.toml; }
+	  usermod -aG spa-authd www-data; chgrp spa-authd /etc/spa-authd/authd.toml; chown spa-authd /etc/spa-authd/mfa.key; }
 	@echo "==> installed; start with: systemctl daemon-reload && systemctl enable --now spa-authd"
 
 clean:

@@ -61,12 +61,18 @@ json public_user(const json& u) {
           {"username", u.value("username", "")},
           {"role", u.value("role", "user")},
           {"disabled", u.value("disabled", false)},
-          {"created_at", u.value("created_at", int64_t{0})}};
+          {"created_at", u.value("created_at", int64_t{0})},
+          {"mfa_enabled", u.contains("mfa") && u["mfa"].value("enabled", false)}};
 }
 
 AuthService::AuthService(const Config& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher,
-                         Clock clock)
-    : config_(config), store_(store), signing_keys_(keys), hasher_(hasher), clock_(std::move(clock)) {}
+                         Clock clock, std::string mfa_key)
+    : config_(config),
+      store_(store),
+      signing_keys_(keys),
+      hasher_(hasher),
+      clock_(std::move(clock)),
+      mfa_key_(std::move(mfa_key)) {}
 
 Outcome AuthService::store_failure(const std::string& err) {
   log_event("error", "store_failed", {{"reason", err}});
@@ -88,7 +94,9 @@ AuthService::KeyView AuthService::keys(int64_t now) {
   return {signing_keys_.signing_key(now), verify_set_};
 }
 
-std::string AuthService::access_token(const json& user, const std::string& sid, int64_t now, KeyView& k) {
+std::string AuthService::access_token(const json& user, const std::string& sid, int64_t now, KeyView& k,
+                                      const json& amr) {
+  bool second_factor = std::find(amr.begin(), amr.end(), "otp") != amr.end();
   json claims = {{"iss", config_.issuer},
                  {"aud", config_.audience},
                  {"sub", user.value("id", "")},
@@ -100,8 +108,8 @@ std::string AuthService::access_token(const json& user, const std::string& sid, 
                  {"email", user.value("email", "")},
                  {"username", user.value("username", "")},
                  {"role", user.value("role", "user")},
-                 {"amr", json::array({"pwd"})},
-                 {"mfa", false}};
+                 {"amr", amr},
+                 {"mfa", second_factor}};
   auto token = core::make_compact_jws({{"typ", "at+jwt"}}, claims.dump(), config_.algorithm, *k.signer);
   if (!token) throw std::runtime_error("signing failed");
   return *token;
@@ -121,7 +129,7 @@ void AuthService::audit(Store::Txn& t, const std::string& event, const json& use
 }
 
 bool AuthService::start_session(Store::Txn& t, const json& user, const ClientInfo& client, int64_t now,
-                                IssuedTokens& out, std::string& sid) {
+                                IssuedTokens& out, std::string& sid, const json& amr) {
   KeyView k = keys(now);
   sid = random_hex_id();
   std::string uid = user.value("id", "");
@@ -129,10 +137,11 @@ bool AuthService::start_session(Store::Txn& t, const json& user, const ClientInf
   rec.created_at = now;
   rec.expires_at = now + config_.refresh_ttl;
   rec.user_id = id_bytes(uid);
+  // How the session was authenticated; refreshed tokens keep saying so.
   json meta = {{"created_at", now}, {"last_used_at", now}, {"ip", client.ip.substr(0, 64)},
-               {"user_agent", client.user_agent.substr(0, 256)}};
+               {"user_agent", client.user_agent.substr(0, 256)}, {"amr", amr}};
   out.refresh_token = random_token();
-  out.access_token = access_token(user, sid, now, k);
+  out.access_token = access_token(user, sid, now, k, amr);
   out.expires_in = config_.access_ttl;
   RefreshRecord r;
   r.sid = sid;
@@ -149,6 +158,24 @@ bool AuthService::end_session(Store::Txn& t, const std::string& sid, int64_t now
   rec->state = state;
   rec->revoked_at = now;
   return t.put(Db::kSessions, sid, rec->encode());
+}
+
+Outcome AuthService::record_failure(Store::Txn& t, json& u, const ClientInfo& client, int64_t now,
+                                    const std::string& code, const std::string& message) {
+  int failures = u.value("failed_logins", 0) + 1;
+  int lockouts = u.value("lockouts", 0);
+  Outcome result = Outcome::error(401, code, message);
+  if (failures >= kFailuresBeforeLock) {
+    int64_t lock = std::min<int64_t>(int64_t{60} << std::min(lockouts, 6), 3600);
+    u["locked_until"] = now + lock;
+    u["lockouts"] = lockouts + 1;
+    failures = 0;
+    result = Outcome::error(423, "account_locked", "too many failed attempts; try again later", lock);
+    audit(t, "account_locked", u, client, now);
+  }
+  u["failed_logins"] = failures;
+  audit(t, code == "invalid_code" ? "mfa_code_failed" : "login_failed", u, client, now);
+  return result;
 }
 
 Outcome AuthService::signup(const std::string& email, const std::string& username, const std::string& password,
@@ -222,30 +249,27 @@ Outcome AuthService::login(const std::string& email, const std::string& password
           return false;
         }
         if (!good) {
-          int failures = u.value("failed_logins", 0) + 1;
-          int lockouts = u.value("lockouts", 0);
-          result = Outcome::error(401, "invalid_credentials", "e-mail or password is wrong");
-          if (failures >= kFailuresBeforeLock) {
-            int64_t lock = std::min<int64_t>(int64_t{60} << std::min(lockouts, 6), 3600);
-            u["locked_until"] = now + lock;
-            u["lockouts"] = lockouts + 1;
-            failures = 0;
-            result = Outcome::error(423, "account_locked", "too many failed attempts; try again later", lock);
-            audit(t, "account_locked", u, client, now);
-          }
-          u["failed_logins"] = failures;
-          audit(t, "login_failed", u, client, now);
+          result = record_failure(t, u, client, now, "invalid_credentials", "e-mail or password is wrong");
           return t.put(Db::kUsers, id, u.dump());  // commit the count, answer with the error
         }
         if (u.value("disabled", false)) {
           result = Outcome::error(403, "account_disabled", "this account is disabled");
           return false;
         }
+        if (u.contains("mfa") && u["mfa"].value("enabled", false)) {
+          // The password was right; the session waits for the second
+          // factor. Counters are reset only when both are through.
+          std::string token = random_token();
+          json pending = {{"user", id}, {"expires_at", now + kMfaTokenTtl}, {"attempts", 0}};
+          result.data = {{"mfa_required", true}, {"mfa_token", token}, {"expires_in", kMfaTokenTtl}};
+          audit(t, "login_password_ok_mfa_pending", u, client, now);
+          return t.put(Db::kMfaPending, sha256(token), pending.dump());
+        }
         u["failed_logins"] = 0;
         u["lockouts"] = 0;
         IssuedTokens tokens;
         std::string sid;
-        if (!start_session(t, u, client, now, tokens, sid)) return false;
+        if (!start_session(t, u, client, now, tokens, sid, json::array({"pwd"}))) return false;
         audit(t, "login", u, client, now);
         result.tokens = tokens;
         result.data = {{"user", public_user(u)}, {"session_id", sid}};
@@ -305,7 +329,8 @@ Outcome AuthService::refresh(const std::string& token, const ClientInfo& client)
             KeyView k = keys(now);
             IssuedTokens next;
             next.refresh_token = random_token();
-            next.access_token = access_token(*user, record->sid, now, k);
+            auto meta = load_json(t, Db::kSessionMeta, record->sid).value_or(json::object());
+            next.access_token = access_token(*user, record->sid, now, k, meta.value("amr", json::array({"pwd"})));
             next.expires_in = config_.access_ttl;
             json pair = {{"access_token", next.access_token}, {"refresh_token", next.refresh_token},
                          {"expires_at", now + config_.access_ttl}};
@@ -319,7 +344,6 @@ Outcome AuthService::refresh(const std::string& token, const ClientInfo& client)
             record->successor = hex(sha256(next.refresh_token));
             record->successor_box = core::base64url_encode(seal(key, pair.dump(), hash));
             session->expires_at = now + config_.refresh_ttl;  // the family lives as long as its newest token
-            auto meta = load_json(t, Db::kSessionMeta, record->sid).value_or(json::object());
             meta["last_used_at"] = now;
             result.tokens = next;
             result.data = {{"user", public_user(*user)}};
@@ -489,6 +513,10 @@ Outcome AuthService::export_data(const Principal& who) {
         account["failed_logins"] = user->value("failed_logins", 0);
         account["locked_until"] = user->value("locked_until", int64_t{0});
         account["password"] = "set (an Argon2id hash; the hash itself is not exported)";
+        if (user->contains("mfa"))
+          account["mfa"] = {{"totp", (*user)["mfa"].value("enabled", false)},
+                            {"backup_codes_remaining", (*user)["mfa"].value("backup", json::array()).size()},
+                            {"secret", "set (encrypted; not exported)"}};
         json sessions = json::array();
         t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
           std::string sid(key.substr(who.user_id.size() + 1));
@@ -547,6 +575,12 @@ Outcome AuthService::delete_account(const Principal& who, const std::string& pas
           if (r && r->user_id == who.user_id) refresh_keys.emplace_back(key);
           return true;
         });
+        std::vector<std::string> pending_keys;
+        t.scan(Db::kMfaPending, "", [&](std::string_view key, std::string_view v) {
+          if (v.find("\"" + who.user_id + "\"") != std::string_view::npos) pending_keys.emplace_back(key);
+          return true;
+        });
+        for (const auto& k : pending_keys) t.del(Db::kMfaPending, k);
         audit(t, "account_deleted", *user, client, now);
         bool done = true;
         for (const auto& sid : sids)

@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -56,7 +57,10 @@ class AuthService {
  public:
   using Clock = std::function<int64_t()>;
 
-  AuthService(const Config& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher, Clock clock);
+  // `mfa_key`: 32 bytes from [mfa] secret_key_file; seals TOTP secrets
+  // and keys the hashes of backup codes.
+  AuthService(const Config& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher, Clock clock,
+              std::string mfa_key);
 
   Outcome signup(const std::string& email, const std::string& username, const std::string& password,
                  const ClientInfo& client);
@@ -79,6 +83,19 @@ class AuthService {
   // For the CLI: give an existing account a role ("user" or "admin").
   Outcome set_role(const std::string& email, const std::string& role);
 
+  // Second factor (authd/mfa.cc). A login of a user with TOTP enabled
+  // answers {mfa_required, mfa_token}; mfa_verify completes it.
+  Outcome mfa_setup(const Principal& who);
+  Outcome mfa_enable(const Principal& who, const std::string& code, const ClientInfo& client);
+  Outcome mfa_disable(const Principal& who, const std::string& code, const ClientInfo& client);
+  Outcome mfa_new_backup_codes(const Principal& who, const std::string& code, const ClientInfo& client);
+  Outcome mfa_status(const Principal& who);
+  Outcome mfa_verify(const std::string& mfa_token, const std::string& code, bool backup_code, const ClientInfo& client);
+
+  static constexpr int64_t kMfaTokenTtl = 300;    // five minutes to enter the code
+  static constexpr int kMfaTokenAttempts = 5;     // wrong codes before the mfa_token dies
+  static constexpr int kBackupCodes = 10;
+
   // Verifies an access token (signature, claims, session); nullopt with
   // `why` when it is not acceptable.
   std::optional<Principal> authenticate(std::string_view access_token, std::string& why);
@@ -93,9 +110,17 @@ class AuthService {
     std::shared_ptr<const core::Jwks> verify;
   };
   KeyView keys(int64_t now);
-  std::string access_token(const nlohmann::json& user, const std::string& sid, int64_t now, KeyView& k);
+  std::string access_token(const nlohmann::json& user, const std::string& sid, int64_t now, KeyView& k,
+                           const nlohmann::json& amr);
   bool start_session(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
-                     IssuedTokens& out, std::string& sid);
+                     IssuedTokens& out, std::string& sid, const nlohmann::json& amr);
+  // A failed password or code: counts toward the lockout and says 401
+  // (`code`) or 423 when this failure locks the account.
+  Outcome record_failure(Store::Txn& t, nlohmann::json& user, const ClientInfo& client, int64_t now,
+                         const std::string& code, const std::string& message);
+  std::string backup_code_hash(const std::string& user_id, std::string_view code) const;
+  std::vector<std::string> new_backup_codes(const std::string& user_id, nlohmann::json& mfa) const;
+  std::optional<std::string> totp_secret(const nlohmann::json& user, const char* field) const;
   bool end_session(Store::Txn& t, const std::string& sid, int64_t now,
                    core::SessionState state = core::SessionState::kRevoked);
   bool end_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now, core::SessionState state);
@@ -113,6 +138,7 @@ class AuthService {
   std::shared_ptr<const core::Jwks> verify_set_;
   int64_t keys_checked_at_ = 0;
   uint64_t audit_seq_ = 0;
+  std::string mfa_key_;
 };
 
 // The user as the API shows it (never the password hash or counters).

@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -50,6 +51,13 @@ std::string sha256(std::string_view data) {
   unsigned char d[SHA256_DIGEST_LENGTH];
   SHA256(u8(data), data.size(), d);
   return std::string(reinterpret_cast<char*>(d), sizeof d);
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), u8(data), data.size(), out, &len)) std::abort();
+  return std::string(reinterpret_cast<char*>(out), len);
 }
 
 std::string hkdf_sha256(std::string_view ikm, std::string_view info) {

@@ -14,6 +14,9 @@ std::string random_token();                // 256 bits, base64url (43 characters
 std::string hex(std::string_view bytes);
 std::string sha256(std::string_view data);  // raw 32 bytes
 
+// HMAC-SHA256 of `data` under `key`, raw 32 bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
 // HKDF-SHA256 (RFC 5869) of `ikm` with `info`, 32 bytes.
 std::string hkdf_sha256(std::string_view ikm, std::string_view info);
 

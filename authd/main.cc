@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authd/config.h"
+#include "authd/crypto.h"
 #include "authd/auth_service.h"
 #include "authd/files.h"
 #include "authd/passwords.h"
@@ -46,6 +47,20 @@ bool load(const std::string& path, Config& config) {
   return false;
 }
 
+// [mfa] secret_key_file: 32 random bytes, created (0600) on first start
+// when the directory is writable; `make install` creates it otherwise.
+bool load_mfa_key(const Config& c, std::string& key, std::string& err) {
+  if (read_file(c.mfa_secret_key_file, key, err)) {
+    if (key.size() == 32) return true;
+    err = c.mfa_secret_key_file + ": must hold exactly 32 bytes";
+    return false;
+  }
+  auto slash = c.mfa_secret_key_file.rfind('/');
+  if (!make_dirs(c.mfa_secret_key_file.substr(0, slash), 0750, err)) return false;
+  key = random_bytes(32);
+  return write_file_atomic(c.mfa_secret_key_file, key, 0600, err);
+}
+
 SigningKeys::Options key_options(const Config& c) {
   return {c.key_dir, c.jwks_file, c.algorithm, c.access_ttl, 5};
 }
@@ -72,7 +87,7 @@ int set_role(const Config& config, const std::string& email, const std::string& 
     return 1;
   }
   PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
-  AuthService service(config, store, keys, hasher, unix_now);
+  AuthService service(config, store, keys, hasher, unix_now, std::string(32, '\0'));  // set_role needs no MFA key
   Outcome o = service.set_role(email, role);
   if (!o.ok()) {
     std::fprintf(stderr, "spa-authd: %s\n", o.message.c_str());
@@ -102,8 +117,13 @@ int serve(const Config& config) {
     log_event("error", "startup_failed", {{"reason", "store: " + err}});
     return 1;
   }
+  std::string mfa_key;
+  if (!load_mfa_key(config, mfa_key, err)) {
+    log_event("error", "startup_failed", {{"reason", "mfa key: " + err}});
+    return 1;
+  }
   PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
-  AuthService service(config, store, keys, hasher, unix_now);
+  AuthService service(config, store, keys, hasher, unix_now, mfa_key);
   AuthServer server;
   register_auth_routes(server, service, config);
   auto& http = server.http();

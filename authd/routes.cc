@@ -206,6 +206,40 @@ void register_auth_routes(AuthServer& server, AuthService& service, const Config
     if (auto who = api->principal(req, res)) api->send(req, res, api->service_.list_sessions(*who));
   });
 
+  // --- second factor
+  http.Post("/api/v1/mfa/setup", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    if (auto who = api->principal(req, res)) api->send(req, res, api->service_.mfa_setup(*who));
+  });
+  http.Get("/api/v1/mfa/status", [api](const Request& req, Response& res) {
+    if (auto who = api->principal(req, res)) api->send(req, res, api->service_.mfa_status(*who));
+  });
+  using CodeAction = Outcome (AuthService::*)(const Principal&, const std::string&, const ClientInfo&);
+  for (auto [path, action] : {std::pair<const char*, CodeAction>{"/api/v1/mfa/enable", &AuthService::mfa_enable},
+                              {"/api/v1/mfa/disable", &AuthService::mfa_disable},
+                              {"/api/v1/mfa/backup-codes", &AuthService::mfa_new_backup_codes}}) {
+    http.Post(path, [api, action](const Request& req, Response& res) {
+      if (!api->origin_ok(req, res)) return;
+      auto who = api->principal(req, res);
+      if (!who) return;
+      auto j = api->body(req, res);
+      if (!j) return;
+      auto code = api->field(req, res, *j, "code", 16);
+      if (code) api->send(req, res, (api->service_.*action)(*who, *code, client_of(req)));
+    });
+  }
+  for (auto [path, backup] : {std::pair<const char*, bool>{"/api/v1/mfa/verify", false}, {"/api/v1/mfa/verify-backup", true}}) {
+    http.Post(path, [api, backup](const Request& req, Response& res) {
+      if (!api->origin_ok(req, res)) return;
+      auto j = api->body(req, res);
+      if (!j) return;
+      auto token = api->field(req, res, *j, "mfa_token", 128);
+      if (!token) return;
+      auto code = api->field(req, res, *j, "code", 32);
+      if (code) api->send(req, res, api->service_.mfa_verify(*token, *code, backup, client_of(req)));
+    });
+  }
+
   http.Get("/api/v1/auth/export", [api](const Request& req, Response& res) {
     if (auto who = api->principal(req, res)) api->send(req, res, api->service_.export_data(*who));
   });

@@ -13,6 +13,7 @@
 //   user_sessions  user id ":" session id       -> ""
 //   refresh        SHA-256(refresh token)       -> refresh record JSON
 //   audit          big-endian time ns + seq     -> event JSON (no personal data)
+//   mfa_pending    SHA-256(mfa_token)           -> {user, expires_at, attempts}: logins waiting for a second factor
 #pragma once
 
 #include <functional>
@@ -24,8 +25,10 @@
 
 namespace spa::authd {
 
-enum class Db { kMeta, kUsers, kUsersByEmail, kUsersByName, kSessions, kSessionMeta, kUserSessions, kRefresh, kAudit };
-inline constexpr int kDbCount = 9;
+enum class Db {
+  kMeta, kUsers, kUsersByEmail, kUsersByName, kSessions, kSessionMeta, kUserSessions, kRefresh, kAudit, kMfaPending,
+};
+inline constexpr int kDbCount = 10;
 inline constexpr const char* kSchemaVersion = "1";
 
 class Store {

@@ -36,7 +36,7 @@ struct World {
     ck_assert_msg(store.open(dir + "/store", err), "%s", err.c_str());
     keys = std::make_unique<SigningKeys>(SigningKeys::Options{config.key_dir, config.jwks_file, config.algorithm, config.access_ttl, 5});
     ck_assert(keys->open(now, err));
-    service = std::make_unique<AuthService>(config, store, *keys, hasher, [this] { return now; });
+    service = std::make_unique<AuthService>(config, store, *keys, hasher, [this] { return now; }, random_bytes(32));
   }
   ~World() { std::system(("rm -rf " + dir).c_str()); }
 

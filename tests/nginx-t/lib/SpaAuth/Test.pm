@@ -294,6 +294,8 @@ mode = "@{[ $o{mode} // 'both' ]}"
 refresh_grace = "@{[ $o{grace} // 10 ]}s"
 [security]
 allowed_origins = ["https://app.example.com"]
+[mfa]
+secret_key_file = "$DIR/authd/mfa.key"
 $extra
 TOML
 }

@@ -1,0 +1,273 @@
+// Second factor: TOTP (RFC 6238 via liboath) with backup codes, and the
+// gate that turns a password-checked login into a session.
+#include "authd/auth_service.h"
+#include "authd/crypto.h"
+#include "authd/qr_svg.h"
+#include "authd/server.h"
+#include "authd/totp.h"
+#include "core/base64url.h"
+#include "core/json_strict.h"
+
+namespace spa::authd {
+namespace {
+
+using json = nlohmann::json;
+
+std::optional<json> load_user(const Store::Txn& t, const std::string& id) {
+  auto text = t.get(Db::kUsers, id);
+  json j;
+  std::string err;
+  if (!text || !core::parse_json_strict(*text, j, err, core::JsonLimits{1 << 20, 8}) || !j.is_object())
+    return std::nullopt;
+  return j;
+}
+
+bool enabled(const json& u) { return u.contains("mfa") && u["mfa"].value("enabled", false); }
+
+std::string normalize_backup_code(std::string_view code) {
+  std::string out;
+  for (char c : code)
+    if (c != '-' && c != ' ') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return out;
+}
+
+}  // namespace
+
+std::string AuthService::backup_code_hash(const std::string& user_id, std::string_view code) const {
+  // Keyed with the MFA key: a copy of the store alone does not let anyone
+  // test guesses against the hashes.
+  return hex(hmac_sha256(mfa_key_, "backup-code:" + user_id + ":" + normalize_backup_code(code)));
+}
+
+std::vector<std::string> AuthService::new_backup_codes(const std::string& user_id, json& mfa) const {
+  static const char* alphabet = "abcdefghjkmnpqrstuvwxyz23456789";  // no 0/o, 1/l/i
+  std::vector<std::string> codes;
+  json hashes = json::array();
+  for (int i = 0; i < kBackupCodes; ++i) {
+    std::string raw = random_bytes(8), code;
+    for (size_t j = 0; j < raw.size(); ++j) {
+      if (j == 4) code.push_back('-');
+      code.push_back(alphabet[static_cast<unsigned char>(raw[j]) % 31]);
+    }
+    hashes.push_back(backup_code_hash(user_id, code));
+    codes.push_back(code);
+  }
+  mfa["backup"] = hashes;
+  return codes;
+}
+
+std::optional<std::string> AuthService::totp_secret(const json& u, const char* field) const {
+  if (!u.contains("mfa")) return std::nullopt;
+  std::string box;
+  if (!core::base64url_decode(u["mfa"].value(field, ""), box)) return std::nullopt;
+  return open_sealed(mfa_key_, box, "totp:" + u.value("id", ""));
+}
+
+Outcome AuthService::mfa_setup(const Principal& who) {
+  int64_t now = clock_();
+  std::string secret = totp::new_secret();
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_user(t, who.user_id);
+        if (!u) {
+          result = Outcome::error(401, "invalid_token", "account no longer exists");
+          return false;
+        }
+        if (enabled(*u)) {
+          result = Outcome::error(409, "mfa_already_enabled", "two-factor authentication is already on");
+          return false;
+        }
+        // Pending until /mfa/enable proves the authenticator has it.
+        (*u)["mfa"] = {{"enabled", false},
+                       {"pending", core::base64url_encode(seal(mfa_key_, secret, "totp:" + who.user_id))}};
+        (*u)["updated_at"] = now;
+        std::string uri = totp::otpauth_uri(config_.mfa_issuer_name, u->value("email", ""), secret);
+        result.data = {{"secret", totp::base32(secret)}, {"otpauth_uri", uri}, {"qr_svg", qr_svg(uri)}};
+        return t.put(Db::kUsers, who.user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, const ClientInfo& client) {
+  int64_t now = clock_();
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_user(t, who.user_id);
+        if (!u) return false;
+        if (enabled(*u)) {
+          result = Outcome::error(409, "mfa_already_enabled", "two-factor authentication is already on");
+          return false;
+        }
+        auto secret = totp_secret(*u, "pending");
+        if (!secret) {
+          result = Outcome::error(400, "mfa_not_set_up", "call /api/v1/mfa/setup first");
+          return false;
+        }
+        auto step = totp::verify(*secret, code, now);
+        if (!step) {
+          result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong or expired");
+          return t.put(Db::kUsers, who.user_id, u->dump());
+        }
+        json mfa = {{"enabled", true},
+                    {"secret", (*u)["mfa"]["pending"]},
+                    {"last_step", *step},
+                    {"enabled_at", now}};
+        auto codes = new_backup_codes(who.user_id, mfa);
+        (*u)["mfa"] = mfa;
+        (*u)["updated_at"] = now;
+        audit(t, "mfa_enabled", *u, client, now);
+        result.data = {{"enabled", true}, {"backup_codes", codes}};
+        return t.put(Db::kUsers, who.user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome AuthService::mfa_disable(const Principal& who, const std::string& code, const ClientInfo& client) {
+  int64_t now = clock_();
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_user(t, who.user_id);
+        if (!u) return false;
+        auto secret = enabled(*u) ? totp_secret(*u, "secret") : std::nullopt;
+        if (!secret) {
+          result = Outcome::error(400, "mfa_not_enabled", "two-factor authentication is off");
+          return false;
+        }
+        auto step = totp::verify(*secret, code, now);
+        if (!step || *step <= (*u)["mfa"].value("last_step", uint64_t{0})) {
+          result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong, expired or already used");
+          return t.put(Db::kUsers, who.user_id, u->dump());
+        }
+        u->erase("mfa");
+        (*u)["updated_at"] = now;
+        audit(t, "mfa_disabled", *u, client, now);
+        result.data = {{"enabled", false}};
+        return t.put(Db::kUsers, who.user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome AuthService::mfa_new_backup_codes(const Principal& who, const std::string& code, const ClientInfo& client) {
+  int64_t now = clock_();
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_user(t, who.user_id);
+        if (!u) return false;
+        auto secret = enabled(*u) ? totp_secret(*u, "secret") : std::nullopt;
+        if (!secret) {
+          result = Outcome::error(400, "mfa_not_enabled", "two-factor authentication is off");
+          return false;
+        }
+        auto step = totp::verify(*secret, code, now);
+        if (!step || *step <= (*u)["mfa"].value("last_step", uint64_t{0})) {
+          result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong, expired or already used");
+          return t.put(Db::kUsers, who.user_id, u->dump());
+        }
+        (*u)["mfa"]["last_step"] = *step;
+        auto codes = new_backup_codes(who.user_id, (*u)["mfa"]);
+        audit(t, "mfa_backup_codes_replaced", *u, client, now);
+        result.data = {{"backup_codes", codes}};
+        return t.put(Db::kUsers, who.user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome AuthService::mfa_status(const Principal& who) {
+  std::optional<json> u;
+  std::string err;
+  if (!store_.read([&](const Store::Txn& t) { u = load_user(t, who.user_id); }, err)) return store_failure(err);
+  if (!u) return Outcome::error(401, "invalid_token", "account no longer exists");
+  Outcome o;
+  o.data = {{"enabled", enabled(*u)},
+            {"backup_codes_remaining", enabled(*u) ? (*u)["mfa"].value("backup", json::array()).size() : 0}};
+  return o;
+}
+
+Outcome AuthService::mfa_verify(const std::string& mfa_token, const std::string& code, bool backup_code,
+                                const ClientInfo& client) {
+  int64_t now = clock_();
+  std::string key = sha256(mfa_token);
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto text = t.get(Db::kMfaPending, key);
+        json pending;
+        std::string perr;
+        if (!text || !core::parse_json_strict(*text, pending, perr) || !pending.is_object() ||
+            pending.value("expires_at", int64_t{0}) <= now) {
+          result = Outcome::error(401, "invalid_token", "mfa_token is not valid or has expired");
+          return text ? t.del(Db::kMfaPending, key) : false;
+        }
+        std::string id = pending.value("user", "");
+        auto u = load_user(t, id);
+        if (!u || u->value("disabled", false) || !enabled(*u)) {
+          result = Outcome::error(401, "invalid_token", "mfa_token is not valid or has expired");
+          return t.del(Db::kMfaPending, key);
+        }
+        int64_t locked_until = u->value("locked_until", int64_t{0});
+        if (locked_until > now) {
+          result = Outcome::error(423, "account_locked", "too many failed attempts; try again later", locked_until - now);
+          return false;
+        }
+        bool good = false;
+        json& mfa = (*u)["mfa"];
+        if (backup_code) {
+          // Single use: the matching hash leaves the list.
+          std::string h = backup_code_hash(id, code);
+          json remaining = json::array();
+          for (const auto& stored : mfa.value("backup", json::array())) {
+            if (!good && stored.is_string() && equal_secret(stored.get<std::string>(), h)) good = true;
+            else remaining.push_back(stored);
+          }
+          if (good) mfa["backup"] = remaining;
+        } else if (auto secret = totp_secret(*u, "secret")) {
+          auto step = totp::verify(*secret, code, now);
+          // A code accepted once (this step or an earlier one) is spent.
+          if (step && *step > mfa.value("last_step", uint64_t{0})) {
+            good = true;
+            mfa["last_step"] = *step;
+          }
+        }
+        if (!good) {
+          result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong, expired or already used");
+          pending["attempts"] = pending.value("attempts", 0) + 1;
+          bool spent = pending["attempts"].get<int>() >= kMfaTokenAttempts;
+          return t.put(Db::kUsers, id, u->dump()) &&
+                 (spent ? t.del(Db::kMfaPending, key) : t.put(Db::kMfaPending, key, pending.dump()));
+        }
+        (*u)["failed_logins"] = 0;
+        (*u)["lockouts"] = 0;
+        IssuedTokens tokens;
+        std::string sid;
+        if (!t.del(Db::kMfaPending, key) ||
+            !start_session(t, *u, client, now, tokens, sid, json::array({"pwd", "otp"})))
+          return false;
+        audit(t, backup_code ? "login_backup_code" : "login_mfa", *u, client, now);
+        result.tokens = tokens;
+        result.data = {{"user", public_user(*u)}, {"session_id", sid}};
+        if (backup_code) result.data["backup_codes_remaining"] = mfa["backup"].size();
+        return t.put(Db::kUsers, id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+}  // namespace spa::authd
