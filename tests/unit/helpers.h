@@ -22,6 +22,7 @@ Suite* authd_config_suite();
 Suite* signing_keys_suite();
 Suite* authd_core_suite();
 Suite* auth_service_suite();
+Suite* totp_suite();
 
 namespace test {
 
