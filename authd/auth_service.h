@@ -92,6 +92,13 @@ class AuthService {
   Outcome mfa_status(const Principal& who);
   Outcome mfa_verify(const std::string& mfa_token, const std::string& code, bool backup_code, const ClientInfo& client);
 
+  // Password reset by e-mailed link (authd/password_reset.cc). The request
+  // answers the same whether or not the e-mail has an account.
+  Outcome password_reset_request(const std::string& email, const ClientInfo& client);
+  Outcome password_reset_confirm(const std::string& token, const std::string& password, const ClientInfo& client);
+  void set_mailer(class MailSender* mailer) { mailer_ = mailer; }
+  static constexpr int64_t kResetTokenTtl = 30 * 60;
+
   static constexpr int64_t kMfaTokenTtl = 300;    // five minutes to enter the code
   static constexpr int kMfaTokenAttempts = 5;     // wrong codes before the mfa_token dies
   static constexpr int kBackupCodes = 10;
@@ -139,6 +146,7 @@ class AuthService {
   int64_t keys_checked_at_ = 0;
   uint64_t audit_seq_ = 0;
   std::string mfa_key_;
+  class MailSender* mailer_ = nullptr;
 };
 
 // The user as the API shows it (never the password hash or counters).

@@ -18,6 +18,7 @@
 #include "authd/crypto.h"
 #include "authd/auth_service.h"
 #include "authd/files.h"
+#include "authd/mailer.h"
 #include "authd/passwords.h"
 #include "authd/routes.h"
 #include "authd/store.h"
@@ -124,6 +125,8 @@ int serve(const Config& config) {
   }
   PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
   AuthService service(config, store, keys, hasher, unix_now, mfa_key);
+  Mailer mailer(config.smtp_url, config.smtp_from);
+  service.set_mailer(&mailer);
   AuthServer server;
   register_auth_routes(server, service, config);
   auto& http = server.http();

@@ -206,6 +206,23 @@ void register_auth_routes(AuthServer& server, AuthService& service, const Config
     if (auto who = api->principal(req, res)) api->send(req, res, api->service_.list_sessions(*who));
   });
 
+  http.Post("/api/v1/auth/password-reset/request", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    auto email = api->field(req, res, *j, "email", 254);
+    if (email) api->send(req, res, api->service_.password_reset_request(*email, client_of(req)));
+  });
+  http.Post("/api/v1/auth/password-reset/confirm", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    auto token = api->field(req, res, *j, "token", 128);
+    if (!token) return;
+    auto password = api->field(req, res, *j, "password", 512);
+    if (password) api->send(req, res, api->service_.password_reset_confirm(*token, *password, client_of(req)));
+  });
+
   // --- second factor
   http.Post("/api/v1/mfa/setup", [api](const Request& req, Response& res) {
     if (!api->origin_ok(req, res)) return;

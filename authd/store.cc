@@ -10,7 +10,7 @@ namespace {
 constexpr const char* kNames[kDbCount] = {"meta",         "users",        "users_by_email",
                                           "users_by_name", "sessions",     "session_meta",
                                           "user_sessions", "refresh",      "audit",
-                                          "mfa_pending"};
+                                          "mfa_pending",   "reset_tokens"};
 constexpr size_t kMapSize = size_t{1} << 30;  // address space, not disk: the file grows as needed
 
 using core::mdb_val;

@@ -14,6 +14,7 @@
 //   refresh        SHA-256(refresh token)       -> refresh record JSON
 //   audit          big-endian time ns + seq     -> event JSON (no personal data)
 //   mfa_pending    SHA-256(mfa_token)           -> {user, expires_at, attempts}: logins waiting for a second factor
+//   reset_tokens   SHA-256(reset token)         -> {user, expires_at}: password-reset links
 #pragma once
 
 #include <functional>
@@ -27,8 +28,9 @@ namespace spa::authd {
 
 enum class Db {
   kMeta, kUsers, kUsersByEmail, kUsersByName, kSessions, kSessionMeta, kUserSessions, kRefresh, kAudit, kMfaPending,
+  kResetTokens,
 };
-inline constexpr int kDbCount = 10;
+inline constexpr int kDbCount = 11;
 inline constexpr const char* kSchemaVersion = "1";
 
 class Store {

@@ -5,6 +5,7 @@
 
 #include "authd/auth_service.h"
 #include "authd/crypto.h"
+#include "authd/mailer.h"
 #include "core/base64url.h"
 #include "core/verifier.h"
 #include "tests/unit/helpers.h"
@@ -149,6 +150,38 @@ START_TEST(erasure_leaves_no_personal_data) {
 }
 END_TEST
 
+struct KeptMail final : MailSender {
+  std::vector<std::string> bodies;
+  bool send(const std::string&, const std::string&, const std::string& body) override {
+    bodies.push_back(body);
+    return true;
+  }
+  std::string token() const {
+    const std::string& b = bodies.back();
+    size_t at = b.find("#token=") + 7;
+    return b.substr(at, b.find('\n', at) - at);
+  }
+};
+
+START_TEST(reset_links_expire_after_thirty_minutes) {
+  World w;
+  KeptMail mail;
+  w.service->set_mailer(&mail);
+  ck_assert(w.service->signup("fay@example.com", "fay", "fay password!", w.client).ok());
+  ck_assert_int_eq(w.service->password_reset_request("nobody@example.com", w.client).status, 202);
+  ck_assert(mail.bodies.empty());  // nothing for an unknown address
+  ck_assert_int_eq(w.service->password_reset_request("fay@example.com", w.client).status, 202);
+  ck_assert_uint_eq(mail.bodies.size(), 1);
+  std::string token = mail.token();
+  ck_assert_uint_eq(token.size(), 43);
+  w.now += AuthService::kResetTokenTtl;
+  ck_assert_int_eq(w.service->password_reset_confirm(token, "fay new password", w.client).status, 401);
+  ck_assert_int_eq(w.service->password_reset_request("fay@example.com", w.client).status, 202);
+  w.now += AuthService::kResetTokenTtl - 1;
+  ck_assert(w.service->password_reset_confirm(mail.token(), "fay new password", w.client).ok());
+}
+END_TEST
+
 Suite* auth_service_suite() {
   Suite* s = suite_create("auth_service");
   TCase* tc = tcase_create("core");
@@ -158,6 +191,7 @@ Suite* auth_service_suite() {
   tcase_add_test(tc, refresh_tokens_expire);
   tcase_add_test(tc, lockout_grows_and_clears_on_success);
   tcase_add_test(tc, erasure_leaves_no_personal_data);
+  tcase_add_test(tc, reset_links_expire_after_thirty_minutes);
   suite_add_tcase(s, tc);
   return s;
 }

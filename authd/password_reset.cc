@@ -1,0 +1,107 @@
+// Password reset by e-mailed link: a 256-bit single-use token, stored
+// hashed, valid 30 minutes; completing it revokes every session.
+#include "authd/auth_service.h"
+#include "authd/crypto.h"
+#include "authd/mailer.h"
+#include "authd/server.h"
+#include "core/json_strict.h"
+
+namespace spa::authd {
+namespace {
+
+using json = nlohmann::json;
+
+std::optional<json> load(const Store::Txn& t, Db db, std::string_view key) {
+  auto text = t.get(db, key);
+  json j;
+  std::string err;
+  if (!text || !core::parse_json_strict(*text, j, err, core::JsonLimits{1 << 20, 8}) || !j.is_object())
+    return std::nullopt;
+  return j;
+}
+
+}  // namespace
+
+Outcome AuthService::password_reset_request(const std::string& email, const ClientInfo& client) {
+  Outcome same;  // the one answer, account or not
+  same.status = 202;
+  same.data = {{"message", "if an account has this e-mail, a reset link is on its way"}};
+  if (!valid_email(email)) return Outcome::error(400, "validation_failed", "email is not a valid address");
+  int64_t now = clock_();
+  std::string token = random_token();
+  std::string address;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto id = t.get(Db::kUsersByEmail, fold(email));
+        auto user = id ? load(t, Db::kUsers, *id) : std::nullopt;
+        if (!user || user->value("disabled", false)) return false;
+        address = user->value("email", "");
+        audit(t, "password_reset_requested", *user, client, now);
+        json record = {{"user", *id}, {"expires_at", now + kResetTokenTtl}};
+        return t.put(Db::kResetTokens, sha256(token), record.dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (ok && mailer_) {
+    // A fragment, not a query: browsers do not send it to any server, so
+    // the token stays out of access logs and Referer headers.
+    std::string base = config_.allowed_origins.empty() ? config_.issuer : config_.allowed_origins.front();
+    mailer_->send(address, "Reset your password",
+                  "Someone asked to reset the password of your account.\n\n"
+                  "To choose a new password, open this link within 30 minutes:\n\n" +
+                      base + "/reset-password#token=" + token +
+                      "\n\nIf it was not you, ignore this message; your password stays as it is.\n");
+  }
+  return same;
+}
+
+Outcome AuthService::password_reset_confirm(const std::string& token, const std::string& password,
+                                            const ClientInfo& client) {
+  int64_t now = clock_();
+  std::string key = sha256(token);
+  std::optional<json> user;
+  std::string err;
+  if (!store_.read([&](const Store::Txn& t) {
+        auto record = load(t, Db::kResetTokens, key);
+        if (record && record->value("expires_at", int64_t{0}) > now)
+          user = load(t, Db::kUsers, record->value("user", ""));
+      }, err))
+    return store_failure(err);
+  if (!user) return Outcome::error(401, "invalid_token", "the reset link is not valid or has expired");
+  if (auto problem = password_problem(password, user->value("email", ""), user->value("username", "")))
+    return Outcome::error(400, "validation_failed", *problem);
+  std::string phc = hasher_.hash(password);  // slow; outside the write lock
+  std::string id = user->value("id", "");
+  Outcome result = Outcome::error(401, "invalid_token", "the reset link is not valid or has expired");
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        // Checked again: the link may have been used meanwhile.
+        auto record = load(t, Db::kResetTokens, key);
+        auto u = load(t, Db::kUsers, id);
+        if (!record || record->value("expires_at", int64_t{0}) <= now || !u) return false;
+        // Every outstanding link of the user dies with this one.
+        std::vector<std::string> links;
+        t.scan(Db::kResetTokens, "", [&](std::string_view k, std::string_view v) {
+          if (v.find("\"" + id + "\"") != std::string_view::npos) links.emplace_back(k);
+          return true;
+        });
+        for (const auto& k : links)
+          if (!t.del(Db::kResetTokens, k)) return false;
+        (*u)["password"] = phc;
+        (*u)["failed_logins"] = 0;
+        (*u)["lockouts"] = 0;
+        (*u)["locked_until"] = 0;
+        (*u)["updated_at"] = now;
+        if (!end_all_sessions(t, id, now, core::SessionState::kRevoked)) return false;
+        audit(t, "password_reset", *u, client, now);
+        result = Outcome();
+        result.data = {{"reset", true}};
+        return t.put(Db::kUsers, id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+}  // namespace spa::authd

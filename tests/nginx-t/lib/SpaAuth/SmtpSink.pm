@@ -1,0 +1,56 @@
+package SpaAuth::SmtpSink;
+# A minimal SMTP server on loopback for tests: accepts every message and
+# writes it to DIR/NNN.eml. Speaks just enough RFC 5321 for libcurl.
+use strict;
+use warnings;
+use IO::Socket::INET;
+use POSIX ();
+
+# Returns (port, pid); kill the pid when done.
+sub start {
+    my ($dir) = @_;
+    mkdir $dir;
+    my $server = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
+        or die "smtp sink: $!";
+    my $port = $server->sockport;
+    my $pid = fork // die;
+    return ($port, $pid) if $pid;
+    my $n = 0;
+    while (my $c = $server->accept) {
+        $c->autoflush(1);
+        print $c "220 sink.test ESMTP\r\n";
+        my ($in_data, $message) = (0, '');
+        while (defined(my $line = <$c>)) {
+            if ($in_data) {
+                if ($line eq ".\r\n") {
+                    $in_data = 0;
+                    open my $fh, '>', sprintf('%s/%03d.eml.tmp', $dir, ++$n) or die;
+                    print $fh $message;
+                    close $fh;
+                    rename sprintf('%s/%03d.eml.tmp', $dir, $n), sprintf('%s/%03d.eml', $dir, $n);
+                    $message = '';
+                    print $c "250 2.0.0 queued\r\n";
+                } else {
+                    $line =~ s/^\.\././;
+                    $message .= $line;
+                }
+                next;
+            }
+            if ($line =~ /^(EHLO|HELO)/i) { print $c "250 sink.test\r\n" }
+            elsif ($line =~ /^(MAIL|RCPT|RSET|NOOP)/i) { $message .= "X-Envelope: $line" if $line =~ /^RCPT/i; print $c "250 2.1.0 ok\r\n" }
+            elsif ($line =~ /^DATA/i) { $in_data = 1; print $c "354 go ahead\r\n" }
+            elsif ($line =~ /^QUIT/i) { print $c "221 bye\r\n"; last }
+            else { print $c "502 5.5.2 not implemented\r\n" }
+        }
+        close $c;
+    }
+    POSIX::_exit(0);
+}
+
+# The messages received so far, oldest first.
+sub messages {
+    my ($dir) = @_;
+    return map { local $/; open my $fh, '<', $_ or die; scalar <$fh> } sort glob("$dir/*.eml");
+}
+
+1;
