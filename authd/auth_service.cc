@@ -367,21 +367,18 @@ Outcome AuthService::logout(const std::optional<Principal>& who, const std::stri
   bool found = false;
   bool ok = store_.write(
       [&](Store::Txn& t) {
-        std::string sid;
+        std::string sid, user_id;
         if (who) {
           sid = who->sid;
+          user_id = who->user_id;
         } else if (!refresh_token.empty()) {
           auto text = t.get(Db::kRefresh, sha256(refresh_token));
           auto record = text ? RefreshRecord::from_json(*text) : std::nullopt;
-          if (record) sid = record->sid;
+          if (record) sid = record->sid, user_id = record->user_id;
         }
         if (sid.empty()) return false;
         found = true;
-        auto rec = session_of(t, sid);
-        if (rec) {
-          auto user = load_json(t, Db::kUsers, who ? who->user_id : "").value_or(json::object());
-          audit(t, "logout", user, client, now);
-        }
+        if (auto user = load_json(t, Db::kUsers, user_id)) audit(t, "logout", *user, client, now);
         return end_session(t, sid, now);
       },
       err);

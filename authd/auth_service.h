@@ -128,6 +128,11 @@ class AuthService {
   std::string backup_code_hash(const std::string& user_id, std::string_view code) const;
   std::vector<std::string> new_backup_codes(const std::string& user_id, nlohmann::json& mfa) const;
   std::optional<std::string> totp_secret(const nlohmann::json& user, const char* field) const;
+  // Runs `action` on the user record after a current, unspent TOTP code
+  // (an action on an enabled second factor); a wrong code counts toward
+  // the lockout. The record is saved with whatever `action` changed.
+  Outcome with_current_code(const Principal& who, const std::string& code, const ClientInfo& client,
+                            const std::function<void(Store::Txn&, nlohmann::json&, uint64_t, Outcome&)>& action);
   bool end_session(Store::Txn& t, const std::string& sid, int64_t now,
                    core::SessionState state = core::SessionState::kRevoked);
   bool end_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now, core::SessionState state);

@@ -130,7 +130,9 @@ Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, c
   return result;
 }
 
-Outcome AuthService::mfa_disable(const Principal& who, const std::string& code, const ClientInfo& client) {
+Outcome AuthService::with_current_code(
+    const Principal& who, const std::string& code, const ClientInfo& client,
+    const std::function<void(Store::Txn&, json&, uint64_t, Outcome&)>& action) {
   int64_t now = clock_();
   Outcome result;
   std::string err;
@@ -146,12 +148,11 @@ Outcome AuthService::mfa_disable(const Principal& who, const std::string& code, 
         auto step = totp::verify(*secret, code, now);
         if (!step || *step <= (*u)["mfa"].value("last_step", uint64_t{0})) {
           result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong, expired or already used");
-          return t.put(Db::kUsers, who.user_id, u->dump());
+        } else {
+          (*u)["mfa"]["last_step"] = *step;
+          (*u)["updated_at"] = now;
+          action(t, *u, *step, result);
         }
-        u->erase("mfa");
-        (*u)["updated_at"] = now;
-        audit(t, "mfa_disabled", *u, client, now);
-        result.data = {{"enabled", false}};
         return t.put(Db::kUsers, who.user_id, u->dump());
       },
       err);
@@ -159,33 +160,20 @@ Outcome AuthService::mfa_disable(const Principal& who, const std::string& code, 
   return result;
 }
 
+Outcome AuthService::mfa_disable(const Principal& who, const std::string& code, const ClientInfo& client) {
+  return with_current_code(who, code, client, [&](Store::Txn& t, json& u, uint64_t, Outcome& result) {
+    u.erase("mfa");
+    audit(t, "mfa_disabled", u, client, clock_());
+    result.data = {{"enabled", false}};
+  });
+}
+
 Outcome AuthService::mfa_new_backup_codes(const Principal& who, const std::string& code, const ClientInfo& client) {
-  int64_t now = clock_();
-  Outcome result;
-  std::string err;
-  bool ok = store_.write(
-      [&](Store::Txn& t) {
-        auto u = load_user(t, who.user_id);
-        if (!u) return false;
-        auto secret = enabled(*u) ? totp_secret(*u, "secret") : std::nullopt;
-        if (!secret) {
-          result = Outcome::error(400, "mfa_not_enabled", "two-factor authentication is off");
-          return false;
-        }
-        auto step = totp::verify(*secret, code, now);
-        if (!step || *step <= (*u)["mfa"].value("last_step", uint64_t{0})) {
-          result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong, expired or already used");
-          return t.put(Db::kUsers, who.user_id, u->dump());
-        }
-        (*u)["mfa"]["last_step"] = *step;
-        auto codes = new_backup_codes(who.user_id, (*u)["mfa"]);
-        audit(t, "mfa_backup_codes_replaced", *u, client, now);
-        result.data = {{"backup_codes", codes}};
-        return t.put(Db::kUsers, who.user_id, u->dump());
-      },
-      err);
-  if (!ok && !err.empty()) return store_failure(err);
-  return result;
+  return with_current_code(who, code, client, [&](Store::Txn& t, json& u, uint64_t, Outcome& result) {
+    auto codes = new_backup_codes(who.user_id, u["mfa"]);
+    audit(t, "mfa_backup_codes_replaced", u, client, clock_());
+    result.data = {{"backup_codes", codes}};
+  });
 }
 
 Outcome AuthService::mfa_status(const Principal& who) {

@@ -16,6 +16,9 @@ constexpr size_t kMapSize = size_t{1} << 30;  // address space, not disk: the fi
 using core::mdb_val;
 using core::view;
 
+// LMDB refuses empty keys and keys over 511 bytes; no key of ours is either.
+bool usable_key(std::string_view key) { return !key.empty() && key.size() <= 511; }
+
 }  // namespace
 
 bool Store::Txn::fail(int rc, const char* what) const {
@@ -24,6 +27,7 @@ bool Store::Txn::fail(int rc, const char* what) const {
 }
 
 std::optional<std::string> Store::Txn::get(Db db, std::string_view key) const {
+  if (!usable_key(key)) return std::nullopt;
   MDB_val k = mdb_val(key), v;
   int rc = mdb_get(txn_, store_.dbis_[static_cast<int>(db)], &k, &v);
   if (rc != 0) {
@@ -34,12 +38,17 @@ std::optional<std::string> Store::Txn::get(Db db, std::string_view key) const {
 }
 
 bool Store::Txn::put(Db db, std::string_view key, std::string_view value) {
+  if (!usable_key(key)) {
+    err_ = "put: unusable key";
+    return false;
+  }
   MDB_val k = mdb_val(key), v = mdb_val(value);
   int rc = mdb_put(txn_, store_.dbis_[static_cast<int>(db)], &k, &v, 0);
   return rc == 0 || fail(rc, "put");
 }
 
 bool Store::Txn::del(Db db, std::string_view key) {
+  if (!usable_key(key)) return true;  // nothing stored under it
   MDB_val k = mdb_val(key);
   int rc = mdb_del(txn_, store_.dbis_[static_cast<int>(db)], &k, nullptr);
   return rc == 0 || rc == MDB_NOTFOUND || fail(rc, "del");

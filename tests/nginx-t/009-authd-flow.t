@@ -138,6 +138,12 @@ $r = api(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $at3");
 is($r->{status}, 200, 'logout: 200');
 ok((grep { /^__Host-spa_at=; .*Max-Age=0$/ } @{ $r->{headers}{'set-cookie'} // [] }), 'logout clears the cookies');
 is(svc($at3), '401 revoked', 'logged-out token refused on the very next request');
+my $s4 = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} })->{json}{data};
+$r = api(POST => '/api/v1/auth/logout', { refresh_token => $s4->{refresh_token} });
+is($r->{status}, 200, 'logout with only the refresh token (access token expired)');
+is(svc($s4->{access_token}), '401 revoked', 'that session ends too');
+$r = api(POST => '/api/v1/auth/logout', { refresh_token => 'nothing' });
+is("$r->{status} " . code($r), '401 invalid_token', 'logout without any session: 401');
 
 # --- sessions: list and revoke one
 my @s = map { api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} })->{json}{data} } 1 .. 2;
