@@ -8,6 +8,7 @@
 #include "authd/mailer.h"
 #include "core/base64url.h"
 #include "core/verifier.h"
+#include "tests/unit/auth_world.h"
 #include "tests/unit/helpers.h"
 
 using namespace spa::authd;
@@ -15,32 +16,7 @@ using json = nlohmann::json;
 
 namespace {
 
-struct World {
-  std::string dir;
-  Config config;
-  Store store;
-  std::unique_ptr<SigningKeys> keys;
-  PasswordHasher hasher{19456, 2, 1};
-  int64_t now = 1'800'000'000;
-  std::unique_ptr<AuthService> service;
-  ClientInfo client{"req-1", "192.0.2.7", "agent/1"};
-
-  World() {
-    char tmpl[] = "/tmp/spa-service-XXXXXX";
-    dir = mkdtemp(tmpl);
-    config.issuer = "https://app.example.com";
-    config.audience = "spa";
-    config.refresh_grace = 10;
-    config.key_dir = dir + "/keys";
-    config.jwks_file = dir + "/jwks.json";
-    std::string err;
-    ck_assert_msg(store.open(dir + "/store", err), "%s", err.c_str());
-    keys = std::make_unique<SigningKeys>(SigningKeys::Options{config.key_dir, config.jwks_file, config.algorithm, config.access_ttl, 5});
-    ck_assert(keys->open(now, err));
-    service = std::make_unique<AuthService>(config, store, *keys, hasher, [this] { return now; }, random_bytes(32));
-  }
-  ~World() { std::system(("rm -rf " + dir).c_str()); }
-
+struct World : test::AuthWorld {
   Outcome signup_and_login(const std::string& name) {
     ck_assert(service->signup(name + "@example.com", name, name + " password!", client).ok());
     return service->login(name + "@example.com", name + " password!", client);

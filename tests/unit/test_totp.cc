@@ -6,6 +6,7 @@
 #include "authd/crypto.h"
 #include "authd/totp.h"
 #include "core/base64url.h"
+#include "tests/unit/auth_world.h"
 #include "tests/unit/helpers.h"
 
 using namespace spa::authd;
@@ -58,29 +59,12 @@ END_TEST
 
 namespace {
 
-struct MfaWorld {
-  std::string dir;
-  Config config;
-  Store store;
-  std::unique_ptr<SigningKeys> keys;
-  PasswordHasher hasher{19456, 2, 1};
-  int64_t now = 1'800'000'000;
-  std::unique_ptr<AuthService> service;
-  ClientInfo client{"r", "192.0.2.1", "ua"};
+struct MfaWorld : test::AuthWorld {
   Principal who;
   std::string secret;
 
   MfaWorld() {
-    char tmpl[] = "/tmp/spa-mfa-XXXXXX";
-    dir = mkdtemp(tmpl);
-    config.issuer = "https://app.example.com";
-    config.key_dir = dir + "/keys";
-    config.jwks_file = dir + "/jwks.json";
     std::string err;
-    ck_assert(store.open(dir + "/store", err));
-    keys = std::make_unique<SigningKeys>(SigningKeys::Options{config.key_dir, config.jwks_file, config.algorithm, 900, 5});
-    ck_assert(keys->open(now, err));
-    service = std::make_unique<AuthService>(config, store, *keys, hasher, [this] { return now; }, random_bytes(32));
     ck_assert(service->signup("m@example.com", "mallory", "m password 123", client).ok());
     Outcome login = service->login("m@example.com", "m password 123", client);
     who = *service->authenticate(login.tokens->access_token, err);
@@ -88,7 +72,6 @@ struct MfaWorld {
     ck_assert(setup.ok());
     secret = *totp::from_base32(setup.data["secret"].get<std::string>());
   }
-  ~MfaWorld() { std::system(("rm -rf " + dir).c_str()); }
   std::string code(int64_t offset = 0) { return totp::generate(secret, now + offset); }
   std::string mfa_token() {
     Outcome o = service->login("m@example.com", "m password 123", client);

@@ -1,0 +1,46 @@
+// A whole AuthService for unit tests: a temp store and key directory, a
+// fake clock (`now`), and a client. Removed with the object.
+#pragma once
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "authd/auth_service.h"
+#include "authd/crypto.h"
+#include "tests/unit/helpers.h"
+
+namespace test {
+
+struct AuthWorld {
+  std::string dir;
+  spa::authd::Config config;
+  spa::authd::Store store;
+  std::unique_ptr<spa::authd::SigningKeys> keys;
+  spa::authd::PasswordHasher hasher{19456, 2, 1};
+  int64_t now = 1'800'000'000;
+  std::unique_ptr<spa::authd::AuthService> service;
+  spa::authd::ClientInfo client{"req-1", "192.0.2.7", "agent/1"};
+
+  AuthWorld() {
+    char tmpl[] = "/tmp/spa-service-XXXXXX";
+    dir = mkdtemp(tmpl);
+    config.issuer = "https://app.example.com";
+    config.audience = "spa";
+    config.refresh_grace = 10;
+    config.key_dir = dir + "/keys";
+    config.jwks_file = dir + "/jwks.json";
+    std::string err;
+    ck_assert_msg(store.open(dir + "/store", err), "%s", err.c_str());
+    keys = std::make_unique<spa::authd::SigningKeys>(spa::authd::SigningKeys::Options{
+        config.key_dir, config.jwks_file, config.algorithm, config.access_ttl, 5});
+    ck_assert(keys->open(now, err));
+    service = std::make_unique<spa::authd::AuthService>(config, store, *keys, hasher, [this] { return now; },
+                                                        spa::authd::random_bytes(32));
+  }
+  ~AuthWorld() { std::system(("rm -rf " + dir).c_str()); }
+  AuthWorld(const AuthWorld&) = delete;
+  AuthWorld& operator=(const AuthWorld&) = delete;
+};
+
+}  // namespace test
