@@ -13,6 +13,8 @@ build="$top/build"
 echo "==> configuration from conf/ with local paths ($state/nginx.conf, $state/authd.toml)"
 echo "==> self-signed TLS certificate for localhost ($state/tls)"
 scripts/adapt-conf.sh "$state" 8443
+# Mail (password-reset links) goes to a local sink that writes files.
+sed -i "s|^url = \"smtp://127.0.0.1:25\"|url = \"smtp://127.0.0.1:2525\"|" "$state/authd.toml"
 "$build/spa-authd" --check-config --config "$state/authd.toml" > /dev/null
 rm -f "$state/cookies.txt"
 
@@ -29,6 +31,12 @@ if [ "$(id -u)" -eq 0 ]; then
   chgrp www-data "$state/run/authd.sock"
   chgrp www-data "$state/authd" "$state/authd/data.mdb" "$state/authd/lock.mdb"
 fi
+
+echo "==> mail sink on 127.0.0.1:2525 (messages in $state/mail/)"
+perl -I tests/nginx-t/lib -MSpaAuth::SmtpSink -e '
+  my (undef, $pid) = SpaAuth::SmtpSink::start($ARGV[0], 2525);
+  open my $fh, ">", $ARGV[1] or die; print $fh "$pid\n";' "$state/mail" "$state/run/mail.pid" \
+  < /dev/null > "$state/logs/mail.log" 2>&1
 
 echo "==> demo service on 127.0.0.1:9101 (log: $state/logs/demo.log)"
 nohup "$build/spa-demo-echo" --port 9101 > "$state/logs/demo.log" 2>&1 &
@@ -56,6 +64,9 @@ The browser flow, with curl keeping the cookies spa-authd sets:
   $api -X POST https://localhost:8443/api/v1/auth/refresh
   $api -X POST https://localhost:8443/api/v1/auth/logout
   $api -i https://localhost:8443/api/v1/demo/hello       # 401: the session is gone
+
+  $api https://localhost:8443/api/v1/auth/password-reset/request -d '{"email":"dev@example.com"}'
+                                                          # the link arrives in $state/mail/
 
 Keys: https://localhost:8443/api/v1/auth/jwks.json. Logs: $state/logs/.
 MSG

@@ -20,6 +20,10 @@ if [ -f "$state/run/authd.pid" ]; then
   fi
   rm -f "$state/run/authd.pid"
 fi
+if [ -f "$state/run/mail.pid" ]; then
+  kill "$(cat "$state/run/mail.pid")" 2>/dev/null && say "==> stopping the mail sink"
+  rm -f "$state/run/mail.pid"
+fi
 if [ -f "$state/run/demo.pid" ]; then
   pid=$(cat "$state/run/demo.pid")
   if kill -0 "$pid" 2>/dev/null; then

@@ -6,11 +6,11 @@ use warnings;
 use IO::Socket::INET;
 use POSIX ();
 
-# Returns (port, pid); kill the pid when done.
+# Returns (port, pid); kill the pid when done. PORT 0 (default): any free one.
 sub start {
-    my ($dir) = @_;
+    my ($dir, $port_wanted) = @_;
     mkdir $dir;
-    my $server = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
+    my $server = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => $port_wanted // 0, ReuseAddr => 1)
         or die "smtp sink: $!";
     my $port = $server->sockport;
     my $pid = fork // die;
