@@ -152,6 +152,29 @@ bool AuthService::start_session(Store::Txn& t, const json& user, const ClientInf
          t.put(Db::kUserSessions, uid + ":" + sid, "") && t.put(Db::kRefresh, sha256(out.refresh_token), r.to_json());
 }
 
+bool AuthService::needs_second_factor(const json& u) const {
+  return u.contains("mfa") && u["mfa"].value("enabled", false);
+}
+
+bool AuthService::open_second_factor_gate(Store::Txn& t, const json& u, const ClientInfo& client, int64_t now,
+                                          Outcome& result, std::string& code, std::string& to) {
+  std::string id = u.value("id", "");
+  std::string token = random_token();
+  bool by_mail = u["mfa"].value("method", "totp") == "email";
+  int64_t ttl = by_mail ? kEmailCodeTtl : kMfaTokenTtl;
+  json pending = {{"user", id}, {"expires_at", now + ttl}, {"attempts", 0}};
+  if (by_mail) {
+    std::string hash;
+    code = new_email_code(id, hash);  // bound to this login's mfa_token
+    pending["email_code"] = hash;
+    to = u.value("email", "");
+  }
+  result = Outcome();
+  result.data = {{"mfa_required", true}, {"mfa_token", token}, {"expires_in", ttl}, {"method", by_mail ? "email" : "totp"}};
+  audit(t, "login_second_factor_pending", u, client, now);
+  return t.put(Db::kMfaPending, sha256(token), pending.dump());
+}
+
 bool AuthService::end_session(Store::Txn& t, const std::string& sid, int64_t now, SessionState state) {
   auto rec = session_of(t, sid);
   if (!rec || rec->state != SessionState::kActive) return true;
@@ -232,6 +255,7 @@ Outcome AuthService::login(const std::string& email, const std::string& password
   bool good = hasher_.verify(user->value("password", ""), password);
   int64_t now = clock_();
   Outcome result;
+  std::string mailed_code, mail_to;
   bool ok = store_.write(
       [&](Store::Txn& t) {
         // Re-read inside the write: counters may have moved meanwhile.
@@ -256,15 +280,9 @@ Outcome AuthService::login(const std::string& email, const std::string& password
           result = Outcome::error(403, "account_disabled", "this account is disabled");
           return false;
         }
-        if (u.contains("mfa") && u["mfa"].value("enabled", false)) {
-          // The password was right; the session waits for the second
-          // factor. Counters are reset only when both are through.
-          std::string token = random_token();
-          json pending = {{"user", id}, {"expires_at", now + kMfaTokenTtl}, {"attempts", 0}};
-          result.data = {{"mfa_required", true}, {"mfa_token", token}, {"expires_in", kMfaTokenTtl}};
-          audit(t, "login_password_ok_mfa_pending", u, client, now);
-          return t.put(Db::kMfaPending, sha256(token), pending.dump());
-        }
+        // The password was right; with MFA on, the session waits for the
+        // second factor, and the counters reset only when both are through.
+        if (needs_second_factor(u)) return open_second_factor_gate(t, u, client, now, result, mailed_code, mail_to);
         u["failed_logins"] = 0;
         u["lockouts"] = 0;
         IssuedTokens tokens;
@@ -277,6 +295,7 @@ Outcome AuthService::login(const std::string& email, const std::string& password
       },
       err);
   if (!ok && !err.empty()) return store_failure(err);
+  if (ok && !mailed_code.empty()) mail_code(mail_to, mailed_code);
   return result;
 }
 

@@ -86,6 +86,11 @@ class AuthService {
   // Second factor (authd/mfa.cc). A login of a user with TOTP enabled
   // answers {mfa_required, mfa_token}; mfa_verify completes it.
   Outcome mfa_setup(const Principal& who);
+  // The e-mail method, for users without an authenticator app: a 6-digit
+  // code by mail, 10 minutes, single use, stored as a keyed hash.
+  Outcome mfa_setup_email(const Principal& who, const ClientInfo& client);
+  Outcome mfa_send_email_code(const Principal& who, const ClientInfo& client);
+  static constexpr int64_t kEmailCodeTtl = 600;
   Outcome mfa_enable(const Principal& who, const std::string& code, const ClientInfo& client);
   Outcome mfa_disable(const Principal& who, const std::string& code, const ClientInfo& client);
   Outcome mfa_new_backup_codes(const Principal& who, const std::string& code, const ClientInfo& client);
@@ -119,6 +124,13 @@ class AuthService {
   KeyView keys(int64_t now);
   std::string access_token(const nlohmann::json& user, const std::string& sid, int64_t now, KeyView& k,
                            const nlohmann::json& amr);
+  // The second-factor gate, shared by every way of logging in (password
+  // now, OAuth next): true when `user` has MFA on, in which case a pending
+  // login is stored, `result` says mfa_required, and `code`/`to` hold an
+  // e-mail to send once the transaction commits (method e-mail).
+  bool needs_second_factor(const nlohmann::json& user) const;
+  bool open_second_factor_gate(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
+                               Outcome& result, std::string& code, std::string& to);
   bool start_session(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
                      IssuedTokens& out, std::string& sid, const nlohmann::json& amr);
   // A failed password or code: counts toward the lockout and says 401
@@ -128,6 +140,14 @@ class AuthService {
   std::string backup_code_hash(const std::string& user_id, std::string_view code) const;
   std::vector<std::string> new_backup_codes(const std::string& user_id, nlohmann::json& mfa) const;
   std::optional<std::string> totp_secret(const nlohmann::json& user, const char* field) const;
+  std::string email_code_hash(const std::string& user_id, std::string_view code) const;
+  // A fresh 6-digit code for `user_id`; `hash` is what gets stored.
+  std::string new_email_code(const std::string& user_id, std::string& hash) const;
+  // A fresh code for account actions, kept in user["mfa"]["email_code"];
+  // the caller mails it after the transaction commits.
+  std::string new_action_code(nlohmann::json& user, int64_t now) const;
+  bool take_action_code(nlohmann::json& user, std::string_view code, int64_t now) const;
+  void mail_code(const std::string& address, const std::string& code) const;
   // Runs `action` on the user record after a current, unspent TOTP code
   // (an action on an enabled second factor); a wrong code counts toward
   // the lockout. The record is saved with whatever `action` changed.

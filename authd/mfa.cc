@@ -2,6 +2,7 @@
 // gate that turns a password-checked login into a session.
 #include "authd/auth_service.h"
 #include "authd/crypto.h"
+#include "authd/mailer.h"
 #include "authd/qr_svg.h"
 #include "authd/server.h"
 #include "authd/totp.h"
@@ -23,6 +24,15 @@ std::optional<json> load_user(const Store::Txn& t, const std::string& id) {
 }
 
 bool enabled(const json& u) { return u.contains("mfa") && u["mfa"].value("enabled", false); }
+bool email_method(const json& u) { return u.contains("mfa") && u["mfa"].value("method", "totp") == "email"; }
+
+std::string six_digits() {
+  std::string raw = random_bytes(4);
+  uint32_t n = 0;
+  for (char c : raw) n = (n << 8) | static_cast<unsigned char>(c);
+  std::string s = std::to_string(n % 1000000);
+  return std::string(6 - s.size(), '0') + s;
+}
 
 std::string normalize_backup_code(std::string_view code) {
   std::string out;
@@ -37,6 +47,39 @@ std::string AuthService::backup_code_hash(const std::string& user_id, std::strin
   // Keyed with the MFA key: a copy of the store alone does not let anyone
   // test guesses against the hashes.
   return hex(hmac_sha256(mfa_key_, "backup-code:" + user_id + ":" + normalize_backup_code(code)));
+}
+
+std::string AuthService::email_code_hash(const std::string& user_id, std::string_view code) const {
+  return hex(hmac_sha256(mfa_key_, "email-code:" + user_id + ":" + std::string(code)));
+}
+
+std::string AuthService::new_email_code(const std::string& user_id, std::string& hash) const {
+  std::string code = six_digits();
+  hash = email_code_hash(user_id, code);
+  return code;
+}
+
+std::string AuthService::new_action_code(json& u, int64_t now) const {
+  std::string hash;
+  std::string code = new_email_code(u.value("id", ""), hash);
+  u["mfa"]["email_code"] = {{"hash", hash}, {"expires_at", now + kEmailCodeTtl}};
+  return code;
+}
+
+bool AuthService::take_action_code(json& u, std::string_view code, int64_t now) const {
+  if (!u.contains("mfa") || !u["mfa"].contains("email_code")) return false;
+  const json& c = u["mfa"]["email_code"];
+  bool good = c.value("expires_at", int64_t{0}) > now &&
+              equal_secret(c.value("hash", ""), email_code_hash(u.value("id", ""), code));
+  if (good) u["mfa"].erase("email_code");  // single use
+  return good;
+}
+
+void AuthService::mail_code(const std::string& address, const std::string& code) const {
+  if (mailer_)
+    mailer_->send(address, "Your sign-in code",
+                  "Your code is " + code + ". It is valid for 10 minutes and can be used once.\n\n"
+                  "If you did not ask for it, someone may know your password: change it.\n");
 }
 
 std::vector<std::string> AuthService::new_backup_codes(const std::string& user_id, json& mfa) const {
@@ -92,6 +135,55 @@ Outcome AuthService::mfa_setup(const Principal& who) {
   return result;
 }
 
+Outcome AuthService::mfa_setup_email(const Principal& who, const ClientInfo& client) {
+  int64_t now = clock_();
+  Outcome result;
+  std::string err, address, code;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_user(t, who.user_id);
+        if (!u) return false;
+        if (enabled(*u)) {
+          result = Outcome::error(409, "mfa_already_enabled", "two-factor authentication is already on");
+          return false;
+        }
+        (*u)["mfa"] = {{"enabled", false}, {"method", "email"}};
+        code = new_action_code(*u, now);
+        address = u->value("email", "");
+        audit(t, "mfa_email_setup", *u, client, now);
+        result.data = {{"method", "email"}, {"sent", true}, {"expires_in", kEmailCodeTtl}};
+        return t.put(Db::kUsers, who.user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (ok) mail_code(address, code);
+  return result;
+}
+
+Outcome AuthService::mfa_send_email_code(const Principal& who, const ClientInfo& client) {
+  int64_t now = clock_();
+  Outcome result;
+  std::string err, address, code;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_user(t, who.user_id);
+        if (!u) return false;
+        if (!email_method(*u)) {
+          result = Outcome::error(400, "mfa_not_enabled", "the e-mail method is not set up");
+          return false;
+        }
+        code = new_action_code(*u, now);
+        address = u->value("email", "");
+        audit(t, "mfa_email_code_sent", *u, client, now);
+        result.data = {{"sent", true}, {"expires_in", kEmailCodeTtl}};
+        return t.put(Db::kUsers, who.user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (ok) mail_code(address, code);
+  return result;
+}
+
 Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, const ClientInfo& client) {
   int64_t now = clock_();
   Outcome result;
@@ -103,6 +195,19 @@ Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, c
         if (enabled(*u)) {
           result = Outcome::error(409, "mfa_already_enabled", "two-factor authentication is already on");
           return false;
+        }
+        if (email_method(*u)) {
+          if (!take_action_code(*u, code, now)) {
+            result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong or expired");
+            return t.put(Db::kUsers, who.user_id, u->dump());
+          }
+          json mfa = {{"enabled", true}, {"method", "email"}, {"enabled_at", now}};
+          auto codes = new_backup_codes(who.user_id, mfa);
+          (*u)["mfa"] = mfa;
+          (*u)["updated_at"] = now;
+          audit(t, "mfa_enabled", *u, client, now);
+          result.data = {{"enabled", true}, {"method", "email"}, {"backup_codes", codes}};
+          return t.put(Db::kUsers, who.user_id, u->dump());
         }
         auto secret = totp_secret(*u, "pending");
         if (!secret) {
@@ -140,16 +245,21 @@ Outcome AuthService::with_current_code(
       [&](Store::Txn& t) {
         auto u = load_user(t, who.user_id);
         if (!u) return false;
-        auto secret = enabled(*u) ? totp_secret(*u, "secret") : std::nullopt;
-        if (!secret) {
+        if (!enabled(*u)) {
           result = Outcome::error(400, "mfa_not_enabled", "two-factor authentication is off");
           return false;
         }
-        auto step = totp::verify(*secret, code, now);
-        if (!step || *step <= (*u)["mfa"].value("last_step", uint64_t{0})) {
+        std::optional<uint64_t> step;
+        if (email_method(*u)) {
+          if (take_action_code(*u, code, now)) step = 0;  // e-mailed via /api/v1/mfa/email-code
+        } else if (auto secret = totp_secret(*u, "secret")) {
+          step = totp::verify(*secret, code, now);
+          if (step && *step <= (*u)["mfa"].value("last_step", uint64_t{0})) step.reset();
+          if (step) (*u)["mfa"]["last_step"] = *step;
+        }
+        if (!step) {
           result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong, expired or already used");
         } else {
-          (*u)["mfa"]["last_step"] = *step;
           (*u)["updated_at"] = now;
           action(t, *u, *step, result);
         }
@@ -183,6 +293,7 @@ Outcome AuthService::mfa_status(const Principal& who) {
   if (!u) return Outcome::error(401, "invalid_token", "account no longer exists");
   Outcome o;
   o.data = {{"enabled", enabled(*u)},
+            {"method", enabled(*u) ? (*u)["mfa"].value("method", "totp") : ""},
             {"backup_codes_remaining", enabled(*u) ? (*u)["mfa"].value("backup", json::array()).size() : 0}};
   return o;
 }
@@ -225,6 +336,9 @@ Outcome AuthService::mfa_verify(const std::string& mfa_token, const std::string&
             else remaining.push_back(stored);
           }
           if (good) mfa["backup"] = remaining;
+        } else if (email_method(*u)) {
+          // The code mailed for this login; the mfa_token dies with its use.
+          good = equal_secret(pending.value("email_code", ""), email_code_hash(id, code));
         } else if (auto secret = totp_secret(*u, "secret")) {
           auto step = totp::verify(*secret, code, now);
           // A code accepted once (this step or an earlier one) is spent.

@@ -226,7 +226,25 @@ void register_auth_routes(AuthServer& server, AuthService& service, const Config
   // --- second factor
   http.Post("/api/v1/mfa/setup", [api](const Request& req, Response& res) {
     if (!api->origin_ok(req, res)) return;
-    if (auto who = api->principal(req, res)) api->send(req, res, api->service_.mfa_setup(*who));
+    auto who = api->principal(req, res);
+    if (!who) return;
+    std::string method = "totp";
+    if (!req.body.empty()) {
+      auto j = api->body(req, res);
+      if (!j) return;
+      if (j->contains("method")) {
+        auto m = api->field(req, res, *j, "method", 16);
+        if (!m) return;
+        method = *m;
+      }
+    }
+    if (method == "totp") api->send(req, res, api->service_.mfa_setup(*who));
+    else if (method == "email") api->send(req, res, api->service_.mfa_setup_email(*who, client_of(req)));
+    else api->send(req, res, Outcome::error(400, "validation_failed", "method must be \"totp\" or \"email\""));
+  });
+  http.Post("/api/v1/mfa/email-code", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    if (auto who = api->principal(req, res)) api->send(req, res, api->service_.mfa_send_email_code(*who, client_of(req)));
   });
   http.Get("/api/v1/mfa/status", [api](const Request& req, Response& res) {
     if (auto who = api->principal(req, res)) api->send(req, res, api->service_.mfa_status(*who));

@@ -66,7 +66,7 @@ is($r->{status}, 200, 'enable with the oathtool code');
 my @backup = @{ $r->{json}{data}{backup_codes} };
 is(scalar @backup, 10, 'ten backup codes, shown once');
 like($backup[0], qr/^[a-z2-9]{4}-[a-z2-9]{4}$/, 'readable backup code');
-is_deeply(api('/api/v1/mfa/status', undef, $auth)->{json}{data}, { enabled => JSON::PP::true, backup_codes_remaining => 10 }, 'status: on, 10 codes');
+is_deeply(api('/api/v1/mfa/status', undef, $auth)->{json}{data}, { enabled => JSON::PP::true, method => 'totp', backup_codes_remaining => 10 }, 'status: on, totp, 10 codes');
 is(code(api('/api/v1/mfa/setup', {}, $auth)), '409 mfa_already_enabled', 'setup again: 409');
 
 # --- login through the gate

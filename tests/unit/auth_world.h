@@ -5,12 +5,34 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "authd/auth_service.h"
 #include "authd/crypto.h"
+#include "authd/mailer.h"
 #include "tests/unit/helpers.h"
 
 namespace test {
+
+// Keeps what the service would have mailed.
+struct KeptMail final : spa::authd::MailSender {
+  std::vector<std::string> bodies;
+  bool send(const std::string&, const std::string&, const std::string& body) override {
+    bodies.push_back(body);
+    return true;
+  }
+  // The reset link's token, or the 6-digit code, of the last message.
+  std::string token() const {
+    const std::string& b = bodies.back();
+    size_t at = b.find("#token=") + 7;
+    return b.substr(at, b.find('\n', at) - at);
+  }
+  std::string code() const {
+    const std::string& b = bodies.back();
+    size_t at = b.find("Your code is ") + 13;
+    return b.substr(at, 6);
+  }
+};
 
 struct AuthWorld {
   std::string dir;

@@ -126,22 +126,9 @@ START_TEST(erasure_leaves_no_personal_data) {
 }
 END_TEST
 
-struct KeptMail final : MailSender {
-  std::vector<std::string> bodies;
-  bool send(const std::string&, const std::string&, const std::string& body) override {
-    bodies.push_back(body);
-    return true;
-  }
-  std::string token() const {
-    const std::string& b = bodies.back();
-    size_t at = b.find("#token=") + 7;
-    return b.substr(at, b.find('\n', at) - at);
-  }
-};
-
 START_TEST(reset_links_expire_after_thirty_minutes) {
   World w;
-  KeptMail mail;
+  test::KeptMail mail;
   w.service->set_mailer(&mail);
   ck_assert(w.service->signup("fay@example.com", "fay", "fay password!", w.client).ok());
   ck_assert_int_eq(w.service->password_reset_request("nobody@example.com", w.client).status, 202);

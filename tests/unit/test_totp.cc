@@ -152,6 +152,31 @@ START_TEST(backup_codes_are_single_use_and_failures_lock) {
 }
 END_TEST
 
+START_TEST(email_codes_last_ten_minutes_and_are_single_use) {
+  test::AuthWorld w;
+  test::KeptMail mail;
+  w.service->set_mailer(&mail);
+  std::string err;
+  ck_assert(w.service->signup("e@example.com", "emailer", "e password 123", w.client).ok());
+  Outcome login = w.service->login("e@example.com", "e password 123", w.client);
+  Principal who = *w.service->authenticate(login.tokens->access_token, err);
+  ck_assert(w.service->mfa_setup_email(who, w.client).ok());
+  w.now += AuthService::kEmailCodeTtl;  // the setup code has expired
+  ck_assert_int_eq(w.service->mfa_enable(who, mail.code(), w.client).status, 401);
+  ck_assert(w.service->mfa_send_email_code(who, w.client).ok());
+  ck_assert(w.service->mfa_enable(who, mail.code(), w.client).ok());
+  Outcome gate = w.service->login("e@example.com", "e password 123", w.client);
+  ck_assert(gate.data["method"] == "email");
+  std::string token = gate.data["mfa_token"], code = mail.code();
+  w.now += AuthService::kEmailCodeTtl - 1;
+  ck_assert(w.service->mfa_verify(token, code, false, w.client).ok());
+  ck_assert_int_eq(w.service->mfa_verify(token, code, false, w.client).status, 401);  // single use
+  gate = w.service->login("e@example.com", "e password 123", w.client);
+  w.now += AuthService::kEmailCodeTtl;
+  ck_assert_int_eq(w.service->mfa_verify(gate.data["mfa_token"], mail.code(), false, w.client).status, 401);
+}
+END_TEST
+
 Suite* totp_suite() {
   Suite* s = suite_create("totp");
   TCase* tc = tcase_create("core");
@@ -163,6 +188,7 @@ Suite* totp_suite() {
   tcase_add_test(tc, a_code_is_accepted_once);
   tcase_add_test(tc, mfa_token_expires_after_five_minutes);
   tcase_add_test(tc, backup_codes_are_single_use_and_failures_lock);
+  tcase_add_test(tc, email_codes_last_ten_minutes_and_are_single_use);
   suite_add_tcase(s, tc);
   return s;
 }
