@@ -148,6 +148,10 @@ class AuthService {
   std::string new_action_code(nlohmann::json& user, int64_t now) const;
   bool take_action_code(nlohmann::json& user, std::string_view code, int64_t now) const;
   void mail_code(const std::string& address, const std::string& code) const;
+  // Stores a fresh e-mailed code once `check` allows it (it may reshape
+  // the record, or answer with a refusal) and mails it after the commit.
+  Outcome mail_action_code(const Principal& who, const ClientInfo& client, const char* event,
+                           const std::function<std::optional<Outcome>(nlohmann::json&)>& check);
   // Runs `action` on the user record after a current, unspent TOTP code
   // (an action on an enabled second factor); a wrong code counts toward
   // the lockout. The record is saved with whatever `action` changed.

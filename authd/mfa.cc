@@ -135,7 +135,8 @@ Outcome AuthService::mfa_setup(const Principal& who) {
   return result;
 }
 
-Outcome AuthService::mfa_setup_email(const Principal& who, const ClientInfo& client) {
+Outcome AuthService::mail_action_code(const Principal& who, const ClientInfo& client, const char* event,
+                                      const std::function<std::optional<Outcome>(json&)>& check) {
   int64_t now = clock_();
   Outcome result;
   std::string err, address, code;
@@ -143,45 +144,35 @@ Outcome AuthService::mfa_setup_email(const Principal& who, const ClientInfo& cli
       [&](Store::Txn& t) {
         auto u = load_user(t, who.user_id);
         if (!u) return false;
-        if (enabled(*u)) {
-          result = Outcome::error(409, "mfa_already_enabled", "two-factor authentication is already on");
+        if (auto refused = check(*u)) {
+          result = *refused;
           return false;
         }
-        (*u)["mfa"] = {{"enabled", false}, {"method", "email"}};
         code = new_action_code(*u, now);
         address = u->value("email", "");
-        audit(t, "mfa_email_setup", *u, client, now);
+        audit(t, event, *u, client, now);
         result.data = {{"method", "email"}, {"sent", true}, {"expires_in", kEmailCodeTtl}};
         return t.put(Db::kUsers, who.user_id, u->dump());
       },
       err);
   if (!ok && !err.empty()) return store_failure(err);
-  if (ok) mail_code(address, code);
+  if (ok) mail_code(address, code);  // after the commit: no mail for a code that was never stored
   return result;
 }
 
+Outcome AuthService::mfa_setup_email(const Principal& who, const ClientInfo& client) {
+  return mail_action_code(who, client, "mfa_email_setup", [](json& u) -> std::optional<Outcome> {
+    if (enabled(u)) return Outcome::error(409, "mfa_already_enabled", "two-factor authentication is already on");
+    u["mfa"] = {{"enabled", false}, {"method", "email"}};  // pending until /mfa/enable
+    return std::nullopt;
+  });
+}
+
 Outcome AuthService::mfa_send_email_code(const Principal& who, const ClientInfo& client) {
-  int64_t now = clock_();
-  Outcome result;
-  std::string err, address, code;
-  bool ok = store_.write(
-      [&](Store::Txn& t) {
-        auto u = load_user(t, who.user_id);
-        if (!u) return false;
-        if (!email_method(*u)) {
-          result = Outcome::error(400, "mfa_not_enabled", "the e-mail method is not set up");
-          return false;
-        }
-        code = new_action_code(*u, now);
-        address = u->value("email", "");
-        audit(t, "mfa_email_code_sent", *u, client, now);
-        result.data = {{"sent", true}, {"expires_in", kEmailCodeTtl}};
-        return t.put(Db::kUsers, who.user_id, u->dump());
-      },
-      err);
-  if (!ok && !err.empty()) return store_failure(err);
-  if (ok) mail_code(address, code);
-  return result;
+  return mail_action_code(who, client, "mfa_email_code_sent", [](json& u) -> std::optional<Outcome> {
+    if (!email_method(u)) return Outcome::error(400, "mfa_not_enabled", "the e-mail method is not set up");
+    return std::nullopt;
+  });
 }
 
 Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, const ClientInfo& client) {

@@ -30,14 +30,7 @@ my ($ok, $out) = start_nginx(
 );
 ok($ok, 'nginx starts with the session store') or diag($out);
 
-sub api {
-    my ($method, $path, $body, @headers) = @_;
-    my $req = "$method $path";
-    $req .= "\n" . (ref $body ? encode_json($body) : $body) if defined $body;
-    my $r = http_request($req, join("\n", 'Content-Type: application/json', @headers));
-    $r->{json} = eval { decode_json($r->{body}) };
-    return $r;
-}
+sub api { json_request(@_) }
 sub code { $_[0]{json}{error}{code} // '' }
 sub svc {
     my ($token) = @_;

@@ -20,12 +20,7 @@ my ($ok, $out) = start_nginx(
 );
 ok($ok, 'nginx starts') or diag($out);
 
-sub api {
-    my ($path, $body, @headers) = @_;
-    my $r = http_request("POST $path\n" . encode_json($body), join("\n", 'Content-Type: application/json', @headers));
-    $r->{json} = eval { decode_json($r->{body}) } // {};
-    return $r;
-}
+sub api { my ($path, $body, @headers) = @_; json_request(POST => $path, $body, @headers) }
 
 # Four clients sign up and log in users until told to stop; each records
 # what the server answered, one line per step.

@@ -18,14 +18,8 @@ my ($ok, $out) = start_nginx(
 );
 ok($ok, 'nginx starts') or diag($out);
 
-sub api {
-    my ($method, $path, $body, @headers) = @_;
-    my $req = "$method $path" . (defined $body ? "\n" . encode_json($body) : '');
-    my $r = http_request($req, join("\n", 'Content-Type: application/json', 'User-Agent: test-agent/1.0', @headers));
-    $r->{json} = eval { decode_json($r->{body}) } // {};
-    return $r;
-}
-sub code { "$_[0]{status} " . ($_[0]{json}{error}{code} // '') }
+sub api { my ($method, $path, $body, @headers) = @_; json_request($method, $path, $body, 'User-Agent: test-agent/1.0', @headers) }
+sub code { error_of(@_) }
 sub svc { my $r = http_request('GET /svc/x', "Authorization: Bearer $_[0]"); "$r->{status} " . ($r->{headers}{'x-result'}[0] // '') }
 sub user {
     my ($name) = @_;

@@ -21,15 +21,8 @@ my ($ok, $out) = start_nginx(
 );
 ok($ok, 'nginx starts') or diag($out);
 
-sub api {
-    my ($path, $body, @headers) = @_;
-    my $method = defined $body ? 'POST' : 'GET';
-    my $r = http_request("$method $path" . (defined $body ? "\n" . encode_json($body) : ''),
-                         join("\n", 'Content-Type: application/json', @headers));
-    $r->{json} = eval { decode_json($r->{body}) } // {};
-    return $r;
-}
-sub code { "$_[0]{status} " . ($_[0]{json}{error}{code} // '') }
+sub api { my ($path, $body, @headers) = @_; json_request(defined $body ? 'POST' : 'GET', $path, $body, @headers) }
+sub code { error_of(@_) }
 sub oath {
     my ($secret, $offset) = @_;
     my $at = time + ($offset // 0);

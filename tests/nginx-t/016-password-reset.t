@@ -22,13 +22,8 @@ my ($ok, $out) = start_nginx(
 );
 ok($ok, 'nginx starts') or diag($out);
 
-sub api {
-    my ($path, $body) = @_;
-    my $r = http_request("POST $path\n" . encode_json($body), 'Content-Type: application/json');
-    $r->{json} = eval { decode_json($r->{body}) } // {};
-    return $r;
-}
-sub code { "$_[0]{status} " . ($_[0]{json}{error}{code} // '') }
+sub api { json_request(POST => @_) }
+sub code { error_of(@_) }
 sub wait_for_mail {
     my ($count) = @_;
     for (1 .. 250) {

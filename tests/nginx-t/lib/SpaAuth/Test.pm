@@ -33,7 +33,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT_OK = qw(free_port);
 our @EXPORT = qw(run_blocks mint data_dir write_file build_dir jwks_for start_nginx stop_nginx
                  http_request error_log_text b64url port echo_port kid_of flip_sig hs256_raw
-                 raw_token prepare_prefix start_authd stop_authd authd_toml);
+                 raw_token prepare_prefix start_authd stop_authd authd_toml json_request error_of);
 
 use Cwd qw(abs_path);
 my $BUILD = $ENV{SPA_BUILD} || do { my $d = abs_path(__FILE__); $d =~ s{tests/nginx-t/lib/SpaAuth/Test\.pm$}{build}; $d };
@@ -381,6 +381,20 @@ sub http_request {
     }
     return { status => $status // 0, headers => \%h, body => $content };
 }
+
+# A request to a JSON API: BODY undef (none), a reference (encoded) or a
+# string (sent as is). The answer gets {json}, {} when it is not JSON.
+sub json_request {
+    my ($method, $path, $body, @headers) = @_;
+    my $req = "$method $path";
+    $req .= "\n" . (ref $body ? encode_json($body) : $body) if defined $body;
+    my $r = http_request($req, join("\n", 'Content-Type: application/json', @headers));
+    $r->{json} = eval { decode_json($r->{body}) } // {};
+    return $r;
+}
+
+# "401 invalid_token": the status and the envelope's error code.
+sub error_of { my ($r) = @_; "$r->{status} " . ($r->{json}{error}{code} // '') }
 
 sub parse_blocks {
     my ($text) = @_;
