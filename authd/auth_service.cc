@@ -19,15 +19,6 @@ using core::SessionState;
 
 constexpr const char* kSuccessorInfo = "spa-auth refresh successor v1";
 
-std::optional<json> load_json(const Store::Txn& t, Db db, std::string_view key) {
-  auto text = t.get(db, key);
-  if (!text) return std::nullopt;
-  json j;
-  std::string err;
-  if (!core::parse_json_strict(*text, j, err, core::JsonLimits{1 << 20, 8}) || !j.is_object()) return std::nullopt;
-  return j;
-}
-
 std::optional<std::string> user_id_for_email(const Store::Txn& t, const std::string& email) {
   return t.get(Db::kUsersByEmail, fold(email));
 }
@@ -56,13 +47,18 @@ Outcome Outcome::error(int status, std::string code, std::string message, int64_
 }
 
 json public_user(const json& u) {
+  json providers = json::array();
+  if (auto it = u.find("identities"); it != u.end() && it->is_array())
+    for (const auto& i : *it) providers.push_back(i.value("provider", ""));
   return {{"id", u.value("id", "")},
           {"email", u.value("email", "")},
           {"username", u.value("username", "")},
           {"role", u.value("role", "user")},
           {"disabled", u.value("disabled", false)},
           {"created_at", u.value("created_at", int64_t{0})},
-          {"mfa_enabled", u.contains("mfa") && u["mfa"].value("enabled", false)}};
+          {"mfa_enabled", u.contains("mfa") && u["mfa"].value("enabled", false)},
+          {"has_password", !u.value("password", "").empty()},
+          {"providers", providers}};
 }
 
 AuthService::AuthService(const Config& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher,
@@ -156,13 +152,14 @@ bool AuthService::needs_second_factor(const json& u) const {
   return u.contains("mfa") && u["mfa"].value("enabled", false);
 }
 
-bool AuthService::open_second_factor_gate(Store::Txn& t, const json& u, const ClientInfo& client, int64_t now,
-                                          Outcome& result, std::string& code, std::string& to) {
+bool AuthService::open_second_factor_gate(Store::Txn& t, const json& u, const json& first_factor,
+                                          const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
+                                          std::string& to) {
   std::string id = u.value("id", "");
   std::string token = random_token();
   bool by_mail = u["mfa"].value("method", "totp") == "email";
   int64_t ttl = by_mail ? kEmailCodeTtl : kMfaTokenTtl;
-  json pending = {{"user", id}, {"expires_at", now + ttl}, {"attempts", 0}};
+  json pending = {{"user", id}, {"expires_at", now + ttl}, {"attempts", 0}, {"amr", first_factor}};
   if (by_mail) {
     std::string hash;
     code = new_email_code(id, hash);  // bound to this login's mfa_token
@@ -252,7 +249,11 @@ Outcome AuthService::login(const std::string& email, const std::string& password
     hasher_.verify_dummy(password);  // same time as a wrong password
     return Outcome::error(401, "invalid_credentials", "e-mail or password is wrong");
   }
-  bool good = hasher_.verify(user->value("password", ""), password);
+  // An account made by an OAuth provider has no password until one is set
+  // by reset: refuse it in the time a wrong password takes.
+  std::string phc = user->value("password", "");
+  bool good = !phc.empty() && hasher_.verify(phc, password);
+  if (phc.empty()) hasher_.verify_dummy(password);
   int64_t now = clock_();
   Outcome result;
   std::string mailed_code, mail_to;
@@ -282,7 +283,7 @@ Outcome AuthService::login(const std::string& email, const std::string& password
         }
         // The password was right; with MFA on, the session waits for the
         // second factor, and the counters reset only when both are through.
-        if (needs_second_factor(u)) return open_second_factor_gate(t, u, client, now, result, mailed_code, mail_to);
+        if (needs_second_factor(u)) return open_second_factor_gate(t, u, json::array({"pwd"}), client, now, result, mailed_code, mail_to);
         u["failed_logins"] = 0;
         u["lockouts"] = 0;
         IssuedTokens tokens;
@@ -528,7 +529,10 @@ Outcome AuthService::export_data(const Principal& who) {
         account["updated_at"] = user->value("updated_at", int64_t{0});
         account["failed_logins"] = user->value("failed_logins", 0);
         account["locked_until"] = user->value("locked_until", int64_t{0});
-        account["password"] = "set (an Argon2id hash; the hash itself is not exported)";
+        account["password"] = user->value("password", "").empty()
+                                  ? "not set"
+                                  : "set (an Argon2id hash; the hash itself is not exported)";
+        account["identities"] = user->value("identities", json::array());
         if (user->contains("mfa"))
           account["mfa"] = {{"totp", (*user)["mfa"].value("enabled", false)},
                             {"backup_codes_remaining", (*user)["mfa"].value("backup", json::array()).size()},
@@ -574,9 +578,19 @@ Outcome AuthService::delete_account(const Principal& who, const std::string& pas
   if (!store_.read([&](const Store::Txn& t) { user = load_json(t, Db::kUsers, who.user_id); }, err))
     return store_failure(err);
   if (!user) return Outcome::error(401, "invalid_token", "account no longer exists");
-  if (!hasher_.verify(user->value("password", ""), password))
-    return Outcome::error(401, "invalid_credentials", "password is wrong");
   int64_t now = clock_();
+  if (user->value("password", "").empty()) {
+    // An account without a password (made by an OAuth provider) proves
+    // it is its owner by a fresh sign-in instead.
+    std::optional<SessionRecord> session;
+    if (!store_.read([&](const Store::Txn& t) { session = session_of(t, who.sid); }, err)) return store_failure(err);
+    if (!session || session->created_at < now - kRecentSignIn)
+      return Outcome::error(401, "reauthentication_required", "sign in again, then delete the account within 10 minutes");
+  } else if (password.empty()) {
+    return Outcome::error(400, "validation_failed", "password must be a string");
+  } else if (!hasher_.verify(user->value("password", ""), password)) {
+    return Outcome::error(401, "invalid_credentials", "password is wrong");
+  }
   bool ok = store_.write(
       [&](Store::Txn& t) {
         // The user, its indexes, every session and every refresh token go;
@@ -603,6 +617,8 @@ Outcome AuthService::delete_account(const Principal& who, const std::string& pas
           done = done && t.del(Db::kSessions, sid) && t.del(Db::kSessionMeta, sid) &&
                  t.del(Db::kUserSessions, who.user_id + ":" + sid);
         for (const auto& k : refresh_keys) done = done && t.del(Db::kRefresh, k);
+        for (const auto& i : user->value("identities", json::array()))
+          done = done && t.del(Db::kIdentities, i.value("provider", "") + ":" + i.value("subject", ""));
         return done && t.del(Db::kUsersByEmail, fold(user->value("email", ""))) &&
                t.del(Db::kUsersByName, fold(user->value("username", ""))) && t.del(Db::kUsers, who.user_id);
       },

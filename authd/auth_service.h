@@ -73,7 +73,10 @@ class AuthService {
 
   // GDPR: everything stored about the caller; erasure after re-entering the password.
   Outcome export_data(const Principal& who);
+  // An account without a password (made by an OAuth provider) may be
+  // deleted from a session at most kRecentSignIn old.
   Outcome delete_account(const Principal& who, const std::string& password, const ClientInfo& client);
+  static constexpr int64_t kRecentSignIn = 600;
 
   // Administration (role "admin", read from the store, not the token).
   Outcome admin_list_users(const Principal& who, const std::string& after, size_t limit);
@@ -108,6 +111,25 @@ class AuthService {
   static constexpr int kMfaTokenAttempts = 5;     // wrong codes before the mfa_token dies
   static constexpr int kBackupCodes = 10;
 
+  // OAuth/OIDC accounts (authd/oauth_accounts.cc): what a provider vouched
+  // for, from a verified ID token and the userinfo endpoint.
+  struct ExternalIdentity {
+    std::string provider;
+    std::string subject;
+    std::string email;
+    bool email_verified = false;
+    std::string username_hint;  // preferred_username, when the provider gives one
+  };
+  // Finds the account by (provider, subject); otherwise links the account
+  // with the same e-mail, only when the provider verified that e-mail;
+  // otherwise creates one. Then the second-factor gate of a password login:
+  // tokens, or data {mfa_required, mfa_token, method}.
+  Outcome oauth_sign_in(const ExternalIdentity& id, const ClientInfo& client);
+  // Adds the identity to a signed-in user (the flow POST /api/v1/oauth/link starts).
+  Outcome oauth_link(const std::string& user_id, const ExternalIdentity& id, const ClientInfo& client);
+  // Refused when it would leave the account with no way to sign in.
+  Outcome oauth_unlink(const Principal& who, const std::string& provider, const ClientInfo& client);
+
   // Verifies an access token (signature, claims, session); nullopt with
   // `why` when it is not acceptable.
   std::optional<Principal> authenticate(std::string_view access_token, std::string& why);
@@ -125,12 +147,15 @@ class AuthService {
   std::string access_token(const nlohmann::json& user, const std::string& sid, int64_t now, KeyView& k,
                            const nlohmann::json& amr);
   // The second-factor gate, shared by every way of logging in (password
-  // now, OAuth next): true when `user` has MFA on, in which case a pending
+  // and OAuth): true when `user` has MFA on, in which case a pending
   // login is stored, `result` says mfa_required, and `code`/`to` hold an
   // e-mail to send once the transaction commits (method e-mail).
   bool needs_second_factor(const nlohmann::json& user) const;
-  bool open_second_factor_gate(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
-                               Outcome& result, std::string& code, std::string& to);
+  // `first_factor`: the amr of what got the user this far (["pwd"],
+  // ["oauth"]); the session, once the second factor is through, says both.
+  bool open_second_factor_gate(Store::Txn& t, const nlohmann::json& user, const nlohmann::json& first_factor,
+                               const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
+                               std::string& to);
   bool start_session(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
                      IssuedTokens& out, std::string& sid, const nlohmann::json& amr);
   // A failed password or code: counts toward the lockout and says 401

@@ -7,6 +7,7 @@
 
 #include <toml++/toml.h>
 
+#include "authd/oidc.h"
 #include "core/duration.h"
 
 namespace spa::authd {
@@ -111,6 +112,13 @@ bool is_origin(const std::string& s) {
   return !rest.empty() && rest.find_first_of("/?#@ ") == std::string::npos;
 }
 
+bool valid_provider_name(const std::string& s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char ch : s)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-')) return false;
+  return true;
+}
+
 }  // namespace
 
 bool parse_config(std::string_view text, const std::string& source, Config& out, std::vector<ConfigError>& errors) {
@@ -179,28 +187,64 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
       c.error("oauth", oauth, "must be a table of providers, like [oauth.google]");
     } else {
       for (const auto& [name, v] : *providers) {
-        OAuthProviderConfig p;
-        p.name = std::string(name.str());
-        const toml::table* t = v.as_table();
-        if (!t) {
-          c.error("oauth." + p.name, &v, "must be a table");
+        if (name.str() == "login_page") {
+          std::string page;
+          c.string(page)("oauth.login_page", v);
+          if (!page.empty() && (page[0] != '/' || (page.size() > 1 && page[1] == '/') ||
+                                page.find_first_of("#\\ ") != std::string::npos))
+            c.error("oauth.login_page", &v, "must be a path on the SPA's site, like \"/login\"");
+          else if (!page.empty())
+            out.oauth_login_page = page;
           continue;
         }
+        OAuthProviderConfig p;
+        p.name = std::string(name.str());
+        std::string prefix = "oauth." + p.name;
+        const toml::table* t = v.as_table();
+        if (!t) {
+          c.error(prefix, &v, "must be a table");
+          continue;
+        }
+        if (!valid_provider_name(p.name))
+          c.error(prefix, &v, "a provider name must be 1 to 32 lowercase letters, digits, '_' or '-'");
         for (const auto& [k, value] : *t) {
-          std::string key = "oauth." + p.name + "." + std::string(k.str());
+          std::string key = prefix + "." + std::string(k.str());
           std::string field(k.str());
           if (field == "client_id") c.string(p.client_id)(key, value);
           else if (field == "client_secret_file") c.path(p.client_secret_file)(key, value);
-          else if (field == "redirect_uri") c.string(p.redirect_uri)(key, value);
-          else if (field == "discovery") c.string(p.discovery)(key, value);
-          else if (field == "scopes") c.strings(p.scopes)(key, value);
-          else if (field == "allowed_redirects") c.strings(p.allowed_redirects)(key, value);
-          else c.error(key, &value, "unknown key");
+          else if (field == "redirect_uri") {
+            c.string(p.redirect_uri)(key, value);
+            std::string path = "/api/v1/oauth/" + p.name + "/callback";
+            if (!p.redirect_uri.empty() && !oidc::url_allowed(p.redirect_uri))
+              c.error(key, &value, "must be an https:// URL (http:// only on a loopback address)");
+            else if (!p.redirect_uri.empty() && (p.redirect_uri.size() < path.size() ||
+                                                 p.redirect_uri.substr(p.redirect_uri.size() - path.size()) != path))
+              c.error(key, &value, "must end with " + path + ", where spa-authd answers the callback");
+          } else if (field == "discovery") {
+            c.string(p.discovery)(key, value);
+            const std::string well_known = "/.well-known/openid-configuration";
+            if (!p.discovery.empty() && !oidc::url_allowed(p.discovery))
+              c.error(key, &value, "must be an https:// URL (http:// only on a loopback address)");
+            else if (!p.discovery.empty() && (p.discovery.size() <= well_known.size() ||
+                                              p.discovery.substr(p.discovery.size() - well_known.size()) != well_known))
+              c.error(key, &value, "must end with " + well_known);
+          } else if (field == "scopes") {
+            c.strings(p.scopes)(key, value);
+            if (std::find(p.scopes.begin(), p.scopes.end(), "openid") == p.scopes.end())
+              c.error(key, &value, "must include \"openid\"");
+          } else if (field == "allowed_redirects") {
+            c.strings(p.allowed_redirects)(key, value);
+            for (const auto& r : p.allowed_redirects)
+              if (!oidc::url_allowed(r)) c.error(key, &value, "\"" + r + "\" is not an https:// URL");
+          } else {
+            c.error(key, &value, "unknown key");
+          }
         }
-        if (p.client_id.empty()) c.error("oauth." + p.name + ".client_id", &v, "is required");
-        if (p.redirect_uri.empty()) c.error("oauth." + p.name + ".redirect_uri", &v, "is required");
+        if (p.client_id.empty()) c.error(prefix + ".client_id", &v, "is required");
+        if (p.client_secret_file.empty()) c.error(prefix + ".client_secret_file", &v, "is required");
+        if (p.redirect_uri.empty()) c.error(prefix + ".redirect_uri", &v, "is required");
         if (p.name != "google" && p.discovery.empty())
-          c.error("oauth." + p.name + ".discovery", &v, "is required for providers other than google");
+          c.error(prefix + ".discovery", &v, "is required for providers other than google");
         out.oauth.push_back(std::move(p));
       }
     }

@@ -51,6 +51,10 @@ struct Config {
   std::string smtp_from;
 
   std::vector<OAuthProviderConfig> oauth;
+  // [oauth] login_page: where a failed OAuth login sends the browser
+  // (with ?error=REASON), and an OAuth login waiting for a second factor
+  // (with #mfa_token=…&method=…). A path on the SPA's site.
+  std::string oauth_login_page = "/login";
 };
 
 struct ConfigError {

@@ -32,6 +32,14 @@ std::string random_bytes(size_t n) {
   return out;
 }
 
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
 std::string hex(std::string_view bytes) {
   static const char* digits = "0123456789abcdef";
   std::string out;

@@ -12,6 +12,7 @@ std::string random_bytes(size_t n);        // aborts the process if the CSPRNG f
 std::string random_hex_id();               // 128 bits as 32 hex characters
 std::string random_token();                // 256 bits, base64url (43 characters)
 std::string hex(std::string_view bytes);
+std::string base64(std::string_view bytes);  // RFC 4648 §4, with padding (HTTP Basic)
 std::string sha256(std::string_view data);  // raw 32 bytes
 
 // HMAC-SHA256 of `data` under `key`, raw 32 bytes.

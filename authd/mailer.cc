@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "authd/crypto.h"
+#include "authd/curl_handles.h"
 #include "authd/server.h"
 
 namespace spa::authd {
@@ -14,8 +15,6 @@ namespace {
 
 constexpr size_t kMaxQueued = 1000;
 
-struct CurlFree { void operator()(CURL* c) const { curl_easy_cleanup(c); } };
-struct SlistFree { void operator()(curl_slist* l) const { curl_slist_free_all(l); } };
 
 bool header_safe(const std::string& s) { return s.find_first_of("\r\n") == std::string::npos; }
 
@@ -85,8 +84,8 @@ bool Mailer::deliver(const Message& m) {
     log_event("warn", "mail_not_sent", {{"reason", "[smtp] url is not set"}});
     return false;
   }
-  std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
-  std::unique_ptr<curl_slist, SlistFree> rcpt(curl_slist_append(nullptr, ("<" + m.to + ">").c_str()));
+  CurlPtr curl(curl_easy_init());
+  SlistPtr rcpt(curl_slist_append(nullptr, ("<" + m.to + ">").c_str()));
   if (!curl || !rcpt) return false;
   Upload upload;
   upload.data = "Date: " + rfc5322_date() + "\r\nFrom: " + from_ + "\r\nTo: " + m.to + "\r\nSubject: " + m.subject +

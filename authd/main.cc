@@ -3,6 +3,7 @@
 //   spa-authd --config FILE                 serve on the configured Unix socket
 //   spa-authd --check-config --config FILE  check the file, name each bad key and line
 //   spa-authd keys rotate --config FILE     publish a new signing key, sign with it shortly after
+#include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -18,7 +19,9 @@
 #include "authd/crypto.h"
 #include "authd/auth_service.h"
 #include "authd/files.h"
+#include "authd/http_client.h"
 #include "authd/mailer.h"
+#include "authd/oauth.h"
 #include "authd/passwords.h"
 #include "authd/routes.h"
 #include "authd/store.h"
@@ -127,8 +130,15 @@ int serve(const Config& config) {
   AuthService service(config, store, keys, hasher, unix_now, mfa_key);
   Mailer mailer(config.smtp_url, config.smtp_from);
   service.set_mailer(&mailer);
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // before any thread: libcurl's global state
+  CurlHttpClient http_client;
+  OAuthLogin oauth(config, service, store, http_client, unix_now);
+  if (!oauth.load_secrets(err)) {
+    log_event("error", "startup_failed", {{"reason", err}});
+    return 1;
+  }
   AuthServer server;
-  register_auth_routes(server, service, config);
+  register_auth_routes(server, service, oauth, config);
   auto& http = server.http();
   http.Get("/health", [](const httplib::Request& req, httplib::Response& res) {
     res.set_content(spa::core::success_envelope({{"status", "ok"}}, AuthServer::request_id(req), unix_now()) + "\n",
@@ -181,6 +191,17 @@ int main(int argc, char** argv) {
     Config config;
     if (!load(config_path, config)) return 1;
     if (check) {
+      // Files the configuration names must be readable by whoever checks.
+      bool ok = true;
+      for (const auto& p : config.oauth) {
+        std::string secret, err;
+        if (!read_file(p.client_secret_file, secret, err) || secret.find_first_not_of("\r\n") == std::string::npos) {
+          std::fprintf(stderr, "%s: oauth.%s.client_secret_file: %s\n", config_path.c_str(), p.name.c_str(),
+                       err.empty() ? "the file is empty" : err.c_str());
+          ok = false;
+        }
+      }
+      if (!ok) return 1;
       std::printf("%s: ok\n", config_path.c_str());
       return 0;
     }

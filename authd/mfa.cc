@@ -14,14 +14,7 @@ namespace {
 
 using json = nlohmann::json;
 
-std::optional<json> load_user(const Store::Txn& t, const std::string& id) {
-  auto text = t.get(Db::kUsers, id);
-  json j;
-  std::string err;
-  if (!text || !core::parse_json_strict(*text, j, err, core::JsonLimits{1 << 20, 8}) || !j.is_object())
-    return std::nullopt;
-  return j;
-}
+std::optional<json> load_user(const Store::Txn& t, const std::string& id) { return load_json(t, Db::kUsers, id); }
 
 bool enabled(const json& u) { return u.contains("mfa") && u["mfa"].value("enabled", false); }
 bool email_method(const json& u) { return u.contains("mfa") && u["mfa"].value("method", "totp") == "email"; }
@@ -349,8 +342,10 @@ Outcome AuthService::mfa_verify(const std::string& mfa_token, const std::string&
         (*u)["lockouts"] = 0;
         IssuedTokens tokens;
         std::string sid;
-        if (!t.del(Db::kMfaPending, key) ||
-            !start_session(t, *u, client, now, tokens, sid, json::array({"pwd", "otp"})))
+        json amr = pending.value("amr", json::array({"pwd"}));
+        if (!amr.is_array()) amr = json::array({"pwd"});
+        amr.push_back("otp");
+        if (!t.del(Db::kMfaPending, key) || !start_session(t, *u, client, now, tokens, sid, amr))
           return false;
         audit(t, backup_code ? "login_backup_code" : "login_mfa", *u, client, now);
         result.tokens = tokens;

@@ -11,14 +11,7 @@ namespace {
 
 using json = nlohmann::json;
 
-std::optional<json> load(const Store::Txn& t, Db db, std::string_view key) {
-  auto text = t.get(db, key);
-  json j;
-  std::string err;
-  if (!text || !core::parse_json_strict(*text, j, err, core::JsonLimits{1 << 20, 8}) || !j.is_object())
-    return std::nullopt;
-  return j;
-}
+std::optional<json> load(const Store::Txn& t, Db db, std::string_view key) { return load_json(t, db, key); }
 
 }  // namespace
 

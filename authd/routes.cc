@@ -15,6 +15,9 @@ using httplib::Response;
 
 constexpr const char* kAccessCookie = "__Host-spa_at";
 constexpr const char* kRefreshCookie = "__Secure-spa_rt";
+// Binds an OAuth login under way to the browser that started it. Lax, not
+// Strict: the provider's redirect back is a cross-site navigation.
+constexpr const char* kOAuthCookie = "__Secure-spa_oauth";
 
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -148,13 +151,39 @@ class Api {
                    std::string(kRefreshCookie) + "=; Path=/api/v1/auth; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
   }
 
+  // A browser redirect from the OAuth flow, or the JSON error it carries.
+  void redirect(const Request& req, Response& res, const OAuthAnswer& a) {
+    if (a.error) return send(req, res, *a.error);
+    res.status = 303;
+    res.set_header("Location", a.location);
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("Referrer-Policy", "no-referrer");
+    if (!a.binding.empty()) set_binding_cookie(res, a.binding);
+    else if (a.clear_binding) set_binding_cookie(res, "");
+    // Cookies in every token mode: a redirect has no body to carry tokens;
+    // a bearer-mode SPA trades the refresh cookie for a pair at /refresh.
+    if (a.tokens) set_token_cookies(res, *a.tokens);
+  }
+
+  void set_binding_cookie(Response& res, const std::string& value) {
+    res.set_header("Set-Cookie", std::string(kOAuthCookie) + "=" + value +
+                                     "; Path=/api/v1/oauth; Secure; HttpOnly; SameSite=Lax; Max-Age=" +
+                                     (value.empty() ? "0" : std::to_string(OAuthLogin::kStateTtl)));
+  }
+
   AuthService& service_;
   const Config& config_;
 };
 
+// A query parameter, or "" when absent or longer than `max`.
+std::string param(const Request& req, const char* name, size_t max) {
+  std::string v = req.get_param_value(name);
+  return v.size() <= max ? v : std::string();
+}
+
 }  // namespace
 
-void register_auth_routes(AuthServer& server, AuthService& service, const Config& config) {
+void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& oauth, const Config& config) {
   auto api = std::make_shared<Api>(service, config);
   auto& http = server.http();
 
@@ -285,7 +314,8 @@ void register_auth_routes(AuthServer& server, AuthService& service, const Config
     if (!who) return;
     auto j = api->body(req, res);
     if (!j) return;
-    auto password = api->field(req, res, *j, "password", 512);
+    // Accounts made by an OAuth provider have no password to give.
+    auto password = j->contains("password") ? api->field(req, res, *j, "password", 512) : std::string();
     if (!password) return;
     api->send(req, res, api->service_.delete_account(*who, *password, client_of(req)));
   });
@@ -317,6 +347,41 @@ void register_auth_routes(AuthServer& server, AuthService& service, const Config
     if (!api->origin_ok(req, res)) return;
     if (auto who = api->principal(req, res))
       api->send(req, res, api->service_.revoke_session(*who, req.matches[1], client_of(req)));
+  });
+
+  // --- OAuth / OpenID Connect (authd/oauth.cc)
+  http.Get(R"(/api/v1/oauth/([a-z0-9_-]{1,32})/start)", [api, &oauth](const Request& req, Response& res) {
+    api->redirect(req, res, oauth.start(req.matches[1], param(req, "redirect_to", 2048), client_of(req)));
+  });
+  http.Get(R"(/api/v1/oauth/([a-z0-9_-]{1,32})/callback)", [api, &oauth](const Request& req, Response& res) {
+    CallbackParams p{param(req, "code", 4096), param(req, "state", 64), param(req, "error", 64),
+                     param(req, "iss", 2048)};
+    if (p.error.empty() && req.has_param("error")) p.error = "other";
+    api->redirect(req, res, oauth.callback(req.matches[1], p, cookie(req, kOAuthCookie), client_of(req)));
+  });
+  http.Post("/api/v1/oauth/link", [api, &oauth](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto who = api->principal(req, res);
+    if (!who) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    auto provider = api->field(req, res, *j, "provider", 32);
+    if (!provider) return;
+    auto target = j->contains("redirect_to") ? api->field(req, res, *j, "redirect_to", 2048) : std::string();
+    if (!target) return;
+    std::string binding;
+    Outcome o = oauth.start_link(*who, *provider, *target, binding, client_of(req));
+    if (o.ok()) api->set_binding_cookie(res, binding);
+    api->send(req, res, o);
+  });
+  http.Post("/api/v1/oauth/unlink", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto who = api->principal(req, res);
+    if (!who) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    auto provider = api->field(req, res, *j, "provider", 32);
+    if (provider) api->send(req, res, api->service_.oauth_unlink(*who, *provider, client_of(req)));
   });
 }
 

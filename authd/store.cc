@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "authd/files.h"
+#include "core/json_strict.h"
 
 namespace spa::authd {
 namespace {
@@ -10,7 +11,7 @@ namespace {
 constexpr const char* kNames[kDbCount] = {"meta",         "users",        "users_by_email",
                                           "users_by_name", "sessions",     "session_meta",
                                           "user_sessions", "refresh",      "audit",
-                                          "mfa_pending",   "reset_tokens"};
+                                          "mfa_pending",   "reset_tokens",  "oauth_states", "identities"};
 constexpr size_t kMapSize = size_t{1} << 30;  // address space, not disk: the file grows as needed
 
 using core::mdb_val;
@@ -131,6 +132,15 @@ bool Store::read(const std::function<void(const Txn&)>& fn, std::string& err) co
   fn(t);
   err = t.error();
   return err.empty();
+}
+
+std::optional<nlohmann::json> load_json(const Store::Txn& t, Db db, std::string_view key) {
+  auto text = t.get(db, key);
+  nlohmann::json j;
+  std::string err;
+  if (!text || !core::parse_json_strict(*text, j, err, core::JsonLimits{1 << 20, 8}) || !j.is_object())
+    return std::nullopt;
+  return j;
 }
 
 }  // namespace spa::authd

@@ -15,6 +15,11 @@
 //   audit          big-endian time ns + seq     -> event JSON (no personal data)
 //   mfa_pending    SHA-256(mfa_token)           -> {user, expires_at, attempts}: logins waiting for a second factor
 //   reset_tokens   SHA-256(reset token)         -> {user, expires_at}: password-reset links
+//   oauth_states   expiry (8 bytes, big-endian) + SHA-256(state)
+//                                               -> {provider, box}: OAuth logins under way; the
+//                                                  nonce, PKCE verifier and target sealed under a
+//                                                  key derived from the browser's binding cookie
+//   identities     provider ":" subject         -> user id: accounts at OAuth/OIDC providers
 #pragma once
 
 #include <functional>
@@ -22,15 +27,17 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "core/lmdb_handles.h"
 
 namespace spa::authd {
 
 enum class Db {
   kMeta, kUsers, kUsersByEmail, kUsersByName, kSessions, kSessionMeta, kUserSessions, kRefresh, kAudit, kMfaPending,
-  kResetTokens,
+  kResetTokens, kOAuthStates, kIdentities,
 };
-inline constexpr int kDbCount = 11;
+inline constexpr int kDbCount = 13;
 inline constexpr const char* kSchemaVersion = "1";
 
 class Store {
@@ -71,5 +78,8 @@ class Store {
   core::LmdbEnv env_;
   MDB_dbi dbis_[kDbCount] = {};
 };
+
+// A JSON object stored under `key`; nullopt when absent or not an object.
+std::optional<nlohmann::json> load_json(const Store::Txn& t, Db db, std::string_view key);
 
 }  // namespace spa::authd

@@ -23,6 +23,7 @@ Suite* signing_keys_suite();
 Suite* authd_core_suite();
 Suite* auth_service_suite();
 Suite* totp_suite();
+Suite* oidc_suite();
 
 namespace test {
 

@@ -102,14 +102,37 @@ START_TEST(oauth_providers) {
   Config c;
   std::vector<ConfigError> errors;
   std::string text = std::string(kMinimal) +
-                     "[oauth.google]\nclient_id = \"id\"\nredirect_uri = \"https://a/cb\"\n"
-                     "[oauth.corp]\nclient_id = \"id2\"\nredirect_uri = \"https://a/cb2\"\n"
-                     "discovery = \"https://idp/.well-known/openid-configuration\"\nscopes = [\"openid\"]\n";
+                     "[oauth]\nlogin_page = \"/signin\"\n"
+                     "[oauth.google]\nclient_id = \"id\"\nclient_secret_file = \"/etc/g\"\n"
+                     "redirect_uri = \"https://app.example.com/api/v1/oauth/google/callback\"\n"
+                     "[oauth.corp]\nclient_id = \"id2\"\nclient_secret_file = \"/etc/c\"\n"
+                     "redirect_uri = \"https://app.example.com/api/v1/oauth/corp/callback\"\n"
+                     "discovery = \"http://127.0.0.1:9000/.well-known/openid-configuration\"\nscopes = [\"openid\"]\n"
+                     "allowed_redirects = [\"https://admin.example.com/\"]\n";
   ck_assert(parse_config(text, "t.toml", c, errors));
   ck_assert_uint_eq(c.oauth.size(), 2);
+  ck_assert(c.oauth_login_page == "/signin");
+  ck_assert(c.oauth[0].name == "corp" && c.oauth[0].discovery == "http://127.0.0.1:9000/.well-known/openid-configuration");
+
+  // Each mistake names its key and line (the table's line for a missing key).
   auto e = errors_of(std::string(kMinimal) + "[oauth.corp]\nclient_id = \"id\"\nredirect_uri = \"https://a\"\nsecret = 1\n");
   ck_assert(has_error(e, "oauth.corp.secret", 6));
   ck_assert(has_error(e, "oauth.corp.discovery", 3));
+  ck_assert(has_error(e, "oauth.corp.client_secret_file", 3));
+  ck_assert(has_error(e, "oauth.corp.redirect_uri", 5));  // not .../api/v1/oauth/corp/callback
+  std::string base = std::string(kMinimal) + "[oauth.corp]\nclient_id = \"i\"\nclient_secret_file = \"/s\"\n"
+                     "redirect_uri = \"https://a/api/v1/oauth/corp/callback\"\n";
+  ck_assert(has_error(errors_of(base + "discovery = \"http://idp.example.com/.well-known/openid-configuration\"\n"),
+                      "oauth.corp.discovery", 7));  // plain http off loopback
+  ck_assert(has_error(errors_of(base + "discovery = \"https://idp.example.com/\"\n"), "oauth.corp.discovery", 7));
+  ck_assert(has_error(errors_of(base + "discovery = \"https://i/.well-known/openid-configuration\"\nscopes = [\"email\"]\n"),
+                      "oauth.corp.scopes", 8));
+  ck_assert(has_error(errors_of(base + "discovery = \"https://i/.well-known/openid-configuration\"\n"
+                                       "allowed_redirects = [\"http://evil.example/\"]\n"),
+                      "oauth.corp.allowed_redirects", 8));
+  ck_assert(has_error(errors_of(std::string(kMinimal) + "[oauth.Bad]\nclient_id = \"i\"\n"), "oauth.Bad", 3));
+  ck_assert(has_error(errors_of(std::string(kMinimal) + "[oauth]\nlogin_page = \"//evil.example\"\n"),
+                      "oauth.login_page", 4));
 }
 END_TEST
 

@@ -1,0 +1,395 @@
+#include "authd/oauth.h"
+
+#include "authd/crypto.h"
+#include "authd/files.h"
+#include "authd/server.h"
+#include "core/base64url.h"
+#include "core/json_strict.h"
+
+namespace spa::authd {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kBindingInfo = "spa-auth oauth state v1";
+
+std::string be64(int64_t v) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(v) >> (56 - 8 * i)) & 0xff);
+  return out;
+}
+
+int64_t from_be64(std::string_view s) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return static_cast<int64_t>(v);
+}
+
+// The database key of a state: its expiry first, so expired logins are
+// swept from the front; then its hash, so the key does not reveal it.
+std::optional<std::string> state_key(const std::string& state) {
+  std::string raw;
+  if (state.size() != 43 || !core::base64url_decode(state, raw) || raw.size() != 32) return std::nullopt;
+  return raw.substr(0, 8) + sha256(state);
+}
+
+// Deletes up to 256 expired logins, oldest first.
+bool sweep(Store::Txn& t, int64_t now) {
+  std::vector<std::string> expired;
+  t.scan(Db::kOAuthStates, "", [&](std::string_view key, std::string_view) {
+    if (key.size() < 8 || from_be64(key) > now || expired.size() >= 256) return false;
+    expired.emplace_back(key);
+    return true;
+  });
+  for (const auto& k : expired)
+    if (!t.del(Db::kOAuthStates, k)) return false;
+  return true;
+}
+
+std::string with_query(const std::string& url, const std::string& query) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + query;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// The provider's "error" code in our log, if it is a plain word.
+std::string safe_code(const std::string& s) {
+  if (s.empty() || s.size() > 64) return "other";
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return "other";
+  return s;
+}
+
+}  // namespace
+
+OAuthLogin::OAuthLogin(const Config& config, AuthService& service, Store& store, HttpClient& http, Clock clock)
+    : config_(config), service_(service), store_(store), http_(http), clock_(std::move(clock)) {
+  for (const auto& c : config.oauth) {
+    auto p = std::make_unique<Provider>();
+    p->config = c;
+    providers_.push_back(std::move(p));
+  }
+}
+
+bool OAuthLogin::load_secrets(std::string& err) {
+  for (auto& p : providers_) {
+    std::string e;
+    if (!read_file(p->config.client_secret_file, p->secret, e)) {
+      err = "oauth." + p->config.name + ".client_secret_file: " + e;
+      return false;
+    }
+    while (!p->secret.empty() && (p->secret.back() == '\n' || p->secret.back() == '\r')) p->secret.pop_back();
+    if (p->secret.empty()) {
+      err = "oauth." + p->config.name + ".client_secret_file: " + p->config.client_secret_file + " is empty";
+      return false;
+    }
+  }
+  return true;
+}
+
+OAuthLogin::Provider* OAuthLogin::find(const std::string& name) const {
+  for (const auto& p : providers_)
+    if (p->config.name == name) return p.get();
+  return nullptr;
+}
+
+bool OAuthLogin::has_provider(const std::string& name) const { return find(name) != nullptr; }
+
+std::optional<oidc::ProviderMetadata> OAuthLogin::metadata(Provider& p, int64_t now, std::string& why) {
+  std::lock_guard<std::mutex> lock(p.mu);
+  if (p.config.discovery.empty()) return oidc::google_metadata();
+  if (p.metadata && now - p.metadata_at < kMetadataMaxAge) return p.metadata;
+  if (now - p.failed_at < kFailureBackoff && !p.metadata) {
+    why = "discovery failed moments ago";
+    return std::nullopt;
+  }
+  HttpResult r = http_.get(p.config.discovery, {});
+  oidc::ProviderMetadata m;
+  if (!r.error.empty() || r.status != 200) {
+    why = "discovery: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
+  } else if (oidc::parse_discovery(r.body, p.config.discovery, m, why)) {
+    p.metadata = std::move(m);
+    p.metadata_at = now;
+    return p.metadata;
+  }
+  p.failed_at = now;
+  return p.metadata;  // an older copy, if any, still serves
+}
+
+std::shared_ptr<const core::Jwks> OAuthLogin::keys(Provider& p, const oidc::ProviderMetadata& m, int64_t now,
+                                                   bool refetch, std::string& why) {
+  std::lock_guard<std::mutex> lock(p.mu);
+  bool stale = !p.keys || now - p.keys_at >= kKeysMaxAge;
+  if (refetch) {
+    // A kid we do not know: the provider may have rotated. Asking again
+    // is allowed once a minute, so tokens with made-up kids cannot make
+    // us hammer the provider.
+    if (now - p.keys_refetched_at < kKeysRefetch) {
+      why = "unknown signing key (keys fetched again less than a minute ago)";
+      return nullptr;
+    }
+    p.keys_refetched_at = now;
+  } else if (!stale) {
+    return p.keys;
+  }
+  HttpResult r = http_.get(m.jwks_uri, {});
+  auto set = std::make_shared<core::Jwks>();
+  if (!r.error.empty() || r.status != 200) {
+    why = "JWKS: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
+  } else if (oidc::parse_provider_jwks(r.body, *set, why)) {
+    p.keys = std::move(set);
+    p.keys_at = now;
+    return p.keys;
+  }
+  return refetch ? nullptr : p.keys;  // keep serving the last good set
+}
+
+std::string OAuthLogin::begin(Provider& p, const Pending& pending, int64_t now, std::string& binding,
+                              std::string& why) {
+  auto m = metadata(p, now, why);
+  if (!m) return {};
+  std::string state = core::base64url_encode(be64(now + kStateTtl) + random_bytes(24));
+  binding = random_token();
+  json sealed = {{"nonce", pending.nonce}, {"verifier", pending.verifier}, {"redirect_to", pending.redirect_to},
+                 {"link_user", pending.link_user}};
+  std::string key = *state_key(state);
+  json record = {{"provider", p.config.name},
+                 {"box", core::base64url_encode(seal(hkdf_sha256(binding, kBindingInfo), sealed.dump(), key))}};
+  std::string err;
+  if (!store_.write([&](Store::Txn& t) { return sweep(t, now) && t.put(Db::kOAuthStates, key, record.dump()); },
+                    err)) {
+    why = "store: " + err;
+    return {};
+  }
+  return with_query(m->authorization_endpoint,
+                    oidc::form_encode({{"response_type", "code"},
+                                       {"client_id", p.config.client_id},
+                                       {"redirect_uri", p.config.redirect_uri},
+                                       {"scope", join(p.config.scopes, " ")},
+                                       {"state", state},
+                                       {"nonce", pending.nonce},
+                                       {"code_challenge", oidc::pkce_challenge(pending.verifier)},
+                                       {"code_challenge_method", "S256"}}));
+}
+
+OAuthAnswer OAuthLogin::start(const std::string& provider, const std::string& redirect_to, const ClientInfo& client) {
+  OAuthAnswer a;
+  Provider* p = find(provider);
+  if (!p) {
+    a.error = Outcome::error(404, "unknown_provider", "no such sign-in provider");
+    return a;
+  }
+  Provider& prov = *p;
+  auto target = redirect_to.empty() ? std::optional<std::string>("/")
+                                    : oidc::safe_redirect(redirect_to, prov.config.allowed_redirects);
+  if (!target) {
+    a.error = Outcome::error(400, "invalid_redirect", "redirect_to must be a path on this site or an allowed URL");
+    return a;
+  }
+  Pending pending{random_token(), random_token(), *target, ""};
+  std::string why;
+  a.location = begin(prov, pending, clock_(), a.binding, why);
+  if (a.location.empty()) return fail(provider, "provider_unavailable", why, client);
+  return a;
+}
+
+Outcome OAuthLogin::start_link(const Principal& who, const std::string& provider, const std::string& redirect_to,
+                               std::string& binding, const ClientInfo& client) {
+  Provider* p = find(provider);
+  if (!p) return Outcome::error(404, "unknown_provider", "no such sign-in provider");
+  auto target = redirect_to.empty() ? std::optional<std::string>("/")
+                                    : oidc::safe_redirect(redirect_to, p->config.allowed_redirects);
+  if (!target)
+    return Outcome::error(400, "invalid_redirect", "redirect_to must be a path on this site or an allowed URL");
+  Pending pending{random_token(), random_token(), *target, who.user_id};
+  std::string why;
+  std::string url = begin(*p, pending, clock_(), binding, why);
+  if (url.empty()) {
+    log_event("warn", "oauth_failed", {{"provider", provider}, {"reason", "provider_unavailable"}, {"detail", why},
+                                       {"request_id", client.request_id}});
+    return Outcome::error(502, "provider_unavailable", "the sign-in provider cannot be reached");
+  }
+  Outcome o;
+  o.data = {{"authorization_url", url}};
+  return o;
+}
+
+std::optional<OAuthLogin::Pending> OAuthLogin::take(const std::string& provider, const std::string& state,
+                                                    const std::string& binding, int64_t now) {
+  auto key = state_key(state);
+  if (!key) return std::nullopt;
+  std::optional<json> record;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        record = load_json(t, Db::kOAuthStates, *key);
+        return record && t.del(Db::kOAuthStates, *key);
+      },
+      err);
+  if (!ok || !record || from_be64(*key) <= now || record->value("provider", "") != provider) return std::nullopt;
+  std::string box;
+  if (!core::base64url_decode(record->value("box", ""), box)) return std::nullopt;
+  auto opened = open_sealed(hkdf_sha256(binding, kBindingInfo), box, *key);  // another browser: fails here
+  json j;
+  std::string e;
+  if (!opened || !core::parse_json_strict(*opened, j, e) || !j.is_object()) return std::nullopt;
+  return Pending{j.value("nonce", ""), j.value("verifier", ""), j.value("redirect_to", "/"), j.value("link_user", "")};
+}
+
+std::optional<AuthService::ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::ProviderMetadata& m,
+                                                                  const Pending& pending, const std::string& code,
+                                                                  int64_t now, std::string& reason, std::string& why) {
+  // The code exchange (RFC 6749 §4.1.3) with the PKCE verifier; the client
+  // authenticates as the provider prefers, Basic when it offers both.
+  std::vector<std::pair<std::string, std::string>> form = {{"grant_type", "authorization_code"},
+                                                           {"code", code},
+                                                           {"redirect_uri", p.config.redirect_uri},
+                                                           {"code_verifier", pending.verifier}};
+  std::vector<std::string> headers;
+  if (m.client_secret_basic) {
+    // RFC 6749 §2.3.1: both parts form-encoded before Base64.
+    std::string pair = oidc::percent_encode(p.config.client_id) + ":" + oidc::percent_encode(p.secret);
+    headers.push_back("Authorization: Basic " + base64(pair));
+  } else {
+    form.emplace_back("client_id", p.config.client_id);
+    form.emplace_back("client_secret", p.secret);
+  }
+  HttpResult r = http_.post_form(m.token_endpoint, oidc::form_encode(form), headers);
+  if (!r.error.empty()) {
+    reason = "provider_unavailable";
+    why = "token endpoint: " + r.error;
+    return std::nullopt;
+  }
+  oidc::TokenResponse tokens;
+  if (r.status != 200) {
+    json j;
+    std::string e;
+    std::string code_word = core::parse_json_strict(r.body, j, e) && j.is_object() ? j.value("error", "") : "";
+    reason = "provider_error";
+    why = "token endpoint: HTTP " + std::to_string(r.status) + " " + safe_code(code_word);
+    return std::nullopt;
+  }
+  if (!oidc::parse_token_response(r.body, tokens, why)) {
+    reason = "provider_error";
+    return std::nullopt;
+  }
+
+  oidc::IdTokenCheck check{&m, p.config.client_id, pending.nonce, now};
+  json claims;
+  auto set = keys(p, m, now, false, why);
+  auto result = set ? oidc::verify_id_token(tokens.id_token, *set, check, claims, why) : oidc::IdTokenResult::kInvalid;
+  if (set && result == oidc::IdTokenResult::kUnknownKey) {
+    set = keys(p, m, now, true, why);
+    result = set ? oidc::verify_id_token(tokens.id_token, *set, check, claims, why) : oidc::IdTokenResult::kInvalid;
+    if (result == oidc::IdTokenResult::kUnknownKey) why = "no key of the provider has the ID token's kid";
+  }
+  if (!set && why.find("JWKS:") == 0) {
+    reason = "provider_unavailable";
+    return std::nullopt;
+  }
+  if (result != oidc::IdTokenResult::kOk) {
+    reason = "invalid_id_token";
+    why = "ID token: " + why;
+    return std::nullopt;
+  }
+
+  AuthService::ExternalIdentity id;
+  id.provider = p.config.name;
+  id.subject = claims.value("sub", "");
+  auto take_claims = [&](const json& c) {
+    if (auto e = c.find("email"); e != c.end() && e->is_string()) id.email = e->get<std::string>();
+    if (auto v = c.find("email_verified"); v != c.end()) id.email_verified = v->is_boolean() ? v->get<bool>() : *v == "true";
+    if (auto n = c.find("preferred_username"); n != c.end() && n->is_string()) id.username_hint = n->get<std::string>();
+  };
+  take_claims(claims);
+  // Providers may leave e-mail out of the ID token when an access token
+  // was issued (OIDC Core §5.4); the userinfo endpoint has it.
+  if (id.email.empty() && !m.userinfo_endpoint.empty()) {
+    HttpResult u = http_.get(m.userinfo_endpoint, {"Authorization: Bearer " + tokens.access_token});
+    json info;
+    std::string e;
+    if (!u.error.empty()) {
+      reason = "provider_unavailable";
+      why = "userinfo: " + u.error;
+      return std::nullopt;
+    }
+    if (u.status != 200 || !core::parse_json_strict(u.body, info, e, core::JsonLimits{64 * 1024, 8}) ||
+        !info.is_object()) {
+      reason = "provider_error";
+      why = "userinfo: HTTP " + std::to_string(u.status);
+      return std::nullopt;
+    }
+    // OIDC Core §5.3.2: a userinfo answer about someone else is discarded.
+    if (info.value("sub", "") != id.subject) {
+      reason = "invalid_id_token";
+      why = "userinfo: sub does not match the ID token";
+      return std::nullopt;
+    }
+    take_claims(info);
+  }
+  return id;
+}
+
+OAuthAnswer OAuthLogin::fail(const std::string& provider, const std::string& reason, const std::string& detail,
+                             const ClientInfo& client) const {
+  log_event("warn", "oauth_failed",
+            {{"provider", provider}, {"reason", reason}, {"detail", detail}, {"request_id", client.request_id}});
+  OAuthAnswer a;
+  a.clear_binding = true;
+  a.location = with_query(config_.oauth_login_page, "error=" + reason);
+  return a;
+}
+
+OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackParams& params, const std::string& binding,
+                                 const ClientInfo& client) {
+  Provider* p = find(provider);
+  if (!p) {
+    OAuthAnswer a;
+    a.error = Outcome::error(404, "unknown_provider", "no such sign-in provider");
+    return a;
+  }
+  int64_t now = clock_();
+  // Consumed first, whatever the rest says: a state works once.
+  auto pending = take(provider, params.state, binding, now);
+  if (!params.error.empty()) {
+    // RFC 6749 §4.1.2.1: the user said no, or the provider could not go on.
+    std::string reason = params.error == "access_denied" ? "access_denied" : "provider_error";
+    return fail(provider, reason, "provider answered error=" + safe_code(params.error), client);
+  }
+  if (!pending) return fail(provider, "invalid_state", "state unknown, expired, used or from another browser", client);
+  std::string why;
+  auto m = metadata(*p, now, why);
+  if (!m) return fail(provider, "provider_unavailable", why, client);
+  // RFC 9207: the answer names its issuer, so another provider's code
+  // cannot be slipped into this callback.
+  if (params.iss.empty() ? m->iss_parameter : params.iss != m->issuer)
+    return fail(provider, "invalid_state", "iss parameter does not name the provider", client);
+  if (params.code.empty() || params.code.size() > 4096) return fail(provider, "provider_error", "no code", client);
+  std::string reason;
+  auto ext = identity(*p, *m, *pending, params.code, now, reason, why);
+  if (!ext) return fail(provider, reason, why, client);
+
+  Outcome o = pending->link_user.empty() ? service_.oauth_sign_in(*ext, client)
+                                         : service_.oauth_link(pending->link_user, *ext, client);
+  if (!o.ok()) return fail(provider, o.code, o.message, client);
+  OAuthAnswer a;
+  a.clear_binding = true;
+  if (o.data.value("mfa_required", false)) {
+    // The SPA's login page finishes with POST /api/v1/mfa/verify. In the
+    // fragment, so the token reaches no server and no log.
+    a.location = config_.oauth_login_page + "#" +
+                 oidc::form_encode({{"mfa_token", o.data.value("mfa_token", "")}, {"method", o.data.value("method", "")}});
+    return a;
+  }
+  a.tokens = o.tokens;
+  a.location = pending->redirect_to;
+  log_event("info", pending->link_user.empty() ? "oauth_login" : "oauth_linked",
+            {{"provider", provider}, {"request_id", client.request_id}});
+  return a;
+}
+
+}  // namespace spa::authd

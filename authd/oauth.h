@@ -1,0 +1,109 @@
+// OAuth 2.0 / OpenID Connect login, server side: the authorization code
+// flow with PKCE S256, state and nonce (RFC 6749, RFC 7636, OIDC Core
+// §3.1), the code exchanged and the ID token checked here, never in the
+// browser or in nginx. Accounts are AuthService's (authd/oauth_accounts.cc).
+//
+// A login under way is a record in the oauth_states database, keyed by the
+// state's expiry and hash; its nonce, PKCE verifier and target are sealed
+// under a key derived from a random value that only the browser holds, in
+// the __Secure-spa_oauth cookie. The callback consumes the record whatever
+// happens, so a state works once, for ten minutes, in one browser.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "authd/auth_service.h"
+#include "authd/config.h"
+#include "authd/http_client.h"
+#include "authd/oidc.h"
+#include "authd/store.h"
+#include "core/jwk.h"
+
+namespace spa::authd {
+
+// What the browser gets from /start and /callback: a redirect (with the
+// binding cookie to set or clear, and session tokens after a login), or,
+// for a request that should never have been made, a JSON error.
+struct OAuthAnswer {
+  std::string location;
+  std::string binding;  // set __Secure-spa_oauth to this
+  bool clear_binding = false;
+  std::optional<IssuedTokens> tokens;
+  std::optional<Outcome> error;  // answer with this instead of redirecting
+};
+
+struct CallbackParams {
+  std::string code, state, error, iss;
+};
+
+class OAuthLogin {
+ public:
+  using Clock = std::function<int64_t()>;
+
+  static constexpr int64_t kStateTtl = 600;        // ten minutes from /start to /callback
+  static constexpr int64_t kKeysRefetch = 60;      // an unknown kid refetches the JWKS at most this often
+  static constexpr int64_t kKeysMaxAge = 3600;     // keys are fetched again after an hour anyway
+  static constexpr int64_t kMetadataMaxAge = 86400;
+  static constexpr int64_t kFailureBackoff = 5;    // a provider that just failed is not asked again sooner
+
+  OAuthLogin(const Config& config, AuthService& service, Store& store, HttpClient& http, Clock clock);
+
+  // Reads every provider's client_secret_file; false names the first that fails.
+  bool load_secrets(std::string& err);
+  bool has_provider(const std::string& name) const;
+
+  OAuthAnswer start(const std::string& provider, const std::string& redirect_to, const ClientInfo& client);
+  // For POST /api/v1/oauth/link: the same flow for a signed-in user; the
+  // SPA navigates to data.authorization_url.
+  Outcome start_link(const Principal& who, const std::string& provider, const std::string& redirect_to,
+                     std::string& binding, const ClientInfo& client);
+  OAuthAnswer callback(const std::string& provider, const CallbackParams& params, const std::string& binding,
+                       const ClientInfo& client);
+
+ private:
+  struct Provider {
+    OAuthProviderConfig config;
+    std::string secret;
+    std::mutex mu;  // guards what follows; held while fetching, so one fetch at a time
+    std::optional<oidc::ProviderMetadata> metadata;
+    int64_t metadata_at = 0;
+    std::shared_ptr<const core::Jwks> keys;
+    int64_t keys_at = 0;
+    int64_t keys_refetched_at = INT64_MIN / 2;
+    int64_t failed_at = INT64_MIN / 2;
+  };
+  struct Pending {
+    std::string nonce, verifier, redirect_to, link_user;
+  };
+
+  Provider* find(const std::string& name) const;
+  std::optional<oidc::ProviderMetadata> metadata(Provider& p, int64_t now, std::string& why);
+  std::shared_ptr<const core::Jwks> keys(Provider& p, const oidc::ProviderMetadata& m, int64_t now, bool refetch,
+                                         std::string& why);
+  // The authorization URL, after storing the pending login; "" with `why`.
+  std::string begin(Provider& p, const Pending& pending, int64_t now, std::string& binding, std::string& why);
+  // Takes (deletes) the pending login of `state`; nullopt when there is
+  // none, it expired, belongs to another provider or another browser.
+  std::optional<Pending> take(const std::string& provider, const std::string& state, const std::string& binding,
+                              int64_t now);
+  std::optional<AuthService::ExternalIdentity> identity(Provider& p, const oidc::ProviderMetadata& m,
+                                                        const Pending& pending, const std::string& code,
+                                                        int64_t now, std::string& reason, std::string& why);
+  OAuthAnswer fail(const std::string& provider, const std::string& reason, const std::string& detail,
+                   const ClientInfo& client) const;
+
+  const Config& config_;
+  AuthService& service_;
+  Store& store_;
+  HttpClient& http_;
+  Clock clock_;
+  std::vector<std::unique_ptr<Provider>> providers_;
+};
+
+}  // namespace spa::authd

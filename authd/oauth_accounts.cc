@@ -1,0 +1,199 @@
+// Accounts behind OAuth/OIDC logins: find, link by verified e-mail, or
+// create; then the same second-factor gate as a password login. The
+// protocol itself (state, PKCE, code exchange, ID token) is authd/oauth.cc.
+//
+// A user record lists its identities in "identities" [{provider, subject,
+// email, linked_at}]; the identities database indexes them. An account made
+// by a provider has an empty "password" until the user sets one by reset.
+#include <cctype>
+
+#include "authd/auth_service.h"
+#include "authd/crypto.h"
+#include "authd/server.h"
+
+namespace spa::authd {
+namespace {
+
+using json = nlohmann::json;
+
+std::string identity_key(const std::string& provider, const std::string& subject) { return provider + ":" + subject; }
+
+json identities_of(const json& u) {
+  auto it = u.find("identities");
+  return it != u.end() && it->is_array() ? *it : json::array();
+}
+
+bool has_provider(const json& u, const std::string& provider) {
+  for (const auto& i : identities_of(u))
+    if (i.value("provider", "") == provider) return true;
+  return false;
+}
+
+void add_identity(json& u, const AuthService::ExternalIdentity& id, int64_t now) {
+  json list = identities_of(u);
+  list.push_back({{"provider", id.provider}, {"subject", id.subject}, {"email", id.email}, {"linked_at", now}});
+  u["identities"] = list;
+}
+
+// A username from what the provider calls the user: letters, digits and
+// "_.-" only; "user" when too little is left.
+std::string username_base(const AuthService::ExternalIdentity& id) {
+  std::string hint = id.username_hint.empty() ? id.email.substr(0, id.email.find('@')) : id.username_hint;
+  std::string out;
+  for (char c : hint) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '_' || c == '.' || c == '-') out += static_cast<char>(std::tolower(u));
+    if (out.size() >= 24) break;
+  }
+  return valid_username(out) ? out : "user";
+}
+
+}  // namespace
+
+Outcome AuthService::oauth_sign_in(const ExternalIdentity& ext, const ClientInfo& client) {
+  int64_t now = clock_();
+  Outcome result;
+  std::string mailed_code, mail_to, err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        std::optional<json> user;
+        if (auto id = t.get(Db::kIdentities, identity_key(ext.provider, ext.subject)))
+          user = load_json(t, Db::kUsers, *id);
+        if (!user) {
+          if (!valid_email(ext.email)) {
+            result = Outcome::error(400, "email_required", "the provider did not give an e-mail address");
+            return false;
+          }
+          if (auto id = t.get(Db::kUsersByEmail, fold(ext.email))) {
+            // An account with this e-mail exists: the provider must have
+            // verified the address, or anyone could claim the account by
+            // registering that e-mail at some provider.
+            if (!ext.email_verified) {
+              result = Outcome::error(409, "account_exists",
+                                      "an account with this e-mail exists; sign in and link the provider");
+              return false;
+            }
+            user = load_json(t, Db::kUsers, *id);
+            if (!user) {
+              result = store_failure("user index points nowhere");
+              return false;
+            }
+            audit(t, "oauth_linked_by_email", *user, client, now);
+          } else {
+            std::string base = username_base(ext), name = base;
+            for (int attempt = 0; t.get(Db::kUsersByName, fold(name)); ++attempt) {
+              if (attempt == 8) {
+                result = store_failure("no free username");
+                return false;
+              }
+              name = base.substr(0, 24) + "-" + random_hex_id().substr(0, 6);
+            }
+            user = json{{"id", random_hex_id()},  {"email", ext.email},    {"username", name},
+                        {"password", ""},         {"role", "user"},        {"disabled", false},
+                        {"created_at", now},      {"updated_at", now},     {"failed_logins", 0},
+                        {"lockouts", 0},          {"locked_until", 0},     {"audit_id", random_hex_id()},
+                        {"email_verified", ext.email_verified}};
+            std::string uid = (*user)["id"];
+            if (!t.put(Db::kUsersByEmail, fold(ext.email), uid) || !t.put(Db::kUsersByName, fold(name), uid))
+              return false;
+            audit(t, "signup_oauth", *user, client, now);
+          }
+          add_identity(*user, ext, now);
+          if (!t.put(Db::kIdentities, identity_key(ext.provider, ext.subject), (*user)["id"].get<std::string>()))
+            return false;
+        }
+        json& u = *user;
+        std::string id = u.value("id", "");
+        if (u.value("disabled", false)) {
+          result = Outcome::error(403, "account_disabled", "this account is disabled");
+          return false;
+        }
+        if (needs_second_factor(u))
+          return open_second_factor_gate(t, u, json::array({"oauth"}), client, now, result, mailed_code, mail_to) &&
+                 t.put(Db::kUsers, id, u.dump());
+        IssuedTokens tokens;
+        std::string sid;
+        if (!start_session(t, u, client, now, tokens, sid, json::array({"oauth"}))) return false;
+        audit(t, "login_oauth", u, client, now);
+        result.tokens = tokens;
+        result.data = {{"user", public_user(u)}, {"session_id", sid}};
+        return t.put(Db::kUsers, id, u.dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (ok && !mailed_code.empty()) mail_code(mail_to, mailed_code);
+  return result;
+}
+
+Outcome AuthService::oauth_link(const std::string& user_id, const ExternalIdentity& ext, const ClientInfo& client) {
+  int64_t now = clock_();
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_json(t, Db::kUsers, user_id);
+        if (!u || u->value("disabled", false)) {
+          result = Outcome::error(401, "invalid_token", "the account is gone or disabled");
+          return false;
+        }
+        std::string key = identity_key(ext.provider, ext.subject);
+        if (auto owner = t.get(Db::kIdentities, key)) {
+          if (*owner != user_id)
+            result = Outcome::error(409, "identity_in_use", "this provider account belongs to another user");
+          else
+            result.data = {{"linked", ext.provider}};
+          return false;  // already linked to this user: nothing to change
+        }
+        if (has_provider(*u, ext.provider)) {
+          result = Outcome::error(409, "provider_already_linked", "unlink the other account of this provider first");
+          return false;
+        }
+        add_identity(*u, ext, now);
+        (*u)["updated_at"] = now;
+        audit(t, "oauth_linked", *u, client, now);
+        result.data = {{"linked", ext.provider}};
+        return t.put(Db::kIdentities, key, user_id) && t.put(Db::kUsers, user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome AuthService::oauth_unlink(const Principal& who, const std::string& provider, const ClientInfo& client) {
+  int64_t now = clock_();
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_json(t, Db::kUsers, who.user_id);
+        if (!u) {
+          result = Outcome::error(401, "invalid_token", "account no longer exists");
+          return false;
+        }
+        json kept = json::array();
+        std::string subject;
+        for (const auto& i : identities_of(*u)) {
+          if (i.value("provider", "") == provider) subject = i.value("subject", "");
+          else kept.push_back(i);
+        }
+        if (subject.empty()) {
+          result = Outcome::error(404, "not_linked", "no account of this provider is linked");
+          return false;
+        }
+        if (u->value("password", "").empty() && kept.empty()) {
+          result = Outcome::error(409, "last_sign_in_method",
+                                  "this is the only way to sign in; set a password or link another provider first");
+          return false;
+        }
+        (*u)["identities"] = kept;
+        (*u)["updated_at"] = now;
+        audit(t, "oauth_unlinked", *u, client, now);
+        result.data = {{"unlinked", provider}};
+        return t.del(Db::kIdentities, identity_key(provider, subject)) && t.put(Db::kUsers, who.user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+}  // namespace spa::authd

@@ -1,0 +1,442 @@
+// OpenID Connect relying party: PKCE, discovery, provider keys, ID token
+// checks and redirect targets (authd/oidc), then the whole login of
+// authd/oauth against a provider answered in process, with a fake clock.
+#include <map>
+
+#include "authd/files.h"
+#include "authd/oauth.h"
+#include "authd/oidc.h"
+#include "core/base64url.h"
+#include "tests/unit/auth_world.h"
+
+namespace {
+
+using json = nlohmann::json;
+using namespace spa::authd;
+using spa::core::Alg;
+using spa::core::KeyKind;
+
+const char* kIssuer = "https://idp.example.com";
+
+json discovery_doc() {
+  return {{"issuer", kIssuer},
+          {"authorization_endpoint", "https://idp.example.com/auth"},
+          {"token_endpoint", "https://idp.example.com/token"},
+          {"userinfo_endpoint", "https://idp.example.com/me"},
+          {"jwks_uri", "https://idp.example.com/jwks"},
+          {"response_types_supported", {"code"}},
+          {"code_challenge_methods_supported", {"S256"}},
+          {"id_token_signing_alg_values_supported", {"RS256", "EdDSA"}},
+          {"token_endpoint_auth_methods_supported", {"client_secret_post"}},
+          {"authorization_response_iss_parameter_supported", true}};
+}
+
+bool discovery_ok(const json& doc, std::string& err) {
+  oidc::ProviderMetadata m;
+  return oidc::parse_discovery(doc.dump(), std::string(kIssuer) + "/.well-known/openid-configuration", m, err);
+}
+
+START_TEST(pkce_matches_rfc7636_appendix_b) {
+  ck_assert(oidc::pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") ==
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+}
+END_TEST
+
+START_TEST(only_https_or_loopback_http) {
+  for (const char* ok : {"https://idp.example.com/x", "https://idp.example.com:8443", "http://127.0.0.1:9000/a",
+                         "http://localhost/a", "http://[::1]:80/", "http://127.255.0.1/"})
+    ck_assert_msg(oidc::url_allowed(ok), "refused %s", ok);
+  for (const char* bad : {"http://idp.example.com/", "http://128.0.0.1/", "http://127.0.0.1.evil.com/",
+                          "https://user@idp.example.com/", "https://idp.example.com/#x", "ftp://idp/",
+                          "https://", "https://idp.example.com:99999999/", "https://idp .com/", "//idp.example.com/",
+                          "http://localhost.evil.com/", "https://idp.example.com\\@evil.com/"})
+    ck_assert_msg(!oidc::url_allowed(bad), "allowed %s", bad);
+}
+END_TEST
+
+START_TEST(discovery_is_checked) {
+  std::string err;
+  ck_assert_msg(discovery_ok(discovery_doc(), err), "%s", err.c_str());
+  oidc::ProviderMetadata m;
+  ck_assert(oidc::parse_discovery(discovery_doc().dump(), std::string(kIssuer) + "/.well-known/openid-configuration", m, err));
+  ck_assert(m.id_token_algs.contains(Alg::kRS256) && m.id_token_algs.contains(Alg::kEdDSA));
+  ck_assert(!m.client_secret_basic && m.client_secret_post && m.iss_parameter);
+
+  auto broken = [&](const char* key, json value) {
+    json d = discovery_doc();
+    if (value.is_null()) d.erase(key);
+    else d[key] = value;
+    return !discovery_ok(d, err);
+  };
+  ck_assert(broken("issuer", "https://other.example.com"));       // mix-up: issuer is not where we asked
+  ck_assert(broken("jwks_uri", nullptr));
+  ck_assert(broken("token_endpoint", "http://idp.example.com/token"));
+  ck_assert(broken("code_challenge_methods_supported", json::array({"plain"})));
+  ck_assert(broken("response_types_supported", json::array({"id_token"})));
+  ck_assert(broken("id_token_signing_alg_values_supported", json::array({"HS256", "none"})));
+  ck_assert(broken("token_endpoint_auth_methods_supported", json::array({"private_key_jwt"})));
+  ck_assert(!discovery_ok(json::array(), err));
+  ck_assert(!oidc::parse_discovery("{\"issuer\":1,\"issuer\":2}", "https://idp.example.com/.well-known/openid-configuration",
+                                   m, err));
+
+  // Without the optional lists: RS256 and client_secret_basic.
+  json minimal = {{"issuer", kIssuer},
+                  {"authorization_endpoint", "https://idp.example.com/auth"},
+                  {"token_endpoint", "https://idp.example.com/token"},
+                  {"jwks_uri", "https://idp.example.com/jwks"}};
+  ck_assert(oidc::parse_discovery(minimal.dump(), std::string(kIssuer) + "/.well-known/openid-configuration", m, err));
+  ck_assert(m.id_token_algs.contains(Alg::kRS256) && !m.id_token_algs.contains(Alg::kEdDSA));
+  ck_assert(m.client_secret_basic && m.userinfo_endpoint.empty());
+}
+END_TEST
+
+START_TEST(provider_keys_skip_what_we_cannot_use) {
+  auto key = test::make_key(KeyKind::kP256);
+  json usable = spa::core::jwk_public_json(*key);
+  json enc = usable;
+  enc["use"] = "enc";
+  enc["kid"] = "enc-key";
+  json set = {{"keys", {enc, {{"kty", "oct"}, {"k", "c2VjcmV0"}}, {{"kty", "OKP"}, {"crv", "X448"}, {"x", "AA"}}, usable}}};
+  spa::core::Jwks jwks;
+  std::string err;
+  ck_assert_msg(oidc::parse_provider_jwks(set.dump(), jwks, err), "%s", err.c_str());
+  ck_assert_uint_eq(jwks.size(), 1);
+  ck_assert(!oidc::parse_provider_jwks(json{{"keys", {enc}}}.dump(), jwks, err));
+  ck_assert(!oidc::parse_provider_jwks("{\"keys\":{}}", jwks, err));
+  ck_assert(!oidc::parse_provider_jwks("not json", jwks, err));
+}
+END_TEST
+
+START_TEST(token_responses) {
+  oidc::TokenResponse t;
+  std::string err;
+  ck_assert(oidc::parse_token_response(R"({"access_token":"a","token_type":"bearer","id_token":"x.y.z"})", t, err));
+  ck_assert(t.id_token == "x.y.z");
+  ck_assert(!oidc::parse_token_response(R"({"access_token":"a","token_type":"mac","id_token":"x"})", t, err));
+  ck_assert(!oidc::parse_token_response(R"({"access_token":"a","token_type":"Bearer"})", t, err));
+  ck_assert(err.find("id_token") != std::string::npos);
+  ck_assert(!oidc::parse_token_response(R"({"error":"invalid_grant"})", t, err));
+}
+END_TEST
+
+struct IdTokenWorld {
+  oidc::ProviderMetadata provider;
+  spa::core::JwkPtr key = test::make_key(KeyKind::kRsa);
+  spa::core::Jwks keys;
+  int64_t now = 1'800'000'000;
+  IdTokenWorld() {
+    std::string err;
+    oidc::parse_discovery(discovery_doc().dump(), std::string(kIssuer) + "/.well-known/openid-configuration", provider, err);
+    keys.add(test::public_of(*key));
+  }
+  json claims() const {
+    return {{"iss", kIssuer}, {"aud", "client-1"}, {"sub", "u1"}, {"nonce", "n-1"}, {"iat", now}, {"exp", now + 300}};
+  }
+  oidc::IdTokenResult check(const json& c, std::string& reason, Alg alg = Alg::kRS256) {
+    oidc::IdTokenCheck ck{&provider, "client-1", "n-1", now};
+    json out;
+    return oidc::verify_id_token(test::mint(*key, alg, c), keys, ck, out, reason);
+  }
+};
+
+START_TEST(id_tokens_are_checked_claim_by_claim) {
+  IdTokenWorld w;
+  std::string why;
+  ck_assert_msg(w.check(w.claims(), why) == oidc::IdTokenResult::kOk, "%s", why.c_str());
+  auto refused = [&](json c) { return w.check(c, why) == oidc::IdTokenResult::kInvalid; };
+  json c = w.claims();
+  c["iss"] = "https://evil.example.com";
+  ck_assert(refused(c));
+  c = w.claims();
+  c["aud"] = "another-client";
+  ck_assert(refused(c));
+  c = w.claims();
+  c["aud"] = {"client-1", "other"};  // several audiences need azp
+  ck_assert(refused(c));
+  c["azp"] = "client-1";
+  ck_assert(!refused(c));
+  c["azp"] = "other";
+  ck_assert(refused(c));
+  c = w.claims();
+  c["nonce"] = "n-2";
+  ck_assert(refused(c));
+  c.erase("nonce");
+  ck_assert(refused(c));
+  c = w.claims();
+  c["exp"] = w.now - 61;
+  ck_assert(refused(c));
+  c = w.claims();
+  c["iat"] = w.now - 3600;  // a login from an hour ago is a replay
+  ck_assert(refused(c));
+  c.erase("iat");
+  ck_assert(refused(c));
+  c = w.claims();
+  c["sub"] = "";
+  ck_assert(refused(c));
+  // Signed with another key: unknown kid, which lets the caller refetch.
+  auto stranger = test::make_key(KeyKind::kRsa);
+  oidc::IdTokenCheck ck{&w.provider, "client-1", "n-1", w.now};
+  json out;
+  ck_assert(oidc::verify_id_token(test::mint(*stranger, Alg::kRS256, w.claims()), w.keys, ck, out, why) ==
+            oidc::IdTokenResult::kUnknownKey);
+  // A bad signature, or an algorithm the provider does not list, is invalid.
+  ck_assert(oidc::verify_id_token(test::flip_signature_bit(test::mint(*w.key, Alg::kRS256, w.claims()), 9), w.keys,
+                                  ck, out, why) == oidc::IdTokenResult::kInvalid);
+  ck_assert(w.check(w.claims(), why, Alg::kPS256) == oidc::IdTokenResult::kInvalid);
+}
+END_TEST
+
+START_TEST(redirect_targets_stay_on_site) {
+  std::vector<std::string> allowed = {"https://admin.example.com/", "https://app.example.com/done"};
+  for (const char* ok : {"/", "/app?tab=1", "/a/b#c", "https://admin.example.com/x", "https://app.example.com/done"})
+    ck_assert_msg(oidc::safe_redirect(ok, allowed).has_value(), "refused %s", ok);
+  for (const char* bad : {"", "//evil.example.com", "/\\evil.example.com", "\\\\evil", "https://evil.example.com/",
+                          "https://app.example.com/done2", "https://admin.example.com.evil.com/", "javascript:alert(1)",
+                          "/a\r\nSet-Cookie: x=1", "/a b", "http://admin.example.com/"})
+    ck_assert_msg(!oidc::safe_redirect(bad, allowed).has_value(), "allowed %s", bad);
+}
+END_TEST
+
+// --- the whole login against an in-process provider
+
+std::string query_param(const std::string& url, const std::string& name) {
+  size_t q = url.find_first_of("?#");
+  if (q == std::string::npos) return {};
+  std::string rest = "&" + url.substr(q + 1);
+  size_t at = rest.find("&" + name + "=");
+  if (at == std::string::npos) return {};
+  at += name.size() + 2;
+  return rest.substr(at, rest.find('&', at) - at);
+}
+
+struct FakeProvider final : HttpClient {
+  spa::core::JwkPtr key = test::make_key(KeyKind::kRsa);
+  int64_t* now = nullptr;
+  bool down = false;
+  int jwks_fetches = 0;
+  std::string subject = "alice", email = "alice@example.com";
+  bool email_verified = true;
+  struct Grant {
+    std::string nonce, challenge;
+  };
+  std::map<std::string, Grant> codes;
+  std::vector<std::string> seen_forms;
+
+  HttpResult get(const std::string& url, const std::vector<std::string>& headers) override {
+    if (down) return {0, "", "Couldn't connect to server"};
+    if (url == std::string(kIssuer) + "/.well-known/openid-configuration") return {200, discovery_doc().dump(), ""};
+    if (url == std::string(kIssuer) + "/jwks") {
+      ++jwks_fetches;
+      return {200, json{{"keys", {spa::core::jwk_public_json(*key)}}}.dump(), ""};
+    }
+    if (url == std::string(kIssuer) + "/me") {
+      if (headers.empty() || headers[0] != "Authorization: Bearer at-1") return {401, "", ""};
+      return {200, json{{"sub", subject}, {"email", email}, {"email_verified", email_verified}}.dump(), ""};
+    }
+    return {404, "", ""};
+  }
+  HttpResult post_form(const std::string& url, const std::string& form, const std::vector<std::string>&) override {
+    if (down) return {0, "", "Couldn't connect to server"};
+    seen_forms.push_back(form);
+    std::string code = query_param("?" + form, "code");
+    auto it = codes.find(code);
+    if (url != std::string(kIssuer) + "/token" || it == codes.end() ||
+        oidc::pkce_challenge(query_param("?" + form, "code_verifier")) != it->second.challenge ||
+        query_param("?" + form, "client_secret") != "s3cret")
+      return {400, R"({"error":"invalid_grant"})", ""};
+    json claims = {{"iss", kIssuer}, {"aud", "client-1"}, {"sub", subject}, {"nonce", it->second.nonce},
+                   {"iat", *now},    {"exp", *now + 300}};
+    codes.erase(it);  // single use, as at a real provider
+    return {200, json{{"access_token", "at-1"}, {"token_type", "Bearer"}, {"id_token", test::mint(*key, Alg::kRS256, claims)}}.dump(), ""};
+  }
+  // What the provider does when the user signs in: a code for this request.
+  std::string approve(const std::string& authorization_url) {
+    std::string code = "code-" + std::to_string(codes.size() + seen_forms.size());
+    codes[code] = {query_param(authorization_url, "nonce"), query_param(authorization_url, "code_challenge")};
+    return code;
+  }
+};
+
+struct OAuthWorld : test::AuthWorld {
+  FakeProvider idp;
+  std::unique_ptr<OAuthLogin> oauth;
+  OAuthWorld() {
+    idp.now = &now;
+    OAuthProviderConfig p;
+    p.name = "corp";
+    p.client_id = "client-1";
+    p.client_secret_file = dir + "/secret";
+    p.redirect_uri = "https://app.example.com/api/v1/oauth/corp/callback";
+    p.discovery = std::string(kIssuer) + "/.well-known/openid-configuration";
+    config.oauth.push_back(p);
+    std::string err;
+    ck_assert(spa::authd::write_file_atomic(p.client_secret_file, "s3cret\n", 0600, err));
+    oauth = std::make_unique<OAuthLogin>(config, *service, store, idp, [this] { return now; });
+    ck_assert_msg(oauth->load_secrets(err), "%s", err.c_str());
+  }
+  // start → provider → callback; returns the callback's answer.
+  OAuthAnswer login(const std::string& redirect_to = "") {
+    OAuthAnswer a = oauth->start("corp", redirect_to, client);
+    ck_assert_msg(!a.error && !a.binding.empty(), "start failed: %s", a.location.c_str());
+    last_state = query_param(a.location, "state");
+    last_binding = a.binding;
+    return oauth->callback("corp", {idp.approve(a.location), last_state, "", kIssuer}, a.binding, client);
+  }
+  std::string last_state, last_binding;
+};
+
+START_TEST(login_creates_the_account_and_starts_a_session) {
+  OAuthWorld w;
+  OAuthAnswer a = w.login("/app?tab=2");
+  ck_assert_msg(a.tokens.has_value(), "no session: %s", a.location.c_str());
+  ck_assert_str_eq(a.location.c_str(), "/app?tab=2");
+  ck_assert(a.clear_binding);
+  // client_secret_post, as the provider's metadata asks; the PKCE verifier went along.
+  ck_assert(w.idp.seen_forms.back().find("client_secret=s3cret") != std::string::npos);
+  ck_assert(w.idp.seen_forms.back().find("code_verifier=") != std::string::npos);
+  std::string why;
+  auto who = w.service->authenticate(a.tokens->access_token, why);
+  ck_assert_msg(who.has_value(), "%s", why.c_str());
+  Outcome me = w.service->me(*who);
+  ck_assert(me.data["user"]["email"].get<std::string>() == "alice@example.com");  // from userinfo
+  ck_assert(me.data["user"]["providers"] == json::array({"corp"}));
+  ck_assert(!me.data["user"]["has_password"].get<bool>());
+  // The same provider account signs in to the same user.
+  OAuthAnswer again = w.login();
+  ck_assert(again.tokens.has_value());
+  ck_assert_str_eq(again.location.c_str(), "/");
+  ck_assert(w.service->authenticate(again.tokens->access_token, why)->user_id == who->user_id);
+}
+END_TEST
+
+START_TEST(a_state_works_once_in_one_browser_for_ten_minutes) {
+  OAuthWorld w;
+  OAuthAnswer a = w.oauth->start("corp", "", w.client);
+  std::string state = query_param(a.location, "state"), code = w.idp.approve(a.location);
+  ck_assert_uint_eq(state.size(), 43);
+  // Another browser (no or another binding cookie): refused, and the state is gone.
+  OAuthAnswer other = w.oauth->callback("corp", {code, state, "", kIssuer}, "someone-else", w.client);
+  ck_assert(!other.tokens && other.location == "/login?error=invalid_state");
+  OAuthAnswer replay = w.oauth->callback("corp", {code, state, "", kIssuer}, a.binding, w.client);
+  ck_assert(!replay.tokens && replay.location == "/login?error=invalid_state");
+
+  a = w.oauth->start("corp", "", w.client);
+  code = w.idp.approve(a.location);
+  w.now += OAuthLogin::kStateTtl + 1;
+  OAuthAnswer late = w.oauth->callback("corp", {code, query_param(a.location, "state"), "", kIssuer}, a.binding, w.client);
+  ck_assert(!late.tokens && late.location == "/login?error=invalid_state");
+
+  // A tampered state, another provider's iss, the provider's own refusal.
+  a = w.oauth->start("corp", "", w.client);
+  std::string tampered = query_param(a.location, "state");
+  tampered[20] = tampered[20] == 'A' ? 'B' : 'A';
+  ck_assert(w.oauth->callback("corp", {w.idp.approve(a.location), tampered, "", kIssuer}, a.binding, w.client).location ==
+            "/login?error=invalid_state");
+  a = w.oauth->start("corp", "", w.client);
+  ck_assert(w.oauth->callback("corp", {w.idp.approve(a.location), query_param(a.location, "state"), "", "https://evil.example.com"},
+                              a.binding, w.client).location == "/login?error=invalid_state");
+  a = w.oauth->start("corp", "", w.client);
+  ck_assert(w.oauth->callback("corp", {"", query_param(a.location, "state"), "access_denied", ""}, a.binding, w.client)
+                .location == "/login?error=access_denied");
+}
+END_TEST
+
+START_TEST(redirect_to_is_never_open) {
+  OAuthWorld w;
+  for (const char* bad : {"//evil.example.com/", "https://evil.example.com/", "/\\evil.example.com"}) {
+    OAuthAnswer a = w.oauth->start("corp", bad, w.client);
+    ck_assert_msg(a.error && a.error->code == "invalid_redirect" && a.location.empty(), "accepted %s", bad);
+  }
+  ck_assert(w.oauth->start("nope", "", w.client).error->code == "unknown_provider");
+}
+END_TEST
+
+START_TEST(unknown_kid_refetches_keys_at_most_once_a_minute) {
+  OAuthWorld w;
+  ck_assert(w.login().tokens.has_value());
+  ck_assert_int_eq(w.idp.jwks_fetches, 1);
+  ck_assert(w.login().tokens.has_value());
+  ck_assert_int_eq(w.idp.jwks_fetches, 1);  // cached
+  w.idp.key = test::make_key(KeyKind::kRsa);  // the provider rotates
+  ck_assert(w.login().tokens.has_value());
+  ck_assert_int_eq(w.idp.jwks_fetches, 2);
+  w.idp.key = test::make_key(KeyKind::kRsa);  // and again, within the minute
+  w.now += 30;
+  OAuthAnswer a = w.login();
+  ck_assert(!a.tokens && a.location == "/login?error=invalid_id_token");
+  ck_assert_int_eq(w.idp.jwks_fetches, 2);
+  w.now += 31;
+  ck_assert(w.login().tokens.has_value());
+  ck_assert_int_eq(w.idp.jwks_fetches, 3);
+}
+END_TEST
+
+START_TEST(accounts_link_only_by_verified_email) {
+  OAuthWorld w;
+  ck_assert_int_eq(w.service->signup("alice@example.com", "alice", "a long password 1", w.client).status, 201);
+  w.idp.email_verified = false;
+  ck_assert(w.login().location == "/login?error=account_exists");
+  w.idp.email_verified = true;
+  OAuthAnswer a = w.login();
+  ck_assert(a.tokens.has_value());
+  std::string why;
+  auto who = w.service->authenticate(a.tokens->access_token, why);
+  Outcome me = w.service->me(*who);
+  ck_assert(me.data["user"]["username"].get<std::string>() == "alice");  // the existing account
+  ck_assert(me.data["user"]["has_password"].get<bool>());
+  // With a password, the provider may go; without one, the last identity may not.
+  ck_assert_int_eq(w.service->oauth_unlink(*who, "corp", w.client).status, 200);
+  ck_assert(w.service->oauth_unlink(*who, "corp", w.client).code == "not_linked");
+
+  w.idp.subject = "bob";
+  w.idp.email = "bob@example.com";
+  OAuthAnswer b = w.login();
+  auto bob = w.service->authenticate(b.tokens->access_token, why);
+  ck_assert(w.service->oauth_unlink(*bob, "corp", w.client).code == "last_sign_in_method");
+  // Bob's provider account cannot be linked to Alice too.
+  ck_assert(w.service->oauth_link(who->user_id, {"corp", "bob", "bob@example.com", true, ""}, w.client).code == "identity_in_use");
+}
+END_TEST
+
+START_TEST(provider_trouble_ends_on_the_login_page) {
+  OAuthWorld w;
+  w.idp.down = true;
+  OAuthAnswer a = w.oauth->start("corp", "", w.client);
+  ck_assert(!a.error && a.location == "/login?error=provider_unavailable");
+  w.idp.down = false;
+  w.now += OAuthLogin::kFailureBackoff;
+  a = w.oauth->start("corp", "", w.client);
+  std::string code = w.idp.approve(a.location);
+  w.idp.down = true;
+  ck_assert(w.oauth->callback("corp", {code, query_param(a.location, "state"), "", kIssuer}, a.binding, w.client)
+                .location == "/login?error=provider_unavailable");
+  w.idp.down = false;
+  a = w.oauth->start("corp", "", w.client);
+  // A code the provider does not know: its token endpoint says invalid_grant.
+  ck_assert(w.oauth->callback("corp", {"forged", query_param(a.location, "state"), "", kIssuer}, a.binding, w.client)
+                .location == "/login?error=provider_error");
+}
+END_TEST
+
+}  // namespace
+
+Suite* oidc_suite() {
+  Suite* s = suite_create("oidc");
+  TCase* t = tcase_create("core");
+  tcase_add_test(t, pkce_matches_rfc7636_appendix_b);
+  tcase_add_test(t, only_https_or_loopback_http);
+  tcase_add_test(t, discovery_is_checked);
+  tcase_add_test(t, provider_keys_skip_what_we_cannot_use);
+  tcase_add_test(t, token_responses);
+  tcase_add_test(t, id_tokens_are_checked_claim_by_claim);
+  tcase_add_test(t, redirect_targets_stay_on_site);
+  tcase_add_test(t, login_creates_the_account_and_starts_a_session);
+  tcase_add_test(t, a_state_works_once_in_one_browser_for_ten_minutes);
+  tcase_add_test(t, redirect_to_is_never_open);
+  tcase_add_test(t, unknown_kid_refetches_keys_at_most_once_a_minute);
+  tcase_add_test(t, accounts_link_only_by_verified_email);
+  tcase_add_test(t, provider_trouble_ends_on_the_login_page);
+  tcase_set_timeout(t, 60);
+  suite_add_tcase(s, t);
+  return s;
+}
