@@ -14,21 +14,35 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
+# Node.js runs the tests' protocol peers (tests/peers). Any node/npm on the
+# PATH will do (some machines have NodeSource's, which conflicts with
+# Debian's npm package); Debian's when there is none.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "    all ${#packages[@]} packages present"
-  exit 0
+  echo "    all ${#packages[@]} Debian packages and node present"
+else
+  echo "    missing: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "    run 'make deps' as root to install them" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian's nginx package may start a system nginx on port 80; we never use it.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+    systemctl stop nginx || true
+  fi
 fi
 
-echo "    missing: ${missing[*]}"
-if [ "$(id -u)" -ne 0 ]; then
-  echo "    run 'make deps' as root to install them" >&2
-  exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
-# Debian's nginx package may start a system nginx on port 80; we never use it.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
-  systemctl stop nginx || true
+# The npm packages of tests/peers, exactly as package-lock.json pins them.
+peers="$(dirname "$0")/../tests/peers"
+if [ ! -f "$peers/node_modules/.package-lock.json" ] || [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; then
+  echo "    installing test peers from the npm registry (tests/peers/package-lock.json)"
+  npm ci --prefix "$peers" --no-audit --no-fund --loglevel=error
+else
+  echo "    test peers present (tests/peers/node_modules)"
 fi

@@ -15,6 +15,17 @@ echo "==> self-signed TLS certificate for localhost ($state/tls)"
 scripts/adapt-conf.sh "$state" 8443
 # Mail (password-reset links) goes to a local sink that writes files.
 sed -i "s|^url = \"smtp://127.0.0.1:25\"|url = \"smtp://127.0.0.1:2525\"|" "$state/authd.toml"
+# OAuth: a development OpenID provider on loopback (oidc-provider from npm,
+# the one tests/nginx-t/018 signs in with), as provider "dev".
+(umask 077 && printf 'dev provider secret\n' > "$state/authd/dev-oidc-secret")
+cat >> "$state/authd.toml" <<TOML
+
+[oauth.dev]
+client_id = "spa-dev"
+client_secret_file = "$state/authd/dev-oidc-secret"
+redirect_uri = "https://localhost:8443/api/v1/oauth/dev/callback"
+discovery = "http://127.0.0.1:9102/.well-known/openid-configuration"
+TOML
 "$build/spa-authd" --check-config --config "$state/authd.toml" > /dev/null
 rm -f "$state/cookies.txt"
 
@@ -37,6 +48,15 @@ perl -I tests/nginx-t/lib -MSpaAuth::SmtpSink -e '
   my (undef, $pid) = SpaAuth::SmtpSink::start($ARGV[0], 2525);
   open my $fh, ">", $ARGV[1] or die; print $fh "$pid\n";' "$state/mail" "$state/run/mail.pid" \
   < /dev/null > "$state/logs/mail.log" 2>&1
+
+echo "==> development OpenID provider on http://127.0.0.1:9102 (log: $state/logs/oidc.log)"
+nohup node tests/peers/oidc-provider.mjs 9102 spa-dev 'dev provider secret' \
+  https://localhost:8443/api/v1/oauth/dev/callback >> "$state/logs/oidc.log" 2>&1 &
+echo $! > "$state/run/oidc.pid"
+for _ in $(seq 1 100); do
+  curl -sf -o /dev/null http://127.0.0.1:9102/.well-known/openid-configuration && break
+  sleep 0.1
+done
 
 echo "==> demo service on 127.0.0.1:9101 (log: $state/logs/demo.log)"
 nohup "$build/spa-demo-echo" --port 9101 > "$state/logs/demo.log" 2>&1 &
@@ -68,20 +88,8 @@ The browser flow, with curl keeping the cookies spa-authd sets:
   $api https://localhost:8443/api/v1/auth/password-reset/request -d '{"email":"dev@example.com"}'
                                                           # the link arrives in $state/mail/
 
+  Sign in with the development OpenID provider (any name, no password), in a browser:
+  https://localhost:8443/api/v1/oauth/dev/start
+
 Keys: https://localhost:8443/api/v1/auth/jwks.json. Logs: $state/logs/.
-MSG
-
-spa-auth is running on https://localhost:8443 (stop it with 'make stop').
-
-spa-authd publishes its keys at https://localhost:8443/api/v1/auth/jwks.json.
-Mint a 15-minute dev token with spa-authd's signing key and call the
-protected demo service:
-
-  TOKEN=\$($mint)
-  curl -sk https://localhost:8443/api/v1/demo/hello -H "Authorization: Bearer \$TOKEN"
-
-Without a token the same call is refused:
-
-  curl -sk -i https://localhost:8443/api/v1/demo/hello
-
 MSG

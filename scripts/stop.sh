@@ -24,6 +24,10 @@ if [ -f "$state/run/mail.pid" ]; then
   kill "$(cat "$state/run/mail.pid")" 2>/dev/null && say "==> stopping the mail sink"
   rm -f "$state/run/mail.pid"
 fi
+if [ -f "$state/run/oidc.pid" ]; then
+  kill "$(cat "$state/run/oidc.pid")" 2>/dev/null && say "==> stopping the development OpenID provider"
+  rm -f "$state/run/oidc.pid"
+fi
 if [ -f "$state/run/demo.pid" ]; then
   pid=$(cat "$state/run/demo.pid")
   if kill -0 "$pid" 2>/dev/null; then

@@ -5,33 +5,16 @@ use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
-use File::Temp qw(tempdir);
-use IO::Socket::INET;
+use SpaAuth::Shipped;
 use Test::More;
 use Time::HiRes qw(sleep);
 
-my $state = tempdir('spa-shipped-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-chmod 0755, $state;
-my $port = SpaAuth::Test::free_port();
-my $demo_port = SpaAuth::Test::free_port();
-my $build = build_dir();
-system('scripts/adapt-conf.sh', $state, $port, $demo_port) == 0 or BAIL_OUT('adapt-conf failed');
-is(system("$build/spa-authd --check-config --config $state/authd.toml >/dev/null"), 0, 'shipped authd.toml is valid');
+my $s = SpaAuth::Shipped::start();
+my ($state, $port) = @$s{qw(state port)};
+ok($s->{authd_ok}, 'shipped authd.toml is valid') or diag($s->log_text('check.log'));
+ok($s->{nginx_ok}, 'shipped nginx.conf passes nginx -t and starts') or BAIL_OUT($s->{nginx_t});
 
-my @pids;
-for my $cmd (["$build/spa-authd", '--config', "$state/authd.toml"], ["$build/spa-demo-echo", '--port', $demo_port]) {
-    my $pid = fork // die;
-    if ($pid == 0) { open STDOUT, '>>', "$state/logs/bg.log"; open STDERR, '>&', \*STDOUT; exec @$cmd or die }
-    push @pids, $pid;
-}
-for (1 .. 200) { last if -S "$state/run/authd.sock" && -f "$state/authd/jwks.json"; sleep 0.02 }
-system("chgrp www-data $state/run/authd.sock $state/authd $state/authd/data.mdb $state/authd/lock.mdb 2>/dev/null") if $> == 0;
-my $t = `nginx -p $state -c $state/nginx.conf -t 2>&1`;
-is($? >> 8, 0, 'shipped nginx.conf passes nginx -t') or diag($t);
-system("nginx -p $state -c $state/nginx.conf") == 0 or BAIL_OUT('nginx did not start');
-for (1 .. 100) { last if IO::Socket::INET->new("127.0.0.1:$demo_port"); sleep 0.02 }
-
-my $jar = "$state/cookies.txt";
+my $jar = $s->{jar};
 sub curl {
     my (@args) = @_;
     my $out = `curl -sk -b $jar -c $jar -H 'Content-Type: application/json' -w '\n%{http_code}' @args 2>&1`;
@@ -72,9 +55,7 @@ is($code, 401, 'after logout: 401 on the next request');
 ($code, $body) = curl("$base/api/v1/auth/jwks.json");
 like($body, qr/"kty"/, 'JWKS published through nginx');
 
-system("nginx -p $state -c $state/nginx.conf -s stop 2>/dev/null");
-kill 'TERM', @pids;
-waitpid($_, 0) for @pids;
+$s->stop;
 my $log = do { local $/; open my $fh, '<', "$state/logs/error.log"; <$fh> // '' };
 unlike($log, qr/\[(error|alert|crit|emerg)\]/, 'nginx error log clean') or diag($log);
 done_testing();

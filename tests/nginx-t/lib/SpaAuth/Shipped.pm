@@ -1,0 +1,122 @@
+package SpaAuth::Shipped;
+# The shipped conf/nginx.conf and conf/authd.toml with local paths (the
+# adaptation `make run` uses: scripts/adapt-conf.sh), served over HTTPS on
+# a free port, with spa-authd and the demo service; and a browser made of
+# curl with a cookie jar, which follows no redirect by itself.
+#
+#   my $s = SpaAuth::Shipped::start(authd_toml => "[oauth.x]\n...");
+#   my $r = $s->browse(GET => "$s->{base}/api/v1/...", headers => [...], data => '...');
+#   $r->{status}, $r->{headers}{location}[0], $r->{body}, $r->{json}
+use strict;
+use warnings;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX ();
+use Time::HiRes qw(sleep);
+use SpaAuth::Test qw(free_port);
+
+my @STACKS;
+my $OWNER = $$;
+END { if ($$ == $OWNER) { $_->stop for @STACKS } }
+
+# Options: port, authd_toml (appended to the adapted authd.toml), before_authd
+# (a sub called with the state directory once the files are written).
+sub start {
+    my (%o) = @_;
+    my $state = tempdir('spa-shipped-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $state;
+    my $self = bless { state => $state, port => $o{port} // free_port(), demo_port => free_port(), pids => [] }, __PACKAGE__;
+    $self->{base} = "https://localhost:$self->{port}";
+    $self->{origin} = $self->{base};
+    $self->{jar} = "$state/cookies.txt";
+    my $build = SpaAuth::Test::build_dir();
+    system('scripts/adapt-conf.sh', $state, $self->{port}, $self->{demo_port}) == 0 or die 'adapt-conf failed';
+    if (defined $o{authd_toml}) {
+        open my $fh, '>>', "$state/authd.toml" or die;
+        print $fh "\n$o{authd_toml}";
+        close $fh;
+    }
+    $o{before_authd}->($state) if $o{before_authd};
+    push @STACKS, $self;
+    $self->{authd_ok} = system("$build/spa-authd --check-config --config $state/authd.toml >$state/logs/check.log 2>&1") == 0;
+    for my $cmd (["$build/spa-authd", '--config', "$state/authd.toml"], ["$build/spa-demo-echo", '--port', $self->{demo_port}]) {
+        my $pid = fork // die;
+        if ($pid == 0) {
+            open STDOUT, '>>', "$state/logs/" . ($cmd->[0] =~ /authd/ ? 'authd.log' : 'demo.log');
+            open STDERR, '>&', \*STDOUT;
+            exec @$cmd or POSIX::_exit(1);
+        }
+        push @{ $self->{pids} }, $pid;
+    }
+    for (1 .. 300) { last if -S "$state/run/authd.sock" && -f "$state/authd/jwks.json"; sleep 0.02 }
+    system("chgrp www-data $state/run/authd.sock $state/authd $state/authd/data.mdb $state/authd/lock.mdb 2>/dev/null") if $> == 0;
+    $self->{nginx_t} = `nginx -p $state -c $state/nginx.conf -t 2>&1`;
+    $self->{nginx_ok} = $? == 0 && system("nginx -p $state -c $state/nginx.conf") == 0;
+    for (1 .. 100) { last if IO::Socket::INET->new("127.0.0.1:$self->{demo_port}"); sleep 0.02 }
+    return $self;
+}
+
+sub stop {
+    my ($self) = @_;
+    return if $self->{stopped}++;
+    system("nginx -p $self->{state} -c $self->{state}/nginx.conf -s stop 2>/dev/null");
+    kill 'TERM', @{ $self->{pids} };
+    waitpid($_, 0) for @{ $self->{pids} };
+}
+
+sub log_text {
+    my ($self, $name) = @_;
+    open my $fh, '<', "$self->{state}/logs/$name" or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+# One request through curl with this browser's cookie jar. headers: a list
+# of "Name: value"; data: a request body; jar: another cookie jar.
+sub browse {
+    my ($self, $method, $url, %o) = @_;
+    my $tmp = tempdir(CLEANUP => 1);
+    my $jar = $o{jar} // $self->{jar};
+    my @args = ('curl', '-sk', '--max-time', '20', '-b', $jar, '-c', $jar, '-X', $method,
+                '-D', "$tmp/head", '-o', "$tmp/body");
+    push @args, '-H', $_ for @{ $o{headers} // [] };
+    push @args, '--data-binary', $o{data} if defined $o{data};
+    system(@args, $url);
+    my $r = { status => 0, headers => {}, body => '' };
+    if (open my $fh, '<', "$tmp/head") {
+        while (my $line = <$fh>) {
+            $line =~ s/\r?\n$//;
+            if ($line =~ m{^HTTP/\S+ (\d{3})}) { $r->{status} = $1; $r->{headers} = {}; next }
+            my ($k, $v) = $line =~ /^([^:]+):\s*(.*)$/ or next;
+            push @{ $r->{headers}{lc $k} }, $v;
+        }
+    }
+    if (open my $fh, '<', "$tmp/body") { local $/; $r->{body} = <$fh> // '' }
+    $r->{json} = eval { decode_json($r->{body}) } // {};
+    return $r;
+}
+
+# A JSON API call from the SPA's own page (its Origin).
+sub api {
+    my ($self, $method, $path, $body, %o) = @_;
+    return $self->browse($method, "$self->{base}$path",
+                         headers => ['Content-Type: application/json', "Origin: $self->{origin}", @{ $o{headers} // [] }],
+                         data => defined $body ? encode_json($body) : ($method eq 'GET' ? undef : ''), %o);
+}
+
+# The value of a cookie in the jar (curl's Netscape format; HttpOnly lines
+# start with "#HttpOnly_").
+sub cookie {
+    my ($self, $name, $jar) = @_;
+    open my $fh, '<', $jar // $self->{jar} or return undef;
+    my $value;
+    while (<$fh>) {
+        chomp;
+        my @f = split /\t/;
+        $value = $f[6] if @f >= 7 && $f[5] eq $name;
+    }
+    return $value;
+}
+
+1;
