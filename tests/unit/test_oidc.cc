@@ -418,6 +418,28 @@ START_TEST(provider_trouble_ends_on_the_login_page) {
 }
 END_TEST
 
+START_TEST(google_is_built_in) {
+  OAuthWorld w;
+  OAuthProviderConfig g;
+  g.name = "google";
+  g.client_id = "123.apps.googleusercontent.com";
+  g.client_secret_file = w.dir + "/secret";
+  g.redirect_uri = "https://app.example.com/api/v1/oauth/google/callback";
+  w.config.oauth = {g};
+  OAuthLogin login(w.config, *w.service, w.store, w.idp, [&w] { return w.now; });
+  std::string err;
+  ck_assert(login.load_secrets(err));
+  OAuthAnswer a = login.start("google", "", w.client);
+  // No discovery fetch: Google's endpoints are known.
+  ck_assert_msg(a.location.rfind("https://accounts.google.com/o/oauth2/v2/auth?response_type=code&client_id=123.apps."
+                                 "googleusercontent.com&redirect_uri=https%3A%2F%2Fapp.example.com%2Fapi%2Fv1%2Foauth%2F"
+                                 "google%2Fcallback&scope=openid%20email%20profile&state=", 0) == 0,
+                "%s", a.location.c_str());
+  ck_assert(a.location.find("&code_challenge_method=S256") != std::string::npos);
+  ck_assert(oidc::google_metadata().issuer_aliases == std::vector<std::string>{"accounts.google.com"});
+}
+END_TEST
+
 }  // namespace
 
 Suite* oidc_suite() {
@@ -436,6 +458,7 @@ Suite* oidc_suite() {
   tcase_add_test(t, unknown_kid_refetches_keys_at_most_once_a_minute);
   tcase_add_test(t, accounts_link_only_by_verified_email);
   tcase_add_test(t, provider_trouble_ends_on_the_login_page);
+  tcase_add_test(t, google_is_built_in);
   tcase_set_timeout(t, 60);
   suite_add_tcase(s, t);
   return s;
