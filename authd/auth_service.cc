@@ -172,6 +172,25 @@ bool AuthService::open_second_factor_gate(Store::Txn& t, const json& u, const js
   return t.put(Db::kMfaPending, sha256(token), pending.dump());
 }
 
+bool AuthService::finish_first_factor(Store::Txn& t, json& u, const json& amr, const char* event,
+                                      const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
+                                      std::string& to) {
+  std::string id = u.value("id", "");
+  // With MFA on, the session waits for the second factor, and the lockout
+  // counters reset only when both are through.
+  if (needs_second_factor(u))
+    return open_second_factor_gate(t, u, amr, client, now, result, code, to) && t.put(Db::kUsers, id, u.dump());
+  u["failed_logins"] = 0;
+  u["lockouts"] = 0;
+  IssuedTokens tokens;
+  std::string sid;
+  if (!start_session(t, u, client, now, tokens, sid, amr)) return false;
+  audit(t, event, u, client, now);
+  result.tokens = tokens;
+  result.data = {{"user", public_user(u)}, {"session_id", sid}};
+  return t.put(Db::kUsers, id, u.dump());
+}
+
 bool AuthService::end_session(Store::Txn& t, const std::string& sid, int64_t now, SessionState state) {
   auto rec = session_of(t, sid);
   if (!rec || rec->state != SessionState::kActive) return true;
@@ -281,18 +300,7 @@ Outcome AuthService::login(const std::string& email, const std::string& password
           result = Outcome::error(403, "account_disabled", "this account is disabled");
           return false;
         }
-        // The password was right; with MFA on, the session waits for the
-        // second factor, and the counters reset only when both are through.
-        if (needs_second_factor(u)) return open_second_factor_gate(t, u, json::array({"pwd"}), client, now, result, mailed_code, mail_to);
-        u["failed_logins"] = 0;
-        u["lockouts"] = 0;
-        IssuedTokens tokens;
-        std::string sid;
-        if (!start_session(t, u, client, now, tokens, sid, json::array({"pwd"}))) return false;
-        audit(t, "login", u, client, now);
-        result.tokens = tokens;
-        result.data = {{"user", public_user(u)}, {"session_id", sid}};
-        return t.put(Db::kUsers, id, u.dump());
+        return finish_first_factor(t, u, json::array({"pwd"}), "login", client, now, result, mailed_code, mail_to);
       },
       err);
   if (!ok && !err.empty()) return store_failure(err);

@@ -156,6 +156,10 @@ class AuthService {
   bool open_second_factor_gate(Store::Txn& t, const nlohmann::json& user, const nlohmann::json& first_factor,
                                const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
                                std::string& to);
+  // A first factor (`amr`) is through: the second-factor gate, or the
+  // session (audited as `event`). Saves the user record.
+  bool finish_first_factor(Store::Txn& t, nlohmann::json& user, const nlohmann::json& amr, const char* event,
+                           const ClientInfo& client, int64_t now, Outcome& result, std::string& code, std::string& to);
   bool start_session(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
                      IssuedTokens& out, std::string& sid, const nlohmann::json& amr);
   // A failed password or code: counts toward the lockout and says 401

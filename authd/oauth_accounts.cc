@@ -102,22 +102,12 @@ Outcome AuthService::oauth_sign_in(const ExternalIdentity& ext, const ClientInfo
           if (!t.put(Db::kIdentities, identity_key(ext.provider, ext.subject), (*user)["id"].get<std::string>()))
             return false;
         }
-        json& u = *user;
-        std::string id = u.value("id", "");
-        if (u.value("disabled", false)) {
+        if (user->value("disabled", false)) {
           result = Outcome::error(403, "account_disabled", "this account is disabled");
           return false;
         }
-        if (needs_second_factor(u))
-          return open_second_factor_gate(t, u, json::array({"oauth"}), client, now, result, mailed_code, mail_to) &&
-                 t.put(Db::kUsers, id, u.dump());
-        IssuedTokens tokens;
-        std::string sid;
-        if (!start_session(t, u, client, now, tokens, sid, json::array({"oauth"}))) return false;
-        audit(t, "login_oauth", u, client, now);
-        result.tokens = tokens;
-        result.data = {{"user", public_user(u)}, {"session_id", sid}};
-        return t.put(Db::kUsers, id, u.dump());
+        return finish_first_factor(t, *user, json::array({"oauth"}), "login_oauth", client, now, result, mailed_code,
+                                   mail_to);
       },
       err);
   if (!ok && !err.empty()) return store_failure(err);

@@ -126,6 +126,17 @@ class Api {
     return field(req, res, *j, "refresh_token", 128);
   }
 
+  // An unsafe request of a signed-in user with a JSON body: Origin, token
+  // and body checked; nullopt when an answer was already sent.
+  std::optional<std::pair<Principal, json>> signed_in_body(const Request& req, Response& res) {
+    if (!origin_ok(req, res)) return std::nullopt;
+    auto who = principal(req, res);
+    if (!who) return std::nullopt;
+    auto j = body(req, res);
+    if (!j) return std::nullopt;
+    return std::make_pair(std::move(*who), std::move(*j));
+  }
+
   std::optional<Principal> principal(const Request& req, Response& res) {
     std::string token = bearer(req);
     if (token.empty()) token = cookie(req, kAccessCookie);
@@ -283,13 +294,11 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
                               {"/api/v1/mfa/disable", &AuthService::mfa_disable},
                               {"/api/v1/mfa/backup-codes", &AuthService::mfa_new_backup_codes}}) {
     http.Post(path, [api, action](const Request& req, Response& res) {
-      if (!api->origin_ok(req, res)) return;
-      auto who = api->principal(req, res);
-      if (!who) return;
-      auto j = api->body(req, res);
-      if (!j) return;
-      auto code = api->field(req, res, *j, "code", 16);
-      if (code) api->send(req, res, (api->service_.*action)(*who, *code, client_of(req)));
+      auto call = api->signed_in_body(req, res);
+      if (!call) return;
+      auto& [who, j] = *call;
+      auto code = api->field(req, res, j, "code", 16);
+      if (code) api->send(req, res, (api->service_.*action)(who, *code, client_of(req)));
     });
   }
   for (auto [path, backup] : {std::pair<const char*, bool>{"/api/v1/mfa/verify", false}, {"/api/v1/mfa/verify-backup", true}}) {
@@ -309,15 +318,13 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
   });
 
   http.Delete("/api/v1/auth/account", [api](const Request& req, Response& res) {
-    if (!api->origin_ok(req, res)) return;
-    auto who = api->principal(req, res);
-    if (!who) return;
-    auto j = api->body(req, res);
-    if (!j) return;
+    auto call = api->signed_in_body(req, res);
+    if (!call) return;
+    auto& [who, j] = *call;
     // Accounts made by an OAuth provider have no password to give.
-    auto password = j->contains("password") ? api->field(req, res, *j, "password", 512) : std::string();
+    auto password = j.contains("password") ? api->field(req, res, j, "password", 512) : std::string();
     if (!password) return;
-    api->send(req, res, api->service_.delete_account(*who, *password, client_of(req)));
+    api->send(req, res, api->service_.delete_account(who, *password, client_of(req)));
   });
 
   http.Get("/api/v1/admin/users", [api](const Request& req, Response& res) {
@@ -335,12 +342,10 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
   });
 
   http.Patch(R"(/api/v1/admin/users/([0-9a-f]{32}))", [api](const Request& req, Response& res) {
-    if (!api->origin_ok(req, res)) return;
-    auto who = api->principal(req, res);
-    if (!who) return;
-    auto j = api->body(req, res);
-    if (!j) return;
-    api->send(req, res, api->service_.admin_update_user(*who, req.matches[1], *j, client_of(req)));
+    auto call = api->signed_in_body(req, res);
+    if (!call) return;
+    auto& [who, j] = *call;
+    api->send(req, res, api->service_.admin_update_user(who, req.matches[1], j, client_of(req)));
   });
 
   http.Delete(R"(/api/v1/auth/sessions/([0-9a-f]{32}))", [api](const Request& req, Response& res) {
@@ -360,28 +365,24 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
     api->redirect(req, res, oauth.callback(req.matches[1], p, cookie(req, kOAuthCookie), client_of(req)));
   });
   http.Post("/api/v1/oauth/link", [api, &oauth](const Request& req, Response& res) {
-    if (!api->origin_ok(req, res)) return;
-    auto who = api->principal(req, res);
-    if (!who) return;
-    auto j = api->body(req, res);
-    if (!j) return;
-    auto provider = api->field(req, res, *j, "provider", 32);
+    auto call = api->signed_in_body(req, res);
+    if (!call) return;
+    auto& [who, j] = *call;
+    auto provider = api->field(req, res, j, "provider", 32);
     if (!provider) return;
-    auto target = j->contains("redirect_to") ? api->field(req, res, *j, "redirect_to", 2048) : std::string();
+    auto target = j.contains("redirect_to") ? api->field(req, res, j, "redirect_to", 2048) : std::string();
     if (!target) return;
     std::string binding;
-    Outcome o = oauth.start_link(*who, *provider, *target, binding, client_of(req));
+    Outcome o = oauth.start_link(who, *provider, *target, binding, client_of(req));
     if (o.ok()) api->set_binding_cookie(res, binding);
     api->send(req, res, o);
   });
   http.Post("/api/v1/oauth/unlink", [api](const Request& req, Response& res) {
-    if (!api->origin_ok(req, res)) return;
-    auto who = api->principal(req, res);
-    if (!who) return;
-    auto j = api->body(req, res);
-    if (!j) return;
-    auto provider = api->field(req, res, *j, "provider", 32);
-    if (provider) api->send(req, res, api->service_.oauth_unlink(*who, *provider, client_of(req)));
+    auto call = api->signed_in_body(req, res);
+    if (!call) return;
+    auto& [who, j] = *call;
+    auto provider = api->field(req, res, j, "provider", 32);
+    if (provider) api->send(req, res, api->service_.oauth_unlink(who, *provider, client_of(req)));
   });
 }
 
