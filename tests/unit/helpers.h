@@ -24,6 +24,7 @@ Suite* authd_core_suite();
 Suite* auth_service_suite();
 Suite* totp_suite();
 Suite* oidc_suite();
+Suite* limiter_suite();
 
 namespace test {
 
