@@ -101,25 +101,6 @@ std::string_view status_error_code(Status s) {
   }
 }
 
-bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, std::string_view value,
-                 ngx_table_elt_t** out = nullptr) {
-  auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(list));
-  if (h == nullptr) return false;
-  auto* mem = static_cast<u_char*>(ngx_pnalloc(r->pool, key.size() * 2 + value.size()));
-  if (mem == nullptr) return false;
-  ngx_memcpy(mem, key.data(), key.size());
-  h->key.data = mem;
-  h->key.len = key.size();
-  h->lowcase_key = mem + key.size();
-  ngx_strlow(h->lowcase_key, mem, key.size());
-  h->value.data = mem + 2 * key.size();
-  h->value.len = value.size();
-  ngx_memcpy(h->value.data, value.data(), value.size());
-  h->hash = ngx_hash_key(h->lowcase_key, key.size());
-  if (out) *out = h;
-  return true;
-}
-
 // RFC 6750 §3: no error attributes when the request carried no token.
 std::string www_authenticate(Status s) {
   std::string v = "Bearer realm=\"spa\"";
@@ -132,41 +113,12 @@ std::string www_authenticate(Status s) {
   return v;
 }
 
-std::string error_body(ngx_http_request_t* r, Status s) {
-  std::string request_id;
-  auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
-  if (main->request_id_index != NGX_ERROR) {
-    ngx_http_variable_value_t* v = ngx_http_get_indexed_variable(r, main->request_id_index);
-    if (v && !v->not_found) request_id.assign(reinterpret_cast<char*>(v->data), v->len);
-  }
-  return core::error_envelope(status_error_code(s), core::status_description(s), request_id, ngx_time()) + "\n";
-}
-
 ngx_int_t send_rejection(ngx_http_request_t* r, Status s) {
-  ngx_int_t rc = ngx_http_discard_request_body(r);
-  if (rc != NGX_OK) return rc;
-  ngx_http_clear_content_length(r);
-  ngx_http_clear_accept_ranges(r);
-  r->headers_out.status = status_http_code(s);
   ngx_table_elt_t* h;
   if (!push_header(r, &r->headers_out.headers, "WWW-Authenticate", www_authenticate(s), &h))
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
   r->headers_out.www_authenticate = h;
-  if (!push_header(r, &r->headers_out.headers, "Cache-Control", "no-store"))
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  std::string body = error_body(r, s);
-  ngx_str_set(&r->headers_out.content_type, "application/json");
-  r->headers_out.content_type_len = r->headers_out.content_type.len;
-  r->headers_out.content_length_n = static_cast<off_t>(body.size());
-  rc = ngx_http_send_header(r);
-  if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
-  ngx_buf_t* b = ngx_create_temp_buf(r->pool, body.size());
-  if (b == nullptr) return NGX_ERROR;
-  b->last = ngx_cpymem(b->pos, body.data(), body.size());
-  b->last_buf = (r == r->main) ? 1 : 0;
-  b->last_in_chain = 1;
-  ngx_chain_t out{b, nullptr};
-  return ngx_http_output_filter(r, &out);
+  return send_json_error(r, status_http_code(s), status_error_code(s), core::status_description(s));
 }
 
 // ---- claim headers -------------------------------------------------------
@@ -301,8 +253,8 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
   if (r != r->main) return NGX_DECLINED;
   LocSettings& s = loc_settings(r);
   if (*s.mode == Mode::kOff) return NGX_DECLINED;
-  RequestCtx* ctx = get_ctx(r);
-  if (ctx == nullptr && (ctx = create_ctx(r)) == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  RequestCtx* ctx = request_ctx(r);
+  if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
   refresh_keys(r, s.jwks);
   std::string_view token;
@@ -419,6 +371,61 @@ ngx_int_t get_claim_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
 
 }  // namespace
 
+bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, std::string_view value,
+                 ngx_table_elt_t** out) {
+  auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(list));
+  if (h == nullptr) return false;
+  auto* mem = static_cast<u_char*>(ngx_pnalloc(r->pool, key.size() * 2 + value.size()));
+  if (mem == nullptr) return false;
+  ngx_memcpy(mem, key.data(), key.size());
+  h->key.data = mem;
+  h->key.len = key.size();
+  h->lowcase_key = mem + key.size();
+  ngx_strlow(h->lowcase_key, mem, key.size());
+  h->value.data = mem + 2 * key.size();
+  h->value.len = value.size();
+  ngx_memcpy(h->value.data, value.data(), value.size());
+  h->hash = ngx_hash_key(h->lowcase_key, key.size());
+  if (out) *out = h;
+  return true;
+}
+
+RequestCtx* request_ctx(ngx_http_request_t* r) {
+  RequestCtx* ctx = get_ctx(r->main);
+  return ctx ? ctx : create_ctx(r->main);
+}
+
+std::string request_id(ngx_http_request_t* r) {
+  auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
+  if (main->request_id_index == NGX_ERROR) return {};
+  ngx_http_variable_value_t* v = ngx_http_get_indexed_variable(r, main->request_id_index);
+  if (v == nullptr || v->not_found) return {};
+  return std::string(reinterpret_cast<char*>(v->data), v->len);
+}
+
+ngx_int_t send_json_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message) {
+  ngx_int_t rc = ngx_http_discard_request_body(r);
+  if (rc != NGX_OK) return rc;
+  ngx_http_clear_content_length(r);
+  ngx_http_clear_accept_ranges(r);
+  r->headers_out.status = status;
+  if (!push_header(r, &r->headers_out.headers, "Cache-Control", "no-store")) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  std::string body = core::error_envelope(code, message, request_id(r), ngx_time()) + "\n";
+  ngx_str_set(&r->headers_out.content_type, "application/json");
+  r->headers_out.content_type_len = r->headers_out.content_type.len;
+  r->headers_out.content_length_n = static_cast<off_t>(body.size());
+  rc = ngx_http_send_header(r);
+  if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
+  ngx_buf_t* b = ngx_create_temp_buf(r->pool, body.size());
+  if (b == nullptr) return NGX_ERROR;
+  b->last = ngx_cpymem(b->pos, body.data(), body.size());
+  b->last_buf = (r == r->main) ? 1 : 0;
+  b->last_in_chain = 1;
+  ngx_chain_t out{b, nullptr};
+  return ngx_http_output_filter(r, &out);
+}
+
+
 ngx_int_t add_variables(ngx_conf_t* cf) {
   struct Def {
     const char* name;
@@ -447,6 +454,15 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
   h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers));
   if (h == nullptr) return NGX_ERROR;
   *h = preaccess_handler;
+  // Rate limits keyed by the client run before access, as limit_req does,
+  // so refused tokens cost no signature check; limits keyed by the token
+  // ($spa_auth_sub) run after access, whatever `satisfy` says.
+  h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers));
+  if (h == nullptr) return NGX_ERROR;
+  *h = limit_before_auth;
+  h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers));
+  if (h == nullptr) return NGX_ERROR;
+  *h = limit_after_auth;
 
   auto* main = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
   ngx_str_t request_id = ngx_string("request_id");

@@ -261,6 +261,123 @@ char* set_session_store(ngx_conf_t* cf, ngx_command_t*, void*) {
   return kConfOk;
 }
 
+MainSettings& main_settings(ngx_conf_t* cf) {
+  return *static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
+}
+
+// spa_auth_limit_zone KEY zone=NAME:SIZE rate=N/PERIOD;
+char* add_limit_zone(ngx_conf_t* cf, ngx_command_t*, void*) {
+  auto zone = std::make_unique<LimitZone>();
+  std::string size_text;
+  bool have_rate = false;
+  for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
+    std::string a = arg(cf, i);
+    if (a.rfind("zone=", 0) == 0) {
+      size_t colon = a.find(':');
+      zone->name = a.substr(5, colon == std::string::npos ? std::string::npos : colon - 5);
+      size_text = colon == std::string::npos ? "" : a.substr(colon + 1);
+      bool name_ok = !zone->name.empty() && zone->name.size() <= 64 &&
+                     std::all_of(zone->name.begin(), zone->name.end(),
+                                 [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
+      if (!name_ok) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "spa_auth_limit_zone: invalid zone name in \"%V\" (letters, digits, '_', '-')", &args(cf)[i]);
+        return kConfError;
+      }
+    } else if (a.rfind("rate=", 0) == 0) {
+      auto rate = core::parse_rate(a.substr(5));
+      if (!rate) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "spa_auth_limit_zone: invalid rate \"%V\": expected N/PERIOD, N from 1 to 1000000 and "
+                           "PERIOD from 1s to 1d, like rate=5/15m",
+                           &args(cf)[i]);
+        return kConfError;
+      }
+      zone->rate = *rate;
+      have_rate = true;
+    } else {
+      return invalid(cf, i);
+    }
+  }
+  if (zone->name.empty() || size_text.empty() || !have_rate) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_limit_zone needs zone=NAME:SIZE and rate=N/PERIOD");
+    return kConfError;
+  }
+  ngx_str_t size_str{size_text.size(), reinterpret_cast<u_char*>(size_text.data())};
+  ssize_t size = ngx_parse_size(&size_str);
+  if (size == NGX_ERROR || size < static_cast<ssize_t>(8 * ngx_pagesize)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_limit_zone \"%s\": invalid size \"%s\" (at least %uzk)",
+                       zone->name.c_str(), size_text.c_str(), 8 * ngx_pagesize / 1024);
+    return kConfError;
+  }
+  MainSettings& main = main_settings(cf);
+  for (const auto& z : main.limit_zones)
+    if (z->name == zone->name) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_limit_zone \"%s\" is already defined", zone->name.c_str());
+      return kConfError;
+    }
+  // KEY: any complex value; one that reads the token's variables is
+  // checked after the access phase, the others before it.
+  zone->key_text = arg(cf, 1);
+  zone->after_auth = zone->key_text.find("$spa_auth_") != std::string::npos ||
+                     zone->key_text.find("${spa_auth_") != std::string::npos;
+  zone->key = static_cast<ngx_http_complex_value_t*>(ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+  if (zone->key == nullptr) return kConfError;
+  ngx_http_compile_complex_value_t ccv;
+  ngx_memzero(&ccv, sizeof ccv);
+  ccv.cf = cf;
+  ccv.value = &args(cf)[1];
+  ccv.complex_value = zone->key;
+  if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return kConfError;
+
+  ngx_str_t shm_name{zone->name.size(), static_cast<u_char*>(ngx_pstrdup(cf->pool, &args(cf)[2]))};
+  if (shm_name.data == nullptr) return kConfError;
+  shm_name.data += 5;  // past "zone=", in a copy that lives with the cycle
+  zone->shm = ngx_shared_memory_add(cf, &shm_name, static_cast<size_t>(size), &ngx_http_spa_auth_module);
+  if (zone->shm == nullptr) return kConfError;
+  if (zone->shm->data != nullptr) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_limit_zone \"%s\": a shared memory zone of that name exists",
+                       zone->name.c_str());
+    return kConfError;
+  }
+  zone->shm->init = init_limit_zone;
+  zone->shm->data = zone.get();
+  main.limit_zones.push_back(std::move(zone));
+  return kConfOk;
+}
+
+// spa_auth_limit zone=NAME [dry_run];
+char* add_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (!s.limits) s.limits.emplace();
+  LimitUse use;
+  for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+    std::string a = arg(cf, i);
+    if (a.rfind("zone=", 0) == 0 && a.size() > 5) use.zone_name = a.substr(5);
+    else if (a == "dry_run") use.dry_run = true;
+    else return invalid(cf, i);
+  }
+  if (use.zone_name.empty()) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_limit needs zone=NAME");
+    return kConfError;
+  }
+  for (const auto& other : *s.limits)
+    if (other.zone_name == use.zone_name) return duplicate();
+  use.where = std::string(to_view(cf->conf_file->file.name)) + ":" + std::to_string(cf->conf_file->line);
+  s.limits->push_back(std::move(use));
+  return kConfOk;
+}
+
+// spa_auth_status;
+char* set_status(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.status_handler) return duplicate();
+  s.status_handler = true;
+  auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+  clcf->handler = status_handler;
+  return kConfOk;
+}
+
 // Wraps a handler so no C++ exception reaches nginx.
 template <char* (*F)(ngx_conf_t*, ngx_command_t*, void*)>
 char* guarded(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
@@ -307,6 +424,11 @@ ngx_command_t commands[] = {
      nullptr},
     {ngx_string("spa_auth_cache_size"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, guarded<set_cache_size>, 0, 0,
      nullptr},
+    {ngx_string("spa_auth_limit_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE3, guarded<add_limit_zone>, 0, 0, nullptr},
+    {ngx_string("spa_auth_limit"), kAnyLevel | NGX_CONF_TAKE12, guarded<add_limit>, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("spa_auth_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, guarded<set_status>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
 };
 
@@ -351,6 +473,17 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     inherit(c.requirements, p.requirements, {});
     inherit(c.require_mfa, p.require_mfa, false);
     inherit(c.claim_headers, p.claim_headers, {});
+    inherit(c.limits, p.limits, {});
+    MainSettings& main = main_settings(cf);
+    for (auto& use : *c.limits) {
+      for (const auto& z : main.limit_zones)
+        if (z->name == use.zone_name) use.zone = z.get();
+      if (use.zone == nullptr) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_limit in %s: no spa_auth_limit_zone named \"%s\"",
+                           use.where.c_str(), use.zone_name.c_str());
+        return kConfError;
+      }
+    }
 
     if (c.algorithms->has_hmac() && !c.hmac) {
       ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -12,6 +12,8 @@
 
 #include "core/algorithm.h"
 #include "core/claims.h"
+#include "core/gcra.h"
+#include "core/limiter_table.h"
 #include "core/jwks_file.h"
 #include "core/verifier.h"
 
@@ -43,6 +45,25 @@ struct ClaimHeader {
   std::string claim;
 };
 
+// spa_auth_limit_zone: a GCRA limiter in nginx shared memory (limit.cpp).
+struct LimitZone {
+  std::string name;
+  std::string key_text;                   // as written: a reload keeps the state only for the same key
+  ngx_http_complex_value_t* key = nullptr;
+  core::RateLimit rate;
+  bool after_auth = false;                // the key uses $spa_auth_*: checked once the token is verified
+  ngx_shm_zone_t* shm = nullptr;
+  core::LimiterTable* table = nullptr;    // in the shared memory, once it is set up
+};
+
+// spa_auth_limit: a zone applied to a location.
+struct LimitUse {
+  std::string zone_name;
+  LimitZone* zone = nullptr;  // resolved in merge, when every zone is known
+  bool dry_run = false;
+  std::string where;          // "file:line" of the directive, for errors found in merge
+};
+
 // One per http/server/location block. Unset optionals inherit in merge;
 // repeatable directives inherit as a whole list when a level has none of
 // its own, as nginx's own array directives do.
@@ -60,6 +81,8 @@ struct LocSettings {
   std::optional<std::vector<core::ClaimRequirement>> requirements;
   std::optional<bool> require_mfa;
   std::optional<std::vector<ClaimHeader>> claim_headers;
+  std::optional<std::vector<LimitUse>> limits;
+  bool status_handler = false;  // spa_auth_status: this location answers with the metrics
 
   // Filled by merge for the request path.
   core::ClaimPolicy policy;
@@ -70,6 +93,7 @@ struct MainSettings {
   std::optional<size_t> cache_entries;                       // spa_auth_cache_size
   std::string session_store;                                 // spa_auth_session_store, empty if unset
   ngx_int_t request_id_index = NGX_ERROR;
+  std::vector<std::unique_ptr<LimitZone>> limit_zones;
 };
 
 struct LocConf {
@@ -84,6 +108,8 @@ struct MainConf {
 struct RequestCtx {
   core::Status status = core::Status::kMissing;
   core::VerifiedTokenPtr token;  // set once the signature verified
+  bool limited_before_auth = false;  // the location's zones were checked (once per request)
+  bool limited_after_auth = false;
 };
 
 // Builds a C++ object in pool memory; its destructor runs with the pool.
@@ -104,6 +130,18 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child);
 
 // access.cpp
 ngx_int_t add_variables(ngx_conf_t* cf);
+bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, std::string_view value,
+                 ngx_table_elt_t** out = nullptr);
+std::string request_id(ngx_http_request_t* r);
+// A JSON error envelope (with Cache-Control: no-store) as the whole answer.
+ngx_int_t send_json_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
+RequestCtx* request_ctx(ngx_http_request_t* r);  // the main request's, made when missing
+
+// limit.cpp
+ngx_int_t init_limit_zone(ngx_shm_zone_t* shm_zone, void* data);
+ngx_int_t limit_before_auth(ngx_http_request_t* r);  // NGX_HTTP_PREACCESS_PHASE
+ngx_int_t limit_after_auth(ngx_http_request_t* r);   // NGX_HTTP_PRECONTENT_PHASE
+ngx_int_t status_handler(ngx_http_request_t* r);     // spa_auth_status
 ngx_int_t postconfiguration(ngx_conf_t* cf);
 ngx_int_t init_worker(ngx_cycle_t* cycle);
 void exit_worker(ngx_cycle_t* cycle);

@@ -1,0 +1,177 @@
+// spa_auth_limit_zone / spa_auth_limit: GCRA limits (core/gcra.h) whose
+// state lives in nginx shared memory (core/limiter_table.h), one zone for
+// every worker; and spa_auth_status, the metrics of those zones.
+#include "ngx_http_spa_auth_module/spa_auth.h"
+
+#include <cinttypes>
+
+namespace spa::ngx {
+namespace {
+
+// What the shared memory holds at shpool->data: the table's block.
+struct ZoneMemory {
+  void* table;
+  size_t bytes;
+};
+
+LocSettings& loc_settings(ngx_http_request_t* r) {
+  return *static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_spa_auth_module))->s;
+}
+
+int64_t monotonic_us() { return static_cast<int64_t>(ngx_current_msec) * 1000; }
+
+// RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers):
+// Structured Field lists, one item per zone, named after the zone.
+bool add_rate_headers(ngx_http_request_t* r, const LimitZone& z, const core::RateDecision& d) {
+  std::string name = "\"" + z.name + "\"";
+  std::string policy = name + ";q=" + std::to_string(z.rate.limit) + ";w=" + std::to_string(z.rate.period_us / 1'000'000);
+  std::string state = name + ";r=" + std::to_string(d.remaining) + ";t=" +
+                      std::to_string(core::ceil_seconds(d.allowed ? d.reset_us : d.retry_after_us));
+  return push_header(r, &r->headers_out.headers, "RateLimit-Policy", policy) &&
+         push_header(r, &r->headers_out.headers, "RateLimit", state);
+}
+
+ngx_int_t refuse(ngx_http_request_t* r, const LimitZone& z, const core::RateDecision& d) {
+  int64_t wait = std::max<int64_t>(1, core::ceil_seconds(d.retry_after_us));
+  ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "spa_auth: rate limited by zone \"%s\", retry after %Ls",
+                z.name.c_str(), wait);
+  ngx_table_elt_t* h;
+  if (!push_header(r, &r->headers_out.headers, "Retry-After", std::to_string(wait), &h))
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  ngx_http_finalize_request(r, send_json_error(r, 429, "rate_limited", "too many requests; retry after " +
+                                                                          std::to_string(wait) + " seconds"));
+  return NGX_DONE;
+}
+
+// Checks the location's zones of one kind (before or after the token is
+// known). The first zone over its limit refuses, unless it is dry_run;
+// zones after it are not charged.
+ngx_int_t check_limits(ngx_http_request_t* r, bool after_auth) {
+  if (r != r->main) return NGX_DECLINED;
+  LocSettings& s = loc_settings(r);
+  if (s.limits->empty()) return NGX_DECLINED;
+  RequestCtx* ctx = request_ctx(r);
+  if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  bool& done = after_auth ? ctx->limited_after_auth : ctx->limited_before_auth;
+  if (done) return NGX_DECLINED;
+  done = true;
+  for (const LimitUse& use : *s.limits) {
+    LimitZone& z = *use.zone;
+    if (z.after_auth != after_auth) continue;
+    ngx_str_t key;
+    if (ngx_http_complex_value(r, z.key, &key) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (key.len == 0) continue;  // nothing to count by (no token, say): as limit_req does
+    auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(z.shm->shm.addr);
+    ngx_shmtx_lock(&shpool->mutex);
+    core::RateDecision d = z.table->hit(to_view(key), z.rate, monotonic_us());
+    ngx_shmtx_unlock(&shpool->mutex);
+    if (!d.allowed && use.dry_run) {
+      ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "spa_auth: zone \"%s\" would refuse this request (dry_run)",
+                    z.name.c_str());
+      continue;
+    }
+    if (!use.dry_run && !add_rate_headers(r, z, d)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (!d.allowed) return refuse(r, z, d);
+  }
+  return NGX_DECLINED;
+}
+
+template <bool kAfterAuth>
+ngx_int_t guarded_check(ngx_http_request_t* r) {
+  try {
+    return check_limits(r, kAfterAuth);
+  } catch (const std::exception& e) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: internal error: %s", e.what());
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+}
+
+std::string metrics(const MainSettings& main) {
+  std::string out =
+      "# HELP spa_auth_limit_requests_total Requests counted by a rate-limit zone, by result "
+      "(limited includes dry_run).\n"
+      "# TYPE spa_auth_limit_requests_total counter\n";
+  std::string evicted = "# HELP spa_auth_limit_evictions_total Keys dropped from a full zone, least recently used first.\n"
+                        "# TYPE spa_auth_limit_evictions_total counter\n";
+  std::string keys = "# HELP spa_auth_limit_keys Keys held by a zone, and how many it can hold.\n"
+                     "# TYPE spa_auth_limit_keys gauge\n";
+  for (const auto& z : main.limit_zones) {
+    auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(z->shm->shm.addr);
+    ngx_shmtx_lock(&shpool->mutex);
+    auto c = z->table->counters();
+    size_t size = z->table->size(), capacity = z->table->capacity();
+    ngx_shmtx_unlock(&shpool->mutex);
+    std::string label = "zone=\"" + z->name + "\"";
+    out += "spa_auth_limit_requests_total{" + label + ",result=\"allowed\"} " + std::to_string(c.allowed) + "\n";
+    out += "spa_auth_limit_requests_total{" + label + ",result=\"limited\"} " + std::to_string(c.refused) + "\n";
+    evicted += "spa_auth_limit_evictions_total{" + label + "} " + std::to_string(c.evicted) + "\n";
+    keys += "spa_auth_limit_keys{" + label + "} " + std::to_string(size) + "\n";
+    keys += "spa_auth_limit_capacity{" + label + "} " + std::to_string(capacity) + "\n";
+  }
+  return out + evicted + keys;
+}
+
+}  // namespace
+
+ngx_int_t init_limit_zone(ngx_shm_zone_t* shm_zone, void* data) {
+  auto* zone = static_cast<LimitZone*>(shm_zone->data);
+  auto* old = static_cast<LimitZone*>(data);
+  auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
+  bool kept = false;
+  if (old != nullptr && shpool->data != nullptr) {
+    // A reload that kept this zone's memory (same name and size): the
+    // counts stay when the key is the same expression.
+    auto* mem = static_cast<ZoneMemory*>(shpool->data);
+    zone->table = core::LimiterTable::attach(mem->table, mem->bytes, ngx_random(), old->key_text == zone->key_text, kept);
+  } else {
+    auto* mem = static_cast<ZoneMemory*>(ngx_slab_alloc(shpool, sizeof(ZoneMemory)));
+    if (mem == nullptr) return NGX_ERROR;
+    // Everything else the zone has, in one block of whole pages.
+    mem->bytes = shpool->pfree * ngx_pagesize;
+    mem->table = ngx_slab_alloc(shpool, mem->bytes);
+    if (mem->table == nullptr) return NGX_ERROR;
+    shpool->data = mem;
+    uint64_t seed = (static_cast<uint64_t>(ngx_random()) << 32) ^ static_cast<uint64_t>(ngx_random()) ^
+                    static_cast<uint64_t>(ngx_time());
+    zone->table = core::LimiterTable::attach(mem->table, mem->bytes, seed, false, kept);
+  }
+  if (zone->table == nullptr) {
+    ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "spa_auth_limit_zone \"%s\" is too small", zone->name.c_str());
+    return NGX_ERROR;
+  }
+  ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0, "spa_auth_limit_zone \"%s\": %uz keys%s", zone->name.c_str(),
+                zone->table->capacity(), kept ? ", state kept" : "");
+  return NGX_OK;
+}
+
+ngx_int_t limit_before_auth(ngx_http_request_t* r) { return guarded_check<false>(r); }
+ngx_int_t limit_after_auth(ngx_http_request_t* r) { return guarded_check<true>(r); }
+
+ngx_int_t status_handler(ngx_http_request_t* r) {
+  try {
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
+    ngx_int_t rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) return rc;
+    auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
+    std::string body = metrics(*main);
+    r->headers_out.status = NGX_HTTP_OK;
+    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_length_n = static_cast<off_t>(body.size());
+    if (!push_header(r, &r->headers_out.headers, "Cache-Control", "no-store")) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
+    ngx_buf_t* b = ngx_create_temp_buf(r->pool, body.size());
+    if (b == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    b->last = ngx_cpymem(b->pos, body.data(), body.size());
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+    ngx_chain_t out{b, nullptr};
+    return ngx_http_output_filter(r, &out);
+  } catch (const std::exception& e) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: internal error: %s", e.what());
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+}
+
+}  // namespace spa::ngx
