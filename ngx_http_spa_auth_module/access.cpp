@@ -447,9 +447,15 @@ ngx_int_t add_variables(ngx_conf_t* cf) {
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) {
   auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
-  auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+  // Handlers of a phase run from the last registered to the first; ours
+  // goes first in the array so that nginx's own allow/deny runs before it:
+  // an address that is not allowed is refused before any token is read.
+  ngx_array_t& access = cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers;
+  auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&access));
   if (h == nullptr) return NGX_ERROR;
-  *h = access_handler;
+  auto* all = static_cast<ngx_http_handler_pt*>(access.elts);
+  for (ngx_uint_t i = access.nelts - 1; i > 0; --i) all[i] = all[i - 1];
+  all[0] = access_handler;
   // Stripping runs before access so that `satisfy any` cannot skip it.
   h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers));
   if (h == nullptr) return NGX_ERROR;
