@@ -6,8 +6,11 @@
 #   /plain/   no auth                              -> baseline
 #   /cached/  spa_auth on, one valid EdDSA token   -> cache hits
 #   /fresh/   spa_auth on, a new token per request -> signature checks
-# Prints cached/plain and fresh/(openssl speed ed25519 verify/s, one core).
-# Targets: cached >= 0.90, fresh >= 0.80. Not a test: no thresholds enforced.
+#   /limited/ spa_auth_limit, a zone keyed by 100,000 rotating client keys
+# Prints cached/plain, fresh/(openssl speed ed25519 verify/s, one core) and
+# limited/plain (both with the same rotating X-Key header).
+# Targets: cached >= 0.90, fresh >= 0.80, limited >= 0.95. Not a test: no
+# thresholds enforced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -19,7 +22,7 @@ trap 'nginx -p "$work" -c "$work/nginx.conf" -s stop 2>/dev/null || true; rm -rf
 mkdir -p "$work"/{logs,html,tmp}
 chmod 0755 "$work"
 echo "small static file" > "$work/html/f.txt"
-for d in plain cached fresh; do mkdir -p "$work/html/$d"; cp "$work/html/f.txt" "$work/html/$d/"; done
+for d in plain cached fresh limited; do mkdir -p "$work/html/$d"; cp "$work/html/f.txt" "$work/html/$d/"; done
 
 openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
 "$build/spa-auth-mint" jwks "$work/key.pem" > "$work/jwks.json"
@@ -37,12 +40,16 @@ http {
     access_log off;
     client_body_temp_path $work/tmp;
     spa_auth_jwks_file $work/jwks.json;
+    # 100,000 keys need 13.2 MB at 132 bytes each; the rate never refuses.
+    spa_auth_limit_zone \$http_x_key zone=bench:16m rate=1000/1s;
     server {
         listen 127.0.0.1:$port backlog=4096;
         root $work/html;
         location /plain/ { }
         location /cached/ { spa_auth on; }
         location /fresh/ { spa_auth on; }
+        location /limited/ { spa_auth_limit zone=bench; }
+        location = /status { spa_auth_status; }
     }
 }
 CONF
@@ -65,6 +72,40 @@ rps "http://127.0.0.1:$port/plain/f.txt" > /dev/null  # warm-up
 plain=$(rps "http://127.0.0.1:$port/plain/f.txt")
 cached=$(rps -H "Authorization: Bearer $token" "http://127.0.0.1:$port/cached/f.txt")
 fresh=$(TOKENS_FILE="$work/tokens.txt" rps -s bench/fresh-tokens.lua "http://127.0.0.1:$port")
+# The limiter: the same requests (a rotating X-Key) with and without a zone,
+# in alternating runs (this machine's noise is several percent between
+# runs); the median of the pairs' ratios counts.
+# Each run prints req/s and the worker's CPU microseconds per request (user +
+# system time from /proc, which leaves out time stolen by other guests).
+worker=$(pgrep -f "nginx: worker process" -P "$(cat "$work/nginx.pid")" | head -1)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$worker/stat"; }
+keyed() {
+  local before after out
+  before=$(cpu_ticks)
+  out=$(BENCH_PATH=$1 taskset -c 1 wrk -t1 -c"$conns" -d"${limit_secs}s" -s bench/rotating-keys.lua "http://127.0.0.1:$port")
+  after=$(cpu_ticks)
+  echo "$out" | awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+    /requests in/ {n = $1} /Requests\/sec/ {r = $2} END {printf "%s %.3f", r, t * 1e6 / hz / n}'
+}
+limit_secs=$(( (secs + 1) / 2 ))
+pairs=${BENCH_PAIRS:-7}
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Key: probe' "http://127.0.0.1:$port/limited/f.txt")" = 200 ]
+echo "==> limiter: $pairs pairs of ${limit_secs}s runs, 100,000 rotating keys"
+: > "$work/pairs.txt"
+for _ in $(seq "$pairs"); do
+  echo "$(keyed /plain/f.txt) $(keyed /limited/f.txt)" >> "$work/pairs.txt"  # rps cpu rps cpu
+done
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+keyed_plain=$(awk '{print $1}' "$work/pairs.txt" | median)
+limited=$(awk '{print $3}' "$work/pairs.txt" | median)
+limit_ratio=$(awk '{print $3 / $1}' "$work/pairs.txt" | median)
+limit_spread=$(awk '{print $3 / $1}' "$work/pairs.txt" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}')
+cpu_plain=$(awk '{print $2}' "$work/pairs.txt" | median)
+cpu_limited=$(awk '{print $4}' "$work/pairs.txt" | median)
+cpu_ratio=$(awk '{print $2 / $4}' "$work/pairs.txt" | median)
+cpu_spread=$(awk '{print $2 / $4}' "$work/pairs.txt" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}')
+zone_keys=$(curl -s "http://127.0.0.1:$port/status" | awk '/^spa_auth_limit_keys\{zone="bench"\}/ {print $2}')
+limited_refused=$(curl -s "http://127.0.0.1:$port/status" | awk '/result="limited"/ {print $2}')
 errors=$(grep -c '\[error\]\|\[alert\]\|\[crit\]' "$work/logs/error.log" || true)
 
 echo "==> openssl speed ed25519 (one core, ${secs}s)"
@@ -73,14 +114,22 @@ verify=$(taskset -c 0 openssl speed -seconds "$secs" ed25519 2>/dev/null | awk '
 echo "==> in-process verification (no nginx, no network)"
 taskset -c 0 "$build/spa-verify-bench" "$work/key.pem" "$work/tokens.txt" > "$work/inproc.txt"
 
-awk -v p="$plain" -v c="$cached" -v f="$fresh" -v v="$verify" -v e="$errors" 'BEGIN {
+awk -v p="$plain" -v c="$cached" -v f="$fresh" -v v="$verify" -v e="$errors" \
+    -v kp="$keyed_plain" -v l="$limited" -v zk="$zone_keys" -v lr="$limited_refused" \
+    -v lq="$limit_ratio" -v ls="$limit_spread" -v cp="$cpu_plain" -v cl="$cpu_limited" -v cq="$cpu_ratio" \
+    -v cs="$cpu_spread" 'BEGIN {
   printf "\n%-34s %12s\n", "measure", "req/s"
   printf "%-34s %12.0f\n", "no auth (baseline)", p
   printf "%-34s %12.0f\n", "spa_auth, cached token", c
   printf "%-34s %12.0f\n", "spa_auth, fresh token per request", f
   printf "%-34s %12.0f\n", "openssl speed ed25519 verify/s", v
+  printf "%-34s %12.0f\n", "rotating X-Key, no limit (median)", kp
+  printf "%-34s %12.0f\n", "rotating X-Key, spa_auth_limit (median)", l
   printf "\ncached / no auth          = %.3f   (target >= 0.90)\n", c / p
   printf "fresh / openssl verify/s  = %.3f   (target >= 0.80)\n", f / v
+  printf "limited / no limit        = %.3f   (target >= 0.95; req/s, median of pairs, range %s)\n", lq, ls
+  printf "                            %.3f   (worker CPU per request: %.2f us vs %.2f us, range %s)\n", cq, cp, cl, cs
+  printf "                                    (zone held %d keys, %d refused)\n", zk, lr
   printf "nginx error log lines     = %d\n", e
 }'
 echo

@@ -29,23 +29,29 @@ static_assert(sizeof(Header) == 128);
 struct Entry {
   int64_t tat_us;
   uint32_t next;      // bucket chain
-  uint32_t lru_prev;
-  uint32_t lru_next;
-  uint32_t hash;      // low bits of the key's hash, to skip most compares
+  uint32_t hash;      // high bits of the key's hash, to skip most compares
   uint8_t key_len;
   uint8_t digest;     // 1: key holds SHA-256 of a key longer than kInlineKey
   uint8_t key[LimiterTable::kInlineKey];
 };
-static_assert(sizeof(Entry) == LimiterTable::kEntryBytes);
+// The recency list lives apart from the entries: moving a key to the front
+// touches its neighbours' links, and 8-byte links stay in cache where
+// 120-byte entries would not.
+struct Links {
+  uint32_t prev;
+  uint32_t next;
+};
+static_assert(sizeof(Entry) + sizeof(Links) == LimiterTable::kEntryBytes);
 
 Header* header(void* self) { return static_cast<Header*>(self); }
 const Header* header(const void* self) { return static_cast<const Header*>(self); }
 uint32_t* buckets(void* self) { return reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(self) + sizeof(Header)); }
-Entry* entries(void* self) {
+Links* links(void* self) {
   auto* h = header(self);
-  return reinterpret_cast<Entry*>(reinterpret_cast<uint8_t*>(buckets(self)) +
+  return reinterpret_cast<Links*>(reinterpret_cast<uint8_t*>(buckets(self)) +
                                   ((h->capacity * sizeof(uint32_t) + 7) & ~size_t{7}));
 }
+Entry* entries(void* self) { return reinterpret_cast<Entry*>(links(self) + header(self)->capacity); }
 
 // A seeded 64-bit hash (multiply-xorshift): the seed is random per zone, so
 // keys that collide cannot be chosen from outside.
@@ -66,17 +72,17 @@ uint64_t hash_key(std::string_view k, uint64_t seed) {
   return h ^ (h >> 32);
 }
 
-void lru_unlink(Header* h, Entry* e, uint32_t i) {
-  if (e[i].lru_prev != kNone) e[e[i].lru_prev].lru_next = e[i].lru_next;
-  else h->lru_head = e[i].lru_next;
-  if (e[i].lru_next != kNone) e[e[i].lru_next].lru_prev = e[i].lru_prev;
-  else h->lru_tail = e[i].lru_prev;
+void lru_unlink(Header* h, Links* l, uint32_t i) {
+  if (l[i].prev != kNone) l[l[i].prev].next = l[i].next;
+  else h->lru_head = l[i].next;
+  if (l[i].next != kNone) l[l[i].next].prev = l[i].prev;
+  else h->lru_tail = l[i].prev;
 }
 
-void lru_push_front(Header* h, Entry* e, uint32_t i) {
-  e[i].lru_prev = kNone;
-  e[i].lru_next = h->lru_head;
-  if (h->lru_head != kNone) e[h->lru_head].lru_prev = i;
+void lru_push_front(Header* h, Links* l, uint32_t i) {
+  l[i].prev = kNone;
+  l[i].next = h->lru_head;
+  if (h->lru_head != kNone) l[h->lru_head].prev = i;
   h->lru_head = i;
   if (h->lru_tail == kNone) h->lru_tail = i;
 }
@@ -93,8 +99,9 @@ void bucket_unlink(uint32_t* b, Entry* e, uint32_t bucket, uint32_t i) {
 }  // namespace
 
 size_t LimiterTable::capacity_for(size_t bytes) {
-  if (bytes < sizeof(Header) + 8 + sizeof(Entry)) return 0;
-  size_t n = (bytes - sizeof(Header) - 8) / (sizeof(Entry) + sizeof(uint32_t));
+  constexpr size_t kPerKey = LimiterTable::kEntryBytes + sizeof(uint32_t);  // entry, links, bucket
+  if (bytes < sizeof(Header) + 8 + kPerKey) return 0;
+  size_t n = (bytes - sizeof(Header) - 8) / kPerKey;
   return n > kNone - 1 ? kNone - 1 : n;
 }
 
@@ -137,6 +144,7 @@ RateDecision LimiterTable::hit(std::string_view key, const RateLimit& limit, int
   uint32_t bucket = static_cast<uint32_t>(full % h->capacity);
   uint32_t tag = static_cast<uint32_t>(full >> 32);
   uint32_t* b = buckets(this);
+  Links* l = links(this);
   Entry* e = entries(this);
 
   uint32_t i = b[bucket];
@@ -150,7 +158,7 @@ RateDecision LimiterTable::hit(std::string_view key, const RateLimit& limit, int
     } else {
       // Full: the least recently used key makes room.
       i = h->lru_tail;
-      lru_unlink(h, e, i);
+      lru_unlink(h, l, i);
       bucket_unlink(b, e, static_cast<uint32_t>(hash_key(std::string_view(reinterpret_cast<const char*>(e[i].key),
                                                                           e[i].key_len),
                                                          h->seed ^ e[i].digest) %
@@ -167,10 +175,10 @@ RateDecision LimiterTable::hit(std::string_view key, const RateLimit& limit, int
     e[i].next = b[bucket];
     b[bucket] = i;
     ++h->count;
-  } else {
-    lru_unlink(h, e, i);
+  } else if (h->lru_head != i) {
+    lru_unlink(h, l, i);
   }
-  lru_push_front(h, e, i);
+  if (h->lru_head != i) lru_push_front(h, l, i);
 
   RateDecision d = rate_check(limit, e[i].tat_us, now_us);
   e[i].tat_us = d.tat_us;

@@ -4,8 +4,9 @@
 // pointers, so the block means the same in every process that maps it.
 // The caller serialises access (the zone's shared-memory mutex).
 //
-// Every entry is 128 bytes, its key included: keys up to 101 bytes are kept
-// as they are, longer ones as their SHA-256. With one 4-byte bucket per
+// Every entry is 128 bytes, its key and its place in the recency list
+// included: keys up to 102 bytes are kept as they are, longer ones as their
+// SHA-256. With one 4-byte bucket per
 // entry, a zone of S bytes holds (S - 128) / 132 keys (10m: 79,436).
 #pragma once
 
@@ -20,7 +21,7 @@ namespace spa::core {
 class LimiterTable {
  public:
   static constexpr size_t kEntryBytes = 128;
-  static constexpr size_t kInlineKey = 101;
+  static constexpr size_t kInlineKey = 102;
 
   struct Counters {
     uint64_t allowed = 0;

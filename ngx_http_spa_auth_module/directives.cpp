@@ -329,6 +329,17 @@ char* add_limit_zone(ngx_conf_t* cf, ngx_command_t*, void*) {
   ccv.value = &args(cf)[1];
   ccv.complex_value = zone->key;
   if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return kConfError;
+  // The usual key is a single variable ($binary_remote_addr, $spa_auth_sub):
+  // read it by index, without building a string per request.
+  std::string_view var = zone->key_text;
+  if (var.size() > 3 && var.substr(0, 2) == "${" && var.back() == '}') var = var.substr(2, var.size() - 3);
+  else if (var.size() > 1 && var[0] == '$') var.remove_prefix(1);
+  else var = {};
+  if (!var.empty() && std::all_of(var.begin(), var.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; })) {
+    ngx_str_t name{var.size(), reinterpret_cast<u_char*>(const_cast<char*>(var.data()))};
+    zone->key_index = ngx_http_get_variable_index(cf, &name);
+    if (zone->key_index == NGX_ERROR) return kConfError;
+  }
 
   ngx_str_t shm_name{zone->name.size(), static_cast<u_char*>(ngx_pstrdup(cf->pool, &args(cf)[2]))};
   if (shm_name.data == nullptr) return kConfError;
@@ -340,6 +351,8 @@ char* add_limit_zone(ngx_conf_t* cf, ngx_command_t*, void*) {
                        zone->name.c_str());
     return kConfError;
   }
+  zone->policy = "\"" + zone->name + "\";q=" + std::to_string(zone->rate.limit) +
+                 ";w=" + std::to_string(zone->rate.period_us / 1'000'000);
   zone->shm->init = init_limit_zone;
   zone->shm->data = zone.get();
   main.limit_zones.push_back(std::move(zone));

@@ -20,15 +20,37 @@ LocSettings& loc_settings(ngx_http_request_t* r) {
 
 int64_t monotonic_us() { return static_cast<int64_t>(ngx_current_msec) * 1000; }
 
+// A response header whose name and value the caller keeps alive (static
+// names, zone strings that live with the configuration): no copies.
+bool push_static_header(ngx_http_request_t* r, ngx_str_t key, ngx_str_t lowcase, ngx_uint_t hash, u_char* value,
+                        size_t len) {
+  auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
+  if (h == nullptr) return false;
+  h->key = key;
+  h->lowcase_key = lowcase.data;
+  h->hash = hash;
+  h->value.data = value;
+  h->value.len = len;
+  return true;
+}
+
 // RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers):
-// Structured Field lists, one item per zone, named after the zone.
+// Structured Field lists, one item per zone, named after the zone. The
+// policy text is made once per zone (LimitZone::policy).
 bool add_rate_headers(ngx_http_request_t* r, const LimitZone& z, const core::RateDecision& d) {
-  std::string name = "\"" + z.name + "\"";
-  std::string policy = name + ";q=" + std::to_string(z.rate.limit) + ";w=" + std::to_string(z.rate.period_us / 1'000'000);
-  std::string state = name + ";r=" + std::to_string(d.remaining) + ";t=" +
-                      std::to_string(core::ceil_seconds(d.allowed ? d.reset_us : d.retry_after_us));
-  return push_header(r, &r->headers_out.headers, "RateLimit-Policy", policy) &&
-         push_header(r, &r->headers_out.headers, "RateLimit", state);
+  static ngx_str_t policy_key = ngx_string("RateLimit-Policy"), policy_low = ngx_string("ratelimit-policy");
+  static ngx_str_t state_key = ngx_string("RateLimit"), state_low = ngx_string("ratelimit");
+  static ngx_uint_t policy_hash = ngx_hash_key(policy_low.data, policy_low.len);
+  static ngx_uint_t state_hash = ngx_hash_key(state_low.data, state_low.len);
+  // "NAME";r=N;t=N
+  size_t max = z.name.size() + 2 + sizeof(";r=;t=") + 2 * NGX_INT64_LEN;
+  auto* state = static_cast<u_char*>(ngx_pnalloc(r->pool, max));
+  if (state == nullptr) return false;
+  u_char* end = ngx_sprintf(state, "\"%*s\";r=%uD;t=%L", z.name.size(), z.name.data(), d.remaining,
+                            core::ceil_seconds(d.allowed ? d.reset_us : d.retry_after_us));
+  return push_static_header(r, policy_key, policy_low, policy_hash,
+                            reinterpret_cast<u_char*>(const_cast<char*>(z.policy.data())), z.policy.size()) &&
+         push_static_header(r, state_key, state_low, state_hash, state, static_cast<size_t>(end - state));
 }
 
 ngx_int_t refuse(ngx_http_request_t* r, const LimitZone& z, const core::RateDecision& d) {
@@ -50,16 +72,16 @@ ngx_int_t check_limits(ngx_http_request_t* r, bool after_auth) {
   if (r != r->main) return NGX_DECLINED;
   LocSettings& s = loc_settings(r);
   if (s.limits->empty()) return NGX_DECLINED;
-  RequestCtx* ctx = request_ctx(r);
-  if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  bool& done = after_auth ? ctx->limited_after_auth : ctx->limited_before_auth;
-  if (done) return NGX_DECLINED;
-  done = true;
   for (const LimitUse& use : *s.limits) {
     LimitZone& z = *use.zone;
     if (z.after_auth != after_auth) continue;
-    ngx_str_t key;
-    if (ngx_http_complex_value(r, z.key, &key) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ngx_str_t key{0, nullptr};
+    if (z.key_index != NGX_ERROR) {
+      ngx_http_variable_value_t* v = ngx_http_get_indexed_variable(r, z.key_index);
+      if (v != nullptr && !v->not_found) key = {v->len, v->data};
+    } else if (ngx_http_complex_value(r, z.key, &key) != NGX_OK) {
+      return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (key.len == 0) continue;  // nothing to count by (no token, say): as limit_req does
     auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(z.shm->shm.addr);
     ngx_shmtx_lock(&shpool->mutex);

@@ -50,7 +50,9 @@ struct LimitZone {
   std::string name;
   std::string key_text;                   // as written: a reload keeps the state only for the same key
   ngx_http_complex_value_t* key = nullptr;
+  ngx_int_t key_index = NGX_ERROR;        // the key is one variable: read it directly
   core::RateLimit rate;
+  std::string policy;                     // the RateLimit-Policy item: "NAME";q=N;w=SECONDS
   bool after_auth = false;                // the key uses $spa_auth_*: checked once the token is verified
   ngx_shm_zone_t* shm = nullptr;
   core::LimiterTable* table = nullptr;    // in the shared memory, once it is set up
@@ -108,8 +110,6 @@ struct MainConf {
 struct RequestCtx {
   core::Status status = core::Status::kMissing;
   core::VerifiedTokenPtr token;  // set once the signature verified
-  bool limited_before_auth = false;  // the location's zones were checked (once per request)
-  bool limited_after_auth = false;
 };
 
 // Builds a C++ object in pool memory; its destructor runs with the pool.
