@@ -3,8 +3,6 @@
 // every worker; and spa_auth_status, the metrics of those zones.
 #include "ngx_http_spa_auth_module/spa_auth.h"
 
-#include <cinttypes>
-
 namespace spa::ngx {
 namespace {
 
@@ -115,8 +113,10 @@ std::string metrics(const MainSettings& main) {
       "# TYPE spa_auth_limit_requests_total counter\n";
   std::string evicted = "# HELP spa_auth_limit_evictions_total Keys dropped from a full zone, least recently used first.\n"
                         "# TYPE spa_auth_limit_evictions_total counter\n";
-  std::string keys = "# HELP spa_auth_limit_keys Keys held by a zone, and how many it can hold.\n"
+  std::string keys = "# HELP spa_auth_limit_keys Keys held by a zone.\n"
                      "# TYPE spa_auth_limit_keys gauge\n";
+  std::string capacities = "# HELP spa_auth_limit_capacity Keys a zone can hold.\n"
+                           "# TYPE spa_auth_limit_capacity gauge\n";
   for (const auto& z : main.limit_zones) {
     auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(z->shm->shm.addr);
     ngx_shmtx_lock(&shpool->mutex);
@@ -128,9 +128,9 @@ std::string metrics(const MainSettings& main) {
     out += "spa_auth_limit_requests_total{" + label + ",result=\"limited\"} " + std::to_string(c.refused) + "\n";
     evicted += "spa_auth_limit_evictions_total{" + label + "} " + std::to_string(c.evicted) + "\n";
     keys += "spa_auth_limit_keys{" + label + "} " + std::to_string(size) + "\n";
-    keys += "spa_auth_limit_capacity{" + label + "} " + std::to_string(capacity) + "\n";
+    capacities += "spa_auth_limit_capacity{" + label + "} " + std::to_string(capacity) + "\n";
   }
-  return out + evicted + keys;
+  return out + evicted + keys + capacities;
 }
 
 }  // namespace
