@@ -25,6 +25,7 @@ Suite* auth_service_suite();
 Suite* totp_suite();
 Suite* oidc_suite();
 Suite* limiter_suite();
+Suite* ws_suite();
 
 namespace test {
 
