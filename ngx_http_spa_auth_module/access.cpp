@@ -67,9 +67,15 @@ bool query_token(ngx_http_request_t* r, const std::string& name, std::string_vie
   return true;
 }
 
-bool find_token(ngx_http_request_t* r, const std::vector<TokenSource>& sources, std::string_view& token) {
+// `from_subprotocol` says the token came from Sec-WebSocket-Protocol.
+bool find_token(ngx_http_request_t* r, const std::vector<TokenSource>& sources, std::string_view& token,
+                bool& from_subprotocol) {
+  from_subprotocol = false;
   for (const auto& src : sources) {
     switch (src.kind) {
+      case TokenSource::Kind::kSubprotocol:
+        if (subprotocol_token(r, token)) return from_subprotocol = true;
+        break;
       case TokenSource::Kind::kHeader:
         if (bearer_token(r, token)) return true;
         break;
@@ -257,8 +263,17 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
   if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
   refresh_keys(r, s.jwks);
+  bool upgrade = *s.websocket && is_upgrade(r);
+  if (upgrade && !websocket_origin_allowed(r, s)) {
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: websocket upgrade refused: Origin not allowed");
+    ctx->status = Status::kForbidden;
+    ngx_http_finalize_request(
+        r, send_json_error(r, NGX_HTTP_FORBIDDEN, "origin_not_allowed", "this page may not open this WebSocket"));
+    return NGX_DONE;
+  }
   std::string_view token;
-  if (!find_token(r, *s.sources, token)) {
+  bool from_subprotocol = false;
+  if (!find_token(r, *s.sources, token, from_subprotocol)) {
     ctx->status = Status::kMissing;
     if (*s.mode == Mode::kOptional) return NGX_DECLINED;
   } else {
@@ -276,6 +291,10 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
   }
   if (ctx->status == Status::kOk) {
     add_claim_headers(r, ctx->token->claims, *s.claim_headers);
+    if (upgrade) {
+      if (websocket_authorized(r, ctx, s, from_subprotocol) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+      count_websocket_authorized();
+    }
     return NGX_OK;
   }
   auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
@@ -390,6 +409,14 @@ bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, 
   return true;
 }
 
+bool session_still_valid(ngx_http_request_t* r, const std::string& sid) {
+  if (!g_sessions_wanted) return true;
+  core::Claims claims;
+  claims.sid = sid;
+  Status st = check_session(r, claims);
+  return st != Status::kRevoked;
+}
+
 RequestCtx* request_ctx(ngx_http_request_t* r) {
   RequestCtx* ctx = get_ctx(r->main);
   return ctx ? ctx : create_ctx(r->main);
@@ -442,6 +469,12 @@ ngx_int_t add_variables(ngx_conf_t* cf) {
   ngx_http_variable_t* var = ngx_http_add_variable(cf, &prefix, NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE);
   if (var == nullptr) return NGX_ERROR;
   var->get_handler = get_claim_variable;
+  // "upgrade" when the client asked for one, else "close": the Connection
+  // header spa_auth_websocket sends upstream.
+  ngx_str_t upgrade = ngx_string("spa_auth_connection_upgrade");
+  var = ngx_http_add_variable(cf, &upgrade, NGX_HTTP_VAR_NOCACHEABLE);
+  if (var == nullptr) return NGX_ERROR;
+  var->get_handler = connection_upgrade_variable;
   return NGX_OK;
 }
 
@@ -470,6 +503,8 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
   if (h == nullptr) return NGX_ERROR;
   *h = limit_after_auth;
 
+  install_websocket_filter();
+  if (!add_metrics_zone(cf)) return NGX_ERROR;
   auto* main = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
   ngx_str_t request_id = ngx_string("request_id");
   main->request_id_index = ngx_http_get_variable_index(cf, &request_id);

@@ -3,6 +3,8 @@
 #include "ngx_http_spa_auth_module/spa_auth.h"
 
 #include <algorithm>
+#include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "core/session_reader.h"
@@ -160,6 +162,7 @@ char* set_token_sources(ngx_conf_t* cf, ngx_command_t*, void* conf) {
   auto& s = loc(conf);
   if (s.sources) return duplicate();
   s.sources.emplace();
+  s.sources_set = true;
   for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
     std::string v = arg(cf, i);
     TokenSource src;
@@ -172,10 +175,7 @@ char* set_token_sources(ngx_conf_t* cf, ngx_command_t*, void* conf) {
       src.kind = TokenSource::Kind::kQuery;
       src.name = v.substr(6);
     } else if (v == "subprotocol") {
-      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                         "spa_auth_token: \"subprotocol\" comes with spa_auth_websocket, "
-                         "which this version does not have yet");
-      return kConfError;
+      src.kind = TokenSource::Kind::kSubprotocol;
     } else {
       return invalid(cf, i);
     }
@@ -391,6 +391,94 @@ char* set_status(ngx_conf_t* cf, ngx_command_t*, void* conf) {
   return kConfOk;
 }
 
+// Runs one of ngx_http_proxy_module's own directives at the current level,
+// as if the configuration said it. nullptr when it worked, or what the
+// proxy module answered.
+const char* proxy_directive(ngx_conf_t* cf, std::initializer_list<const char*> words) {
+  ngx_command_t* cmd = ngx_http_proxy_module.commands;
+  std::string_view name = *words.begin();
+  while (cmd->name.len && to_view(cmd->name) != name) ++cmd;
+  if (!cmd->name.len) return "is not known to this nginx";
+  ngx_array_t* args = ngx_array_create(cf->pool, words.size(), sizeof(ngx_str_t));
+  if (args == nullptr) return "out of memory";
+  for (const char* w : words) {
+    auto* a = static_cast<ngx_str_t*>(ngx_array_push(args));
+    a->len = std::strlen(w);
+    a->data = reinterpret_cast<u_char*>(const_cast<char*>(w));
+  }
+  void* conf = reinterpret_cast<ngx_http_conf_ctx_t*>(cf->ctx)->loc_conf[ngx_http_proxy_module.ctx_index];
+  ngx_array_t* saved = cf->args;
+  cf->args = args;
+  char* rv = cmd->set(cf, cmd, conf);
+  cf->args = saved;
+  return rv == NGX_CONF_OK ? nullptr : rv;
+}
+
+// spa_auth_websocket on|off. `on` also says, for proxy_pass at this level,
+// what every WebSocket location needs: HTTP/1.1 and the Upgrade and
+// Connection headers.
+char* set_websocket(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.websocket) return duplicate();
+  std::string v = arg(cf, 1);
+  if (v == "off") {
+    s.websocket = false;
+    return kConfOk;
+  }
+  if (v != "on") return invalid(cf, 1);
+  s.websocket = true;
+  const char* rv = proxy_directive(cf, {"proxy_http_version", "1.1"});
+  if (rv != nullptr && std::string_view(rv) != "is duplicate") {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_websocket: proxy_http_version 1.1 %s", rv);
+    return kConfError;
+  }
+  for (auto words : {std::initializer_list<const char*>{"proxy_set_header", "Upgrade", "$http_upgrade"},
+                     std::initializer_list<const char*>{"proxy_set_header", "Connection", "$spa_auth_connection_upgrade"}}) {
+    if ((rv = proxy_directive(cf, words)) != nullptr) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_websocket: %s %s", *words.begin(), rv);
+      return kConfError;
+    }
+  }
+  return kConfOk;
+}
+
+bool is_origin(std::string_view o) {
+  size_t sep = o.find("://");
+  if (sep == std::string_view::npos) return false;
+  std::string_view scheme = o.substr(0, sep), host = o.substr(sep + 3);
+  return (scheme == "https" || scheme == "http") && !host.empty() && host.find_first_of("/?#@ ") == std::string_view::npos;
+}
+
+char* set_websocket_origins(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.ws_origins) return duplicate();
+  s.ws_origins.emplace();
+  for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+    std::string o = arg(cf, i);
+    if (!is_origin(o)) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "spa_auth_websocket_origin: \"%V\" is not an origin like https://app.example.com",
+                         &args(cf)[i]);
+      return kConfError;
+    }
+    s.ws_origins->push_back(std::move(o));
+  }
+  return kConfOk;
+}
+
+char* set_websocket_recheck(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.ws_recheck_ms) return duplicate();
+  ngx_msec_t ms = ngx_parse_time(&args(cf)[1], 0);
+  if (ms == static_cast<ngx_msec_t>(NGX_ERROR) || ms < 1000 || ms > 3600 * 1000) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_websocket_recheck: invalid time \"%V\" (1s to 1h)",
+                       &args(cf)[1]);
+    return kConfError;
+  }
+  s.ws_recheck_ms = static_cast<int64_t>(ms);
+  return kConfOk;
+}
+
 // Wraps a handler so no C++ exception reaches nginx.
 template <char* (*F)(ngx_conf_t*, ngx_command_t*, void*)>
 char* guarded(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
@@ -442,6 +530,12 @@ ngx_command_t commands[] = {
      nullptr},
     {ngx_string("spa_auth_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, guarded<set_status>,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_websocket"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_websocket>, NGX_HTTP_LOC_CONF_OFFSET,
+     0, nullptr},
+    {ngx_string("spa_auth_websocket_origin"), kAnyLevel | NGX_CONF_1MORE, guarded<set_websocket_origins>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_websocket_recheck"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_websocket_recheck>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
 };
 
@@ -480,9 +574,16 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     if (!c.issuer) c.issuer = p.issuer;
     inherit(c.audiences, p.audiences, {});
     inherit(c.leeway, p.leeway, int64_t{30});
+    inherit(c.websocket, p.websocket, false);
+    inherit(c.ws_origins, p.ws_origins, {});
+    inherit(c.ws_recheck_ms, p.ws_recheck_ms, int64_t{10'000});
+    // A WebSocket location also takes the token from the subprotocol pair
+    // `bearer, <jwt>` unless spa_auth_token says otherwise.
     std::vector<TokenSource> default_sources{{TokenSource::Kind::kHeader, ""},
                                              {TokenSource::Kind::kCookie, "__Host-spa_at"}};
-    inherit(c.sources, p.sources, default_sources);
+    if (*c.websocket) default_sources.push_back({TokenSource::Kind::kSubprotocol, ""});
+    if (!c.sources && p.sources_set) c.sources = p.sources, c.sources_set = true;
+    else if (!c.sources) c.sources = default_sources;
     inherit(c.requirements, p.requirements, {});
     inherit(c.require_mfa, p.require_mfa, false);
     inherit(c.claim_headers, p.claim_headers, {});

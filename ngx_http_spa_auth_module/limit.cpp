@@ -133,7 +133,64 @@ std::string metrics(const MainSettings& main) {
   return out + evicted + keys + capacities;
 }
 
+// Module-wide counters, shared by the workers.
+struct Metrics {
+  ngx_atomic_t ws_authorized;
+  ngx_atomic_t ws_closed_expired;
+  ngx_atomic_t ws_closed_revoked;
+  ngx_atomic_t ws_closed_no_boundary;
+};
+Metrics* g_metrics = nullptr;
+
+ngx_int_t init_metrics_zone(ngx_shm_zone_t* shm_zone, void* data) {
+  auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
+  if (data == nullptr || shpool->data == nullptr) {
+    shpool->data = ngx_slab_calloc(shpool, sizeof(Metrics));
+    if (shpool->data == nullptr) return NGX_ERROR;
+  }
+  g_metrics = static_cast<Metrics*>(shpool->data);
+  shm_zone->data = g_metrics;
+  return NGX_OK;
+}
+
+std::string websocket_metrics() {
+  if (g_metrics == nullptr) return {};
+  auto line = [](const char* labels, ngx_atomic_t& v) {
+    return std::string("spa_auth_websocket_closed_total{reason=\"") + labels + "\"} " +
+           std::to_string(static_cast<uint64_t>(v)) + "\n";
+  };
+  return "# HELP spa_auth_websocket_authorized_total WebSocket upgrades authorized.\n"
+         "# TYPE spa_auth_websocket_authorized_total counter\n"
+         "spa_auth_websocket_authorized_total " + std::to_string(static_cast<uint64_t>(g_metrics->ws_authorized)) + "\n"
+         "# HELP spa_auth_websocket_closed_total Authorized sockets the module closed, by reason.\n"
+         "# TYPE spa_auth_websocket_closed_total counter\n" +
+         line("token expired", g_metrics->ws_closed_expired) + line("session revoked", g_metrics->ws_closed_revoked) +
+         line("no frame boundary", g_metrics->ws_closed_no_boundary);
+}
+
 }  // namespace
+
+bool add_metrics_zone(ngx_conf_t* cf) {
+  auto* main = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
+  ngx_str_t name = ngx_string("spa_auth_metrics");
+  main->metrics = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize, &ngx_http_spa_auth_module);
+  if (main->metrics == nullptr) return false;
+  main->metrics->init = init_metrics_zone;
+  return true;
+}
+
+void count_websocket_authorized() {
+  if (g_metrics) ngx_atomic_fetch_add(&g_metrics->ws_authorized, 1);
+}
+
+void count_websocket_close(const char* reason) {
+  if (g_metrics == nullptr) return;
+  std::string_view why = reason;
+  ngx_atomic_t* c = why == "token expired"     ? &g_metrics->ws_closed_expired
+                    : why == "session revoked" ? &g_metrics->ws_closed_revoked
+                                               : &g_metrics->ws_closed_no_boundary;
+  ngx_atomic_fetch_add(c, 1);
+}
 
 ngx_int_t init_limit_zone(ngx_shm_zone_t* shm_zone, void* data) {
   auto* zone = static_cast<LimitZone*>(shm_zone->data);
@@ -175,7 +232,7 @@ ngx_int_t status_handler(ngx_http_request_t* r) {
     ngx_int_t rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) return rc;
     auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
-    std::string body = metrics(*main);
+    std::string body = metrics(*main) + websocket_metrics();
     r->headers_out.status = NGX_HTTP_OK;
     ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
     r->headers_out.content_type_len = r->headers_out.content_type.len;

@@ -19,6 +19,7 @@
 
 extern "C" {
 extern ngx_module_t ngx_http_spa_auth_module;
+extern ngx_module_t ngx_http_proxy_module;  // nginx's own; spa_auth_websocket sets proxy directives
 }
 
 namespace spa::ngx {
@@ -34,7 +35,7 @@ inline constexpr size_t kDefaultCacheEntries = 4096;
 enum class Mode { kOff, kOn, kOptional };
 
 struct TokenSource {
-  enum class Kind { kHeader, kCookie, kQuery } kind = Kind::kHeader;
+  enum class Kind { kHeader, kCookie, kQuery, kSubprotocol } kind = Kind::kHeader;
   std::string name;  // cookie or query parameter name
 };
 
@@ -80,11 +81,15 @@ struct LocSettings {
   std::optional<std::vector<std::string>> audiences;
   std::optional<int64_t> leeway;
   std::optional<std::vector<TokenSource>> sources;
+  bool sources_set = false;  // spa_auth_token at this level or above (else the default, per location)
   std::optional<std::vector<core::ClaimRequirement>> requirements;
   std::optional<bool> require_mfa;
   std::optional<std::vector<ClaimHeader>> claim_headers;
   std::optional<std::vector<LimitUse>> limits;
   bool status_handler = false;  // spa_auth_status: this location answers with the metrics
+  std::optional<bool> websocket;                        // spa_auth_websocket
+  std::optional<std::vector<std::string>> ws_origins;   // spa_auth_websocket_origin; empty: same origin only
+  std::optional<int64_t> ws_recheck_ms;                 // spa_auth_websocket_recheck
 
   // Filled by merge for the request path.
   core::ClaimPolicy policy;
@@ -96,6 +101,7 @@ struct MainSettings {
   std::string session_store;                                 // spa_auth_session_store, empty if unset
   ngx_int_t request_id_index = NGX_ERROR;
   std::vector<std::unique_ptr<LimitZone>> limit_zones;
+  ngx_shm_zone_t* metrics = nullptr;
 };
 
 struct LocConf {
@@ -106,10 +112,14 @@ struct MainConf {
   MainSettings* s;
 };
 
+struct WsState;  // websocket.cpp
+
 // Per-request outcome, kept for variables and logging.
 struct RequestCtx {
   core::Status status = core::Status::kMissing;
   core::VerifiedTokenPtr token;  // set once the signature verified
+  WsState* ws = nullptr;         // an authorized WebSocket upgrade (pool-owned)
+  bool token_from_subprotocol = false;
 };
 
 // Builds a C++ object in pool memory; its destructor runs with the pool.
@@ -137,8 +147,24 @@ std::string request_id(ngx_http_request_t* r);
 ngx_int_t send_json_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
 RequestCtx* request_ctx(ngx_http_request_t* r);  // the main request's, made when missing
 
+// True unless the session store says the session is revoked or unknown (a
+// store that cannot be read keeps the socket; the error is logged).
+bool session_still_valid(ngx_http_request_t* r, const std::string& sid);
+
+// websocket.cpp
+bool is_upgrade(ngx_http_request_t* r);
+bool websocket_origin_allowed(ngx_http_request_t* r, const LocSettings& s);
+bool subprotocol_token(ngx_http_request_t* r, std::string_view& token);
+ngx_int_t websocket_authorized(ngx_http_request_t* r, RequestCtx* ctx, const LocSettings& s, bool from_subprotocol);
+ngx_int_t connection_upgrade_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data);
+void install_websocket_filter();
+
 // limit.cpp
 ngx_int_t init_limit_zone(ngx_shm_zone_t* shm_zone, void* data);
+// Module-wide counters in their own shared memory, for spa_auth_status.
+bool add_metrics_zone(ngx_conf_t* cf);
+void count_websocket_authorized();
+void count_websocket_close(const char* reason);
 ngx_int_t limit_before_auth(ngx_http_request_t* r);  // NGX_HTTP_PREACCESS_PHASE
 ngx_int_t limit_after_auth(ngx_http_request_t* r);   // NGX_HTTP_PRECONTENT_PHASE
 ngx_int_t status_handler(ngx_http_request_t* r);     // spa_auth_status

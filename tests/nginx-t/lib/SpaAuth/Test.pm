@@ -186,7 +186,7 @@ daemon on;
 pid $DIR/logs/nginx.pid;
 error_log $DIR/logs/error.log info;
 @{[ expand($b{main_config}) ]}
-events { worker_connections 1024; }
+events { worker_connections @{[ $b{worker_connections} || 1024 ]}; }
 http {
     access_log $DIR/logs/access.log;
     client_body_temp_path $DIR/tmp/body;

@@ -1,0 +1,264 @@
+// spa_auth_websocket: the upgrade is authorized like any request (plus an
+// Origin check and the `bearer, <jwt>` subprotocol pair), and after the 101
+// the socket lives only as long as its token and its session. One timer
+// per socket: at the token's exp, or at the next session recheck. When it
+// is time, the client gets a close frame (4401) between two upstream
+// frames, never inside one, and both sides are closed.
+//
+// How: nginx copies an upgraded connection's bytes itself
+// (ngx_http_upstream_process_upgraded) with the client connection's send();
+// after the 101 the module puts its own send() in front, which follows the
+// frames it passes (core/ws_frames.h) and, once a close is due, lets bytes
+// through only up to the end of the frame under way.
+#include "ngx_http_spa_auth_module/spa_auth.h"
+
+#include "core/session_reader.h"
+#include "core/ws_frames.h"
+
+namespace spa::ngx {
+
+// One authorized socket. Lives in the request's pool (pool_new), so it goes
+// with the connection; its destructor takes its events off nginx's lists.
+struct WsState {
+  ngx_http_request_t* r = nullptr;
+  ngx_send_pt client_send = nullptr;  // the connection's own send()
+  core::FrameTracker to_client;
+  int64_t exp_ms = 0;
+  int64_t recheck_ms = 10'000;
+  std::string sid;
+  const char* reason = nullptr;       // set once a close is due
+  bool close_pending = false;         // waiting for the frame under way to end
+  bool close_sent = false;
+  ngx_event_t timer{};
+  ngx_event_t finish{};
+
+  ~WsState() {
+    // Braces: nginx's ngx_delete_posted_event is several statements.
+    for (ngx_event_t* ev : {&timer, &finish}) {
+      if (ev->timer_set) {
+        ngx_del_timer(ev);
+      }
+      if (ev->posted) {
+        ngx_delete_posted_event(ev);
+      }
+    }
+  }
+};
+
+namespace {
+
+// How long a close may wait for the frame under way to end before the
+// connection is closed without a close frame.
+constexpr ngx_msec_t kBoundaryWaitMs = 2000;
+
+ngx_http_output_header_filter_pt next_header_filter;
+
+RequestCtx* ctx_of(ngx_http_request_t* r) {
+  return static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_spa_auth_module));
+}
+
+int64_t wall_ms() {
+  ngx_time_t* tp = ngx_timeofday();
+  return static_cast<int64_t>(tp->sec) * 1000 + static_cast<int64_t>(tp->msec);
+}
+
+ngx_table_elt_t* find_header(ngx_list_t* list, std::string_view lowercase) {
+  for (ngx_list_part_t* part = &list->part; part; part = part->next) {
+    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+    for (ngx_uint_t i = 0; i < part->nelts; ++i)
+      if (h[i].hash != 0 && h[i].key.len == lowercase.size() &&
+          ngx_strncasecmp(h[i].key.data, reinterpret_cast<u_char*>(const_cast<char*>(lowercase.data())),
+                          lowercase.size()) == 0)
+        return &h[i];
+  }
+  return nullptr;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Ends the proxied connection: unsent upstream bytes (whole frames: the
+// tracker is at a boundary) are dropped, the upstream side is marked
+// finished, and nginx's own upgraded-connection handler closes both
+// sides. The request, and this state with it, is gone afterwards.
+void finish(WsState* ws) {
+  ngx_http_request_t* r = ws->r;
+  ngx_http_upstream_t* u = r->upstream;
+  if (u == nullptr || u->peer.connection == nullptr) {
+    ngx_http_finalize_request(r, NGX_ERROR);
+    return;
+  }
+  u->buffer.pos = u->buffer.last;
+  u->peer.connection->read->eof = 1;
+  u->peer.connection->read->ready = 0;
+  u->read_event_handler(r, u);
+}
+
+void send_close(WsState* ws) {
+  std::string frame = core::close_frame(4401, ws->reason);
+  ngx_connection_t* c = ws->r->connection;
+  ssize_t n = c->write->ready ? ws->client_send(c, reinterpret_cast<u_char*>(frame.data()), frame.size()) : 0;
+  ws->close_sent = true;
+  ngx_log_error(NGX_LOG_INFO, c->log, 0, "spa_auth: websocket closed: %s%s", ws->reason,
+                n == static_cast<ssize_t>(frame.size()) ? "" : " (the client was not reading; no close frame)");
+  count_websocket_close(ws->reason);
+}
+
+void begin_close(WsState* ws, const char* reason) {
+  ws->reason = reason;
+  if (ws->to_client.at_boundary()) {
+    send_close(ws);
+    finish(ws);
+    return;
+  }
+  ws->close_pending = true;
+  ngx_log_error(NGX_LOG_INFO, ws->r->connection->log, 0,
+                "spa_auth: websocket close due (%s), waiting for the frame under way to end", reason);
+  ngx_add_timer(&ws->timer, kBoundaryWaitMs);
+}
+
+void on_timer(ngx_event_t* ev) {
+  auto* ws = static_cast<WsState*>(ev->data);
+  try {
+    if (ws->close_pending) {
+      ngx_log_error(NGX_LOG_INFO, ws->r->connection->log, 0,
+                    "spa_auth: websocket closed: %s (no frame boundary within %Mms, no close frame)", ws->reason,
+                    kBoundaryWaitMs);
+      count_websocket_close("no frame boundary");
+      finish(ws);
+      return;
+    }
+    int64_t now = wall_ms();
+    if (now >= ws->exp_ms) return begin_close(ws, "token expired");
+    if (!ws->sid.empty() && !session_still_valid(ws->r, ws->sid)) return begin_close(ws, "session revoked");
+    ngx_add_timer(&ws->timer, static_cast<ngx_msec_t>(std::min(ws->exp_ms - now, ws->recheck_ms)));
+  } catch (const std::exception& e) {
+    ngx_log_error(NGX_LOG_ERR, ws->r->connection->log, 0, "spa_auth: internal error: %s", e.what());
+    finish(ws);
+  }
+}
+
+void on_finish(ngx_event_t* ev) { finish(static_cast<WsState*>(ev->data)); }
+
+// In front of the client connection's send() after the 101.
+ssize_t tracked_send(ngx_connection_t* c, u_char* buf, size_t size) {
+  auto* r = static_cast<ngx_http_request_t*>(c->data);
+  RequestCtx* ctx = ctx_of(r);
+  WsState* ws = ctx ? ctx->ws : nullptr;
+  if (ws == nullptr) return NGX_ERROR;  // cannot happen: installed with the state
+  if (ws->close_sent) return static_cast<ssize_t>(size);  // the close is out; the rest is dropped
+  size_t allowed = size;
+  if (ws->close_pending) allowed = ws->to_client.rest_of_frame(buf, size);
+  ssize_t n = allowed ? ws->client_send(c, buf, allowed) : 0;
+  if (n > 0) ws->to_client.feed(buf, static_cast<size_t>(n));
+  if (ws->close_pending && ws->to_client.at_boundary()) {
+    if (ws->timer.timer_set) ngx_del_timer(&ws->timer);
+    send_close(ws);
+    // Closing from inside nginx's copy loop would free what it still
+    // uses; the next turn of the event loop does it.
+    ngx_post_event(&ws->finish, &ngx_posted_events);
+    return n > 0 ? n : static_cast<ssize_t>(size);
+  }
+  return n;
+}
+
+ngx_int_t header_filter(ngx_http_request_t* r) {
+  RequestCtx* ctx = r == r->main ? ctx_of(r) : nullptr;
+  if (ctx == nullptr || ctx->ws == nullptr || r->headers_out.status != NGX_HTTP_SWITCHING_PROTOCOLS)
+    return next_header_filter(r);
+  WsState* ws = ctx->ws;
+  if (ctx->token_from_subprotocol) {
+    // The client offered `bearer, <jwt>`; it must get `bearer` back, and
+    // nothing of the token, whatever the upstream chose.
+    ngx_table_elt_t* h = find_header(&r->headers_out.headers, "sec-websocket-protocol");
+    if (h == nullptr && !push_header(r, &r->headers_out.headers, "Sec-WebSocket-Protocol", "bearer", &h))
+      return NGX_ERROR;
+    ngx_str_set(&h->value, "bearer");
+  }
+  ngx_int_t rc = next_header_filter(r);
+  if (rc == NGX_ERROR) return rc;
+  ngx_connection_t* c = r->connection;
+  ws->client_send = c->send;
+  c->send = tracked_send;
+  int64_t now = wall_ms();
+  ngx_add_timer(&ws->timer, static_cast<ngx_msec_t>(std::max<int64_t>(0, std::min(ws->exp_ms - now, ws->recheck_ms))));
+  return rc;
+}
+
+}  // namespace
+
+bool is_upgrade(ngx_http_request_t* r) {
+  ngx_table_elt_t* h = find_header(&r->headers_in.headers, "upgrade");
+  return h != nullptr && h->value.len == 9 && ngx_strncasecmp(h->value.data, (u_char*)"websocket", 9) == 0;
+}
+
+// Cross-site WebSocket hijacking: a browser sends Origin with every
+// upgrade, and cookies with it. No list: the page must be on this host.
+bool websocket_origin_allowed(ngx_http_request_t* r, const LocSettings& s) {
+  ngx_table_elt_t* o = find_header(&r->headers_in.headers, "origin");
+  if (o == nullptr) return true;  // not a browser: no cookies ride along uninvited
+  std::string_view origin = to_view(o->value);
+  if (!s.ws_origins->empty()) {
+    for (const auto& allowed : *s.ws_origins)
+      if (origin == allowed) return true;
+    return false;
+  }
+  size_t sep = origin.find("://");
+  if (sep == std::string_view::npos || r->headers_in.host == nullptr) return false;
+  return origin.substr(sep + 3) == to_view(r->headers_in.host->value);
+}
+
+bool subprotocol_token(ngx_http_request_t* r, std::string_view& token) {
+  ngx_table_elt_t* h = find_header(&r->headers_in.headers, "sec-websocket-protocol");
+  if (h == nullptr) return false;
+  std::string_view v = to_view(h->value);
+  size_t comma = v.find(',');
+  if (comma == std::string_view::npos || trim(v.substr(0, comma)) != "bearer") return false;
+  std::string_view rest = v.substr(comma + 1);
+  token = trim(rest.substr(0, rest.find(',')));
+  return !token.empty();
+}
+
+ngx_int_t websocket_authorized(ngx_http_request_t* r, RequestCtx* ctx, const LocSettings& s, bool from_subprotocol) {
+  WsState* ws = pool_new<WsState>(r->pool);
+  if (ws == nullptr) return NGX_ERROR;
+  ws->r = r;
+  ws->exp_ms = ctx->token->claims.exp * 1000;
+  ws->recheck_ms = *s.ws_recheck_ms;
+  ws->sid = ctx->token->claims.sid;
+  ws->timer.handler = on_timer;
+  ws->timer.data = ws;
+  ws->timer.log = r->connection->log;
+  ws->finish.handler = on_finish;
+  ws->finish.data = ws;
+  ws->finish.log = r->connection->log;
+  ctx->ws = ws;
+  ctx->token_from_subprotocol = from_subprotocol;
+  if (from_subprotocol) {
+    // The upstream is offered `bearer` alone: the token stops here.
+    ngx_table_elt_t* h = find_header(&r->headers_in.headers, "sec-websocket-protocol");
+    if (h != nullptr) ngx_str_set(&h->value, "bearer");
+  }
+  return NGX_OK;
+}
+
+ngx_int_t connection_upgrade_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) {
+  static u_char upgrade[] = "upgrade", close[] = "close";
+  bool up = find_header(&r->headers_in.headers, "upgrade") != nullptr;
+  v->data = up ? upgrade : close;
+  v->len = up ? sizeof upgrade - 1 : sizeof close - 1;
+  v->valid = 1;
+  v->no_cacheable = 0;
+  v->not_found = 0;
+  return NGX_OK;
+}
+
+void install_websocket_filter() {
+  next_header_filter = ngx_http_top_header_filter;
+  ngx_http_top_header_filter = header_filter;
+}
+
+}  // namespace spa::ngx

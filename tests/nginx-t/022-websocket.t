@@ -1,0 +1,123 @@
+# WebSockets through nginx with spa_auth_websocket, a real client and a real
+# upstream (the `ws` library from npm, tests/peers): upgrade with the
+# cookie and with the `bearer, <jwt>` subprotocol pair, no token, a foreign
+# Origin; a token that expires closes the socket with 4401 about when it
+# expires; a frame in flight is finished first (or the connection is cut
+# when the client will not read); 1,000 sockets in one worker.
+use strict;
+use warnings;
+use lib 'tests/nginx-t/lib';
+use SpaAuth::Test;
+use Cwd qw(abs_path);
+use JSON::PP;
+use MIME::Base64 ();
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $peers = abs_path('tests/peers');
+plan skip_all => 'tests/peers not installed (make deps)' unless -d "$peers/node_modules/ws";
+
+data_dir();
+my $ws_port = SpaAuth::Test::free_port();
+my $service = fork // die;
+if ($service == 0) {
+    open STDOUT, '>', '/dev/null';
+    exec 'node', "$peers/ws-service.mjs", $ws_port or POSIX::_exit(1);
+}
+END { kill 'TERM', $service if $service }
+for (1 .. 250) { last if IO::Socket::INET->new("127.0.0.1:$ws_port"); sleep 0.02 }
+
+my ($ok, $out) = start_nginx(
+    worker_connections => 4096,
+    main_config => $ENV{SPA_CORE} ? 'worker_rlimit_core 500m; working_directory /tmp/cores;' : '',
+    http_config => 'spa_auth_jwks_file @DATA@/jwks.json;',
+    config => qq{
+        location /ws/ {
+            spa_auth on;
+            spa_auth_websocket on;
+            spa_auth_websocket_origin https://app.example.com;
+            spa_auth_claim_header X-User-Name sub;
+            proxy_pass http://127.0.0.1:$ws_port;
+        }
+        location /metrics { spa_auth_status; }
+    },
+);
+ok($ok, 'nginx starts with a WebSocket location (no proxy_set_header written)') or BAIL_OUT($out);
+my $url = 'ws://127.0.0.1:' . SpaAuth::Test::port() . '/ws/chat';
+
+sub client {
+    my (%s) = @_;
+    my $json = `node $peers/ws-client.mjs '@{[ encode_json({ url => $url, %s }) ]}'`;
+    return eval { decode_json($json) } // { raw => $json };
+}
+my $origin = 'https://app.example.com';
+
+# --- the upgrade
+my $token = mint(claims => { sub => 'alice' }, ttl => 60);
+my $r = client(cookie => "__Host-spa_at=$token", origin => $origin, close_after_ms => 50);
+ok($r->{opened}, 'upgrade with the access cookie: 101');
+is($r->{greeting}{hello}, 'alice', 'the service greets the user named in X-User-Name');
+is($r->{close}{code}, 1000, 'the client closes normally');
+
+$r = client(protocols => ['bearer', $token], origin => $origin, close_after_ms => 50);
+ok($r->{opened}, 'upgrade with the subprotocol pair bearer, <jwt>') or diag(explain $r);
+is($r->{protocol}, 'bearer', 'only "bearer" is echoed back as the chosen subprotocol');
+is($r->{greeting}{offered_protocols}, 'bearer', 'the upstream was offered "bearer" alone: the token never reached it');
+
+$r = client(origin => $origin);
+is($r->{status}, 401, 'no token: 401');
+like($r->{body} // '', qr/"code":"missing_token"/, 'with the JSON envelope');
+$r = client(cookie => '__Host-spa_at=not.a.token', origin => $origin);
+is($r->{status}, 401, 'a bad token: 401');
+$r = client(cookie => "__Host-spa_at=$token", origin => 'https://evil.example');
+is($r->{status}, 403, 'a foreign Origin: 403 (cross-site WebSocket hijacking)');
+like($r->{body} // '', qr/"code":"origin_not_allowed"/, 'origin_not_allowed');
+$r = client(cookie => "__Host-spa_at=$token", close_after_ms => 50);
+ok($r->{opened}, 'no Origin at all (not a browser): allowed');
+
+# --- the token ends, the socket ends
+my $short = mint(claims => { sub => 'bob' }, ttl => 2);
+my $exp = decode_json(MIME::Base64::decode_base64url((split /\./, $short)[1]))->{exp};
+$r = client(cookie => "__Host-spa_at=$short", origin => $origin, wait_close_ms => 6000, send => ['hi']);
+ok($r->{opened}, 'a token that expires in 2 s opens a socket');
+is($r->{messages}[0]{text}, 'bob: hi', 'and it works');
+is($r->{close}{code}, 4401, 'then the client gets close code 4401');
+is($r->{close}{reason}, 'token expired', 'reason "token expired"');
+my $late = $r->{close}{at} / 1000 - $exp;
+ok($late >= -0.05 && $late < 1.0, sprintf('within a second of exp (%.3f s after)', $late));
+
+# --- a frame in flight is finished before the close frame
+my $big = 64 * 1024 * 1024;  # far more than the socket buffers hold
+$short = mint(claims => { sub => 'carol' }, ttl => 2);
+$r = client(cookie => "__Host-spa_at=$short", origin => $origin, wait_close_ms => 8000, send => ["big:$big"],
+            pause_ms => [0, 3000]);  # not reading until 3 s: at exp (2 s) the frame is half sent
+like(SpaAuth::Test::error_log_text(), qr/websocket close due \(token expired\), waiting for the frame under way/,
+     'at exp a frame was in flight, so the close waited');
+is(scalar @{ $r->{messages} }, 1, 'the big message arrived');
+is($r->{messages}[0]{len}, $big, 'whole');
+ok($r->{messages}[0]{ok}, 'and uncorrupted');
+is($r->{close}{code}, 4401, 'then the close frame, 4401');
+
+# --- a client that will not read: no boundary within the bound, the connection is cut
+$short = mint(claims => { sub => 'dave' }, ttl => 2);
+$r = client(cookie => "__Host-spa_at=$short", origin => $origin, wait_close_ms => 9000, send => ["big:$big"],
+            pause_ms => [0, 6000]);
+isnt($r->{close}{code}, 4401, 'not reading past the bound: no close frame (' . ($r->{close}{code} // 'none') . ')');
+ok(!@{ $r->{messages} } || !$r->{messages}[0]{ok} || $r->{messages}[0]{len} != $big, 'and no whole message either');
+
+# --- 1,000 authorized sockets in one worker
+$token = mint(claims => { sub => 'many' }, ttl => 120);
+$r = client(cookie => "__Host-spa_at=$token", origin => $origin, sockets => 1000, hold_ms => 500);
+is($r->{greeted}, 1000, '1,000 concurrent sockets, each greeted');
+is($r->{failed}, 0, 'none failed');
+
+my $m = http_request('GET /metrics')->{body};
+like($m, qr/^spa_auth_websocket_closed_total\{reason="token expired"\} 2$/m, 'metrics: two closed at exp');
+like($m, qr/^spa_auth_websocket_closed_total\{reason="no frame boundary"\} 1$/m, 'one cut without a boundary');
+sleep 0.2;
+stop_nginx();
+my $log = SpaAuth::Test::error_log_text();
+like($log, qr/websocket closed: token expired/, 'closes are logged');
+unlike($log, qr/\[(error|alert|crit|emerg)\]/, 'no errors logged');
+done_testing();
