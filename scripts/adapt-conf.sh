@@ -3,13 +3,14 @@
 # conf/authd.toml with every production path moved under STATE, HTTPS on
 # PORT. Used by `make run` (PORT 8443) and by the tests of the shipped
 # configuration.
-#   scripts/adapt-conf.sh STATE PORT [DEMO_PORT]
+#   scripts/adapt-conf.sh STATE PORT [DEMO_PORT [WS_PORT]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 state=$1
 port=$2
 demo_port=${3:-9101}
+ws_port=${4:-9103}
 build="$top/build"
 mkdir -p "$state"/{tls,logs,tmp,run,authd}
 
@@ -32,6 +33,7 @@ sed -e "s|/usr/lib/nginx/modules/ngx_http_spa_auth_module.so|$build/ngx_http_spa
     -e "s|/var/www/spa|$top/demo/spa|" \
     -e "s|listen 8443 ssl http2;|listen 127.0.0.1:$port ssl http2;|" \
     -e "s|server 127.0.0.1:9101;|server 127.0.0.1:$demo_port;|" \
+    -e "s|server 127.0.0.1:9103;|server 127.0.0.1:$ws_port;|" \
     conf/nginx.conf > "$state/nginx.conf"
 
 if [ ! -f "$state/tls/cert.pem" ]; then

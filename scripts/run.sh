@@ -58,6 +58,10 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+echo "==> demo WebSocket service on 127.0.0.1:9103 (log: $state/logs/ws.log)"
+nohup node tests/peers/ws-service.mjs 9103 >> "$state/logs/ws.log" 2>&1 &
+echo $! > "$state/run/ws.pid"
+
 echo "==> demo service on 127.0.0.1:9101 (log: $state/logs/demo.log)"
 nohup "$build/spa-demo-echo" --port 9101 > "$state/logs/demo.log" 2>&1 &
 echo $! > "$state/run/demo.pid"
@@ -87,6 +91,11 @@ The browser flow, with curl keeping the cookies spa-authd sets:
 
   $api https://localhost:8443/api/v1/auth/password-reset/request -d '{"email":"dev@example.com"}'
                                                           # the link arrives in $state/mail/
+
+  A WebSocket that greets the signed-in user and closes (4401) when the token
+  expires or the session ends, with the cookie curl saved:
+  TOKEN=\$(awk '\$6=="__Host-spa_at" {print \$7}' $jar)
+  node tests/peers/ws-client.mjs "{\\"url\\":\\"wss://localhost:8443/ws/chat\\",\\"cookie\\":\\"__Host-spa_at=\$TOKEN\\",\\"send\\":[\\"hello\\"]}"
 
   Sign in with the development OpenID provider (any name, no password), in a browser:
   https://localhost:8443/api/v1/oauth/dev/start

@@ -24,6 +24,10 @@ if [ -f "$state/run/mail.pid" ]; then
   kill "$(cat "$state/run/mail.pid")" 2>/dev/null && say "==> stopping the mail sink"
   rm -f "$state/run/mail.pid"
 fi
+if [ -f "$state/run/ws.pid" ]; then
+  kill "$(cat "$state/run/ws.pid")" 2>/dev/null && say "==> stopping the demo WebSocket service"
+  rm -f "$state/run/ws.pid"
+fi
 if [ -f "$state/run/oidc.pid" ]; then
   kill "$(cat "$state/run/oidc.pid")" 2>/dev/null && say "==> stopping the development OpenID provider"
   rm -f "$state/run/oidc.pid"

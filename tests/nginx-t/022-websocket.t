@@ -25,7 +25,7 @@ if ($service == 0) {
     open STDOUT, '>', '/dev/null';
     exec 'node', "$peers/ws-service.mjs", $ws_port or POSIX::_exit(1);
 }
-END { kill 'TERM', $service if $service }
+END { local $?; kill "TERM", $service if $service }
 for (1 .. 250) { last if IO::Socket::INET->new("127.0.0.1:$ws_port"); sleep 0.02 }
 
 my ($ok, $out) = start_nginx(

@@ -14,7 +14,7 @@ use SpaAuth::Test qw(free_port);
 
 my @RUNNING;
 my $OWNER = $$;
-END { if ($$ == $OWNER) { $_->stop for @RUNNING } }
+END { local $?; if ($$ == $OWNER) { $_->stop for @RUNNING } }
 
 my $PEERS = do { my $d = abs_path(__FILE__); $d =~ s{nginx-t/lib/SpaAuth/OidcProvider\.pm$}{peers}; $d };
 

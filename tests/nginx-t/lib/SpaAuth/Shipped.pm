@@ -18,7 +18,7 @@ use SpaAuth::Test qw(free_port);
 
 my @STACKS;
 my $OWNER = $$;
-END { if ($$ == $OWNER) { $_->stop for @STACKS } }
+END { local $?; if ($$ == $OWNER) { $_->stop for @STACKS } }
 
 # Options: port, authd_toml (appended to the adapted authd.toml), before_authd
 # (a sub called with the state directory once the files are written).
@@ -26,12 +26,13 @@ sub start {
     my (%o) = @_;
     my $state = tempdir('spa-shipped-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     chmod 0755, $state;
-    my $self = bless { state => $state, port => $o{port} // free_port(), demo_port => free_port(), pids => [] }, __PACKAGE__;
+    my $self = bless { state => $state, port => $o{port} // free_port(), demo_port => free_port(), ws_port => free_port(),
+                       pids => [] }, __PACKAGE__;
     $self->{base} = "https://localhost:$self->{port}";
     $self->{origin} = $self->{base};
     $self->{jar} = "$state/cookies.txt";
     my $build = SpaAuth::Test::build_dir();
-    system('scripts/adapt-conf.sh', $state, $self->{port}, $self->{demo_port}) == 0 or die 'adapt-conf failed';
+    system('scripts/adapt-conf.sh', $state, @$self{qw(port demo_port ws_port)}) == 0 or die 'adapt-conf failed';
     if (defined $o{authd_toml}) {
         open my $fh, '>>', "$state/authd.toml" or die;
         print $fh "\n$o{authd_toml}";
@@ -40,12 +41,17 @@ sub start {
     $o{before_authd}->($state) if $o{before_authd};
     push @STACKS, $self;
     $self->{authd_ok} = system("$build/spa-authd --check-config --config $state/authd.toml >$state/logs/check.log 2>&1") == 0;
-    for my $cmd (["$build/spa-authd", '--config', "$state/authd.toml"], ["$build/spa-demo-echo", '--port', $self->{demo_port}]) {
+    my @services = (["authd.log", "$build/spa-authd", '--config', "$state/authd.toml"],
+                    ["demo.log", "$build/spa-demo-echo", '--port', $self->{demo_port}]);
+    push @services, ["ws.log", 'node', 'tests/peers/ws-service.mjs', $self->{ws_port}]
+        if -d 'tests/peers/node_modules/ws';
+    for my $service (@services) {
+        my ($log, @cmd) = @$service;
         my $pid = fork // die;
         if ($pid == 0) {
-            open STDOUT, '>>', "$state/logs/" . ($cmd->[0] =~ /authd/ ? 'authd.log' : 'demo.log');
+            open STDOUT, '>>', "$state/logs/$log";
             open STDERR, '>&', \*STDOUT;
-            exec @$cmd or POSIX::_exit(1);
+            exec @cmd or POSIX::_exit(1);
         }
         push @{ $self->{pids} }, $pid;
     }
@@ -53,7 +59,9 @@ sub start {
     system("chgrp www-data $state/run/authd.sock $state/authd $state/authd/data.mdb $state/authd/lock.mdb 2>/dev/null") if $> == 0;
     $self->{nginx_t} = `nginx -p $state -c $state/nginx.conf -t 2>&1`;
     $self->{nginx_ok} = $? == 0 && system("nginx -p $state -c $state/nginx.conf") == 0;
-    for (1 .. 100) { last if IO::Socket::INET->new("127.0.0.1:$self->{demo_port}"); sleep 0.02 }
+    for my $p ($self->{demo_port}, @services > 2 ? $self->{ws_port} : ()) {
+        for (1 .. 250) { last if IO::Socket::INET->new("127.0.0.1:$p"); sleep 0.02 }
+    }
     return $self;
 }
 

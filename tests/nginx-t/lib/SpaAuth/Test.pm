@@ -335,7 +335,7 @@ sub stop_authd {
 
 # Only the test process cleans up; forked clients leave nginx alone.
 my $OWNER = $$;
-END { if ($$ == $OWNER) { stop_nginx(); stop_authd('KILL') if $AUTHD_PID } }
+END { local $?; if ($$ == $OWNER) { stop_nginx(); stop_authd("KILL") if $AUTHD_PID } }
 
 # One HTTP/1.1 request with Connection: close; returns a hash with
 # status, headers (lowercased name => [values]) and body.
