@@ -111,6 +111,7 @@ $(BUILD)/spa-authd-bench: $(BUILD)/bench/authd-bench.o
 bench: all $(BUILD)/spa-verify-bench $(BUILD)/spa-authd-bench
 	@bench/run.sh
 	@bench/authd.sh
+	@bench/websocket.sh
 
 # As root on the target machine (after `make`).
 install: all

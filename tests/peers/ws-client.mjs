@@ -1,7 +1,7 @@
 // A WebSocket client (the `ws` library) for tests/nginx-t. Reads a JSON
 // scenario from argv[2], prints one JSON result line.
 //   {url, cookie?, origin?, protocols?, sockets?: N, hold_ms?, send?: [msgs], wait_close_ms?, close_after_ms?,
-//    pause_ms?: [from, to]}
+//    pause_ms?: [from, to], rss_file?}
 // Result: {opened, status, protocol, greeting, messages: [{len, ok, text?}], close: {code, reason, at}, errors}
 import WebSocket from 'ws';
 
@@ -63,6 +63,8 @@ if (s.sockets) {
     ws.once('error', () => { failed++; resolve(); });
     ws.once('unexpected-response', () => { failed++; resolve(); });
   })));
+  // Tell a watcher (bench/websocket.sh) that every socket is open now.
+  if (s.rss_file) (await import('node:fs')).writeFileSync(s.rss_file, 'held\n');
   if (s.hold_ms) await new Promise((r) => setTimeout(r, s.hold_ms));
   const open = socks.filter((w) => w.readyState === WebSocket.OPEN).length;
   for (const w of socks) w.terminate();
