@@ -87,6 +87,10 @@ is($r->{close}{reason}, 'token expired', 'reason "token expired"');
 my $late = $r->{close}{at} / 1000 - $exp;
 ok($late >= -0.05 && $late < 1.0, sprintf('within a second of exp (%.3f s after)', $late));
 
+my $fresh = mint(claims => { sub => 'bob' }, ttl => 60);
+$r = client(cookie => "__Host-spa_at=$fresh", origin => $origin, close_after_ms => 50);
+ok($r->{opened}, 'with a refreshed token the client simply reconnects');
+
 # --- a frame in flight is finished before the close frame
 my $big = 64 * 1024 * 1024;  # far more than the socket buffers hold
 $short = mint(claims => { sub => 'carol' }, ttl => 2);
