@@ -6,7 +6,7 @@ use warnings;
 use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
 use SpaAuth::Shipped;
-use JSON::PP ();
+use SpaAuth::WsPeers;
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -38,12 +38,10 @@ is($code, 200, 'protected demo service with the access cookie');
 like($body, qr/"X-User-Role": "user"/, 'identity headers set by the module, the spoofed one replaced');
 ($code) = curl("$base/api/demo/hello");
 is($code, 200, 'legacy /api/ path rewritten to /api/v1/');
-SKIP: {
-    skip 'tests/peers not installed', 3 unless -d 'tests/peers/node_modules/ws';
-    my $scenario = JSON::PP->new->encode({ url => "wss://localhost:$port/ws/chat", origin => "https://localhost:$port",
-                                          cookie => '__Host-spa_at=' . $s->cookie('__Host-spa_at'), send => ['hi'],
-                                          wait_close_ms => 300 });
-    my $ws = eval { JSON::PP::decode_json(`node tests/peers/ws-client.mjs '$scenario'`) } // {};
+{
+    my $ws = SpaAuth::WsPeers::client(url => "wss://localhost:$port/ws/chat", origin => "https://localhost:$port",
+                                      cookie => '__Host-spa_at=' . $s->cookie('__Host-spa_at'), send => ['hi'],
+                                      wait_close_ms => 300);
     ok($ws->{opened}, 'WebSocket over HTTPS (wss://.../ws/) with the access cookie');
     is($ws->{greeting}{hello}, 'dev', 'the demo WebSocket service greets the user');
     is($ws->{messages}[0]{text}, 'dev: hi', 'and echoes');

@@ -8,29 +8,18 @@ use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
-use Cwd qw(abs_path);
+use SpaAuth::WsPeers;
 use JSON::PP;
 use MIME::Base64 ();
-use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my $peers = abs_path('tests/peers');
-plan skip_all => 'tests/peers not installed (make deps)' unless -d "$peers/node_modules/ws";
-
+BAIL_OUT('tests/peers is not installed: run make deps') unless SpaAuth::WsPeers::available();
 data_dir();
-my $ws_port = SpaAuth::Test::free_port();
-my $service = fork // die;
-if ($service == 0) {
-    open STDOUT, '>', '/dev/null';
-    exec 'node', "$peers/ws-service.mjs", $ws_port or POSIX::_exit(1);
-}
-END { local $?; kill "TERM", $service if $service }
-for (1 .. 250) { last if IO::Socket::INET->new("127.0.0.1:$ws_port"); sleep 0.02 }
+my $ws_port = SpaAuth::WsPeers::start_service();
 
 my ($ok, $out) = start_nginx(
     worker_connections => 4096,
-    main_config => $ENV{SPA_CORE} ? 'worker_rlimit_core 500m; working_directory /tmp/cores;' : '',
     http_config => 'spa_auth_jwks_file @DATA@/jwks.json;',
     config => qq{
         location /ws/ {
@@ -46,11 +35,7 @@ my ($ok, $out) = start_nginx(
 ok($ok, 'nginx starts with a WebSocket location (no proxy_set_header written)') or BAIL_OUT($out);
 my $url = 'ws://127.0.0.1:' . SpaAuth::Test::port() . '/ws/chat';
 
-sub client {
-    my (%s) = @_;
-    my $json = `node $peers/ws-client.mjs '@{[ encode_json({ url => $url, %s }) ]}'`;
-    return eval { decode_json($json) } // { raw => $json };
-}
+sub client { SpaAuth::WsPeers::client(url => $url, @_) }
 my $origin = 'https://app.example.com';
 
 # --- the upgrade

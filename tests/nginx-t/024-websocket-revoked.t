@@ -6,24 +6,15 @@ use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
-use Cwd qw(abs_path);
+use SpaAuth::WsPeers;
 use JSON::PP;
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my $peers = abs_path('tests/peers');
-plan skip_all => 'tests/peers not installed (make deps)' unless -d "$peers/node_modules/ws";
-
+BAIL_OUT('tests/peers is not installed: run make deps') unless SpaAuth::WsPeers::available();
 SpaAuth::Test::prepare_prefix();
-my $ws_port = SpaAuth::Test::free_port();
-my $service = fork // die;
-if ($service == 0) {
-    open STDOUT, '>', '/dev/null';
-    exec 'node', "$peers/ws-service.mjs", $ws_port or POSIX::_exit(1);
-}
-END { local $?; kill "TERM", $service if $service }
-for (1 .. 250) { last if IO::Socket::INET->new("127.0.0.1:$ws_port"); sleep 0.02 }
+my $ws_port = SpaAuth::WsPeers::start_service();
 
 start_authd(mode => 'bearer');
 my ($ok, $out) = start_nginx(
@@ -52,8 +43,8 @@ my $url = 'ws://127.0.0.1:' . SpaAuth::Test::port() . '/ws/chat';
 my $result = SpaAuth::Test::prefix() . '/ws-result.json';
 my $client = fork // die;
 if ($client == 0) {
-    my $json = `node $peers/ws-client.mjs '@{[ encode_json({ url => $url, protocols => ['bearer', $login->{access_token}], wait_close_ms => 8000 }) ]}'`;
-    SpaAuth::Test::write_file($result, $json);
+    my $r = SpaAuth::WsPeers::client(url => $url, protocols => ['bearer', $login->{access_token}], wait_close_ms => 8000);
+    SpaAuth::Test::write_file($result, encode_json($r));
     POSIX::_exit(0);
 }
 sleep 1.5;  # open and greeted, and one recheck passed with the session alive

@@ -43,8 +43,7 @@ sub start {
     $self->{authd_ok} = system("$build/spa-authd --check-config --config $state/authd.toml >$state/logs/check.log 2>&1") == 0;
     my @services = (["authd.log", "$build/spa-authd", '--config', "$state/authd.toml"],
                     ["demo.log", "$build/spa-demo-echo", '--port', $self->{demo_port}]);
-    push @services, ["ws.log", 'node', 'tests/peers/ws-service.mjs', $self->{ws_port}]
-        if -d 'tests/peers/node_modules/ws';
+    push @services, ["ws.log", 'node', 'tests/peers/ws-service.mjs', $self->{ws_port}];
     for my $service (@services) {
         my ($log, @cmd) = @$service;
         my $pid = fork // die;
@@ -59,7 +58,7 @@ sub start {
     system("chgrp www-data $state/run/authd.sock $state/authd $state/authd/data.mdb $state/authd/lock.mdb 2>/dev/null") if $> == 0;
     $self->{nginx_t} = `nginx -p $state -c $state/nginx.conf -t 2>&1`;
     $self->{nginx_ok} = $? == 0 && system("nginx -p $state -c $state/nginx.conf") == 0;
-    for my $p ($self->{demo_port}, @services > 2 ? $self->{ws_port} : ()) {
+    for my $p ($self->{demo_port}, $self->{ws_port}) {
         for (1 .. 250) { last if IO::Socket::INET->new("127.0.0.1:$p"); sleep 0.02 }
     }
     return $self;
