@@ -15,12 +15,30 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 BAIL_OUT('tests/peers is not installed: run make deps') unless SpaAuth::WsPeers::available();
-data_dir();
+my $data = data_dir();
 my $ws_port = SpaAuth::WsPeers::start_service();
+# A TLS listener too: in production the sockets are wss://, and the module's
+# send() then sits in front of OpenSSL's.
+my $tls_port = SpaAuth::Test::free_port();
+system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost "
+       . "-keyout $data/tls.key -out $data/tls.crt 2>/dev/null") == 0 or BAIL_OUT('openssl req failed');
 
 my ($ok, $out) = start_nginx(
     worker_connections => 4096,
-    http_config => 'spa_auth_jwks_file @DATA@/jwks.json;',
+    http_config => qq{
+        spa_auth_jwks_file \@DATA\@/jwks.json;
+        server {
+            listen 127.0.0.1:$tls_port ssl;
+            ssl_certificate \@DATA\@/tls.crt;
+            ssl_certificate_key \@DATA\@/tls.key;
+            location /ws/ {
+                spa_auth on;
+                spa_auth_websocket on;
+                spa_auth_claim_header X-User-Name sub;
+                proxy_pass http://127.0.0.1:$ws_port;
+            }
+        }
+    },
     config => qq{
         location /ws/ {
             spa_auth on;
@@ -76,6 +94,15 @@ my $fresh = mint(claims => { sub => 'bob' }, ttl => 60);
 $r = client(cookie => "__Host-spa_at=$fresh", origin => $origin, close_after_ms => 50);
 ok($r->{opened}, 'with a refreshed token the client simply reconnects');
 
+$short = mint(claims => { sub => 'tls' }, ttl => 2);
+$exp = decode_json(MIME::Base64::decode_base64url((split /\./, $short)[1]))->{exp};
+$r = SpaAuth::WsPeers::client(url => "wss://127.0.0.1:$tls_port/ws/chat", cookie => "__Host-spa_at=$short",
+                              wait_close_ms => 6000, send => ['hi']);
+is($r->{messages}[0]{text}, 'tls: hi', 'wss: the socket works over TLS');
+is("$r->{close}{code} $r->{close}{reason}", '4401 token expired', 'wss: closed with 4401 at exp');
+$late = $r->{close}{at} / 1000 - $exp;
+ok($late >= -0.05 && $late < 1.0, sprintf('wss: within a second of exp (%.3f s after)', $late));
+
 # --- a frame in flight is finished before the close frame
 my $big = 64 * 1024 * 1024;  # far more than the socket buffers hold
 $short = mint(claims => { sub => 'carol' }, ttl => 2);
@@ -102,7 +129,7 @@ is($r->{greeted}, 1000, '1,000 concurrent sockets, each greeted');
 is($r->{failed}, 0, 'none failed');
 
 my $m = http_request('GET /metrics')->{body};
-like($m, qr/^spa_auth_websocket_closed_total\{reason="token expired"\} 2$/m, 'metrics: two closed at exp');
+like($m, qr/^spa_auth_websocket_closed_total\{reason="token expired"\} 3$/m, 'metrics: three closed at exp');
 like($m, qr/^spa_auth_websocket_closed_total\{reason="no frame boundary"\} 1$/m, 'one cut without a boundary');
 sleep 0.2;
 stop_nginx();
