@@ -9,6 +9,7 @@
 
 #include "authd/oidc.h"
 #include "core/duration.h"
+#include "core/origin.h"
 
 namespace spa::authd {
 namespace {
@@ -102,16 +103,6 @@ class Checker {
   std::vector<ConfigError>& errors_;
 };
 
-bool is_origin(const std::string& s) {
-  // scheme://host[:port], nothing after: what a browser sends in Origin.
-  auto scheme_end = s.find("://");
-  if (scheme_end == std::string::npos) return false;
-  std::string scheme = s.substr(0, scheme_end);
-  if (scheme != "https" && scheme != "http") return false;
-  std::string rest = s.substr(scheme_end + 3);
-  return !rest.empty() && rest.find_first_of("/?#@ ") == std::string::npos;
-}
-
 bool valid_provider_name(const std::string& s) {
   if (s.empty() || s.size() > 32) return false;
   for (char ch : s)
@@ -172,7 +163,7 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
   c.table(doc, "security", {{"allowed_origins", [&](const std::string& key, const toml::node& v) {
                               c.strings(out.allowed_origins)(key, v);
                               for (const auto& o : out.allowed_origins)
-                                if (!is_origin(o)) c.error(key, &v, "\"" + o + "\" is not an origin like https://app.example.com");
+                                if (!core::is_origin(o)) c.error(key, &v, "\"" + o + "\" is not an origin like https://app.example.com");
                             }}});
   c.table(doc, "password", {{"argon2_memory_kib", c.integer(out.argon2_memory_kib, 19456, 4 * 1024 * 1024)},
                             {"argon2_iterations", c.integer(out.argon2_iterations, 2, 64)},

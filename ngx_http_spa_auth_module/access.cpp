@@ -18,19 +18,6 @@ core::VerifiedTokenCache* g_cache = nullptr;
 core::SessionReader* g_sessions = nullptr;  // when spa_auth_session_store is set
 bool g_sessions_wanted = false;
 
-int64_t now_ms() {
-  ngx_time_t* tp = ngx_timeofday();
-  return static_cast<int64_t>(tp->sec) * 1000 + static_cast<int64_t>(tp->msec);
-}
-
-LocSettings& loc_settings(ngx_http_request_t* r) {
-  return *static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_spa_auth_module))->s;
-}
-
-RequestCtx* get_ctx(ngx_http_request_t* r) {
-  return static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_spa_auth_module));
-}
-
 // ---- token sources -------------------------------------------------------
 
 bool bearer_token(ngx_http_request_t* r, std::string_view& token) {
@@ -183,27 +170,6 @@ void add_claim_headers(ngx_http_request_t* r, const core::Claims& claims, const 
 
 // ---- session revocation --------------------------------------------------
 
-// Every request, cached token or not: a logout must take effect at once.
-Status check_session(ngx_http_request_t* r, const core::Claims& claims) {
-  if (!g_sessions_wanted) return Status::kOk;
-  if (g_sessions == nullptr) {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store is not open in this worker");
-    return Status::kStoreUnavailable;
-  }
-  std::string err;
-  switch (g_sessions->check(claims.sid, ngx_time(), err)) {
-    case core::SessionReader::Lookup::kValid:
-      return Status::kOk;
-    case core::SessionReader::Lookup::kRevoked:
-    case core::SessionReader::Lookup::kUnknown:
-      ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: token refused: session revoked or unknown");
-      return Status::kRevoked;
-    case core::SessionReader::Lookup::kError:
-      break;
-  }
-  ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store read failed: %s", err.c_str());
-  return Status::kStoreUnavailable;
-}
 
 // ---- verification --------------------------------------------------------
 
@@ -285,7 +251,7 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: token refused: %s (%s)",
                       std::string(core::status_name(ctx->status)).c_str(), detail.c_str());
       } else {
-        ctx->status = check_session(r, ctx->token->claims);
+        ctx->status = check_session(r, ctx->token->claims.sid);
       }
     }
   }
@@ -409,12 +375,26 @@ bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, 
   return true;
 }
 
-bool session_still_valid(ngx_http_request_t* r, const std::string& sid) {
-  if (!g_sessions_wanted) return true;
-  core::Claims claims;
-  claims.sid = sid;
-  Status st = check_session(r, claims);
-  return st != Status::kRevoked;
+// Every request, cached token or not: a logout must take effect at once.
+Status check_session(ngx_http_request_t* r, std::string_view sid) {
+  if (!g_sessions_wanted) return Status::kOk;
+  if (g_sessions == nullptr) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store is not open in this worker");
+    return Status::kStoreUnavailable;
+  }
+  std::string err;
+  switch (g_sessions->check(sid, ngx_time(), err)) {
+    case core::SessionReader::Lookup::kValid:
+      return Status::kOk;
+    case core::SessionReader::Lookup::kRevoked:
+    case core::SessionReader::Lookup::kUnknown:
+      ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: token refused: session revoked or unknown");
+      return Status::kRevoked;
+    case core::SessionReader::Lookup::kError:
+      break;
+  }
+  ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store read failed: %s", err.c_str());
+  return Status::kStoreUnavailable;
 }
 
 RequestCtx* request_ctx(ngx_http_request_t* r) {
@@ -430,16 +410,16 @@ std::string request_id(ngx_http_request_t* r) {
   return std::string(reinterpret_cast<char*>(v->data), v->len);
 }
 
-ngx_int_t send_json_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message) {
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body) {
   ngx_int_t rc = ngx_http_discard_request_body(r);
   if (rc != NGX_OK) return rc;
   ngx_http_clear_content_length(r);
   ngx_http_clear_accept_ranges(r);
   r->headers_out.status = status;
   if (!push_header(r, &r->headers_out.headers, "Cache-Control", "no-store")) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  std::string body = core::error_envelope(code, message, request_id(r), ngx_time()) + "\n";
-  ngx_str_set(&r->headers_out.content_type, "application/json");
-  r->headers_out.content_type_len = r->headers_out.content_type.len;
+  r->headers_out.content_type.len = content_type.size();
+  r->headers_out.content_type.data = reinterpret_cast<u_char*>(const_cast<char*>(content_type.data()));
+  r->headers_out.content_type_len = content_type.size();
   r->headers_out.content_length_n = static_cast<off_t>(body.size());
   rc = ngx_http_send_header(r);
   if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
@@ -450,6 +430,11 @@ ngx_int_t send_json_error(ngx_http_request_t* r, ngx_uint_t status, std::string_
   b->last_in_chain = 1;
   ngx_chain_t out{b, nullptr};
   return ngx_http_output_filter(r, &out);
+}
+
+ngx_int_t send_json_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message) {
+  std::string body = core::error_envelope(code, message, request_id(r), ngx_time()) + "\n";
+  return send_body(r, status, "application/json", body);
 }
 
 

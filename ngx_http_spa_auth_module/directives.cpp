@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "core/origin.h"
 #include "core/session_reader.h"
 
 namespace spa::ngx {
@@ -442,20 +443,13 @@ char* set_websocket(ngx_conf_t* cf, ngx_command_t*, void* conf) {
   return kConfOk;
 }
 
-bool is_origin(std::string_view o) {
-  size_t sep = o.find("://");
-  if (sep == std::string_view::npos) return false;
-  std::string_view scheme = o.substr(0, sep), host = o.substr(sep + 3);
-  return (scheme == "https" || scheme == "http") && !host.empty() && host.find_first_of("/?#@ ") == std::string_view::npos;
-}
-
 char* set_websocket_origins(ngx_conf_t* cf, ngx_command_t*, void* conf) {
   auto& s = loc(conf);
   if (s.ws_origins) return duplicate();
   s.ws_origins.emplace();
   for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
     std::string o = arg(cf, i);
-    if (!is_origin(o)) {
+    if (!core::is_origin(o)) {
       ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                          "spa_auth_websocket_origin: \"%V\" is not an origin like https://app.example.com",
                          &args(cf)[i]);

@@ -12,10 +12,6 @@ struct ZoneMemory {
   size_t bytes;
 };
 
-LocSettings& loc_settings(ngx_http_request_t* r) {
-  return *static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_spa_auth_module))->s;
-}
-
 int64_t monotonic_us() { return static_cast<int64_t>(ngx_current_msec) * 1000; }
 
 // A response header whose name and value the caller keeps alive (static
@@ -229,24 +225,8 @@ ngx_int_t limit_after_auth(ngx_http_request_t* r) { return guarded_check<true>(r
 ngx_int_t status_handler(ngx_http_request_t* r) {
   try {
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
-    ngx_int_t rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) return rc;
     auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
-    std::string body = metrics(*main) + websocket_metrics();
-    r->headers_out.status = NGX_HTTP_OK;
-    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_length_n = static_cast<off_t>(body.size());
-    if (!push_header(r, &r->headers_out.headers, "Cache-Control", "no-store")) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
-    ngx_buf_t* b = ngx_create_temp_buf(r->pool, body.size());
-    if (b == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    b->last = ngx_cpymem(b->pos, body.data(), body.size());
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-    ngx_chain_t out{b, nullptr};
-    return ngx_http_output_filter(r, &out);
+    return send_body(r, NGX_HTTP_OK, "text/plain; version=0.0.4", metrics(*main) + websocket_metrics());
   } catch (const std::exception& e) {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: internal error: %s", e.what());
     return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -143,13 +143,15 @@ ngx_int_t add_variables(ngx_conf_t* cf);
 bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, std::string_view value,
                  ngx_table_elt_t** out = nullptr);
 std::string request_id(ngx_http_request_t* r);
-// A JSON error envelope (with Cache-Control: no-store) as the whole answer.
+// A whole answer from memory: status, type, body (with Cache-Control: no-store).
+ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view content_type, std::string_view body);
+// A JSON error envelope as the whole answer.
 ngx_int_t send_json_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
 RequestCtx* request_ctx(ngx_http_request_t* r);  // the main request's, made when missing
 
-// True unless the session store says the session is revoked or unknown (a
-// store that cannot be read keeps the socket; the error is logged).
-bool session_still_valid(ngx_http_request_t* r, const std::string& sid);
+// The session `sid` in spa-authd's store, read-only: kOk, kRevoked (revoked
+// or unknown) or kStoreUnavailable (logged). kOk without a session store.
+core::Status check_session(ngx_http_request_t* r, std::string_view sid);
 
 // websocket.cpp
 bool is_upgrade(ngx_http_request_t* r);
@@ -174,6 +176,20 @@ void exit_worker(ngx_cycle_t* cycle);
 
 inline std::string_view to_view(const ngx_str_t& s) {
   return {reinterpret_cast<const char*>(s.data), s.len};
+}
+
+inline LocSettings& loc_settings(ngx_http_request_t* r) {
+  return *static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_spa_auth_module))->s;
+}
+
+inline RequestCtx* get_ctx(ngx_http_request_t* r) {
+  return static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_spa_auth_module));
+}
+
+// Wall-clock milliseconds, as nginx last read them (token exp is wall time).
+inline int64_t now_ms() {
+  ngx_time_t* tp = ngx_timeofday();
+  return static_cast<int64_t>(tp->sec) * 1000 + static_cast<int64_t>(tp->msec);
 }
 
 }  // namespace spa::ngx

@@ -53,15 +53,6 @@ constexpr ngx_msec_t kBoundaryWaitMs = 2000;
 
 ngx_http_output_header_filter_pt next_header_filter;
 
-RequestCtx* ctx_of(ngx_http_request_t* r) {
-  return static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_spa_auth_module));
-}
-
-int64_t wall_ms() {
-  ngx_time_t* tp = ngx_timeofday();
-  return static_cast<int64_t>(tp->sec) * 1000 + static_cast<int64_t>(tp->msec);
-}
-
 ngx_table_elt_t* find_header(ngx_list_t* list, std::string_view lowercase) {
   for (ngx_list_part_t* part = &list->part; part; part = part->next) {
     auto* h = static_cast<ngx_table_elt_t*>(part->elts);
@@ -131,9 +122,11 @@ void on_timer(ngx_event_t* ev) {
       finish(ws);
       return;
     }
-    int64_t now = wall_ms();
+    int64_t now = now_ms();
     if (now >= ws->exp_ms) return begin_close(ws, "token expired");
-    if (!ws->sid.empty() && !session_still_valid(ws->r, ws->sid)) return begin_close(ws, "session revoked");
+    // A store that cannot be read keeps the socket (check_session logs it).
+    if (!ws->sid.empty() && check_session(ws->r, ws->sid) == core::Status::kRevoked)
+      return begin_close(ws, "session revoked");
     ngx_add_timer(&ws->timer, static_cast<ngx_msec_t>(std::min(ws->exp_ms - now, ws->recheck_ms)));
   } catch (const std::exception& e) {
     ngx_log_error(NGX_LOG_ERR, ws->r->connection->log, 0, "spa_auth: internal error: %s", e.what());
@@ -146,7 +139,7 @@ void on_finish(ngx_event_t* ev) { finish(static_cast<WsState*>(ev->data)); }
 // In front of the client connection's send() after the 101.
 ssize_t tracked_send(ngx_connection_t* c, u_char* buf, size_t size) {
   auto* r = static_cast<ngx_http_request_t*>(c->data);
-  RequestCtx* ctx = ctx_of(r);
+  RequestCtx* ctx = get_ctx(r);
   WsState* ws = ctx ? ctx->ws : nullptr;
   if (ws == nullptr) return NGX_ERROR;  // cannot happen: installed with the state
   if (ws->close_sent) return static_cast<ssize_t>(size);  // the close is out; the rest is dropped
@@ -166,7 +159,7 @@ ssize_t tracked_send(ngx_connection_t* c, u_char* buf, size_t size) {
 }
 
 ngx_int_t header_filter(ngx_http_request_t* r) {
-  RequestCtx* ctx = r == r->main ? ctx_of(r) : nullptr;
+  RequestCtx* ctx = r == r->main ? get_ctx(r) : nullptr;
   if (ctx == nullptr || ctx->ws == nullptr || r->headers_out.status != NGX_HTTP_SWITCHING_PROTOCOLS)
     return next_header_filter(r);
   WsState* ws = ctx->ws;
@@ -183,7 +176,7 @@ ngx_int_t header_filter(ngx_http_request_t* r) {
   ngx_connection_t* c = r->connection;
   ws->client_send = c->send;
   c->send = tracked_send;
-  int64_t now = wall_ms();
+  int64_t now = now_ms();
   ngx_add_timer(&ws->timer, static_cast<ngx_msec_t>(std::max<int64_t>(0, std::min(ws->exp_ms - now, ws->recheck_ms))));
   return rc;
 }
