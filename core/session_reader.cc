@@ -15,7 +15,7 @@ bool SessionReader::open(const std::string& path, std::string& err) {
   return true;
 }
 
-SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, std::string& err) {
+SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, std::optional<int64_t> iat, std::string& err) {
   // spa-authd's ids are 32 hex characters; an empty or huge one (LMDB
   // refuses keys over 511 bytes) is simply not a session of ours.
   if (sid.empty() || sid.size() > kMaxSidBytes) return Lookup::kUnknown;
@@ -36,7 +36,7 @@ SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, st
     result = Lookup::kError;
   } else {
     auto record = SessionRecord::decode(view(value));
-    result = !record ? Lookup::kUnknown : record->valid_at(now) ? Lookup::kValid : Lookup::kRevoked;
+    result = !record ? Lookup::kUnknown : record->accepts(now, iat) ? Lookup::kValid : Lookup::kRevoked;
   }
   mdb_txn_reset(txn_);  // release the snapshot at once: a long reader would stall the writer's page reuse
   return result;

@@ -21,8 +21,9 @@ class SessionReader {
   static constexpr size_t kMaxSidBytes = 128;
 
   // kUnknown also for a record we cannot decode, and for an empty or
-  // overlong sid: fail closed.
-  Lookup check(std::string_view sid, int64_t now, std::string& err);
+  // overlong sid: fail closed. kRevoked also when the session refuses
+  // tokens issued at `iat` (SessionRecord::tokens_not_before).
+  Lookup check(std::string_view sid, int64_t now, std::optional<int64_t> iat, std::string& err);
 
   ~SessionReader();
 

@@ -6,7 +6,11 @@
 //   0      1    version (1)
 //   1      1    state: 0 active, 1 revoked, 2 user disabled
 //   2      2    reserved, zero
-//   4      4    reserved, zero
+//   4      4    tokens_not_before - created_at, seconds, little endian; 0: none.
+//                Access tokens of the session issued (iat) before it are
+//                refused: a role change, password change or re-login
+//                invalidates tokens already handed out, and the session
+//                lives on (its next refresh gets a token with the news).
 //   8      8    created_at, Unix seconds, little endian
 //   16     8    expires_at (the refresh token family's end)
 //   24     8    revoked_at (0 while active)
@@ -34,6 +38,7 @@ struct SessionRecord {
   int64_t created_at = 0;
   int64_t expires_at = 0;
   int64_t revoked_at = 0;
+  int64_t tokens_not_before = 0;  // 0, or a time >= created_at
   std::array<uint8_t, 16> user_id{};
 
   std::string encode() const;
@@ -43,6 +48,12 @@ struct SessionRecord {
 
   // Usable for a request at `now`: active and not past its end.
   bool valid_at(int64_t now) const { return state == SessionState::kActive && now < expires_at; }
+
+  // Usable at `now` for an access token issued at `iat` (absent: the token
+  // has none, refused once a floor is set).
+  bool accepts(int64_t now, std::optional<int64_t> iat) const {
+    return valid_at(now) && (tokens_not_before == 0 || (iat && *iat >= tokens_not_before));
+  }
 };
 
 }  // namespace spa::core

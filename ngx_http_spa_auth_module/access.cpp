@@ -251,7 +251,7 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: token refused: %s (%s)",
                       std::string(core::status_name(ctx->status)).c_str(), detail.c_str());
       } else {
-        ctx->status = check_session(r, ctx->token->claims.sid);
+        ctx->status = check_session(r, ctx->token->claims.sid, ctx->token->claims.iat);
       }
     }
   }
@@ -376,14 +376,14 @@ bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, 
 }
 
 // Every request, cached token or not: a logout must take effect at once.
-Status check_session(ngx_http_request_t* r, std::string_view sid) {
+Status check_session(ngx_http_request_t* r, std::string_view sid, std::optional<int64_t> iat) {
   if (!g_sessions_wanted) return Status::kOk;
   if (g_sessions == nullptr) {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store is not open in this worker");
     return Status::kStoreUnavailable;
   }
   std::string err;
-  switch (g_sessions->check(sid, ngx_time(), err)) {
+  switch (g_sessions->check(sid, ngx_time(), iat, err)) {
     case core::SessionReader::Lookup::kValid:
       return Status::kOk;
     case core::SessionReader::Lookup::kRevoked:

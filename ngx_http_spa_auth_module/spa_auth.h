@@ -149,9 +149,10 @@ ngx_int_t send_body(ngx_http_request_t* r, ngx_uint_t status, std::string_view c
 ngx_int_t send_json_error(ngx_http_request_t* r, ngx_uint_t status, std::string_view code, std::string_view message);
 RequestCtx* request_ctx(ngx_http_request_t* r);  // the main request's, made when missing
 
-// The session `sid` in spa-authd's store, read-only: kOk, kRevoked (revoked
-// or unknown) or kStoreUnavailable (logged). kOk without a session store.
-core::Status check_session(ngx_http_request_t* r, std::string_view sid);
+// The session `sid` in spa-authd's store, read-only: kOk, kRevoked (revoked,
+// unknown, or refusing tokens issued at `iat`) or kStoreUnavailable
+// (logged). kOk without a session store.
+core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::optional<int64_t> iat);
 
 // websocket.cpp
 bool is_upgrade(ngx_http_request_t* r);

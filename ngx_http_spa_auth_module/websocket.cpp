@@ -26,6 +26,7 @@ struct WsState {
   int64_t exp_ms = 0;
   int64_t recheck_ms = 10'000;
   std::string sid;
+  std::optional<int64_t> iat;  // the token's: a role change refuses older tokens
   const char* reason = nullptr;       // set once a close is due
   bool close_pending = false;         // waiting for the frame under way to end
   bool close_sent = false;
@@ -125,7 +126,7 @@ void on_timer(ngx_event_t* ev) {
     int64_t now = now_ms();
     if (now >= ws->exp_ms) return begin_close(ws, "token expired");
     // A store that cannot be read keeps the socket (check_session logs it).
-    if (!ws->sid.empty() && check_session(ws->r, ws->sid) == core::Status::kRevoked)
+    if (!ws->sid.empty() && check_session(ws->r, ws->sid, ws->iat) == core::Status::kRevoked)
       return begin_close(ws, "session revoked");
     ngx_add_timer(&ws->timer, static_cast<ngx_msec_t>(std::min(ws->exp_ms - now, ws->recheck_ms)));
   } catch (const std::exception& e) {
@@ -222,6 +223,7 @@ ngx_int_t websocket_authorized(ngx_http_request_t* r, RequestCtx* ctx, const Loc
   ws->exp_ms = ctx->token->claims.exp * 1000;
   ws->recheck_ms = *s.ws_recheck_ms;
   ws->sid = ctx->token->claims.sid;
+  ws->iat = ctx->token->claims.iat;
   ws->timer.handler = on_timer;
   ws->timer.data = ws;
   ws->timer.log = r->connection->log;

@@ -227,16 +227,51 @@ START_TEST(session_reader_sees_writes_at_once) {
   ck_assert(store.write([&](Store::Txn& t) { return t.put(Db::kSessions, "sid1", r.encode()); }, err));
   spa::core::SessionReader reader;
   ck_assert_msg(reader.open(d.path + "/db", err), "%s", err.c_str());
-  ck_assert(reader.check("sid1", 500, err) == spa::core::SessionReader::Lookup::kValid);
-  ck_assert(reader.check("nope", 500, err) == spa::core::SessionReader::Lookup::kUnknown);
-  ck_assert(reader.check("", 500, err) == spa::core::SessionReader::Lookup::kUnknown);
-  ck_assert(reader.check(std::string(600, 'a'), 500, err) == spa::core::SessionReader::Lookup::kUnknown);
-  ck_assert(reader.check("sid1", 1000, err) == spa::core::SessionReader::Lookup::kRevoked);
+  ck_assert(reader.check("sid1", 500, 400, err) == spa::core::SessionReader::Lookup::kValid);
+  ck_assert(reader.check("nope", 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check("", 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check(std::string(600, 'a'), 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check("sid1", 1000, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
   r.state = SessionState::kRevoked;
   ck_assert(store.write([&](Store::Txn& t) { return t.put(Db::kSessions, "sid1", r.encode()); }, err));
-  ck_assert(reader.check("sid1", 500, err) == spa::core::SessionReader::Lookup::kRevoked);
+  ck_assert(reader.check("sid1", 500, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
   ck_assert(store.write([&](Store::Txn& t) { return t.put(Db::kSessions, "sid2", "garbage"); }, err));
-  ck_assert(reader.check("sid2", 500, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check("sid2", 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
+}
+END_TEST
+
+// A role or password change floors the session: tokens issued before
+// tokens_not_before are refused by the module, later ones pass.
+START_TEST(session_floor_refuses_older_tokens) {
+  SessionRecord r;
+  r.created_at = 100;
+  r.expires_at = 10'000;
+  ck_assert(r.accepts(500, 100) && r.accepts(500, std::nullopt));
+  r.tokens_not_before = 400;
+  auto back = SessionRecord::decode(r.encode());
+  ck_assert(back && back->tokens_not_before == 400);
+  ck_assert(!back->accepts(500, 399));
+  ck_assert(back->accepts(500, 400) && back->accepts(500, 450));
+  ck_assert(!back->accepts(500, std::nullopt));  // no iat, no way to tell: refused
+  ck_assert(!back->accepts(10'000, 450));        // the session's end still ends it
+  // A floor at or before created_at rounds towards refusing.
+  r.tokens_not_before = 50;
+  ck_assert_int_eq(SessionRecord::decode(r.encode())->tokens_not_before, 101);
+  // Records written before the field existed (zero bytes) have no floor.
+  std::string old = SessionRecord{}.encode();
+  ck_assert(old.substr(4, 4) == std::string(4, '\0'));
+  ck_assert_int_eq(SessionRecord::decode(old)->tokens_not_before, 0);
+
+  TempDir d;
+  Store store;
+  std::string err;
+  ck_assert(store.open(d.path + "/db", err));
+  r.tokens_not_before = 400;
+  ck_assert(store.write([&](Store::Txn& t) { return t.put(Db::kSessions, "sid1", r.encode()); }, err));
+  spa::core::SessionReader reader;
+  ck_assert(reader.open(d.path + "/db", err));
+  ck_assert(reader.check("sid1", 500, 399, err) == spa::core::SessionReader::Lookup::kRevoked);
+  ck_assert(reader.check("sid1", 500, 400, err) == spa::core::SessionReader::Lookup::kValid);
 }
 END_TEST
 
@@ -257,6 +292,7 @@ Suite* authd_core_suite() {
   tcase_add_test(tc, store_commits_all_or_nothing);
   tcase_add_test(tc, store_refuses_another_schema_version);
   tcase_add_test(tc, session_reader_sees_writes_at_once);
+  tcase_add_test(tc, session_floor_refuses_older_tokens);
   suite_add_tcase(s, tc);
   return s;
 }
