@@ -1,6 +1,7 @@
 #include "authd/auth_service.h"
 
 #include "authd/crypto.h"
+#include "authd/mailer.h"
 #include "authd/refresh_rotation.h"
 #include "authd/server.h"
 #include "core/base64url.h"
@@ -30,10 +31,6 @@ std::array<uint8_t, 16> id_bytes(const std::string& hex_id) {
   return out;
 }
 
-std::optional<SessionRecord> session_of(const Store::Txn& t, const std::string& sid) {
-  auto bytes = t.get(Db::kSessions, sid);
-  return bytes ? SessionRecord::decode(*bytes) : std::nullopt;
-}
 
 }  // namespace
 
@@ -56,6 +53,7 @@ json public_user(const json& u) {
           {"role", u.value("role", "user")},
           {"disabled", u.value("disabled", false)},
           {"created_at", u.value("created_at", int64_t{0})},
+          {"email_verified", u.value("email_verified", false)},
           {"mfa_enabled", u.contains("mfa") && u["mfa"].value("enabled", false)},
           {"has_password", !u.value("password", "").empty()},
           {"providers", providers}};
@@ -90,18 +88,25 @@ AuthService::KeyView AuthService::keys(int64_t now) {
   return {signing_keys_.signing_key(now), verify_set_};
 }
 
-std::string AuthService::access_token(const json& user, const std::string& sid, int64_t now, KeyView& k,
-                                      const json& amr) {
+std::string AuthService::access_token(const json& user, const std::string& sid, const SessionRecord& session,
+                                      const json& meta, int64_t now, KeyView& k) {
+  json amr = meta.value("amr", json::array({"pwd"}));
+  if (!amr.is_array()) amr = json::array({"pwd"});
   bool second_factor = std::find(amr.begin(), amr.end(), "otp") != amr.end();
+  // Never before the session's floor (a role change in this very second
+  // refuses tokens issued before it; this one must pass).
+  int64_t iat = std::max(now, session.tokens_not_before);
   json claims = {{"iss", config_.issuer},
                  {"aud", config_.audience},
                  {"sub", user.value("id", "")},
                  {"sid", sid},
                  {"jti", random_hex_id()},
-                 {"iat", now},
-                 {"nbf", now},
-                 {"exp", now + config_.access_ttl},
+                 {"iat", iat},
+                 {"nbf", iat},
+                 {"exp", iat + config_.access_ttl},
+                 {"auth_time", meta.value("auth_time", session.created_at)},
                  {"email", user.value("email", "")},
+                 {"email_verified", user.value("email_verified", false)},
                  {"username", user.value("username", "")},
                  {"role", user.value("role", "user")},
                  {"amr", amr},
@@ -135,9 +140,9 @@ bool AuthService::start_session(Store::Txn& t, const json& user, const ClientInf
   rec.user_id = id_bytes(uid);
   // How the session was authenticated; refreshed tokens keep saying so.
   json meta = {{"created_at", now}, {"last_used_at", now}, {"ip", client.ip.substr(0, 64)},
-               {"user_agent", client.user_agent.substr(0, 256)}, {"amr", amr}};
+               {"user_agent", client.user_agent.substr(0, 256)}, {"amr", amr}, {"auth_time", now}};
   out.refresh_token = random_token();
-  out.access_token = access_token(user, sid, now, k, amr);
+  out.access_token = access_token(user, sid, rec, meta, now, k);
   out.expires_in = config_.access_ttl;
   RefreshRecord r;
   r.sid = sid;
@@ -180,8 +185,7 @@ bool AuthService::finish_first_factor(Store::Txn& t, json& u, const json& amr, c
   // counters reset only when both are through.
   if (needs_second_factor(u))
     return open_second_factor_gate(t, u, amr, client, now, result, code, to) && t.put(Db::kUsers, id, u.dump());
-  u["failed_logins"] = 0;
-  u["lockouts"] = 0;
+  if (!clear_failures(t, u.value("email", ""))) return false;
   IssuedTokens tokens;
   std::string sid;
   if (!start_session(t, u, client, now, tokens, sid, amr)) return false;
@@ -192,29 +196,11 @@ bool AuthService::finish_first_factor(Store::Txn& t, json& u, const json& amr, c
 }
 
 bool AuthService::end_session(Store::Txn& t, const std::string& sid, int64_t now, SessionState state) {
-  auto rec = session_of(t, sid);
+  auto rec = load_session(t, sid);
   if (!rec || rec->state != SessionState::kActive) return true;
   rec->state = state;
   rec->revoked_at = now;
   return t.put(Db::kSessions, sid, rec->encode());
-}
-
-Outcome AuthService::record_failure(Store::Txn& t, json& u, const ClientInfo& client, int64_t now,
-                                    const std::string& code, const std::string& message) {
-  int failures = u.value("failed_logins", 0) + 1;
-  int lockouts = u.value("lockouts", 0);
-  Outcome result = Outcome::error(401, code, message);
-  if (failures >= kFailuresBeforeLock) {
-    int64_t lock = std::min<int64_t>(int64_t{60} << std::min(lockouts, 6), 3600);
-    u["locked_until"] = now + lock;
-    u["lockouts"] = lockouts + 1;
-    failures = 0;
-    result = Outcome::error(423, "account_locked", "too many failed attempts; try again later", lock);
-    audit(t, "account_locked", u, client, now);
-  }
-  u["failed_logins"] = failures;
-  audit(t, code == "invalid_code" ? "mfa_code_failed" : "login_failed", u, client, now);
-  return result;
 }
 
 Outcome AuthService::signup(const std::string& email, const std::string& username, const std::string& password,
@@ -228,30 +214,45 @@ Outcome AuthService::signup(const std::string& email, const std::string& usernam
   int64_t now = clock_();
   json user = {{"id", random_hex_id()},   {"email", email},        {"username", username},
                {"password", phc},         {"role", "user"},        {"disabled", false},
-               {"created_at", now},       {"updated_at", now},     {"failed_logins", 0},
-               {"lockouts", 0},           {"locked_until", 0},     {"audit_id", random_hex_id()}};
+               {"created_at", now},       {"updated_at", now},     {"email_verified", false},
+               {"audit_id", random_hex_id()}};
+  // A taken address answers exactly as a new one (no account oracle); its
+  // owner gets a mail instead of the verification link.
   Outcome result;
+  result.status = 201;
+  result.data = {{"user", public_user(user)}, {"verification", "sent"}};
+  std::string link, owner_address;
   std::string err;
   bool ok = store_.write(
       [&](Store::Txn& t) {
-        if (t.get(Db::kUsersByEmail, fold(email))) {
-          result = Outcome::error(409, "email_taken", "an account with this e-mail exists");
-          return false;
-        }
         if (t.get(Db::kUsersByName, fold(username))) {
           result = Outcome::error(409, "username_taken", "this username is taken");
           return false;
         }
+        if (auto id = t.get(Db::kUsersByEmail, fold(email))) {
+          auto owner = load_json(t, Db::kUsers, *id);
+          if (!owner) return false;
+          owner_address = owner->value("email", "");
+          audit(t, "signup_with_existing_email", *owner, client, now);
+          return true;
+        }
         audit(t, "signup", user, client, now);
-        return t.put(Db::kUsers, user["id"].get<std::string>(), user.dump()) &&
+        link = new_verify_link(t, user, now);
+        return !link.empty() && t.put(Db::kUsers, user["id"].get<std::string>(), user.dump()) &&
                t.put(Db::kUsersByEmail, fold(email), user["id"].get<std::string>()) &&
                t.put(Db::kUsersByName, fold(username), user["id"].get<std::string>());
       },
       err);
   if (!ok && !err.empty()) return store_failure(err);
-  if (!result.ok()) return result;
-  result.status = 201;
-  result.data = {{"user", public_user(user)}};
+  if (!ok) return result.ok() ? store_failure("user index points nowhere") : result;
+  if (!link.empty()) {
+    mail_verify_link(email, link);
+  } else if (mailer_) {
+    mailer_->send(owner_address, "Someone tried to sign up with your address",
+                  "Someone tried to create an account with this e-mail address, which already has one.\n\n"
+                  "If it was you, sign in, or reset your password if you have forgotten it.\n"
+                  "If it was not you, you need not do anything: your account is unchanged.\n");
+  }
   return result;
 }
 
@@ -264,13 +265,9 @@ Outcome AuthService::login(const std::string& email, const std::string& password
           },
           err))
     return store_failure(err);
-  if (!user) {
-    hasher_.verify_dummy(password);  // same time as a wrong password
-    return Outcome::error(401, "invalid_credentials", "e-mail or password is wrong");
-  }
-  // An account made by an OAuth provider has no password until one is set
-  // by reset: refuse it in the time a wrong password takes.
-  std::string phc = user->value("password", "");
+  // An unknown address, and an account made by an OAuth provider (no
+  // password until one is set), cost the time of a wrong password.
+  std::string phc = user ? user->value("password", "") : std::string();
   bool good = !phc.empty() && hasher_.verify(phc, password);
   if (phc.empty()) hasher_.verify_dummy(password);
   int64_t now = clock_();
@@ -278,26 +275,28 @@ Outcome AuthService::login(const std::string& email, const std::string& password
   std::string mailed_code, mail_to;
   bool ok = store_.write(
       [&](Store::Txn& t) {
-        // Re-read inside the write: counters may have moved meanwhile.
-        auto id = user->value("id", "");
-        auto fresh = load_json(t, Db::kUsers, id);
-        if (!fresh) {
-          result = Outcome::error(401, "invalid_credentials", "e-mail or password is wrong");
+        // Known and unknown addresses take the same path through the
+        // lockout, so neither the answer nor its headers tell them apart.
+        if (auto locked = locked_out(t, email, now)) {
+          result = *locked;
           return false;
+        }
+        // Re-read inside the write: the account may have changed meanwhile.
+        auto fresh = user ? load_json(t, Db::kUsers, user->value("id", "")) : std::nullopt;
+        if (!fresh || !good) {
+          result = record_failure(t, email, fresh ? &*fresh : nullptr, client, now, "invalid_credentials",
+                                  "e-mail or password is wrong");
+          return true;  // commit the count, answer with the error
         }
         json& u = *fresh;
-        int64_t locked_until = u.value("locked_until", int64_t{0});
-        if (locked_until > now) {
-          result = Outcome::error(423, "account_locked", "too many failed attempts; try again later",
-                                  locked_until - now);
-          return false;
-        }
-        if (!good) {
-          result = record_failure(t, u, client, now, "invalid_credentials", "e-mail or password is wrong");
-          return t.put(Db::kUsers, id, u.dump());  // commit the count, answer with the error
-        }
         if (u.value("disabled", false)) {
           result = Outcome::error(403, "account_disabled", "this account is disabled");
+          return false;
+        }
+        if (config_.require_verified_email && !u.value("email_verified", false)) {
+          result = Outcome::error(403, "email_not_verified",
+                                  "confirm your e-mail address with the link we sent; "
+                                  "POST /api/v1/auth/verify-email/request sends a new one");
           return false;
         }
         return finish_first_factor(t, u, json::array({"pwd"}), "login", client, now, result, mailed_code, mail_to);
@@ -318,7 +317,7 @@ Outcome AuthService::refresh(const std::string& token, const ClientInfo& client)
       [&](Store::Txn& t) {
         auto text = t.get(Db::kRefresh, hash);
         auto record = text ? RefreshRecord::from_json(*text) : std::nullopt;
-        auto session = record ? session_of(t, record->sid) : std::nullopt;
+        auto session = record ? load_session(t, record->sid) : std::nullopt;
         auto user = record ? load_json(t, Db::kUsers, record->user_id) : std::nullopt;
         bool active = session && session->valid_at(now) && user && !user->value("disabled", false);
         RefreshDecision d = decide_refresh(record ? &*record : nullptr, active, now, config_.refresh_grace);
@@ -358,7 +357,7 @@ Outcome AuthService::refresh(const std::string& token, const ClientInfo& client)
             IssuedTokens next;
             next.refresh_token = random_token();
             auto meta = load_json(t, Db::kSessionMeta, record->sid).value_or(json::object());
-            next.access_token = access_token(*user, record->sid, now, k, meta.value("amr", json::array({"pwd"})));
+            next.access_token = access_token(*user, record->sid, *session, meta, now, k);
             next.expires_in = config_.access_ttl;
             json pair = {{"access_token", next.access_token}, {"refresh_token", next.refresh_token},
                          {"expires_at", now + config_.access_ttl}};
@@ -439,12 +438,14 @@ std::optional<Principal> AuthService::authenticate(std::string_view token, std::
     why = std::string(core::status_name(s));
     return std::nullopt;
   }
-  Principal p{verified->claims.sub, verified->claims.sid};
+  const json& auth_time = verified->claims.payload["auth_time"];
+  Principal p{verified->claims.sub, verified->claims.sid,
+              auth_time.is_number_integer() ? auth_time.get<int64_t>() : 0};
   bool active = false;
   std::string err;
   store_.read([&](const Store::Txn& t) {
-    auto rec = session_of(t, p.sid);
-    active = rec && rec->valid_at(now);
+    auto rec = load_session(t, p.sid);
+    active = rec && rec->accepts(now, verified->claims.iat);
   }, err);
   if (!active) {
     why = "revoked";
@@ -472,7 +473,7 @@ Outcome AuthService::list_sessions(const Principal& who) {
       [&](const Store::Txn& t) {
         t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
           std::string sid(key.substr(who.user_id.size() + 1));
-          auto rec = session_of(t, sid);
+          auto rec = load_session(t, sid);
           if (!rec || !rec->valid_at(now)) return true;
           auto meta = load_json(t, Db::kSessionMeta, sid).value_or(json::object());
           list.push_back({{"id", sid},
@@ -535,8 +536,9 @@ Outcome AuthService::export_data(const Principal& who) {
         found = true;
         json account = public_user(*user);
         account["updated_at"] = user->value("updated_at", int64_t{0});
-        account["failed_logins"] = user->value("failed_logins", 0);
-        account["locked_until"] = user->value("locked_until", int64_t{0});
+        auto lockout = load_json(t, Db::kLockouts, lockout_key(user->value("email", ""))).value_or(json::object());
+        account["failed_logins"] = lockout.value("failures", 0);
+        account["locked_until"] = lockout.value("locked_until", int64_t{0});
         account["password"] = user->value("password", "").empty()
                                   ? "not set"
                                   : "set (an Argon2id hash; the hash itself is not exported)";
@@ -548,7 +550,7 @@ Outcome AuthService::export_data(const Principal& who) {
         json sessions = json::array();
         t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
           std::string sid(key.substr(who.user_id.size() + 1));
-          auto rec = session_of(t, sid);
+          auto rec = load_session(t, sid);
           json s = load_json(t, Db::kSessionMeta, sid).value_or(json::object());
           s["id"] = sid;
           if (rec) {
@@ -587,17 +589,13 @@ Outcome AuthService::delete_account(const Principal& who, const std::string& pas
     return store_failure(err);
   if (!user) return Outcome::error(401, "invalid_token", "account no longer exists");
   int64_t now = clock_();
-  if (user->value("password", "").empty()) {
-    // An account without a password (made by an OAuth provider) proves
-    // it is its owner by a fresh sign-in instead.
-    std::optional<SessionRecord> session;
-    if (!store_.read([&](const Store::Txn& t) { session = session_of(t, who.sid); }, err)) return store_failure(err);
-    if (!session || session->created_at < now - kRecentSignIn)
-      return Outcome::error(401, "reauthentication_required", "sign in again, then delete the account within 10 minutes");
-  } else if (password.empty()) {
-    return Outcome::error(400, "validation_failed", "password must be a string");
-  } else if (!hasher_.verify(user->value("password", ""), password)) {
-    return Outcome::error(401, "invalid_credentials", "password is wrong");
+  // Irreversible: a recent authentication, or the password right here
+  // (checked like a login: locked out means not evaluated, wrong counts).
+  if (!password.empty()) {
+    Outcome checked = check_password(*user, password, client);
+    if (!checked.ok()) return checked;
+  } else if (auto stale = require_recent_auth(who)) {
+    return *stale;
   }
   bool ok = store_.write(
       [&](Store::Txn& t) {
@@ -613,12 +611,9 @@ Outcome AuthService::delete_account(const Principal& who, const std::string& pas
           if (r && r->user_id == who.user_id) refresh_keys.emplace_back(key);
           return true;
         });
-        std::vector<std::string> pending_keys;
-        t.scan(Db::kMfaPending, "", [&](std::string_view key, std::string_view v) {
-          if (v.find("\"" + who.user_id + "\"") != std::string_view::npos) pending_keys.emplace_back(key);
-          return true;
-        });
-        for (const auto& k : pending_keys) t.del(Db::kMfaPending, k);
+        for (Db db : {Db::kMfaPending, Db::kResetTokens, Db::kVerifyTokens})
+          if (!delete_user_records(t, db, who.user_id)) return false;
+        if (!clear_failures(t, user->value("email", ""))) return false;
         audit(t, "account_deleted", *user, client, now);
         bool done = true;
         for (const auto& sid : sids)
@@ -696,7 +691,12 @@ Outcome AuthService::admin_update_user(const Principal& who, const std::string& 
         }
         json& u = *user;
         bool disable = changes.value("disabled", u.value("disabled", false));
-        if (changes.contains("role")) u["role"] = changes["role"];
+        if (changes.contains("role") && changes["role"] != u.value("role", "user")) {
+          // Tokens saying the old role stop passing nginx at once; the next
+          // refresh gets one with the new role.
+          u["role"] = changes["role"];
+          if (!floor_all_sessions(t, user_id, now)) return false;
+        }
         if (disable && !u.value("disabled", false)) {
           // The module refuses the user's tokens from the next request on.
           if (!end_all_sessions(t, user_id, now, SessionState::kUserDisabled)) return false;
@@ -722,8 +722,10 @@ Outcome AuthService::set_role(const std::string& email, const std::string& role)
         auto id = user_id_for_email(t, email);
         auto user = id ? load_json(t, Db::kUsers, *id) : std::nullopt;
         if (!user) return false;
+        int64_t now = clock_();
+        if ((*user)["role"] != role && !floor_all_sessions(t, *id, now)) return false;
         (*user)["role"] = role;
-        (*user)["updated_at"] = clock_();
+        (*user)["updated_at"] = now;
         result = Outcome();
         result.data = {{"user", public_user(*user)}};
         return t.put(Db::kUsers, *id, user->dump());

@@ -28,7 +28,7 @@ struct ClientInfo {
 
 struct IssuedTokens {
   std::string access_token;
-  std::string refresh_token;
+  std::string refresh_token;  // empty when only the access token is new (re-authentication)
   int64_t expires_in = 0;
 };
 
@@ -41,6 +41,7 @@ struct Outcome {
   nlohmann::json data = nlohmann::json::object();
   std::optional<IssuedTokens> tokens;
   int64_t retry_after = 0;
+  int64_t max_age = 0;       // reauthentication_required: the largest auth age accepted (RFC 9470)
   bool end_session = false;  // tell the browser to drop its cookies
 
   bool ok() const { return code.empty(); }
@@ -51,6 +52,7 @@ struct Outcome {
 struct Principal {
   std::string user_id;
   std::string sid;
+  int64_t auth_time = 0;  // the token's: when the user last proved who they are
 };
 
 class AuthService {
@@ -71,12 +73,33 @@ class AuthService {
   Outcome list_sessions(const Principal& who);
   Outcome revoke_session(const Principal& who, const std::string& sid, const ClientInfo& client);
 
-  // GDPR: everything stored about the caller; erasure after re-entering the password.
+  // GDPR: everything stored about the caller; erasure after a recent
+  // authentication (or with the password in the request).
   Outcome export_data(const Principal& who);
-  // An account without a password (made by an OAuth provider) may be
-  // deleted from a session at most kRecentSignIn old.
   Outcome delete_account(const Principal& who, const std::string& password, const ClientInfo& client);
-  static constexpr int64_t kRecentSignIn = 600;
+
+  // Actions that change how an account is reached (linking a provider,
+  // the second factor, backup codes, the password, deletion) need an
+  // authentication at most this old (the token's auth_time): a stolen
+  // access token alone does not do them. Otherwise 401
+  // reauthentication_required with max_age.
+  static constexpr int64_t kRecentAuth = 600;
+  std::optional<Outcome> require_recent_auth(const Principal& who) const;
+  // POST /api/v1/auth/reauthenticate: the password, or a current second
+  // factor (TOTP, e-mailed code, backup code); answers a new access token
+  // for the same session with a fresh auth_time.
+  Outcome reauthenticate(const Principal& who, const std::string& password, const std::string& code,
+                         bool backup_code, const ClientInfo& client);
+  // POST /api/v1/auth/password: a new password (recent authentication).
+  // Every other session ends; this one continues with a new access token
+  // and refuses every token issued before.
+  Outcome change_password(const Principal& who, const std::string& password, const ClientInfo& client);
+
+  // E-mail verification (authd/email_verification.cc): a single-use link,
+  // 24 hours, stored hashed. Sign-up sends the first one.
+  Outcome verify_email_request(const std::string& email, const ClientInfo& client);
+  Outcome verify_email_confirm(const std::string& token, const ClientInfo& client);
+  static constexpr int64_t kVerifyTokenTtl = 24 * 3600;
 
   // Administration (role "admin", read from the store, not the token).
   Outcome admin_list_users(const Principal& who, const std::string& after, size_t limit);
@@ -135,8 +158,11 @@ class AuthService {
   std::optional<Principal> authenticate(std::string_view access_token, std::string& why);
 
   // Lockout policy: this many failures in a row lock the account for
-  // 60 s, doubling with each lockout, at most an hour.
+  // 60 s, doubling with each lockout, at most an hour. Counted per
+  // e-mail address in the lockouts database, for known and unknown
+  // addresses alike.
   static constexpr int kFailuresBeforeLock = 5;
+  static constexpr int64_t kLockoutMemory = 24 * 3600;  // a lockout record outlives its last failure this long
 
  private:
   struct KeyView {
@@ -144,8 +170,10 @@ class AuthService {
     std::shared_ptr<const core::Jwks> verify;
   };
   KeyView keys(int64_t now);
-  std::string access_token(const nlohmann::json& user, const std::string& sid, int64_t now, KeyView& k,
-                           const nlohmann::json& amr);
+  // `session`: the session's record (its tokens_not_before floors iat)
+  // and metadata (amr, auth_time).
+  std::string access_token(const nlohmann::json& user, const std::string& sid, const core::SessionRecord& session,
+                           const nlohmann::json& meta, int64_t now, KeyView& k);
   // The second-factor gate, shared by every way of logging in (password
   // and OAuth): true when `user` has MFA on, in which case a pending
   // login is stored, `result` says mfa_required, and `code`/`to` hold an
@@ -162,10 +190,35 @@ class AuthService {
                            const ClientInfo& client, int64_t now, Outcome& result, std::string& code, std::string& to);
   bool start_session(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
                      IssuedTokens& out, std::string& sid, const nlohmann::json& amr);
+  // Lockouts (authd/lockout.cc), keyed by the e-mail address. Every check
+  // of a secret first asks locked_out (423, and the secret is not
+  // evaluated), then record_failure or clear_failures.
+  std::string lockout_key(const std::string& email) const;
+  std::optional<Outcome> locked_out(const Store::Txn& t, const std::string& email, int64_t now) const;
   // A failed password or code: counts toward the lockout and says 401
-  // (`code`) or 423 when this failure locks the account.
-  Outcome record_failure(Store::Txn& t, nlohmann::json& user, const ClientInfo& client, int64_t now,
-                         const std::string& code, const std::string& message);
+  // (`code`) or 423 when this failure locks the address. `user` may be
+  // null (an unknown address); it is only audited.
+  Outcome record_failure(Store::Txn& t, const std::string& email, const nlohmann::json* user,
+                         const ClientInfo& client, int64_t now, const std::string& code, const std::string& message);
+  bool clear_failures(Store::Txn& t, const std::string& email);
+  // A second factor for an account action: a current TOTP code (unspent;
+  // the step is recorded), an e-mailed action code, or (`backup`) a backup
+  // code, which is spent. Changes `user`; the caller saves it.
+  bool take_second_factor(nlohmann::json& user, const std::string& code, bool backup, int64_t now) const;
+  // Tokens issued before now stop passing the module; the sessions live on.
+  bool floor_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now);
+  // The password of `user`, checked as a login checks it (Argon2id outside
+  // the write lock; refused unevaluated while locked out; a wrong one
+  // counts). An ok Outcome when right.
+  Outcome check_password(const nlohmann::json& user, const std::string& password, const ClientInfo& client);
+  // Deletes every record {"user": user_id, ...} of a JSON database
+  // (pending logins, reset and verification links).
+  bool delete_user_records(Store::Txn& t, Db db, const std::string& user_id);
+  // An account nobody proved the address of, claimed by a provider that
+  // verified it: everything the squatter set up to reach it goes.
+  bool claim_unverified_account(Store::Txn& t, nlohmann::json& user, const ClientInfo& client, int64_t now);
+  std::string new_verify_link(Store::Txn& t, const nlohmann::json& user, int64_t now);
+  void mail_verify_link(const std::string& address, const std::string& token) const;
   std::string backup_code_hash(const std::string& user_id, std::string_view code) const;
   std::vector<std::string> new_backup_codes(const std::string& user_id, nlohmann::json& mfa) const;
   std::optional<std::string> totp_secret(const nlohmann::json& user, const char* field) const;

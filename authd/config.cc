@@ -80,6 +80,14 @@ class Checker {
     };
   }
 
+  Handler boolean(bool& slot) {
+    return [this, &slot](const std::string& key, const toml::node& v) {
+      auto b = v.value<bool>();
+      if (!v.is_boolean() || !b) error(key, &v, "must be true or false");
+      else slot = *b;
+    };
+  }
+
   Handler strings(std::vector<std::string>& slot) {
     return [this, &slot](const std::string& key, const toml::node& v) {
       const toml::array* a = v.as_array();
@@ -164,7 +172,8 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
                               c.strings(out.allowed_origins)(key, v);
                               for (const auto& o : out.allowed_origins)
                                 if (!core::is_origin(o)) c.error(key, &v, "\"" + o + "\" is not an origin like https://app.example.com");
-                            }}});
+                            }},
+                           {"require_verified_email", c.boolean(out.require_verified_email)}});
   c.table(doc, "password", {{"argon2_memory_kib", c.integer(out.argon2_memory_kib, 19456, 4 * 1024 * 1024)},
                             {"argon2_iterations", c.integer(out.argon2_iterations, 2, 64)},
                             {"argon2_parallelism", c.integer(out.argon2_parallelism, 1, 64)}});

@@ -38,6 +38,9 @@ struct Config {
   TokenMode mode = TokenMode::kCookie;
 
   std::vector<std::string> allowed_origins;
+  // A password login before the address is proven answers 403
+  // email_not_verified (the link arrives by mail at sign-up).
+  bool require_verified_email = true;
 
   // OWASP's minimums for Argon2id are the defaults and the floor.
   uint32_t argon2_memory_kib = 19456;

@@ -100,6 +100,7 @@ std::optional<std::string> AuthService::totp_secret(const json& u, const char* f
 }
 
 Outcome AuthService::mfa_setup(const Principal& who) {
+  if (auto stale = require_recent_auth(who)) return *stale;
   int64_t now = clock_();
   std::string secret = totp::new_secret();
   Outcome result;
@@ -154,6 +155,7 @@ Outcome AuthService::mail_action_code(const Principal& who, const ClientInfo& cl
 }
 
 Outcome AuthService::mfa_setup_email(const Principal& who, const ClientInfo& client) {
+  if (auto stale = require_recent_auth(who)) return *stale;
   return mail_action_code(who, client, "mfa_email_setup", [](json& u) -> std::optional<Outcome> {
     if (enabled(u)) return Outcome::error(409, "mfa_already_enabled", "two-factor authentication is already on");
     u["mfa"] = {{"enabled", false}, {"method", "email"}};  // pending until /mfa/enable
@@ -169,6 +171,7 @@ Outcome AuthService::mfa_send_email_code(const Principal& who, const ClientInfo&
 }
 
 Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, const ClientInfo& client) {
+  if (auto stale = require_recent_auth(who)) return *stale;
   int64_t now = clock_();
   Outcome result;
   std::string err;
@@ -176,13 +179,18 @@ Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, c
       [&](Store::Txn& t) {
         auto u = load_user(t, who.user_id);
         if (!u) return false;
+        std::string email = u->value("email", "");
+        if (auto locked = locked_out(t, email, now)) {
+          result = *locked;
+          return false;
+        }
         if (enabled(*u)) {
           result = Outcome::error(409, "mfa_already_enabled", "two-factor authentication is already on");
           return false;
         }
         if (email_method(*u)) {
           if (!take_action_code(*u, code, now)) {
-            result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong or expired");
+            result = record_failure(t, email, &*u, client, now, "invalid_code", "the code is wrong or expired");
             return t.put(Db::kUsers, who.user_id, u->dump());
           }
           json mfa = {{"enabled", true}, {"method", "email"}, {"enabled_at", now}};
@@ -200,8 +208,8 @@ Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, c
         }
         auto step = totp::verify(*secret, code, now);
         if (!step) {
-          result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong or expired");
-          return t.put(Db::kUsers, who.user_id, u->dump());
+          result = record_failure(t, email, &*u, client, now, "invalid_code", "the code is wrong or expired");
+          return true;
         }
         json mfa = {{"enabled", true},
                     {"secret", (*u)["mfa"]["pending"]},
@@ -222,6 +230,7 @@ Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, c
 Outcome AuthService::with_current_code(
     const Principal& who, const std::string& code, const ClientInfo& client,
     const std::function<void(Store::Txn&, json&, uint64_t, Outcome&)>& action) {
+  if (auto stale = require_recent_auth(who)) return *stale;
   int64_t now = clock_();
   Outcome result;
   std::string err;
@@ -233,19 +242,17 @@ Outcome AuthService::with_current_code(
           result = Outcome::error(400, "mfa_not_enabled", "two-factor authentication is off");
           return false;
         }
-        std::optional<uint64_t> step;
-        if (email_method(*u)) {
-          if (take_action_code(*u, code, now)) step = 0;  // e-mailed via /api/v1/mfa/email-code
-        } else if (auto secret = totp_secret(*u, "secret")) {
-          step = totp::verify(*secret, code, now);
-          if (step && *step <= (*u)["mfa"].value("last_step", uint64_t{0})) step.reset();
-          if (step) (*u)["mfa"]["last_step"] = *step;
+        std::string email = u->value("email", "");
+        if (auto locked = locked_out(t, email, now)) {  // the code is not even looked at
+          result = *locked;
+          return false;
         }
-        if (!step) {
-          result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong, expired or already used");
+        if (!take_second_factor(*u, code, false, now)) {
+          result = record_failure(t, email, &*u, client, now, "invalid_code",
+                                  "the code is wrong, expired or already used");
         } else {
           (*u)["updated_at"] = now;
-          action(t, *u, *step, result);
+          action(t, *u, (*u)["mfa"].value("last_step", uint64_t{0}), result);
         }
         return t.put(Db::kUsers, who.user_id, u->dump());
       },
@@ -304,42 +311,25 @@ Outcome AuthService::mfa_verify(const std::string& mfa_token, const std::string&
           result = Outcome::error(401, "invalid_token", "mfa_token is not valid or has expired");
           return t.del(Db::kMfaPending, key);
         }
-        int64_t locked_until = u->value("locked_until", int64_t{0});
-        if (locked_until > now) {
-          result = Outcome::error(423, "account_locked", "too many failed attempts; try again later", locked_until - now);
+        std::string email = u->value("email", "");
+        if (auto locked = locked_out(t, email, now)) {  // the code is not even looked at
+          result = *locked;
           return false;
         }
-        bool good = false;
+        // The e-mail method's code is the one mailed for this login (the
+        // mfa_token dies with its use); backup and TOTP codes as for any action.
+        bool good = !backup_code && email_method(*u)
+                        ? equal_secret(pending.value("email_code", ""), email_code_hash(id, code))
+                        : take_second_factor(*u, code, backup_code, now);
         json& mfa = (*u)["mfa"];
-        if (backup_code) {
-          // Single use: the matching hash leaves the list.
-          std::string h = backup_code_hash(id, code);
-          json remaining = json::array();
-          for (const auto& stored : mfa.value("backup", json::array())) {
-            if (!good && stored.is_string() && equal_secret(stored.get<std::string>(), h)) good = true;
-            else remaining.push_back(stored);
-          }
-          if (good) mfa["backup"] = remaining;
-        } else if (email_method(*u)) {
-          // The code mailed for this login; the mfa_token dies with its use.
-          good = equal_secret(pending.value("email_code", ""), email_code_hash(id, code));
-        } else if (auto secret = totp_secret(*u, "secret")) {
-          auto step = totp::verify(*secret, code, now);
-          // A code accepted once (this step or an earlier one) is spent.
-          if (step && *step > mfa.value("last_step", uint64_t{0})) {
-            good = true;
-            mfa["last_step"] = *step;
-          }
-        }
         if (!good) {
-          result = record_failure(t, *u, client, now, "invalid_code", "the code is wrong, expired or already used");
+          result = record_failure(t, email, &*u, client, now, "invalid_code", "the code is wrong, expired or already used");
           pending["attempts"] = pending.value("attempts", 0) + 1;
           bool spent = pending["attempts"].get<int>() >= kMfaTokenAttempts;
           return t.put(Db::kUsers, id, u->dump()) &&
                  (spent ? t.del(Db::kMfaPending, key) : t.put(Db::kMfaPending, key, pending.dump()));
         }
-        (*u)["failed_logins"] = 0;
-        (*u)["lockouts"] = 0;
+        if (!clear_failures(t, email)) return false;
         IssuedTokens tokens;
         std::string sid;
         json amr = pending.value("amr", json::array({"pwd"}));

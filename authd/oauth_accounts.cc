@@ -78,6 +78,11 @@ Outcome AuthService::oauth_sign_in(const ExternalIdentity& ext, const ClientInfo
               result = store_failure("user index points nowhere");
               return false;
             }
+            // Nobody proved this address for the account (a sign-up by
+            // password only claims it): the provider's verified user owns
+            // it, and whatever else was set up to reach it goes.
+            if (!user->value("email_verified", false) && !claim_unverified_account(t, *user, client, now))
+              return false;
             audit(t, "oauth_linked_by_email", *user, client, now);
           } else {
             std::string base = username_base(ext), name = base;
@@ -90,8 +95,7 @@ Outcome AuthService::oauth_sign_in(const ExternalIdentity& ext, const ClientInfo
             }
             user = json{{"id", random_hex_id()},  {"email", ext.email},    {"username", name},
                         {"password", ""},         {"role", "user"},        {"disabled", false},
-                        {"created_at", now},      {"updated_at", now},     {"failed_logins", 0},
-                        {"lockouts", 0},          {"locked_until", 0},     {"audit_id", random_hex_id()},
+                        {"created_at", now},      {"updated_at", now},     {"audit_id", random_hex_id()},
                         {"email_verified", ext.email_verified}};
             std::string uid = (*user)["id"];
             if (!t.put(Db::kUsersByEmail, fold(ext.email), uid) || !t.put(Db::kUsersByName, fold(name), uid))
@@ -113,6 +117,23 @@ Outcome AuthService::oauth_sign_in(const ExternalIdentity& ext, const ClientInfo
   if (!ok && !err.empty()) return store_failure(err);
   if (ok && !mailed_code.empty()) mail_code(mail_to, mailed_code);
   return result;
+}
+
+bool AuthService::claim_unverified_account(Store::Txn& t, json& u, const ClientInfo& client, int64_t now) {
+  std::string id = u.value("id", "");
+  for (const auto& i : identities_of(u))
+    if (!t.del(Db::kIdentities, identity_key(i.value("provider", ""), i.value("subject", "")))) return false;
+  for (Db db : {Db::kMfaPending, Db::kResetTokens, Db::kVerifyTokens})
+    if (!delete_user_records(t, db, id)) return false;
+  if (!end_all_sessions(t, id, now, core::SessionState::kRevoked)) return false;
+  u["password"] = "";
+  u["identities"] = json::array();
+  u.erase("mfa");
+  u["email_verified"] = true;
+  u["email_verified_at"] = now;
+  u["updated_at"] = now;
+  audit(t, "unverified_account_claimed", u, client, now);
+  return clear_failures(t, u.value("email", ""));
 }
 
 Outcome AuthService::oauth_link(const std::string& user_id, const ExternalIdentity& ext, const ClientInfo& client) {
@@ -150,6 +171,7 @@ Outcome AuthService::oauth_link(const std::string& user_id, const ExternalIdenti
 }
 
 Outcome AuthService::oauth_unlink(const Principal& who, const std::string& provider, const ClientInfo& client) {
+  if (auto stale = require_recent_auth(who)) return *stale;
   int64_t now = clock_();
   Outcome result;
   std::string err;

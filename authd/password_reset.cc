@@ -74,18 +74,12 @@ Outcome AuthService::password_reset_confirm(const std::string& token, const std:
         auto u = load(t, Db::kUsers, id);
         if (!record || record->value("expires_at", int64_t{0}) <= now || !u) return false;
         // Every outstanding link of the user dies with this one.
-        std::vector<std::string> links;
-        t.scan(Db::kResetTokens, "", [&](std::string_view k, std::string_view v) {
-          if (v.find("\"" + id + "\"") != std::string_view::npos) links.emplace_back(k);
-          return true;
-        });
-        for (const auto& k : links)
-          if (!t.del(Db::kResetTokens, k)) return false;
+        if (!delete_user_records(t, Db::kResetTokens, id)) return false;
         (*u)["password"] = phc;
-        (*u)["failed_logins"] = 0;
-        (*u)["lockouts"] = 0;
-        (*u)["locked_until"] = 0;
+        // The link reached the address: it is proven now.
+        (*u)["email_verified"] = true;
         (*u)["updated_at"] = now;
+        if (!clear_failures(t, u->value("email", ""))) return false;
         if (!end_all_sessions(t, id, now, core::SessionState::kRevoked)) return false;
         audit(t, "password_reset", *u, client, now);
         result = Outcome();

@@ -57,6 +57,13 @@ class Api {
     if (o.end_session) clear_cookies(res);
     if (!o.ok()) {
       if (o.retry_after > 0) res.set_header("Retry-After", std::to_string(o.retry_after));
+      if (o.max_age > 0) {
+        // RFC 9470 §3: step up, with the largest authentication age accepted.
+        std::string age = std::to_string(o.max_age);
+        res.set_header("WWW-Authenticate", "Bearer realm=\"spa\", error=\"insufficient_user_authentication\", "
+                                           "error_description=\"a more recent authentication is required\", max_age=" + age);
+        return AuthServer::send_error(req, res, o.status, o.code, o.message, {{"max_age", o.max_age}});
+      }
       if (o.status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"spa\"");
       return AuthServer::send_error(req, res, o.status, o.code, o.message);
     }
@@ -65,7 +72,7 @@ class Api {
       if (config_.mode != TokenMode::kBearer) set_token_cookies(res, *o.tokens);
       if (config_.mode != TokenMode::kCookie) {
         data["access_token"] = o.tokens->access_token;
-        data["refresh_token"] = o.tokens->refresh_token;
+        if (!o.tokens->refresh_token.empty()) data["refresh_token"] = o.tokens->refresh_token;
         data["token_type"] = "Bearer";
       }
       data["expires_in"] = o.tokens->expires_in;
@@ -150,6 +157,7 @@ class Api {
     res.set_header("Set-Cookie", std::string(kAccessCookie) + "=" + t.access_token +
                                      "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=" +
                                      std::to_string(config_.access_ttl));
+    if (t.refresh_token.empty()) return;  // a new access token for the same session
     res.set_header("Set-Cookie", std::string(kRefreshCookie) + "=" + t.refresh_token +
                                      "; Path=/api/v1/auth; Secure; HttpOnly; SameSite=Strict; Max-Age=" +
                                      std::to_string(config_.refresh_ttl));
@@ -263,6 +271,45 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
     if (password) api->send(req, res, api->service_.password_reset_confirm(*token, *password, client_of(req)));
   });
 
+  // --- e-mail verification, re-authentication, password change
+  http.Post("/api/v1/auth/verify-email/request", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    auto email = api->field(req, res, *j, "email", 254);
+    if (email) api->send(req, res, api->service_.verify_email_request(*email, client_of(req)));
+  });
+  http.Post("/api/v1/auth/verify-email/confirm", [api](const Request& req, Response& res) {
+    if (!api->origin_ok(req, res)) return;
+    auto j = api->body(req, res);
+    if (!j) return;
+    auto token = api->field(req, res, *j, "token", 128);
+    if (token) api->send(req, res, api->service_.verify_email_confirm(*token, client_of(req)));
+  });
+  // {password} or {code} (TOTP or e-mailed) or {backup_code}.
+  http.Post("/api/v1/auth/reauthenticate", [api](const Request& req, Response& res) {
+    auto call = api->signed_in_body(req, res);
+    if (!call) return;
+    auto& [who, j] = *call;
+    std::optional<std::string> password = std::string(), code = std::string();
+    bool backup = j.contains("backup_code");
+    if (j.contains("password")) password = api->field(req, res, j, "password", 512);
+    else if (backup) code = api->field(req, res, j, "backup_code", 32);
+    else if (j.contains("code")) code = api->field(req, res, j, "code", 32);
+    else return api->send(req, res, Outcome::error(400, "validation_failed", "give password, code or backup_code"));
+    if (!password || !code) return;
+    if (password->empty() && code->empty())
+      return api->send(req, res, Outcome::error(400, "validation_failed", "password or code must not be empty"));
+    api->send(req, res, api->service_.reauthenticate(who, *password, *code, backup, client_of(req)));
+  });
+  http.Post("/api/v1/auth/password", [api](const Request& req, Response& res) {
+    auto call = api->signed_in_body(req, res);
+    if (!call) return;
+    auto& [who, j] = *call;
+    auto password = api->field(req, res, j, "password", 512);
+    if (password) api->send(req, res, api->service_.change_password(who, *password, client_of(req)));
+  });
+
   // --- second factor
   http.Post("/api/v1/mfa/setup", [api](const Request& req, Response& res) {
     if (!api->origin_ok(req, res)) return;
@@ -370,6 +417,8 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
     auto& [who, j] = *call;
     auto provider = api->field(req, res, j, "provider", 32);
     if (!provider) return;
+    // Another way into the account: only right after proving who one is.
+    if (auto stale = api->service_.require_recent_auth(who)) return api->send(req, res, *stale);
     auto target = j.contains("redirect_to") ? api->field(req, res, j, "redirect_to", 2048) : std::string();
     if (!target) return;
     std::string binding;

@@ -99,10 +99,17 @@ std::string AuthServer::request_id(const httplib::Request& req) {
 }
 
 void AuthServer::send_error(const httplib::Request& req, httplib::Response& res, int status, const std::string& code,
-                            const std::string& message) {
+                            const std::string& message, const nlohmann::json& extra) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
-  res.set_content(core::error_envelope(code, message, request_id(req), unix_now()) + "\n", "application/json");
+  std::string body = core::error_envelope(code, message, request_id(req), unix_now());
+  if (!extra.empty()) {
+    // Fields beside code and message (max_age for a step-up).
+    nlohmann::json j = nlohmann::json::parse(body);
+    for (const auto& [k, v] : extra.items()) j["error"][k] = v;
+    body = j.dump();
+  }
+  res.set_content(body + "\n", "application/json");
 }
 
 void AuthServer::log_request(const httplib::Request& req, const httplib::Response& res) {

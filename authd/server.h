@@ -10,6 +10,7 @@
 #include <string>
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 namespace spa::authd {
 
@@ -29,7 +30,7 @@ class AuthServer {
 
   static std::string request_id(const httplib::Request& req);
   static void send_error(const httplib::Request& req, httplib::Response& res, int status, const std::string& code,
-                         const std::string& message);
+                         const std::string& message, const nlohmann::json& extra = nlohmann::json::object());
 
  private:
   void log_request(const httplib::Request& req, const httplib::Response& res);

@@ -11,7 +11,8 @@ namespace {
 constexpr const char* kNames[kDbCount] = {"meta",         "users",        "users_by_email",
                                           "users_by_name", "sessions",     "session_meta",
                                           "user_sessions", "refresh",      "audit",
-                                          "mfa_pending",   "reset_tokens",  "oauth_states", "identities"};
+                                          "mfa_pending",   "reset_tokens",  "oauth_states", "identities",
+                                          "verify_tokens", "lockouts"};
 constexpr size_t kMapSize = size_t{1} << 30;  // address space, not disk: the file grows as needed
 
 using core::mdb_val;
@@ -132,6 +133,11 @@ bool Store::read(const std::function<void(const Txn&)>& fn, std::string& err) co
   fn(t);
   err = t.error();
   return err.empty();
+}
+
+std::optional<core::SessionRecord> load_session(const Store::Txn& t, std::string_view sid) {
+  auto bytes = t.get(Db::kSessions, sid);
+  return bytes ? core::SessionRecord::decode(*bytes) : std::nullopt;
 }
 
 std::optional<nlohmann::json> load_json(const Store::Txn& t, Db db, std::string_view key) {

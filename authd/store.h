@@ -20,6 +20,10 @@
 //                                                  nonce, PKCE verifier and target sealed under a
 //                                                  key derived from the browser's binding cookie
 //   identities     provider ":" subject         -> user id: accounts at OAuth/OIDC providers
+//   verify_tokens  SHA-256(verification token)  -> {user, email, expires_at}: e-mail verification links
+//   lockouts       HMAC(mfa key, folded e-mail) -> {failures, lockouts, locked_until, expires_at}:
+//                                                  failed secrets per address, known or not, so a
+//                                                  lockout tells nothing about whether an account exists
 #pragma once
 
 #include <functional>
@@ -30,14 +34,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/lmdb_handles.h"
+#include "core/session_record.h"
 
 namespace spa::authd {
 
 enum class Db {
   kMeta, kUsers, kUsersByEmail, kUsersByName, kSessions, kSessionMeta, kUserSessions, kRefresh, kAudit, kMfaPending,
-  kResetTokens, kOAuthStates, kIdentities,
+  kResetTokens, kOAuthStates, kIdentities, kVerifyTokens, kLockouts,
 };
-inline constexpr int kDbCount = 13;
+inline constexpr int kDbCount = 15;
 inline constexpr const char* kSchemaVersion = "1";
 
 class Store {
@@ -78,6 +83,9 @@ class Store {
   core::LmdbEnv env_;
   MDB_dbi dbis_[kDbCount] = {};
 };
+
+// The sessions database's record of `sid`; nullopt when absent or undecodable.
+std::optional<core::SessionRecord> load_session(const Store::Txn& t, std::string_view sid);
 
 // A JSON object stored under `key`; nullopt when absent or not an object.
 std::optional<nlohmann::json> load_json(const Store::Txn& t, Db db, std::string_view key);

@@ -1,0 +1,216 @@
+// Recent authentication (RFC 9470 style): actions that change how an
+// account is reached need a token whose auth_time is at most kRecentAuth
+// old. POST /api/v1/auth/reauthenticate renews auth_time with the password
+// or a current second factor; POST /api/v1/auth/password changes the
+// password behind a recent authentication.
+#include "authd/auth_service.h"
+#include "authd/crypto.h"
+#include "authd/server.h"
+#include "authd/totp.h"
+#include "core/base64url.h"
+#include "core/json_strict.h"
+#include "core/session_record.h"
+
+namespace spa::authd {
+namespace {
+
+using json = nlohmann::json;
+using core::SessionState;
+
+}  // namespace
+
+std::optional<Outcome> AuthService::require_recent_auth(const Principal& who) const {
+  if (who.auth_time > 0 && who.auth_time >= clock_() - kRecentAuth) return std::nullopt;
+  Outcome o = Outcome::error(401, "reauthentication_required",
+                             "confirm it is you (POST /api/v1/auth/reauthenticate), then try again within 10 minutes");
+  o.max_age = kRecentAuth;
+  return o;
+}
+
+Outcome AuthService::check_password(const json& user, const std::string& password, const ClientInfo& client) {
+  std::string phc = user.value("password", "");
+  bool good = !phc.empty() && hasher_.verify(phc, password);
+  if (phc.empty()) hasher_.verify_dummy(password);
+  int64_t now = clock_();
+  std::string email = user.value("email", "");
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        if (auto locked = locked_out(t, email, now)) {
+          result = *locked;
+          return false;
+        }
+        if (good) return false;  // nothing to write
+        result = record_failure(t, email, &user, client, now, "invalid_credentials", "password is wrong");
+        return true;
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+bool AuthService::take_second_factor(json& u, const std::string& code, bool backup, int64_t now) const {
+  if (!u.contains("mfa") || !u["mfa"].value("enabled", false)) return false;
+  json& mfa = u["mfa"];
+  std::string id = u.value("id", "");
+  if (backup) {
+    // Single use: the matching hash leaves the list. Every entry is
+    // compared, so the time does not tell which one matched.
+    std::string h = backup_code_hash(id, code);
+    json remaining = json::array();
+    bool good = false;
+    for (const auto& stored : mfa.value("backup", json::array())) {
+      bool match = stored.is_string() && equal_secret(stored.get<std::string>(), h);
+      if (match && !good) good = true;
+      else remaining.push_back(stored);
+    }
+    if (good) mfa["backup"] = remaining;
+    return good;
+  }
+  if (mfa.value("method", "totp") == "email") return take_action_code(u, code, now);
+  auto secret = totp_secret(u, "secret");
+  if (!secret) return false;
+  auto step = totp::verify(*secret, code, now);
+  // A code accepted once (this step or an earlier one) is spent.
+  if (!step || *step <= mfa.value("last_step", uint64_t{0})) return false;
+  mfa["last_step"] = *step;
+  return true;
+}
+
+Outcome AuthService::reauthenticate(const Principal& who, const std::string& password, const std::string& code,
+                                    bool backup_code, const ClientInfo& client) {
+  std::optional<json> user;
+  std::string err;
+  if (!store_.read([&](const Store::Txn& t) { user = load_json(t, Db::kUsers, who.user_id); }, err))
+    return store_failure(err);
+  if (!user) return Outcome::error(401, "invalid_token", "account no longer exists");
+  bool by_password = !password.empty();
+  bool good_password = false;
+  if (by_password) {
+    std::string phc = user->value("password", "");
+    good_password = !phc.empty() && hasher_.verify(phc, password);
+    if (phc.empty()) hasher_.verify_dummy(password);
+  }
+  int64_t now = clock_();
+  Outcome result;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_json(t, Db::kUsers, who.user_id);
+        auto session = load_session(t, who.sid);
+        if (!u || !session || !session->valid_at(now)) {
+          result = Outcome::error(401, "invalid_token", "the session has ended");
+          return false;
+        }
+        std::string email = u->value("email", "");
+        if (auto locked = locked_out(t, email, now)) {
+          result = *locked;
+          return false;
+        }
+        bool good = by_password ? good_password : take_second_factor(*u, code, backup_code, now);
+        if (!good) {
+          result = by_password
+                       ? record_failure(t, email, &*u, client, now, "invalid_credentials", "password is wrong")
+                       : record_failure(t, email, &*u, client, now, "invalid_code",
+                                        "the code is wrong, expired or already used");
+          return t.put(Db::kUsers, who.user_id, u->dump());  // a spent TOTP step stays spent
+        }
+        auto meta = load_json(t, Db::kSessionMeta, who.sid).value_or(json::object());
+        meta["auth_time"] = now;
+        meta["last_used_at"] = now;
+        KeyView k = keys(now);
+        IssuedTokens tokens;
+        tokens.access_token = access_token(*u, who.sid, *session, meta, now, k);
+        tokens.expires_in = config_.access_ttl;
+        result.tokens = tokens;
+        result.data = {{"user", public_user(*u)}, {"auth_time", now}, {"max_age", kRecentAuth}};
+        audit(t, by_password ? "reauthenticated_password" : "reauthenticated_second_factor", *u, client, now);
+        return clear_failures(t, email) && t.put(Db::kSessionMeta, who.sid, meta.dump()) &&
+               t.put(Db::kUsers, who.user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome AuthService::change_password(const Principal& who, const std::string& password, const ClientInfo& client) {
+  if (auto stale = require_recent_auth(who)) return *stale;
+  std::optional<json> user;
+  std::string err;
+  if (!store_.read([&](const Store::Txn& t) { user = load_json(t, Db::kUsers, who.user_id); }, err))
+    return store_failure(err);
+  if (!user) return Outcome::error(401, "invalid_token", "account no longer exists");
+  if (auto problem = password_problem(password, user->value("email", ""), user->value("username", "")))
+    return Outcome::error(400, "validation_failed", *problem);
+  std::string phc = hasher_.hash(password);  // slow; outside the write lock
+  int64_t now = clock_();
+  Outcome result;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto u = load_json(t, Db::kUsers, who.user_id);
+        auto session = load_session(t, who.sid);
+        if (!u || !session || !session->valid_at(now)) {
+          result = Outcome::error(401, "invalid_token", "the session has ended");
+          return false;
+        }
+        // Every other session ends; this one refuses the tokens it had
+        // (they may have been copied) and continues with a new one.
+        std::vector<std::string> others;
+        t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
+          std::string sid(key.substr(who.user_id.size() + 1));
+          if (sid != who.sid) others.push_back(sid);
+          return true;
+        });
+        for (const auto& sid : others)
+          if (!end_session(t, sid, now)) return false;
+        session->tokens_not_before = now + 1;
+        (*u)["password"] = phc;
+        (*u)["updated_at"] = now;
+        auto meta = load_json(t, Db::kSessionMeta, who.sid).value_or(json::object());
+        KeyView k = keys(now);
+        IssuedTokens tokens;
+        tokens.access_token = access_token(*u, who.sid, *session, meta, now, k);
+        tokens.expires_in = config_.access_ttl;
+        result.tokens = tokens;
+        result.data = {{"user", public_user(*u)}, {"sessions_ended", others.size()}};
+        audit(t, "password_changed", *u, client, now);
+        return delete_user_records(t, Db::kResetTokens, who.user_id) && clear_failures(t, u->value("email", "")) &&
+               t.put(Db::kSessions, who.sid, session->encode()) && t.put(Db::kUsers, who.user_id, u->dump());
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+bool AuthService::floor_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now) {
+  std::vector<std::string> sids;
+  t.scan(Db::kUserSessions, user_id + ":", [&](std::string_view key, std::string_view) {
+    sids.emplace_back(key.substr(user_id.size() + 1));
+    return true;
+  });
+  for (const auto& sid : sids) {
+    auto rec = load_session(t, sid);
+    if (!rec || rec->state != SessionState::kActive) continue;
+    // iat is in whole seconds: a token of this very second may predate
+    // the change, so the floor is the next second; new tokens start there.
+    rec->tokens_not_before = std::max(rec->tokens_not_before, now + 1);
+    if (!t.put(Db::kSessions, sid, rec->encode())) return false;
+  }
+  return true;
+}
+
+bool AuthService::delete_user_records(Store::Txn& t, Db db, const std::string& user_id) {
+  std::vector<std::string> keys;
+  bool scanned = t.scan(db, "", [&](std::string_view key, std::string_view v) {
+    json j;
+    std::string e;
+    if (core::parse_json_strict(v, j, e) && j.is_object() && j.value("user", "") == user_id) keys.emplace_back(key);
+    return true;
+  });
+  if (!scanned) return false;
+  for (const auto& k : keys)
+    if (!t.del(db, k)) return false;
+  return true;
+}
+
+}  // namespace spa::authd
