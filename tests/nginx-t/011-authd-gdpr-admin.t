@@ -48,7 +48,7 @@ is(code(api(GET => '/api/v1/auth/export')), '401 invalid_token', 'export needs a
 # --- erasure
 is(code(api(DELETE => '/api/v1/auth/account', { password => 'wrong one' }, $alice->{auth})), '401 invalid_credentials',
    'deletion needs the password');
-is(code(api(DELETE => '/api/v1/auth/account', {}, $alice->{auth})), '400 validation_failed', 'password field required');
+is(code(api(DELETE => '/api/v1/auth/account', { password => 7 }, $alice->{auth})), '400 validation_failed', 'password must be a string');
 is(svc($alice->{access_token}), '200 ok', 'account intact after refused deletion');
 $r = api(DELETE => '/api/v1/auth/account', { password => $alice->{password} }, $alice->{auth});
 is($r->{status}, 200, 'deletion: 200');
@@ -63,6 +63,12 @@ is(api(POST => '/api/v1/auth/signup', { email => $alice->{email}, username => 'a
 is(code(api(GET => '/api/v1/admin/users', undef, $bob->{auth})), '403 forbidden', 'not an admin: 403');
 my $cli = `@{[ build_dir() ]}/spa-authd users set-role bob\@example.com admin --config $dir/authd.toml 2>&1`;
 is($? >> 8, 0, 'set-role from the CLI while the daemon runs') or diag($cli);
+# A role change reaches the proxy at once: bob's token (role "user") stops
+# passing; his next refresh carries the new role.
+is(svc($bob->{access_token}), '401 revoked', 'token issued before the role change: refused by the module');
+my $promoted = api(POST => '/api/v1/auth/refresh', { refresh_token => $bob->{refresh_token} })->{json}{data};
+$bob = { %$bob, %$promoted, auth => "Authorization: Bearer $promoted->{access_token}" };
+is(svc($bob->{access_token}), '200 ok', 'the refreshed token passes');
 $r = api(GET => '/api/v1/admin/users?limit=2', undef, $bob->{auth});
 is($r->{status}, 200, 'admin: list users');
 is(scalar @{ $r->{json}{data}{users} }, 2, 'limit respected');

@@ -37,6 +37,7 @@ sub link_token { ($_[0] =~ m{/reset-password#token=([A-Za-z0-9_-]+)})[0] }
 
 my %u = (email => 'reset@example.com', username => 'resetme', password => 'the old password');
 api('/api/v1/auth/signup', \%u);
+like((wait_for_mail(1))[0] // '', qr{/verify-email#token=}, 'sign-up mails the verification link first');
 my $session = api('/api/v1/auth/login', { email => $u{email}, password => $u{password} })->{json}{data};
 
 my $unknown = api('/api/v1/auth/password-reset/request', { email => 'nobody@example.com' });
@@ -45,8 +46,9 @@ is($unknown->{status}, 202, 'unknown e-mail: 202');
 is($known->{status}, 202, 'known e-mail: 202');
 is_deeply($unknown->{json}{data}, $known->{json}{data}, 'the same answer either way');
 
-my @mail = wait_for_mail(1);
-is(scalar @mail, 1, 'one message sent, none for the unknown address');
+my @mail = wait_for_mail(2);
+is(scalar @mail, 2, 'one message sent, none for the unknown address');
+shift @mail;
 like($mail[0], qr/^X-Envelope: RCPT TO:<reset\@example\.com>/m, 'to the account\'s address');
 like($mail[0], qr/^Subject: Reset your password\r?$/m, 'subject');
 my $token = link_token($mail[0]);
@@ -70,8 +72,8 @@ is(code(api('/api/v1/auth/password-reset/confirm', { token => 'made-up', passwor
 
 # Two links; using the newer one voids the older.
 api('/api/v1/auth/password-reset/request', { email => $u{email} }) for 1 .. 2;
-@mail = wait_for_mail(3);
-my ($older, $newer) = map { link_token($_) } @mail[1, 2];
+@mail = wait_for_mail(4);
+my ($older, $newer) = map { link_token($_) } @mail[2, 3];
 is(api('/api/v1/auth/password-reset/confirm', { token => $newer, password => 'third new password' })->{status}, 200, 'newer link works');
 is(code(api('/api/v1/auth/password-reset/confirm', { token => $older, password => 'fourth new password' })), '401 invalid_token',
    'older link void after a reset');

@@ -9,6 +9,7 @@ use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
 use SpaAuth::Shipped;
 use SpaAuth::OidcProvider;
+use SpaAuth::SmtpSink;
 use File::Temp qw(tempdir);
 use JSON::PP;
 use MIME::Base64 qw(decode_base64url);
@@ -19,8 +20,11 @@ my $secrets = tempdir('spa-oauth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 SpaAuth::Test::write_file("$secrets/client-secret", "provider secret 1\n");
 my $op = SpaAuth::OidcProvider->start(client_id => 'spa-test', client_secret => 'provider secret 1',
                                       redirect_uri => "https://localhost:$port/api/v1/oauth/test/callback");
+my ($smtp_port, $smtp_pid) = SpaAuth::SmtpSink::start("$secrets/mail");
+END { kill 'TERM', $smtp_pid if $smtp_pid }
 my $s = SpaAuth::Shipped::start(
     port => $port,
+    smtp_port => $smtp_port,
     authd_toml => <<"TOML");
 [oauth.test]
 client_id = "spa-test"
@@ -104,6 +108,8 @@ is($s->browse(GET => "$base/api/v1/oauth/nope/start")->{status}, 404, 'unknown p
 # --- a user with 2FA goes through the same gate as a password login
 my $mfa = { email => 'carol@example.com', username => 'carol', password => 'carol password 1' };
 is($s->api(POST => '/api/v1/auth/signup', $mfa, jar => "$s->{state}/carol.txt")->{status}, 201, 'carol signs up with a password');
+my $verify = SpaAuth::SmtpSink::wait_token("$secrets/mail", 'carol@example.com', 'verify-email');
+is($s->api(POST => '/api/v1/auth/verify-email/confirm', { token => $verify })->{status}, 200, 'and confirms her address');
 $s->api(POST => '/api/v1/auth/login', { email => $mfa->{email}, password => $mfa->{password} }, jar => "$s->{state}/carol.txt");
 my $setup = $s->api(POST => '/api/v1/mfa/setup', undef, jar => "$s->{state}/carol.txt");
 my $secret = $setup->{json}{data}{secret};
@@ -125,6 +131,32 @@ is($s->api(POST => '/api/v1/auth/signup', { email => 'unverified@example.com', u
            jar => "$s->{state}/dave.txt")->{status}, 201, 'dave signs up');
 ($r) = oauth_login('unverified', jar => "$s->{state}/mallory.txt");
 is($r->{headers}{location}[0], '/login?error=account_exists', 'a provider account with his e-mail, unverified: refused');
+
+# --- pre-account takeover: a password sign-up never proven is claimed by
+# the provider's verified user; the squatter's password and session go.
+# (The squatter talks to spa-authd's socket directly: nginx's login limit
+# of 5 per 15 minutes is spent by the browsers of this test.)
+sub authd_direct {  # (answer, its access cookie)
+    my ($path, $body, @headers) = @_;
+    my $data = defined $body ? "--data-binary '@{[ encode_json($body) ]}'" : '';
+    my $out = `curl -s -D - --unix-socket $s->{state}/run/authd.sock -H 'Content-Type: application/json' @{[ map { "-H '$_'" } @headers ]} $data http://authd$path`;
+    my ($head, $json) = split /\r?\n\r?\n/, $out, 2;
+    my ($cookie) = $head =~ /__Host-spa_at=([^;]+)/;
+    return ((eval { decode_json($json // '') } // {}), $cookie);
+}
+authd_direct('/api/v1/auth/signup', { email => 'frank@example.com', username => 'squatter', password => 'squatter password 1' });
+my (undef, $squat_at) = authd_direct('/api/v1/auth/login', { email => 'frank@example.com', password => 'squatter password 1' });
+my ($me) = authd_direct('/api/v1/auth/me', undef, "Authorization: Bearer @{[ $squat_at // '' ]}");
+is($me->{data}{user}{username}, 'squatter', 'the squatter signs in (this test runs without require_verified_email)');
+($r) = oauth_login('frank', jar => "$s->{state}/frank.txt");
+is($r->{headers}{location}[0], '/', 'frank signs in with the provider that verified frank@example.com');
+my $frank = $s->api(GET => '/api/v1/auth/me', undef, jar => "$s->{state}/frank.txt")->{json}{data}{user};
+is($frank->{username}, 'squatter', 'into the account that had the address');
+ok(!$frank->{has_password} && $frank->{email_verified}, 'now verified, and without the squatter\'s password');
+is((authd_direct('/api/v1/auth/login', { email => 'frank@example.com', password => 'squatter password 1' }))[0]{error}{code},
+   'invalid_credentials', 'the squatter\'s password no longer signs in');
+is((authd_direct('/api/v1/auth/me', undef, "Authorization: Bearer $squat_at"))[0]{error}{code},
+   'invalid_token', 'and the squatter\'s session has ended');
 
 # --- linking and unlinking
 my $erin_jar = "$s->{state}/erin.txt";

@@ -43,6 +43,7 @@ struct AuthWorld {
   int64_t now = 1'800'000'000;
   std::unique_ptr<spa::authd::AuthService> service;
   spa::authd::ClientInfo client{"req-1", "192.0.2.7", "agent/1"};
+  KeptMail mail;  // what the service mailed, unless a test sets another mailer
 
   AuthWorld() {
     char tmpl[] = "/tmp/spa-service-XXXXXX";
@@ -59,6 +60,15 @@ struct AuthWorld {
     ck_assert(keys->open(now, err));
     service = std::make_unique<spa::authd::AuthService>(config, store, *keys, hasher, [this] { return now; },
                                                         spa::authd::random_bytes(32));
+    service->set_mailer(&mail);
+  }
+
+  // A sign-up whose address is proven by the link it mailed.
+  void signup_verified(const std::string& email, const std::string& username, const std::string& password) {
+    size_t before = mail.bodies.size();
+    ck_assert(service->signup(email, username, password, client).ok());
+    ck_assert_uint_eq(mail.bodies.size(), before + 1);
+    ck_assert_msg(service->verify_email_confirm(mail.token(), client).ok(), "verification of %s", email.c_str());
   }
   ~AuthWorld() { std::system(("rm -rf " + dir).c_str()); }
   AuthWorld(const AuthWorld&) = delete;

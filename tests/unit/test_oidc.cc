@@ -373,7 +373,7 @@ END_TEST
 
 START_TEST(accounts_link_only_by_verified_email) {
   OAuthWorld w;
-  ck_assert_int_eq(w.service->signup("alice@example.com", "alice", "a long password 1", w.client).status, 201);
+  w.signup_verified("alice@example.com", "alice", "a long password 1");
   w.idp.email_verified = false;
   ck_assert(w.login().location == "/login?error=account_exists");
   w.idp.email_verified = true;
@@ -382,7 +382,7 @@ START_TEST(accounts_link_only_by_verified_email) {
   std::string why;
   auto who = w.service->authenticate(a.tokens->access_token, why);
   Outcome me = w.service->me(*who);
-  ck_assert(me.data["user"]["username"].get<std::string>() == "alice");  // the existing account
+  ck_assert(me.data["user"]["username"].get<std::string>() == "alice");  // the existing, verified account
   ck_assert(me.data["user"]["has_password"].get<bool>());
   // With a password, the provider may go; without one, the last identity may not.
   ck_assert_int_eq(w.service->oauth_unlink(*who, "corp", w.client).status, 200);
@@ -395,6 +395,42 @@ START_TEST(accounts_link_only_by_verified_email) {
   ck_assert(w.service->oauth_unlink(*bob, "corp", w.client).code == "last_sign_in_method");
   // Bob's provider account cannot be linked to Alice too.
   ck_assert(w.service->oauth_link(who->user_id, {"corp", "bob", "bob@example.com", true, ""}, w.client).code == "identity_in_use");
+}
+END_TEST
+
+// Pre-account takeover: a squatter signs up with the victim's address
+// (never proving it), sets up a second factor and stays signed in; the
+// victim then signs in with a provider that verified the address. The
+// verified identity gets the account; the squatter's password, second
+// factor, sessions and pending links are gone.
+START_TEST(unverified_account_is_claimed_by_a_verified_provider_login) {
+  OAuthWorld w;
+  w.config.require_verified_email = false;  // the squatter could even sign in
+  ck_assert_int_eq(w.service->signup("carol@example.com", "squatter", "squatter password 1", w.client).status, 201);
+  Outcome squat = w.service->login("carol@example.com", "squatter password 1", w.client);
+  ck_assert(squat.tokens.has_value());
+  std::string why;
+  auto squatter = w.service->authenticate(squat.tokens->access_token, why);
+  ck_assert(w.service->mfa_setup(*squatter).ok());
+  ck_assert_int_eq(w.service->password_reset_request("carol@example.com", w.client).status, 202);
+  std::string reset_link = w.mail.token();
+
+  w.idp.subject = "carol";
+  w.idp.email = "carol@example.com";
+  w.idp.email_verified = true;
+  OAuthAnswer a = w.login();
+  ck_assert(a.tokens.has_value());
+  auto carol = w.service->authenticate(a.tokens->access_token, why);
+  ck_assert(carol.has_value() && carol->user_id == squatter->user_id);
+  Outcome me = w.service->me(*carol);
+  ck_assert(!me.data["user"]["has_password"].get<bool>());
+  ck_assert(me.data["user"]["email_verified"].get<bool>());
+  ck_assert(!me.data["user"]["mfa_enabled"].get<bool>());
+  // The squatter is out: no session, no password, no refresh, no reset link.
+  ck_assert(!w.service->authenticate(squat.tokens->access_token, why));
+  ck_assert_int_eq(w.service->refresh(squat.tokens->refresh_token, w.client).status, 401);
+  ck_assert_int_eq(w.service->login("carol@example.com", "squatter password 1", w.client).status, 401);
+  ck_assert_int_eq(w.service->password_reset_confirm(reset_link, "new squatter pass 2", w.client).status, 401);
 }
 END_TEST
 
@@ -457,6 +493,7 @@ Suite* oidc_suite() {
   tcase_add_test(t, redirect_to_is_never_open);
   tcase_add_test(t, unknown_kid_refetches_keys_at_most_once_a_minute);
   tcase_add_test(t, accounts_link_only_by_verified_email);
+  tcase_add_test(t, unverified_account_is_claimed_by_a_verified_provider_login);
   tcase_add_test(t, provider_trouble_ends_on_the_login_page);
   tcase_add_test(t, google_is_built_in);
   tcase_set_timeout(t, 60);

@@ -65,7 +65,7 @@ struct MfaWorld : test::AuthWorld {
 
   MfaWorld() {
     std::string err;
-    ck_assert(service->signup("m@example.com", "mallory", "m password 123", client).ok());
+    signup_verified("m@example.com", "mallory", "m password 123");
     Outcome login = service->login("m@example.com", "m password 123", client);
     who = *service->authenticate(login.tokens->access_token, err);
     Outcome setup = service->mfa_setup(who);
@@ -154,10 +154,9 @@ END_TEST
 
 START_TEST(email_codes_last_ten_minutes_and_are_single_use) {
   test::AuthWorld w;
-  test::KeptMail mail;
-  w.service->set_mailer(&mail);
+  auto& mail = w.mail;
   std::string err;
-  ck_assert(w.service->signup("e@example.com", "emailer", "e password 123", w.client).ok());
+  w.signup_verified("e@example.com", "emailer", "e password 123");
   Outcome login = w.service->login("e@example.com", "e password 123", w.client);
   Principal who = *w.service->authenticate(login.tokens->access_token, err);
   ck_assert(w.service->mfa_setup_email(who, w.client).ok());

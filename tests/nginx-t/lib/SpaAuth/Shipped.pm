@@ -21,7 +21,10 @@ my $OWNER = $$;
 END { local $?; if ($$ == $OWNER) { $_->stop for @STACKS } }
 
 # Options: port, authd_toml (appended to the adapted authd.toml), before_authd
-# (a sub called with the state directory once the files are written).
+# (a sub called with the state directory once the files are written),
+# verified_email (keep the shipped require_verified_email = true; else the
+# test's users sign in without confirming their address), smtp_port (mail
+# goes to a sink there).
 sub start {
     my (%o) = @_;
     my $state = tempdir('spa-shipped-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -33,6 +36,17 @@ sub start {
     $self->{jar} = "$state/cookies.txt";
     my $build = SpaAuth::Test::build_dir();
     system('scripts/adapt-conf.sh', $state, @$self{qw(port demo_port ws_port)}) == 0 or die 'adapt-conf failed';
+    {
+        open my $in, '<', "$state/authd.toml" or die;
+        local $/;
+        my $toml = <$in>;
+        close $in;
+        $toml =~ s/^require_verified_email = true/require_verified_email = false/m unless $o{verified_email};
+        $toml =~ s{^url = "smtp://127\.0\.0\.1:25"}{url = "smtp://127.0.0.1:$o{smtp_port}"}m if $o{smtp_port};
+        open my $out, '>', "$state/authd.toml" or die;
+        print $out $toml;
+        close $out;
+    }
     if (defined $o{authd_toml}) {
         open my $fh, '>>', "$state/authd.toml" or die;
         print $fh "\n$o{authd_toml}";

@@ -47,6 +47,20 @@ sub start {
     POSIX::_exit(0);
 }
 
+# The token of the newest link to PATH (e.g. "verify-email") mailed to
+# ADDRESS, waiting up to 5 s for it to arrive.
+sub wait_token {
+    my ($dir, $address, $path) = @_;
+    for (1 .. 250) {
+        for my $m (reverse messages($dir)) {
+            next unless $m =~ /^X-Envelope: RCPT TO:<\Q$address\E>/mi;
+            return $1 if $m =~ m{/\Q$path\E#token=([A-Za-z0-9_-]+)};
+        }
+        select(undef, undef, undef, 0.02);
+    }
+    return undef;
+}
+
 # The messages received so far, oldest first.
 sub messages {
     my ($dir) = @_;

@@ -294,6 +294,7 @@ mode = "@{[ $o{mode} // 'both' ]}"
 refresh_grace = "@{[ $o{grace} // 10 ]}s"
 [security]
 allowed_origins = ["https://app.example.com"]
+require_verified_email = @{[ $o{verified_email} ? 'true' : 'false' ]}
 [mfa]
 secret_key_file = "$DIR/authd/mfa.key"
 $extra
@@ -308,6 +309,13 @@ sub start_authd {
     if ($pid == 0) {
         open STDOUT, '>>', "$DIR/logs/authd.log" or die;
         open STDERR, '>&', \*STDOUT or die;
+        # faketime => '+660s': spa-authd's clock runs ahead of nginx's
+        # (Debian's libfaketime, preloaded so that the pid is spa-authd's own).
+        if ($o{faketime}) {
+            $ENV{LD_PRELOAD} = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+            $ENV{FAKETIME} = $o{faketime};
+            $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = 1;
+        }
         exec "$BUILD/spa-authd", '--config', $conf or die "exec: $!";
     }
     $AUTHD_PID = $pid;
