@@ -373,6 +373,29 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
   }
 }
 
+// Post-read: nginx writes r->request_line into every error log line of a
+// request (and $request into access logs); secrets in its query are
+// replaced before anything can log them. Routing reads uri and args, not
+// this line, so nothing else changes.
+ngx_int_t redact_request_line_handler(ngx_http_request_t* r) {
+  try {
+    std::string_view line = to_view(r->request_line);
+    if (r != r->main || line.find('?') == std::string_view::npos) return NGX_DECLINED;
+    auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
+    std::string redacted = core::redact_request_line(line, main->query_token_names);
+    if (redacted == line) return NGX_DECLINED;
+    auto* mem = static_cast<u_char*>(ngx_pnalloc(r->pool, redacted.size()));
+    if (mem == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ngx_memcpy(mem, redacted.data(), redacted.size());
+    r->request_line.data = mem;
+    r->request_line.len = redacted.size();
+    return NGX_DECLINED;
+  } catch (const std::exception& e) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: internal error: %s", e.what());
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+}
+
 ngx_int_t preaccess_handler(ngx_http_request_t* r) {
   try {
     LocSettings& s = loc_settings(r);
@@ -630,6 +653,9 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
   auto* all = static_cast<ngx_http_handler_pt*>(access.elts);
   for (ngx_uint_t i = access.nelts - 1; i > 0; --i) all[i] = all[i - 1];
   all[0] = access_handler;
+  h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers));
+  if (h == nullptr) return NGX_ERROR;
+  *h = redact_request_line_handler;
   // Stripping runs before access so that `satisfy any` cannot skip it.
   h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers));
   if (h == nullptr) return NGX_ERROR;

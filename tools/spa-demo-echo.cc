@@ -1,4 +1,4 @@
-// spa-demo-echo: the demo microservice for `make run`. Answers every GET
+// spa-demo-echo: the demo microservice for `make run`. Answers every GET (and POST)
 // with the JSON envelope and the X-User-* headers nginx sent it, so you can
 // see what a real service behind spa-auth receives.
 //
@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, [](int) { if (g_server) g_server->stop(); });
   std::signal(SIGINT, [](int) { if (g_server) g_server->stop(); });
   server.Get(".*", echo);
+  server.Post(".*", echo);  // unsafe requests too, for the CSRF check in front of it
   std::printf("spa-demo-echo listening on %s:%d\n", host.c_str(), port);
   std::fflush(stdout);
   return server.listen(host.c_str(), port) ? 0 : 1;

@@ -198,3 +198,18 @@ GET /cb?code=SECRETCODE&state=SECRETSTATE&at=SECRETAT&id_token=I&x=1
 --- error_code: 204
 --- access_log
 R GET /cb?code=[redacted]&state=[redacted]&at=[redacted]&id_token=[redacted]&x=1 HTTP/1.1
+
+=== $request and the error log are redacted too, everywhere (post-read), while the upstream gets the real query
+--- http_config
+log_format plain 'P $request';
+server { listen 127.0.0.1:{{ $main::UP }}; location / { return 200 "uri=[$request_uri]\n"; } }
+--- config
+access_log @DIR@/logs/plain.log plain;
+location /cb { proxy_pass http://127.0.0.1:{{ $main::UP }}; }
+--- request
+GET /cb?state=S1&code=C1
+--- error_code: 200
+--- response_body
+uri=[/cb?state=S1&code=C1]
+--- access_log
+P GET /cb?state=[redacted]&code=[redacted] HTTP/1.1

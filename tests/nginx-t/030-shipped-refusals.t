@@ -1,0 +1,98 @@
+# The shipped conf/nginx.conf: every refusal is the JSON envelope (nginx's
+# own 403/404/405/413/502 too), no /api/ path falls through to index.html,
+# unsafe cookie requests to the microservices need this site's Origin,
+# the WebSocket location takes the subprotocol pair although the http level
+# lists other sources, tokens never reach the upstream, and the access log
+# holds no OAuth code/state.
+use strict;
+use warnings;
+use lib 'tests/nginx-t/lib';
+use SpaAuth::Test;
+use SpaAuth::Shipped;
+use SpaAuth::WsPeers;
+use Test::More;
+
+my $s = SpaAuth::Shipped::start();
+ok($s->{nginx_ok}, 'shipped nginx.conf starts') or BAIL_OUT($s->{nginx_t});
+my $base = $s->{base};
+
+sub envelope_ok {
+    my ($r, $status, $code, $what) = @_;
+    is($r->{status}, $status, "$what: $status");
+    is($r->{headers}{'content-type'}[0], 'application/json', "$what: application/json");
+    is($r->{json}{success}, JSON::PP::false, "$what: success false");
+    is($r->{json}{error}{code}, $code, "$what: code $code");
+    like($r->{json}{meta}{timestamp} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/, "$what: meta.timestamp");
+    is($r->{json}{meta}{version}, 'v1', "$what: meta.version");
+    like($r->{json}{meta}{requestId} // '', qr/^[0-9a-f]{32}$/, "$what: meta.requestId");
+}
+
+# --- nginx's own refusals
+envelope_ok($s->browse(GET => "$base/api/v1/nope"), 404, 'not_found', 'unknown /api/v1/ path');
+envelope_ok($s->browse(GET => "$base/api/nope/deeper"), 404, 'not_found', 'unknown legacy /api/ path');
+envelope_ok($s->browse(GET => "$base/api"), 404, 'not_found', '/api itself');
+envelope_ok($s->browse(GET => "$base/api/"), 404, 'not_found', '/api/');
+isnt($s->browse(GET => "$base/api/v1/x/index.html")->{body}, do { local $/; open my $fh, '<', 'demo/spa/index.html'; <$fh> // 'none' },
+     'never the SPA index.html');
+envelope_ok($s->browse(POST => "$base/", data => 'x'), 405, 'method_not_allowed', 'POST to a static file');
+envelope_ok($s->browse(POST => "$base/api/v1/auth/login", headers => ['Content-Type: application/json'],
+                       data => '{"pad":"' . ('x' x (70 * 1024)) . '"}'), 413, 'too_large', 'body over client_max_body_size');
+my $code = `curl -sk --interface 127.0.0.2 -D - -o /dev/null https://127.0.0.1:$s->{port}/spa-auth/status`;
+like($code, qr{^HTTP/\S+ 403}m, 'deny: 403');
+like($code, qr{^content-type: application/json}mi, 'deny: JSON');
+my $body = `curl -sk --interface 127.0.0.2 https://127.0.0.1:$s->{port}/api/v1/admin/users`;
+like($body, qr/^\{"success":false,"error":\{"code":"forbidden"/, 'admin allowlist refusal: the envelope');
+
+# --- a user, cookies
+my $r = $s->api(POST => '/api/v1/auth/signup', { email => 'csrf@example.com', username => 'csrf', password => 'a long csrf password' });
+is($r->{status}, 201, 'signup');
+$r = $s->api(POST => '/api/v1/auth/login', { email => 'csrf@example.com', password => 'a long csrf password' });
+is($r->{status}, 200, 'login');
+my $at = $s->cookie('__Host-spa_at');
+ok($at, 'access cookie set');
+
+# --- CSRF in front of the microservices
+$r = $s->browse(POST => "$base/api/v1/demo/hello", headers => ['Origin: https://evil.example'], data => '{}');
+envelope_ok($r, 403, 'origin_not_allowed', 'cross-site POST with the cookie');
+$r = $s->browse(POST => "$base/api/v1/demo/hello", data => '{}');
+is($r->{status}, 403, 'POST with the cookie and no Origin: 403');
+$r = $s->browse(POST => "$base/api/v1/demo/hello", headers => ["Origin: http://localhost:$s->{port}"], data => '{}');
+is($r->{status}, 403, 'http:// Origin for an https site: 403');
+$r = $s->api(POST => '/api/v1/demo/hello', {});
+is($r->{status}, 200, 'POST from the site itself passes');
+$r = $s->browse(GET => "$base/api/v1/demo/hello", headers => ['Origin: https://evil.example']);
+is($r->{status}, 200, 'GET needs no Origin');
+
+# --- the token stays at the module
+$r = $s->browse(GET => "$base/api/v1/demo/hello", headers => ['Cookie: theme=dark']);
+unlike($r->{body}, qr/\Q$at\E/, 'the demo service never sees the token');
+unlike($r->{body}, qr/__Host-spa_at/, 'nor the cookie name');
+
+# --- the WebSocket location: subprotocol pair although http says header cookie=...
+{
+    my $ws = SpaAuth::WsPeers::client(url => "wss://localhost:$s->{port}/ws/chat", origin => $s->{origin},
+                                      protocols => ['bearer', $at], close_after_ms => 100);
+    ok($ws->{opened}, 'wss with Sec-WebSocket-Protocol: bearer, <jwt>') or diag(explain $ws);
+    is($ws->{protocol}, 'bearer', 'bearer chosen');
+    is($ws->{greeting}{offered_protocols}, 'bearer', 'the service was offered bearer alone');
+}
+
+# --- the access log
+$s->browse(GET => "$base/api/v1/oauth/x/callback?code=SECRETCODE123&state=SECRETSTATE456");
+$s->browse(GET => "$base/api/v1/demo/hello?access_token=SECRETQT789");
+
+# --- spa-authd down: 502, still the envelope
+kill 'KILL', $s->{pids}[0];
+waitpid($s->{pids}[0], 0);
+envelope_ok($s->browse(GET => "$base/api/v1/auth/me"), 502, 'service_unavailable', 'spa-authd down');
+
+$s->stop;
+my $access = $s->log_text('access.log');
+like($access, qr{GET /api/v1/oauth/x/callback\?code=\[redacted\]&state=\[redacted\]}, 'the log shows the redacted callback');
+unlike($access, qr/SECRETCODE123|SECRETSTATE456|SECRETQT789/, 'and no code, state or query token');
+unlike($s->log_text('error.log'), qr/SECRETCODE123|SECRETSTATE456|SECRETQT789/, 'nor does the error log');
+my $log = $s->log_text('error.log');
+my @bad = grep { /\[(alert|crit|emerg)\]/ || (/\[error\]/ && !/connect\(\) to unix:.*failed|too large body|forbidden by rule/) }
+          split /\n/, $log;
+ok(!@bad, 'no unexpected errors in the nginx log') or diag(join "\n", @bad);
+done_testing();
