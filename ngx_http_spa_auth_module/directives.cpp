@@ -687,10 +687,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     inherit(c.csrf_origins, p.csrf_origins, {});
     // Names stripped from client requests: every level's claim headers, so
     // a location with its own list still strips the inherited names.
-    auto fold = [](std::string n) {
-      for (char& ch : n) ch = ch == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      return n;
-    };
+    auto fold = [](const std::string& n) { return fold_header_name(n); };
     c.strip_names = p.strip_names;
     using Headers = const std::vector<ClaimHeader>*;
     for (Headers list : {p.claim_headers ? Headers{&*p.claim_headers} : nullptr,

@@ -6,6 +6,27 @@ use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
+use IO::Socket::INET;
+use POSIX ();
+
+# An upstream that answers with the request head it received, byte for byte.
+our $RAW = SpaAuth::Test::free_port();
+my $listener = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => $RAW, ReuseAddr => 1)
+    or die "listen: $!";
+my $pid = fork // die;
+if ($pid == 0) {
+    while (my $c = $listener->accept) {
+        my $head = '';
+        while ($head !~ /\r\n\r\n/) { my $n = sysread($c, $head, 4096, length $head); last unless $n }
+        $head =~ s/\r\n\r\n.*//s;
+        print $c "HTTP/1.1 200 OK\r\nContent-Length: " . (length($head) + 1) . "\r\nConnection: close\r\n\r\n$head\n";
+        close $c;
+    }
+    POSIX::_exit(0);
+}
+close $listener;
+END { kill 'TERM', $pid if $pid }
+
 run_blocks();
 
 __DATA__
@@ -124,3 +145,18 @@ location /t { spa_auth_identity_prefix X-A-; spa_auth_identity_prefix X-B-; }
 --- must_die
 --- error_log
 "spa_auth_identity_prefix" directive is duplicate
+
+=== with ignore_invalid_headers off, X.User.Sub and x_user-role are stripped too
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+--- config
+ignore_invalid_headers off;
+location /t { spa_auth on; spa_auth_claim_header X-Claim sub; proxy_pass http://127.0.0.1:{{ $main::RAW }}; }
+--- more_headers
+X.User.Sub: mallory
+x_user-role: admin
+X-Keep: yes
+Authorization: Bearer {{ mint(claims => { sub => 'alice' }) }}
+--- error_code: 200
+--- response_body_like
+\A(?!.*mallory)(?!.*admin).*X-Keep: yes.*X-Claim: alice
