@@ -626,7 +626,7 @@ ngx_int_t add_variables(ngx_conf_t* cf) {
   ngx_http_variable_t* var = ngx_http_add_variable(cf, &prefix, NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE);
   if (var == nullptr) return NGX_ERROR;
   var->get_handler = get_claim_variable;
-  // "upgrade" when the client asked for one, else "close": the Connection
+  // "upgrade" for an upgrade the module let through, else "close": the Connection
   // header spa_auth_websocket sends upstream.
   ngx_str_t upgrade = ngx_string("spa_auth_connection_upgrade");
   var = ngx_http_add_variable(cf, &upgrade, NGX_HTTP_VAR_NOCACHEABLE);
