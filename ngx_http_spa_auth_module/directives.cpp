@@ -670,14 +670,16 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
         }))
       c.sources->push_back({TokenSource::Kind::kSubprotocol, ""});
     // Cookies and query parameters that carry tokens here never go upstream
-    // (nor the default cookie, which the browser sends anyway).
-    c.token_cookies = {"__Host-spa_at"};
-    c.token_query_names.clear();
+    // (nor spa-authd's access and refresh cookies, whatever the sources).
+    c.token_cookies = {"__Host-spa_at", "__Secure-spa_rt"};
+    c.token_query_names = {"access_token"};  // RFC 6750 §2.3: the bearer token's own URI parameter
     for (const auto& src : *c.sources) {
       if (src.kind == TokenSource::Kind::kCookie &&
           std::find(c.token_cookies.begin(), c.token_cookies.end(), src.name) == c.token_cookies.end())
         c.token_cookies.push_back(src.name);
-      if (src.kind == TokenSource::Kind::kQuery) c.token_query_names.push_back(src.name);
+      if (src.kind == TokenSource::Kind::kQuery &&
+          std::find(c.token_query_names.begin(), c.token_query_names.end(), src.name) == c.token_query_names.end())
+        c.token_query_names.push_back(src.name);
     }
     inherit(c.requirements, p.requirements, {});
     inherit(c.require_mfa, p.require_mfa, false);

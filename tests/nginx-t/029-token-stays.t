@@ -63,6 +63,18 @@ Cookie: at={{ mint() }}; __HOST-spa_at={{ mint() }}; keep=1
 --- response_body
 auth=[] cookie=[keep=1] uri=[/t?x=1&y=2]
 
+=== access_token in the query never goes upstream, even where no source reads it
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+server { listen 127.0.0.1:{{ $main::UP }}; location / { return 200 "uri=[$request_uri]\n"; } }
+--- config
+location /t { spa_auth optional; proxy_pass http://127.0.0.1:{{ $main::UP }}; }
+--- request
+GET /t?access_token=abc&keep=1
+--- error_code: 200
+--- response_body
+uri=[/t?keep=1]
+
 === a query token is removed from the URI sent upstream (proxy_pass with a URI)
 --- http_config
 spa_auth_jwks_file @DATA@/jwks.json;

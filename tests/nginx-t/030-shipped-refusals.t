@@ -32,6 +32,8 @@ envelope_ok($s->browse(GET => "$base/api/v1/nope"), 404, 'not_found', 'unknown /
 envelope_ok($s->browse(GET => "$base/api/nope/deeper"), 404, 'not_found', 'unknown legacy /api/ path');
 envelope_ok($s->browse(GET => "$base/api"), 404, 'not_found', '/api itself');
 envelope_ok($s->browse(GET => "$base/api/"), 404, 'not_found', '/api/');
+envelope_ok($s->browse(GET => "$base/API/v1/demo/hello"), 404, 'not_found', '/API/ in capitals');
+is($s->browse(GET => "$base/apix")->{status}, 200, 'a path that only starts with "api" is the app\'s');
 isnt($s->browse(GET => "$base/api/v1/x/index.html")->{body}, do { local $/; open my $fh, '<', 'demo/spa/index.html'; <$fh> // 'none' },
      'never the SPA index.html');
 envelope_ok($s->browse(POST => "$base/", data => 'x'), 405, 'method_not_allowed', 'POST to a static file');
@@ -64,9 +66,15 @@ $r = $s->browse(GET => "$base/api/v1/demo/hello", headers => ['Origin: https://e
 is($r->{status}, 200, 'GET needs no Origin');
 
 # --- the token stays at the module
-$r = $s->browse(GET => "$base/api/v1/demo/hello", headers => ['Cookie: theme=dark']);
-unlike($r->{body}, qr/\Q$at\E/, 'the demo service never sees the token');
-unlike($r->{body}, qr/__Host-spa_at/, 'nor the cookie name');
+$r = $s->browse(GET => "$base/api/v1/demo/hello?x=1", headers => ['Cookie: theme=dark']);
+is($r->{status}, 200, 'the demo service with the cookie');
+is_deeply($r->{json}{data}{credential_headers}, ['cookie theme'], 'it got the other cookie, not the token cookie');
+$r = $s->browse(GET => "$base/api/v1/demo/hello", jar => "$s->{state}/empty.jar",
+                headers => ["Authorization: Bearer $at", 'Cookie: __Secure-spa_rt=refresh-secret; __HOST-spa_at=x; a=1']);
+is($r->{status}, 200, 'the demo service with a bearer token');
+is_deeply($r->{json}{data}{credential_headers}, ['cookie a'], 'no Authorization, no token or refresh cookie upstream');
+$r = $s->browse(GET => "$base/api/v1/demo/hello?x=1&access_token=$at");
+is($r->{json}{data}{query}, 'x=1', 'access_token (RFC 6750 §2.3) never goes upstream, even where the location does not read it');
 
 # --- the WebSocket location: subprotocol pair although http says header cookie=...
 {
