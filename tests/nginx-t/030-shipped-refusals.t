@@ -39,6 +39,16 @@ isnt($s->browse(GET => "$base/api/v1/x/index.html")->{body}, do { local $/; open
 envelope_ok($s->browse(POST => "$base/", data => 'x'), 405, 'method_not_allowed', 'POST to a static file');
 envelope_ok($s->browse(POST => "$base/api/v1/auth/login", headers => ['Content-Type: application/json'],
                        data => '{"pad":"' . ('x' x (70 * 1024)) . '"}'), 413, 'too_large', 'body over client_max_body_size');
+# HTTP/1.1: these come before (or while) the request line is read.
+my $long = `curl -sk --http1.1 -D - https://localhost:$s->{port}/api/v1/demo/@{['x' x 9000]}`;
+like($long, qr{^HTTP/1\.1 414}m, 'URI too long: 414');
+like($long, qr/"code":"uri_too_long"/, 'URI too long: the envelope');
+my $big = `curl -sk --http1.1 -D - -H 'Cookie: a=@{['x' x 9000]}' https://localhost:$s->{port}/`;
+like($big, qr{^HTTP/1\.1 400}m, 'header too large: 400');
+like($big, qr/"code":"bad_request"/, 'header too large: the envelope');
+my $bad = `curl -sk --http1.1 -D - --request-target 'no-slash' https://localhost:$s->{port}/`;
+like($bad, qr{^HTTP/1\.1 400}m, 'bad request line: 400');
+like($bad, qr/"code":"bad_request"/, 'bad request line: the envelope');
 my $code = `curl -sk --interface 127.0.0.2 -D - -o /dev/null https://127.0.0.1:$s->{port}/spa-auth/status`;
 like($code, qr{^HTTP/\S+ 403}m, 'deny: 403');
 like($code, qr{^content-type: application/json}mi, 'deny: JSON');
