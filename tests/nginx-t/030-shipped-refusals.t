@@ -63,6 +63,21 @@ is($r->{status}, 200, 'login');
 my $at = $s->cookie('__Host-spa_at');
 ok($at, 'access cookie set');
 
+# --- spa-authd reads cookies as the module does (core/cookies.h): exact names
+my $rt = $s->cookie('__Secure-spa_rt');
+ok($rt, 'refresh cookie set');
+my @from_page = ("Origin: $s->{origin}", 'Content-Type: application/json');
+$r = $s->browse(POST => "$base/api/v1/auth/refresh", jar => "$s->{state}/none.jar", data => '',
+                headers => [@from_page, "Cookie: __SECURE-spa_rt=$rt"]);
+is($r->{status}, 401, 'spa-authd: __SECURE-spa_rt is not __Secure-spa_rt');
+$r = $s->browse(POST => "$base/api/v1/auth/refresh", jar => "$s->{state}/none2.jar", data => '',
+                headers => [@from_page, "Cookie: theme=dark;\t__Secure-spa_rt=$rt"]);
+is($r->{status}, 200, 'spa-authd: the exact name after a tab refreshes');
+$at = ($r->{headers}{'set-cookie'} // [])->[0] // '';
+($at) = $at =~ /^__Host-spa_at=([^;]+)/;
+ok($at, 'a new access token');
+system("cp", "$s->{state}/none2.jar", $s->{jar});  # the rotated pair is the browser's now
+
 # --- CSRF in front of the microservices
 $r = $s->browse(POST => "$base/api/v1/demo/hello", headers => ['Origin: https://evil.example'], data => '{}');
 envelope_ok($r, 403, 'origin_not_allowed', 'cross-site POST with the cookie');
