@@ -16,6 +16,12 @@ std::string_view trim_ows(std::string_view s);
 // ASCII case-insensitive equality (tokens are case-insensitive).
 bool iequals(std::string_view a, std::string_view b);
 
+// A field name as a lenient upstream may read it: lowercase, and every
+// character that is not a letter or digit as '-' (CGI, WSGI and many
+// frameworks fold '_' and '-' together; some fold more). Two names that
+// fold alike may be the same header to someone.
+std::string fold_field_name(std::string_view name);
+
 // The non-empty elements of a list field value (RFC 9110 §5.6.1): split at
 // commas, OWS trimmed, empty elements dropped. Quoted strings are kept
 // whole, commas inside them included, quotes and all.

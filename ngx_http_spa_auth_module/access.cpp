@@ -216,7 +216,7 @@ ngx_int_t send_rejection(ngx_http_request_t* r, Status s, const LocSettings& loc
 // Client headers that could pass for identity headers (fold_header_name).
 bool identity_header(const ngx_table_elt_t& h, const void* arg) {
   const auto& s = *static_cast<const LocSettings*>(arg);
-  std::string name = fold_header_name(to_view(h.key));
+  std::string name = core::fold_field_name(to_view(h.key));
   if (!s.strip_prefix.empty() && name.compare(0, s.strip_prefix.size(), s.strip_prefix) == 0) return true;
   return std::find(s.strip_names.begin(), s.strip_names.end(), name) != s.strip_names.end();
 }

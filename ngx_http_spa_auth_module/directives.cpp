@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "core/http_fields.h"
 #include "core/origin.h"
 #include "core/session_reader.h"
 
@@ -689,7 +690,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     inherit(c.csrf_origins, p.csrf_origins, {});
     // Names stripped from client requests: every level's claim headers, so
     // a location with its own list still strips the inherited names.
-    auto fold = [](const std::string& n) { return fold_header_name(n); };
+    auto fold = [](const std::string& n) { return core::fold_field_name(n); };
     c.strip_names = p.strip_names;
     using Headers = const std::vector<ClaimHeader>*;
     for (Headers list : {p.claim_headers ? Headers{&*p.claim_headers} : nullptr,

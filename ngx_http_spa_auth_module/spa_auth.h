@@ -6,7 +6,6 @@
 #include "ngx_http_spa_auth_module/ngx_includes.h"
 
 #include <memory>
-#include <cctype>
 #include <optional>
 #include <string>
 #include <vector>
@@ -202,18 +201,6 @@ ngx_int_t status_handler(ngx_http_request_t* r);     // spa_auth_status
 ngx_int_t postconfiguration(ngx_conf_t* cf);
 ngx_int_t init_worker(ngx_cycle_t* cycle);
 void exit_worker(ngx_cycle_t* cycle);
-
-// A header name as an upstream may read it: lowercase, and any character
-// that is not a letter or digit as '-' (CGI, WSGI and many frameworks fold
-// '_' and '-' together; some go further). Used to match identity headers.
-inline std::string fold_header_name(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) {
-    unsigned char u = static_cast<unsigned char>(c);
-    c = std::isalnum(u) ? static_cast<char>(std::tolower(u)) : '-';
-  }
-  return out;
-}
 
 inline std::string_view to_view(const ngx_str_t& s) {
   return {reinterpret_cast<const char*>(s.data), s.len};

@@ -73,6 +73,16 @@ START_TEST(connection_spellings) {
 }
 END_TEST
 
+START_TEST(field_names_fold_as_lenient_upstreams_read_them) {
+  ck_assert(fold_field_name("X-User-Id") == "x-user-id");
+  ck_assert(fold_field_name("X_User_Id") == "x-user-id");
+  ck_assert(fold_field_name("x_USER-iD") == "x-user-id");
+  ck_assert(fold_field_name("X.User.Id") == "x-user-id");
+  ck_assert(fold_field_name("X-User-Id2") == "x-user-id2");
+  ck_assert(fold_field_name("") == "");
+}
+END_TEST
+
 START_TEST(subprotocol_pairs) {
   std::string_view token;
   std::string rest;
@@ -210,6 +220,7 @@ Suite* http_fields_suite() {
   TCase* tc = tcase_create("core");
   tcase_add_test(tc, upgrade_spellings);
   tcase_add_test(tc, connection_spellings);
+  tcase_add_test(tc, field_names_fold_as_lenient_upstreams_read_them);
   tcase_add_test(tc, subprotocol_pairs);
   tcase_add_test(tc, cookie_names_are_exact);
   tcase_add_test(tc, cookie_removal);
