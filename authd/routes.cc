@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "core/cookies.h"
 #include "core/envelope.h"
 #include "core/json_strict.h"
 
@@ -21,19 +22,12 @@ constexpr const char* kOAuthCookie = "__Secure-spa_oauth";
 
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
+// core/cookies.h: the same reading of the Cookie header as the module's.
 std::string cookie(const Request& req, std::string_view name) {
-  std::string header = req.get_header_value("Cookie");
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t end = header.find(';', pos);
-    if (end == std::string::npos) end = header.size();
-    std::string_view part(header.data() + pos, end - pos);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=')
-      return std::string(part.substr(name.size() + 1));
-    pos = end + 1;
-  }
-  return {};
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < req.get_header_value_count("Cookie"); ++i) lines.push_back(req.get_header_value("Cookie", i));
+  auto value = core::find_cookie(std::vector<std::string_view>(lines.begin(), lines.end()), name);
+  return value ? std::string(*value) : std::string();
 }
 
 std::string bearer(const Request& req) {

@@ -67,7 +67,8 @@ Status extract_claims(std::string_view payload, Claims& out, std::string& detail
     return true;
   };
   std::optional<int64_t> exp;
-  if (!time_claim("exp", exp) || !time_claim("nbf", out.nbf) || !time_claim("iat", out.iat))
+  if (!time_claim("exp", exp) || !time_claim("nbf", out.nbf) || !time_claim("iat", out.iat) ||
+      !time_claim("auth_time", out.auth_time))
     return Status::kMalformed;
   if (!exp) {
     detail = "token has no \"exp\" claim";
@@ -147,6 +148,21 @@ Status check_claims(const Claims& c, const ClaimPolicy& p, int64_t now, std::str
   if (p.require_mfa && !c.second_factor) {
     detail = "amr shows no second factor";
     return Status::kMfaRequired;
+  }
+  // RFC 9470 §3 max_age; the leeway covers the clocks of issuer and proxy.
+  if (p.max_age) {
+    if (!c.auth_time) {
+      detail = "token has no auth_time";
+      return Status::kAuthTooOld;
+    }
+    if (*c.auth_time > now + p.leeway) {
+      detail = "auth_time is in the future";
+      return Status::kAuthTooOld;
+    }
+    if (now - *c.auth_time > *p.max_age + p.leeway) {
+      detail = "authenticated " + std::to_string(now - *c.auth_time) + "s ago";
+      return Status::kAuthTooOld;
+    }
   }
   return Status::kOk;
 }

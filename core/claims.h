@@ -18,6 +18,7 @@ struct Claims {
   int64_t exp = 0;                  // required: we accept no token that never expires
   std::optional<int64_t> nbf;
   std::optional<int64_t> iat;
+  std::optional<int64_t> auth_time;  // when the user last authenticated (OIDC Core §2)
   std::optional<std::string> iss;
   std::vector<std::string> aud;
   std::string sub;
@@ -41,10 +42,11 @@ struct ClaimPolicy {
   int64_t leeway = 30;                  // seconds, for exp/nbf/iat
   std::vector<ClaimRequirement> requirements;
   bool require_mfa = false;
+  std::optional<int64_t> max_age;       // seconds: auth_time at most this old (plus leeway)
 };
 
 // First failure wins, in this order: expired, not_yet_valid, wrong_issuer,
-// wrong_audience, forbidden, mfa_required. `now` is Unix seconds.
+// wrong_audience, forbidden, mfa_required, auth_too_old. `now` is Unix seconds.
 Status check_claims(const Claims& c, const ClaimPolicy& p, int64_t now, std::string& detail);
 
 // A claim as text: strings as they are, numbers and booleans as JSON,

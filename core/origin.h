@@ -1,7 +1,10 @@
 // Web origins (RFC 6454) as configured and as browsers send them.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace spa::core {
 
@@ -15,5 +18,29 @@ inline bool is_origin(std::string_view o) {
   return (scheme == "https" || scheme == "http") && !host.empty() &&
          host.find_first_of("/?#@ ") == std::string_view::npos;
 }
+
+// An origin's tuple: scheme and host lowercased, the port explicit (443 for
+// https, 80 for http when none is written).
+struct OriginTuple {
+  std::string scheme;
+  std::string host;
+  int port = 0;
+  bool operator==(const OriginTuple&) const = default;
+};
+
+// Origin header or configured origin -> tuple; nullopt for anything else
+// (including `null`, paths, user info, a bad port).
+std::optional<OriginTuple> parse_origin(std::string_view origin);
+
+// This request's own origin: the scheme it arrived on and its Host header
+// (host[:port], IPv6 in brackets).
+std::optional<OriginTuple> request_origin(std::string_view scheme, std::string_view host_header);
+
+// `origin` (a header value) is the request's own origin: same scheme, host
+// and port. Compares tuples, never strings.
+bool same_origin(std::string_view origin, std::string_view scheme, std::string_view host_header);
+
+// `origin` is one of `allowed` (configured origins), compared as tuples.
+bool origin_listed(std::string_view origin, const std::vector<std::string>& allowed);
 
 }  // namespace spa::core

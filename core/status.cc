@@ -18,6 +18,9 @@ std::string_view status_name(Status s) {
     case Status::kStoreUnavailable: return "store_unavailable";
     case Status::kForbidden: return "forbidden";
     case Status::kMfaRequired: return "mfa_required";
+    case Status::kAuthTooOld: return "auth_too_old";
+    case Status::kUnsafeClaim: return "unsafe_claim";
+    case Status::kOriginNotAllowed: return "origin_not_allowed";
   }
   return "unknown";
 }
@@ -38,6 +41,9 @@ std::string_view status_description(Status s) {
     case Status::kStoreUnavailable: return "session store unavailable";
     case Status::kForbidden: return "token does not grant access to this resource";
     case Status::kMfaRequired: return "a second authentication factor is required";
+    case Status::kAuthTooOld: return "a more recent authentication is required";
+    case Status::kUnsafeClaim: return "token has a claim that cannot be passed on";
+    case Status::kOriginNotAllowed: return "this page may not make this request";
   }
   return "unknown";
 }

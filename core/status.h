@@ -21,6 +21,9 @@ enum class Status {
   kStoreUnavailable, // the session store could not be read: fail closed
   kForbidden,        // a spa_auth_require did not match
   kMfaRequired,      // spa_auth_require_mfa and no second factor in amr
+  kAuthTooOld,       // spa_auth_max_age: auth_time missing or too long ago
+  kUnsafeClaim,      // a claim for a spa_auth_claim_header cannot be a header value
+  kOriginNotAllowed, // spa_auth_csrf_origin / spa_auth_websocket_origin refused the Origin
 };
 
 // Stable snake_case name: "ok", "bad_signature", ...

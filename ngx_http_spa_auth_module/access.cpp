@@ -3,7 +3,11 @@
 // policy, answer 401/403 or pass the claims on.
 #include "ngx_http_spa_auth_module/spa_auth.h"
 
+#include "core/cookies.h"
 #include "core/envelope.h"
+#include "core/http_fields.h"
+#include "core/origin.h"
+#include "core/query.h"
 #include "core/session_reader.h"
 #include "core/token_cache.h"
 
@@ -36,12 +40,12 @@ bool bearer_token(ngx_http_request_t* r, std::string_view& token) {
   return true;
 }
 
+// Cookie names are case-sensitive (RFC 6265); nginx's own lookup is not,
+// so the pairs are read by core/cookies.h.
 bool cookie_token(ngx_http_request_t* r, const std::string& name, std::string_view& token) {
-  ngx_str_t n{name.size(), reinterpret_cast<u_char*>(const_cast<char*>(name.data()))};
-  ngx_str_t value;
-  if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &n, &value) == NGX_DECLINED) return false;
-  if (value.len == 0) return false;
-  token = to_view(value);
+  auto value = core::find_cookie(header_lines(r, "cookie"), name);
+  if (!value || value->empty()) return false;
+  token = *value;
   return true;
 }
 
@@ -54,14 +58,14 @@ bool query_token(ngx_http_request_t* r, const std::string& name, std::string_vie
   return true;
 }
 
-// `from_subprotocol` says the token came from Sec-WebSocket-Protocol.
+// `kind` says where the token came from.
 bool find_token(ngx_http_request_t* r, const std::vector<TokenSource>& sources, std::string_view& token,
-                bool& from_subprotocol) {
-  from_subprotocol = false;
+                TokenSource::Kind& kind) {
   for (const auto& src : sources) {
+    kind = src.kind;
     switch (src.kind) {
       case TokenSource::Kind::kSubprotocol:
-        if (subprotocol_token(r, token)) return from_subprotocol = true;
+        if (subprotocol_token(r, token)) return true;
         break;
       case TokenSource::Kind::kHeader:
         if (bearer_token(r, token)) return true;
@@ -77,25 +81,114 @@ bool find_token(ngx_http_request_t* r, const std::vector<TokenSource>& sources, 
   return false;
 }
 
+// ---- tokens stop here ----------------------------------------------------
+
+bool is_bearer_authorization(const ngx_table_elt_t& h, const void*) {
+  if (h.key.len != 13 || ngx_strncasecmp(h.key.data, (u_char*)"authorization", 13) != 0) return false;
+  std::string_view v = core::trim_ows(to_view(h.value));
+  return v.size() >= 6 && core::iequals(v.substr(0, 6), "bearer") && (v.size() == 6 || v[6] == ' ' || v[6] == '\t');
+}
+
+bool is_empty_cookie(const ngx_table_elt_t& h, const void*) {
+  return h.value.len == 0 && h.key.len == 6 && ngx_strncasecmp(h.key.data, (u_char*)"cookie", 6) == 0;
+}
+
+bool set_value_copy(ngx_http_request_t* r, ngx_str_t& out, std::string_view v) {
+  auto* mem = static_cast<u_char*>(ngx_pnalloc(r->pool, v.size() ? v.size() : 1));
+  if (mem == nullptr) return false;
+  ngx_memcpy(mem, v.data(), v.size());
+  out.data = mem;
+  out.len = v.size();
+  return true;
+}
+
+// Nothing that can carry the token goes upstream: the Bearer
+// Authorization header, the token cookies (other cookies stay), the
+// query parameters, the subprotocol pair. Runs in every spa_auth location
+// unless spa_auth_pass_token is on, whichever source held the token.
+bool strip_tokens(ngx_http_request_t* r, const LocSettings& s) {
+  if (!remove_request_headers(r, is_bearer_authorization, nullptr)) return false;
+  if (r->headers_in.authorization && is_bearer_authorization(*r->headers_in.authorization, nullptr))
+    r->headers_in.authorization = nullptr;
+  bool emptied = false;
+  auto strip_cookie_line = [&](ngx_table_elt_t& h) {
+    bool removed;
+    std::string rest = core::remove_cookies(to_view(h.value), s.token_cookies, removed);
+    if (!removed) return true;
+    emptied = emptied || rest.empty();
+    return set_value_copy(r, h.value, rest);
+  };
+  for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
+    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+    for (ngx_uint_t i = 0; i < part->nelts; ++i)
+      if (h[i].key.len == 6 && ngx_strncasecmp(h[i].key.data, (u_char*)"cookie", 6) == 0 && !strip_cookie_line(h[i]))
+        return false;
+  }
+  // $http_cookie and $cookie_NAME read nginx's own array, which may point
+  // at elements of a list the preaccess phase replaced.
+  auto** cookies = static_cast<ngx_table_elt_t**>(r->headers_in.cookies.elts);
+  for (ngx_uint_t i = 0; i < r->headers_in.cookies.nelts; ++i)
+    if (!strip_cookie_line(*cookies[i])) return false;
+  if (emptied && !remove_request_headers(r, is_empty_cookie, nullptr)) return false;
+  if (!s.token_query_names.empty() && r->args.len) {
+    bool removed;
+    std::string rest = core::remove_query_params(to_view(r->args), s.token_query_names, removed);
+    if (removed) {
+      if (!set_value_copy(r, r->args, rest)) return false;
+      r->valid_unparsed_uri = 0;  // proxy_pass then builds the URI from uri and args
+    }
+  }
+  if (*s.websocket && !strip_subprotocol_token(r)) return false;
+  return true;
+}
+
+// ---- CSRF ----------------------------------------------------------------
+
+bool unsafe_method(ngx_http_request_t* r) {
+  return !(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD | NGX_HTTP_OPTIONS | NGX_HTTP_TRACE));
+}
+
+// A cookie rides along on cross-site requests; an unsafe one must come
+// from an allowed page: its Origin, or (no Origin sent) Sec-Fetch-Site.
+bool csrf_origin_allowed(ngx_http_request_t* r, const LocSettings& s) {
+  auto origins = header_lines(r, "origin");
+  if (origins.size() > 1) return false;
+  if (origins.size() == 1) {
+    std::string_view o = core::trim_ows(origins[0]);
+    if (!s.csrf_origins->empty()) return core::origin_listed(o, *s.csrf_origins);
+    return core::same_origin(o, request_scheme(r), request_host(r));
+  }
+  auto site = header_lines(r, "sec-fetch-site");
+  return site.size() == 1 && core::trim_ows(site[0]) == "same-origin";
+}
+
 // ---- responses -----------------------------------------------------------
 
+// Status -> HTTP, in one place. The RFC 9470 step-up errors are 401.
 ngx_int_t status_http_code(Status s) {
-  if (s == Status::kStoreUnavailable) return NGX_HTTP_SERVICE_UNAVAILABLE;
-  return s == Status::kForbidden || s == Status::kMfaRequired ? NGX_HTTP_FORBIDDEN : NGX_HTTP_UNAUTHORIZED;
+  switch (s) {
+    case Status::kStoreUnavailable: return NGX_HTTP_SERVICE_UNAVAILABLE;
+    case Status::kForbidden:
+    case Status::kOriginNotAllowed: return NGX_HTTP_FORBIDDEN;
+    default: return NGX_HTTP_UNAUTHORIZED;
+  }
 }
 
 std::string_view status_error_code(Status s) {
   switch (s) {
     case Status::kMissing: return "missing_token";
     case Status::kForbidden: return "insufficient_scope";
-    case Status::kMfaRequired: return "insufficient_user_authentication";
+    case Status::kMfaRequired:
+    case Status::kAuthTooOld: return "insufficient_user_authentication";
     case Status::kStoreUnavailable: return "temporarily_unavailable";
+    case Status::kOriginNotAllowed: return "origin_not_allowed";
     default: return "invalid_token";
   }
 }
 
-// RFC 6750 §3: no error attributes when the request carried no token.
-std::string www_authenticate(Status s) {
+// RFC 6750 §3: no error attributes when the request carried no token;
+// RFC 9470 §3: a step-up names the max_age the location wants.
+std::string www_authenticate(Status s, const LocSettings& loc) {
   std::string v = "Bearer realm=\"spa\"";
   if (s == Status::kMissing || s == Status::kStoreUnavailable) return v;
   v += ", error=\"";
@@ -103,69 +196,49 @@ std::string www_authenticate(Status s) {
   v += "\", error_description=\"";
   v += core::status_description(s);
   v += "\"";
+  if ((s == Status::kMfaRequired || s == Status::kAuthTooOld) && loc.policy.max_age)
+    v += ", max_age=" + std::to_string(*loc.policy.max_age);
   return v;
 }
 
-ngx_int_t send_rejection(ngx_http_request_t* r, Status s) {
-  ngx_table_elt_t* h;
-  if (!push_header(r, &r->headers_out.headers, "WWW-Authenticate", www_authenticate(s), &h))
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  r->headers_out.www_authenticate = h;
+ngx_int_t send_rejection(ngx_http_request_t* r, Status s, const LocSettings& loc) {
+  if (s != Status::kOriginNotAllowed) {  // not a token problem: no challenge
+    ngx_table_elt_t* h;
+    if (!push_header(r, &r->headers_out.headers, "WWW-Authenticate", www_authenticate(s, loc), &h))
+      return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    r->headers_out.www_authenticate = h;
+  }
   return send_json_error(r, status_http_code(s), status_error_code(s), core::status_description(s));
 }
 
 // ---- claim headers -------------------------------------------------------
 
-bool is_claim_header(const ngx_table_elt_t& h, const std::vector<ClaimHeader>& names) {
-  for (const auto& n : names)
-    if (h.key.len == n.lowercase.size() &&
-        ngx_strncasecmp(h.key.data, reinterpret_cast<u_char*>(const_cast<char*>(n.lowercase.data())),
-                        h.key.len) == 0)
-      return true;
-  return false;
+// Client headers that could pass for identity headers (fold_header_name).
+bool identity_header(const ngx_table_elt_t& h, const void* arg) {
+  const auto& s = *static_cast<const LocSettings*>(arg);
+  std::string name = core::fold_field_name(to_view(h.key));
+  if (!s.strip_prefix.empty() && name.compare(0, s.strip_prefix.size(), s.strip_prefix) == 0) return true;
+  return std::find(s.strip_names.begin(), s.strip_names.end(), name) != s.strip_names.end();
 }
 
-// Drops every client-sent header that a claim header would carry. The list
-// is rebuilt only when one is present; nginx's pointers to well-known
-// headers keep pointing at the old, unchanged elements.
-ngx_int_t strip_claim_headers(ngx_http_request_t* r, const std::vector<ClaimHeader>& names) {
-  bool found = false;
-  ngx_uint_t total = 0;
-  for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
-    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
-    for (ngx_uint_t i = 0; i < part->nelts; ++i) found = found || is_claim_header(h[i], names);
-    total += part->nelts;
-  }
-  if (!found) return NGX_OK;
-  // Re-initialise the list in place (its `last` points into itself) and
-  // refill it from a copy of the old head.
-  ngx_list_t old = r->headers_in.headers;
-  if (ngx_list_init(&r->headers_in.headers, r->pool, total + names.size() + 1, sizeof(ngx_table_elt_t)) != NGX_OK)
-    return NGX_ERROR;
-  for (ngx_list_part_t* part = &old.part; part; part = part->next) {
-    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
-    for (ngx_uint_t i = 0; i < part->nelts; ++i) {
-      if (is_claim_header(h[i], names)) continue;
-      auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_in.headers));
-      if (copy == nullptr) return NGX_ERROR;
-      *copy = h[i];
-    }
-  }
-  return NGX_OK;
-}
-
-void add_claim_headers(ngx_http_request_t* r, const core::Claims& claims, const std::vector<ClaimHeader>& names) {
+// The claims go upstream only if every one can be a header value;
+// otherwise the request is refused (kUnsafeClaim) and nothing is added.
+Status add_claim_headers(ngx_http_request_t* r, const core::Claims& claims, const std::vector<ClaimHeader>& names) {
+  std::vector<std::pair<const ClaimHeader*, std::string>> values;
   for (const auto& n : names) {
     auto text = core::claim_text(claims.payload, n.claim);
     if (!text) continue;
     if (!core::is_header_safe(*text)) {
       ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                    "spa_auth: claim \"%s\" has control characters, not sent as \"%s\"", n.claim.c_str(),
+                    "spa_auth: token refused: claim \"%s\" for \"%s\" has control characters", n.claim.c_str(),
                     n.header.c_str());
-      continue;
+      return Status::kUnsafeClaim;
     }
-    push_header(r, &r->headers_in.headers, n.header, *text);
+    values.emplace_back(&n, std::move(*text));
   }
+  for (const auto& [n, text] : values)
+    if (!push_header(r, &r->headers_in.headers, n->header, text)) throw std::bad_alloc();
+  return Status::kOk;
 }
 
 // ---- session revocation --------------------------------------------------
@@ -232,16 +305,26 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
   bool upgrade = *s.websocket && is_upgrade(r);
   if (upgrade && !websocket_origin_allowed(r, s)) {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: websocket upgrade refused: Origin not allowed");
-    ctx->status = Status::kForbidden;
+    ctx->status = Status::kOriginNotAllowed;
     ngx_http_finalize_request(
         r, send_json_error(r, NGX_HTTP_FORBIDDEN, "origin_not_allowed", "this page may not open this WebSocket"));
     return NGX_DONE;
   }
   std::string_view token;
-  bool from_subprotocol = false;
-  if (!find_token(r, *s.sources, token, from_subprotocol)) {
+  TokenSource::Kind kind = TokenSource::Kind::kHeader;
+  bool found = find_token(r, *s.sources, token, kind);
+  // The views into the request stay valid: stripping copies, never frees.
+  if (!*s.pass_token && !strip_tokens(r, s)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  if (!found) {
     ctx->status = Status::kMissing;
-    if (*s.mode == Mode::kOptional) return NGX_DECLINED;
+    if (*s.mode == Mode::kOptional) {
+      ctx->upgrade_ok = upgrade;
+      return NGX_DECLINED;
+    }
+  } else if (*s.csrf && kind == TokenSource::Kind::kCookie && unsafe_method(r) && !csrf_origin_allowed(r, s)) {
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "spa_auth: request refused: unsafe method with the token cookie from an Origin not allowed");
+    ctx->status = Status::kOriginNotAllowed;
   } else {
     ctx->status = verify(r, s, token, ctx->token);
     if (ctx->status == Status::kOk) {
@@ -254,11 +337,13 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
         ctx->status = check_session(r, ctx->token->claims.sid, ctx->token->claims.iat);
       }
     }
+    if (ctx->status == Status::kOk) ctx->status = add_claim_headers(r, ctx->token->claims, *s.claim_headers);
   }
   if (ctx->status == Status::kOk) {
-    add_claim_headers(r, ctx->token->claims, *s.claim_headers);
     if (upgrade) {
-      if (websocket_authorized(r, ctx, s, from_subprotocol) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+      if (websocket_authorized(r, ctx, s, kind == TokenSource::Kind::kSubprotocol) != NGX_OK)
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+      ctx->upgrade_ok = true;
       count_websocket_authorized();
     }
     return NGX_OK;
@@ -268,12 +353,12 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
     // Another access module may still allow the request; leave the final
     // answer to nginx, with our challenge header in place.
     ngx_table_elt_t* h;
-    if (!push_header(r, &r->headers_out.headers, "WWW-Authenticate", www_authenticate(ctx->status), &h))
+    if (!push_header(r, &r->headers_out.headers, "WWW-Authenticate", www_authenticate(ctx->status, s), &h))
       return NGX_HTTP_INTERNAL_SERVER_ERROR;
     r->headers_out.www_authenticate = h;
     return status_http_code(ctx->status);
   }
-  ngx_http_finalize_request(r, send_rejection(r, ctx->status));
+  ngx_http_finalize_request(r, send_rejection(r, ctx->status, s));
   return NGX_DONE;
 }
 
@@ -286,11 +371,34 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
   }
 }
 
+// Post-read: nginx writes r->request_line into every error log line of a
+// request (and $request into access logs); secrets in its query are
+// replaced before anything can log them. Routing reads uri and args, not
+// this line, so nothing else changes.
+ngx_int_t redact_request_line_handler(ngx_http_request_t* r) {
+  try {
+    std::string_view line = to_view(r->request_line);
+    if (r != r->main || line.find('?') == std::string_view::npos) return NGX_DECLINED;
+    auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
+    std::string redacted = core::redact_request_line(line, main->query_token_names);
+    if (redacted == line) return NGX_DECLINED;
+    auto* mem = static_cast<u_char*>(ngx_pnalloc(r->pool, redacted.size()));
+    if (mem == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ngx_memcpy(mem, redacted.data(), redacted.size());
+    r->request_line.data = mem;
+    r->request_line.len = redacted.size();
+    return NGX_DECLINED;
+  } catch (const std::exception& e) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: internal error: %s", e.what());
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+}
+
 ngx_int_t preaccess_handler(ngx_http_request_t* r) {
   try {
     LocSettings& s = loc_settings(r);
-    if (s.claim_headers->empty()) return NGX_DECLINED;
-    if (strip_claim_headers(r, *s.claim_headers) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (s.strip_names.empty() && s.strip_prefix.empty()) return NGX_DECLINED;
+    if (!remove_request_headers(r, identity_header, &s)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     return NGX_DECLINED;
   } catch (const std::exception& e) {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: internal error: %s", e.what());
@@ -317,9 +425,18 @@ ngx_int_t not_found(ngx_http_variable_value_t* v) {
   return NGX_OK;
 }
 
-enum class Var : uintptr_t { kResult, kSub, kSid };
+enum class Var : uintptr_t { kResult, kSub, kSid, kRedactedRequest };
 
 ngx_int_t get_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) {
+  if (static_cast<Var>(data) == Var::kRedactedRequest) {
+    // $request for logs: OAuth code/state and query tokens as [redacted].
+    auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
+    try {
+      return set_value(r, v, core::redact_request_line(to_view(r->main->request_line), main->query_token_names));
+    } catch (const std::exception&) {
+      return NGX_ERROR;
+    }
+  }
   RequestCtx* ctx = get_ctx(r->main);
   if (ctx == nullptr) return not_found(v);
   switch (static_cast<Var>(data)) {
@@ -333,6 +450,8 @@ ngx_int_t get_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
       if (!ctx->token || ctx->token->claims.sid.empty() || !core::is_header_safe(ctx->token->claims.sid))
         return not_found(v);
       return set_value(r, v, ctx->token->claims.sid);
+    case Var::kRedactedRequest:
+      break;
   }
   return not_found(v);
 }
@@ -397,6 +516,58 @@ Status check_session(ngx_http_request_t* r, std::string_view sid, std::optional<
   return Status::kStoreUnavailable;
 }
 
+std::vector<std::string_view> header_lines(ngx_http_request_t* r, std::string_view lowercase) {
+  std::vector<std::string_view> out;
+  for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
+    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+    for (ngx_uint_t i = 0; i < part->nelts; ++i)
+      if (h[i].key.len == lowercase.size() &&
+          ngx_strncasecmp(h[i].key.data, reinterpret_cast<u_char*>(const_cast<char*>(lowercase.data())),
+                          lowercase.size()) == 0)
+        out.push_back(to_view(h[i].value));
+  }
+  return out;
+}
+
+// The list is rebuilt only when a line goes; nginx's pointers to well-known
+// headers keep pointing at the old, unchanged elements.
+bool remove_request_headers(ngx_http_request_t* r, bool (*drop)(const ngx_table_elt_t&, const void*), const void* arg) {
+  bool found = false;
+  ngx_uint_t total = 0;
+  for (ngx_list_part_t* part = &r->headers_in.headers.part; part; part = part->next) {
+    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+    for (ngx_uint_t i = 0; i < part->nelts; ++i) found = found || drop(h[i], arg);
+    total += part->nelts;
+  }
+  if (!found) return true;
+  // Re-initialise the list in place (its `last` points into itself) and
+  // refill it from a copy of the old head. Room for the claim headers too.
+  ngx_list_t old = r->headers_in.headers;
+  if (ngx_list_init(&r->headers_in.headers, r->pool, total + 8, sizeof(ngx_table_elt_t)) != NGX_OK) return false;
+  for (ngx_list_part_t* part = &old.part; part; part = part->next) {
+    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+    for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+      if (drop(h[i], arg)) continue;
+      auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_in.headers));
+      if (copy == nullptr) return false;
+      *copy = h[i];
+    }
+  }
+  return true;
+}
+
+std::string_view request_scheme(ngx_http_request_t* r) {
+#if (NGX_HTTP_SSL)
+  if (r->connection->ssl) return "https";
+#endif
+  return "http";
+}
+
+std::string_view request_host(ngx_http_request_t* r) {
+  if (r->headers_in.host) return to_view(r->headers_in.host->value);
+  return to_view(r->headers_in.server);
+}
+
 RequestCtx* request_ctx(ngx_http_request_t* r) {
   RequestCtx* ctx = get_ctx(r->main);
   return ctx ? ctx : create_ctx(r->main);
@@ -443,7 +614,8 @@ ngx_int_t add_variables(ngx_conf_t* cf) {
     const char* name;
     Var which;
   };
-  for (Def d : {Def{"spa_auth_result", Var::kResult}, Def{"spa_auth_sub", Var::kSub}, Def{"spa_auth_sid", Var::kSid}}) {
+  for (Def d : {Def{"spa_auth_result", Var::kResult}, Def{"spa_auth_sub", Var::kSub}, Def{"spa_auth_sid", Var::kSid},
+                Def{"spa_auth_redacted_request", Var::kRedactedRequest}}) {
     ngx_str_t name{ngx_strlen(d.name), reinterpret_cast<u_char*>(const_cast<char*>(d.name))};
     ngx_http_variable_t* var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
     if (var == nullptr) return NGX_ERROR;
@@ -454,12 +626,17 @@ ngx_int_t add_variables(ngx_conf_t* cf) {
   ngx_http_variable_t* var = ngx_http_add_variable(cf, &prefix, NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE);
   if (var == nullptr) return NGX_ERROR;
   var->get_handler = get_claim_variable;
-  // "upgrade" when the client asked for one, else "close": the Connection
+  // "upgrade" for an upgrade the module let through, else "close": the Connection
   // header spa_auth_websocket sends upstream.
   ngx_str_t upgrade = ngx_string("spa_auth_connection_upgrade");
   var = ngx_http_add_variable(cf, &upgrade, NGX_HTTP_VAR_NOCACHEABLE);
   if (var == nullptr) return NGX_ERROR;
   var->get_handler = connection_upgrade_variable;
+  // "websocket" for an upgrade the module let through, else no header.
+  ngx_str_t upgrade_name = ngx_string("spa_auth_upgrade");
+  var = ngx_http_add_variable(cf, &upgrade_name, NGX_HTTP_VAR_NOCACHEABLE);
+  if (var == nullptr) return NGX_ERROR;
+  var->get_handler = upgrade_variable;
   return NGX_OK;
 }
 
@@ -474,6 +651,9 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
   auto* all = static_cast<ngx_http_handler_pt*>(access.elts);
   for (ngx_uint_t i = access.nelts - 1; i > 0; --i) all[i] = all[i - 1];
   all[0] = access_handler;
+  h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers));
+  if (h == nullptr) return NGX_ERROR;
+  *h = redact_request_line_handler;
   // Stripping runs before access so that `satisfy any` cannot skip it.
   h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers));
   if (h == nullptr) return NGX_ERROR;

@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "core/http_fields.h"
 #include "core/origin.h"
 #include "core/session_reader.h"
 
@@ -36,6 +37,10 @@ bool full_path(ngx_conf_t* cf, ngx_uint_t i, std::string& out) {
   if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) return false;
   out = std::string(to_view(name));
   return true;
+}
+
+MainSettings& main_settings(ngx_conf_t* cf) {
+  return *static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
 }
 
 char* set_mode(ngx_conf_t* cf, ngx_command_t*, void* conf) {
@@ -175,6 +180,9 @@ char* set_token_sources(ngx_conf_t* cf, ngx_command_t*, void* conf) {
     } else if (v.rfind("query=", 0) == 0 && valid_name(v.substr(6))) {
       src.kind = TokenSource::Kind::kQuery;
       src.name = v.substr(6);
+      // $spa_auth_redacted_request hides every query token name, wherever configured.
+      auto& names = main_settings(cf).query_token_names;
+      if (std::find(names.begin(), names.end(), src.name) == names.end()) names.push_back(src.name);
     } else if (v == "subprotocol") {
       src.kind = TokenSource::Kind::kSubprotocol;
     } else {
@@ -206,9 +214,82 @@ char* set_require_mfa(ngx_conf_t* cf, ngx_command_t*, void* conf) {
   return kConfOk;
 }
 
+// on|off into an optional<bool>, once per level.
+char* set_flag(ngx_conf_t* cf, std::optional<bool>& slot) {
+  if (slot) return duplicate();
+  std::string v = arg(cf, 1);
+  if (v == "on") slot = true;
+  else if (v == "off") slot = false;
+  else return invalid(cf, 1);
+  return kConfOk;
+}
+
+// spa_auth_max_age TIME | off: auth_time at most TIME old (RFC 9470 max_age).
+char* set_max_age(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.max_age) return duplicate();
+  if (arg(cf, 1) == "off") {
+    s.max_age = 0;  // off: not checked here
+    return kConfOk;
+  }
+  time_t t = ngx_parse_time(&args(cf)[1], 1);
+  if (t == static_cast<time_t>(NGX_ERROR) || t < 1 || t > 366 * 86400) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_max_age: invalid time \"%V\" (1s to 366d)", &args(cf)[1]);
+    return kConfError;
+  }
+  s.max_age = t;
+  return kConfOk;
+}
+
+char* set_pass_token(ngx_conf_t* cf, ngx_command_t*, void* conf) { return set_flag(cf, loc(conf).pass_token); }
+
+// spa_auth_csrf_origin ORIGIN ... | on | off; `on`: the same origin only.
+char* set_csrf_origin(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.csrf) return duplicate();
+  std::string first = arg(cf, 1);
+  if (first == "on" || first == "off") {
+    if (cf->args->nelts > 2) return invalid(cf, 2);
+    s.csrf = first == "on";
+    s.csrf_origins.emplace();
+    return kConfOk;
+  }
+  s.csrf = true;
+  s.csrf_origins.emplace();
+  for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+    std::string o = arg(cf, i);
+    if (!core::parse_origin(o)) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "spa_auth_csrf_origin: \"%V\" is not an origin like https://app.example.com", &args(cf)[i]);
+      return kConfError;
+    }
+    s.csrf_origins->push_back(std::move(o));
+  }
+  return kConfOk;
+}
+
 bool valid_header_name(std::string_view name) {
   return !name.empty() && name.size() <= 128 &&
          std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
+}
+
+// spa_auth_identity_prefix PREFIX | off
+char* set_identity_prefix(ngx_conf_t* cf, ngx_command_t*, void* conf) {
+  auto& s = loc(conf);
+  if (s.identity_prefix) return duplicate();
+  std::string v = arg(cf, 1);
+  if (v == "off") {
+    s.identity_prefix = "";
+    return kConfOk;
+  }
+  if (!valid_header_name(v) || v.size() < 2) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "spa_auth_identity_prefix: invalid header name prefix \"%V\" (letters, digits, '-', '_')",
+                       &args(cf)[1]);
+    return kConfError;
+  }
+  s.identity_prefix = v;
+  return kConfOk;
 }
 
 char* add_claim_header(ngx_conf_t* cf, ngx_command_t*, void* conf) {
@@ -260,10 +341,6 @@ char* set_session_store(ngx_conf_t* cf, ngx_command_t*, void*) {
   }
   main->session_store = path;
   return kConfOk;
-}
-
-MainSettings& main_settings(ngx_conf_t* cf) {
-  return *static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_spa_auth_module))->s;
 }
 
 // spa_auth_limit_zone KEY zone=NAME:SIZE rate=N/PERIOD;
@@ -433,7 +510,7 @@ char* set_websocket(ngx_conf_t* cf, ngx_command_t*, void* conf) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_websocket: proxy_http_version 1.1 %s", rv);
     return kConfError;
   }
-  for (auto words : {std::initializer_list<const char*>{"proxy_set_header", "Upgrade", "$http_upgrade"},
+  for (auto words : {std::initializer_list<const char*>{"proxy_set_header", "Upgrade", "$spa_auth_upgrade"},
                      std::initializer_list<const char*>{"proxy_set_header", "Connection", "$spa_auth_connection_upgrade"}}) {
     if ((rv = proxy_directive(cf, words)) != nullptr) {
       ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth_websocket: %s %s", *words.begin(), rv);
@@ -515,6 +592,14 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("spa_auth_claim_header"), kAnyLevel | NGX_CONF_TAKE2, guarded<add_claim_header>,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_identity_prefix"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_identity_prefix>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_max_age"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_max_age>, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("spa_auth_csrf_origin"), kAnyLevel | NGX_CONF_1MORE, guarded<set_csrf_origin>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("spa_auth_pass_token"), kAnyLevel | NGX_CONF_TAKE1, guarded<set_pass_token>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("spa_auth_session_store"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, guarded<set_session_store>, 0, 0,
      nullptr},
     {ngx_string("spa_auth_cache_size"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, guarded<set_cache_size>, 0, 0,
@@ -578,9 +663,45 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     if (*c.websocket) default_sources.push_back({TokenSource::Kind::kSubprotocol, ""});
     if (!c.sources && p.sources_set) c.sources = p.sources, c.sources_set = true;
     else if (!c.sources) c.sources = default_sources;
+    // The subprotocol pair is the only way a browser's WebSocket can carry
+    // a bearer token, and the module always takes it off before proxying:
+    // a spa_auth_token from an upper level must not drop it silently.
+    if (*c.websocket && std::none_of(c.sources->begin(), c.sources->end(), [](const TokenSource& t) {
+          return t.kind == TokenSource::Kind::kSubprotocol;
+        }))
+      c.sources->push_back({TokenSource::Kind::kSubprotocol, ""});
+    // Cookies and query parameters that carry tokens here never go upstream
+    // (nor spa-authd's access and refresh cookies, whatever the sources).
+    c.token_cookies = {"__Host-spa_at", "__Secure-spa_rt"};
+    c.token_query_names = {"access_token"};  // RFC 6750 §2.3: the bearer token's own URI parameter
+    for (const auto& src : *c.sources) {
+      if (src.kind == TokenSource::Kind::kCookie &&
+          std::find(c.token_cookies.begin(), c.token_cookies.end(), src.name) == c.token_cookies.end())
+        c.token_cookies.push_back(src.name);
+      if (src.kind == TokenSource::Kind::kQuery &&
+          std::find(c.token_query_names.begin(), c.token_query_names.end(), src.name) == c.token_query_names.end())
+        c.token_query_names.push_back(src.name);
+    }
     inherit(c.requirements, p.requirements, {});
     inherit(c.require_mfa, p.require_mfa, false);
+    if (!c.max_age) c.max_age = p.max_age;
+    inherit(c.pass_token, p.pass_token, false);
+    inherit(c.csrf, p.csrf, false);
+    inherit(c.csrf_origins, p.csrf_origins, {});
+    // Names stripped from client requests: every level's claim headers, so
+    // a location with its own list still strips the inherited names.
+    auto fold = [](const std::string& n) { return core::fold_field_name(n); };
+    c.strip_names = p.strip_names;
+    using Headers = const std::vector<ClaimHeader>*;
+    for (Headers list : {p.claim_headers ? Headers{&*p.claim_headers} : nullptr,
+                         c.claim_headers ? Headers{&*c.claim_headers} : nullptr})
+      if (list)
+        for (const auto& h : *list)
+          if (std::find(c.strip_names.begin(), c.strip_names.end(), fold(h.lowercase)) == c.strip_names.end())
+            c.strip_names.push_back(fold(h.lowercase));
     inherit(c.claim_headers, p.claim_headers, {});
+    if (!c.identity_prefix) c.identity_prefix = p.identity_prefix;
+    c.strip_prefix = c.identity_prefix ? fold(*c.identity_prefix) : c.strip_names.empty() ? "" : "x-user-";
     inherit(c.limits, p.limits, {});
     MainSettings& main = main_settings(cf);
     for (auto& use : *c.limits) {
@@ -607,6 +728,8 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
     c.policy.leeway = *c.leeway;
     c.policy.requirements = *c.requirements;
     c.policy.require_mfa = *c.require_mfa;
+    if (c.max_age && *c.max_age > 0) c.policy.max_age = c.max_age;
+    else c.policy.max_age.reset();
     return kConfOk;
   } catch (const std::exception& e) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "spa_auth: %s", e.what());

@@ -90,9 +90,22 @@ struct LocSettings {
   std::optional<bool> websocket;                        // spa_auth_websocket
   std::optional<std::vector<std::string>> ws_origins;   // spa_auth_websocket_origin; empty: same origin only
   std::optional<int64_t> ws_recheck_ms;                 // spa_auth_websocket_recheck
+  std::optional<int64_t> max_age;                       // spa_auth_max_age, seconds; 0 = off
+  std::optional<std::string> identity_prefix;           // spa_auth_identity_prefix as written; "" = off
+  std::optional<std::vector<std::string>> csrf_origins; // spa_auth_csrf_origin; empty: same origin
+  std::optional<bool> csrf;                             // spa_auth_csrf_origin on/list (true) or off
+  std::optional<bool> pass_token;                       // spa_auth_pass_token
 
   // Filled by merge for the request path.
   core::ClaimPolicy policy;
+  // Client headers removed before anything else (preaccess): the claim
+  // header names of this level and every level above, lowercased with '_'
+  // as '-', and the identity prefix in the same form ("" = none).
+  std::vector<std::string> strip_names;
+  std::string strip_prefix;
+  // Cookie and query names that carry tokens here, removed before proxying.
+  std::vector<std::string> token_cookies;
+  std::vector<std::string> token_query_names;
 };
 
 struct MainSettings {
@@ -102,6 +115,7 @@ struct MainSettings {
   ngx_int_t request_id_index = NGX_ERROR;
   std::vector<std::unique_ptr<LimitZone>> limit_zones;
   ngx_shm_zone_t* metrics = nullptr;
+  std::vector<std::string> query_token_names;  // every spa_auth_token query=NAME, for the redacted request
 };
 
 struct LocConf {
@@ -120,6 +134,7 @@ struct RequestCtx {
   core::VerifiedTokenPtr token;  // set once the signature verified
   WsState* ws = nullptr;         // an authorized WebSocket upgrade (pool-owned)
   bool token_from_subprotocol = false;
+  bool upgrade_ok = false;       // the access handler let this WebSocket upgrade through
 };
 
 // Builds a C++ object in pool memory; its destructor runs with the pool.
@@ -154,8 +169,21 @@ RequestCtx* request_ctx(ngx_http_request_t* r);  // the main request's, made whe
 // (logged). kOk without a session store.
 core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::optional<int64_t> iat);
 
+// Every line of a request header (lowercase name), in order.
+std::vector<std::string_view> header_lines(ngx_http_request_t* r, std::string_view lowercase);
+// Removes every request header line for which drop(h) is true; the list is
+// rebuilt only when one matches. Returns false when out of memory.
+bool remove_request_headers(ngx_http_request_t* r, bool (*drop)(const ngx_table_elt_t&, const void*), const void* arg);
+// This request's scheme, "https" or "http".
+std::string_view request_scheme(ngx_http_request_t* r);
+std::string_view request_host(ngx_http_request_t* r);
+
 // websocket.cpp
 bool is_upgrade(ngx_http_request_t* r);
+// Sec-WebSocket-Protocol `bearer, <jwt>` is rewritten to offer the upstream
+// `bearer` without the token.
+bool strip_subprotocol_token(ngx_http_request_t* r);
+ngx_int_t upgrade_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data);
 bool websocket_origin_allowed(ngx_http_request_t* r, const LocSettings& s);
 bool subprotocol_token(ngx_http_request_t* r, std::string_view& token);
 ngx_int_t websocket_authorized(ngx_http_request_t* r, RequestCtx* ctx, const LocSettings& s, bool from_subprotocol);

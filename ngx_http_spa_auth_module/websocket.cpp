@@ -12,6 +12,8 @@
 // through only up to the end of the frame under way.
 #include "ngx_http_spa_auth_module/spa_auth.h"
 
+#include "core/http_fields.h"
+#include "core/origin.h"
 #include "core/session_reader.h"
 #include "core/ws_frames.h"
 
@@ -64,12 +66,6 @@ ngx_table_elt_t* find_header(ngx_list_t* list, std::string_view lowercase) {
         return &h[i];
   }
   return nullptr;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // Ends the proxied connection: unsent upstream bytes (whole frames: the
@@ -160,9 +156,20 @@ ssize_t tracked_send(ngx_connection_t* c, u_char* buf, size_t size) {
 }
 
 ngx_int_t header_filter(ngx_http_request_t* r) {
+  if (r->headers_out.status != NGX_HTTP_SWITCHING_PROTOCOLS) return next_header_filter(r);
   RequestCtx* ctx = r == r->main ? get_ctx(r) : nullptr;
-  if (ctx == nullptr || ctx->ws == nullptr || r->headers_out.status != NGX_HTTP_SWITCHING_PROTOCOLS)
-    return next_header_filter(r);
+  // Defence in depth: in a spa_auth_websocket location no 101 reaches the
+  // client unless the access handler let that upgrade through, whatever
+  // the upstream made of the request. The connection is closed instead.
+  if (r != r->main || *loc_settings(r).websocket) {
+    if (ctx == nullptr || !ctx->upgrade_ok) {
+      ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                    "spa_auth: the upstream switched protocols for an upgrade the module did not authorize; "
+                    "connection closed");
+      return NGX_ERROR;
+    }
+  }
+  if (ctx == nullptr || ctx->ws == nullptr) return next_header_filter(r);
   WsState* ws = ctx->ws;
   if (ctx->token_from_subprotocol) {
     // The client offered `bearer, <jwt>`; it must get `bearer` back, and
@@ -184,36 +191,41 @@ ngx_int_t header_filter(ngx_http_request_t* r) {
 
 }  // namespace
 
-bool is_upgrade(ngx_http_request_t* r) {
-  ngx_table_elt_t* h = find_header(&r->headers_in.headers, "upgrade");
-  return h != nullptr && h->value.len == 9 && ngx_strncasecmp(h->value.data, (u_char*)"websocket", 9) == 0;
-}
+// Upgrade is a list (RFC 9110 §7.8) and may come in several lines: any
+// element naming websocket, in any case, with OWS or a version, counts.
+bool is_upgrade(ngx_http_request_t* r) { return core::upgrade_offers(header_lines(r, "upgrade"), "websocket"); }
 
 // Cross-site WebSocket hijacking: a browser sends Origin with every
 // upgrade, and cookies with it. No list: the page must be on this host.
 bool websocket_origin_allowed(ngx_http_request_t* r, const LocSettings& s) {
   ngx_table_elt_t* o = find_header(&r->headers_in.headers, "origin");
   if (o == nullptr) return true;  // not a browser: no cookies ride along uninvited
-  std::string_view origin = to_view(o->value);
-  if (!s.ws_origins->empty()) {
-    for (const auto& allowed : *s.ws_origins)
-      if (origin == allowed) return true;
-    return false;
-  }
-  size_t sep = origin.find("://");
-  if (sep == std::string_view::npos || r->headers_in.host == nullptr) return false;
-  return origin.substr(sep + 3) == to_view(r->headers_in.host->value);
+  auto origins = header_lines(r, "origin");
+  if (origins.size() != 1) return false;  // two Origin lines: which one would the upstream read?
+  std::string_view origin = core::trim_ows(origins[0]);
+  if (!s.ws_origins->empty()) return core::origin_listed(origin, *s.ws_origins);
+  // Same origin: scheme, host and port, not the host alone.
+  return core::same_origin(origin, request_scheme(r), request_host(r));
 }
 
 bool subprotocol_token(ngx_http_request_t* r, std::string_view& token) {
-  ngx_table_elt_t* h = find_header(&r->headers_in.headers, "sec-websocket-protocol");
-  if (h == nullptr) return false;
-  std::string_view v = to_view(h->value);
-  size_t comma = v.find(',');
-  if (comma == std::string_view::npos || trim(v.substr(0, comma)) != "bearer") return false;
-  std::string_view rest = v.substr(comma + 1);
-  token = trim(rest.substr(0, rest.find(',')));
-  return !token.empty();
+  std::string rest;
+  return core::subprotocol_bearer(header_lines(r, "sec-websocket-protocol"), token, rest) && !token.empty();
+}
+
+namespace {
+bool is_subprotocol_header(const ngx_table_elt_t& h, const void*) {
+  return h.key.len == 22 && ngx_strncasecmp(h.key.data, (u_char*)"sec-websocket-protocol", 22) == 0;
+}
+}  // namespace
+
+bool strip_subprotocol_token(ngx_http_request_t* r) {
+  std::string_view token;
+  std::string rest;
+  if (!core::subprotocol_bearer(header_lines(r, "sec-websocket-protocol"), token, rest)) return true;
+  // Every line goes; one line with the offer minus the token replaces them.
+  if (!remove_request_headers(r, is_subprotocol_header, nullptr)) return false;
+  return push_header(r, &r->headers_in.headers, "Sec-WebSocket-Protocol", rest);
 }
 
 ngx_int_t websocket_authorized(ngx_http_request_t* r, RequestCtx* ctx, const LocSettings& s, bool from_subprotocol) {
@@ -232,17 +244,30 @@ ngx_int_t websocket_authorized(ngx_http_request_t* r, RequestCtx* ctx, const Loc
   ws->finish.log = r->connection->log;
   ctx->ws = ws;
   ctx->token_from_subprotocol = from_subprotocol;
-  if (from_subprotocol) {
-    // The upstream is offered `bearer` alone: the token stops here.
-    ngx_table_elt_t* h = find_header(&r->headers_in.headers, "sec-websocket-protocol");
-    if (h != nullptr) ngx_str_set(&h->value, "bearer");
+  return NGX_OK;
+}
+
+// Upstream headers of a spa_auth_websocket location: the upstream hears of
+// an upgrade only when the access handler let it through.
+ngx_int_t upgrade_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) {
+  static u_char websocket[] = "websocket";
+  RequestCtx* ctx = get_ctx(r->main);
+  if (ctx == nullptr || !ctx->upgrade_ok) {
+    v->not_found = 1;
+    return NGX_OK;
   }
+  v->data = websocket;
+  v->len = sizeof websocket - 1;
+  v->valid = 1;
+  v->no_cacheable = 0;
+  v->not_found = 0;
   return NGX_OK;
 }
 
 ngx_int_t connection_upgrade_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) {
   static u_char upgrade[] = "upgrade", close[] = "close";
-  bool up = find_header(&r->headers_in.headers, "upgrade") != nullptr;
+  RequestCtx* ctx = get_ctx(r->main);
+  bool up = ctx != nullptr && ctx->upgrade_ok;
   v->data = up ? upgrade : close;
   v->len = up ? sizeof upgrade - 1 : sizeof close - 1;
   v->valid = 1;

@@ -250,7 +250,7 @@ spa_auth_jwks_file @DATA@/jwks.json;
 location /t { spa_auth on; spa_auth_require_mfa on; add_header X-Result $spa_auth_result always; }
 --- more_headers
 Authorization: Bearer {{ mint(claims => { amr => ['pwd'] }) }}
---- error_code: 403
+--- error_code: 401
 --- response_headers
 WWW-Authenticate: Bearer realm="spa", error="insufficient_user_authentication", error_description="a second authentication factor is required"
 X-Result: mfa_required

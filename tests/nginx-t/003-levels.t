@@ -305,7 +305,7 @@ spa_auth_require_mfa on;
 location /t { spa_auth on; }
 --- more_headers
 Authorization: Bearer {{ mint(claims => { amr => ['pwd'] }) }}
---- error_code: 403
+--- error_code: 401
 
 === spa_auth_require_mfa at server level
 --- http_config
@@ -315,7 +315,7 @@ spa_auth_require_mfa on;
 location /t { spa_auth on; }
 --- more_headers
 Authorization: Bearer {{ mint(claims => { amr => ['pwd'] }) }}
---- error_code: 403
+--- error_code: 401
 
 === spa_auth_require_mfa off below on
 --- http_config

@@ -78,11 +78,39 @@ X-User-Sub: mallory
 --- response_body_like
 ^sub=\n
 
-=== a claim with control characters never becomes a header
+=== a claim with CR/LF for a claim header refuses the request: 401 invalid_token
 --- http_config
 spa_auth_jwks_file @DATA@/jwks.json;
 spa_auth_claim_header X-User-Sub sub;
 spa_auth_claim_header X-User-Email email;
+--- config
+location /t { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; add_header X-Result $spa_auth_result always; }
+--- more_headers
+Authorization: Bearer {{ mint(claims => { sub => 'alice', email => "a\r\nX-Admin: yes" }) }}
+--- error_code: 401
+--- response_headers
+X-Result: unsafe_claim
+WWW-Authenticate: Bearer realm="spa", error="invalid_token", error_description="token has a claim that cannot be passed on"
+--- response_body_like
+"code":"invalid_token"
+--- error_log
+spa_auth: token refused: claim "email" for "X-User-Email" has control characters
+
+=== a claim with NUL, DEL or a tab for a claim header: 401 too
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+spa_auth_claim_header X-User-Sub sub;
+spa_auth_claim_header X-User-Role role;
+--- config
+location /t { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; }
+--- more_headers
+Authorization: Bearer {{ mint(claims => { sub => "alice\x7f", role => ["user", "a\x00b"] }) }}
+--- error_code: 401
+
+=== a claim with control characters that no header carries passes, but is no variable
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+spa_auth_claim_header X-User-Sub sub;
 --- config
 location /t { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; add_header X-Email "[$spa_auth_claim_email]"; }
 --- more_headers
@@ -92,8 +120,6 @@ Authorization: Bearer {{ mint(claims => { sub => 'alice', email => "a\r\nX-Admin
 ^sub=alice\nemail=\n
 --- response_headers
 X-Email: []
---- error_log
-spa_auth: claim "email" has control characters, not sent as "X-User-Email"
 
 === variables: result, sub, sid and any claim
 --- http_config

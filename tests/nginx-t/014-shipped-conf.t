@@ -47,7 +47,8 @@ is($code, 200, 'legacy /api/ path rewritten to /api/v1/');
     is($ws->{messages}[0]{text}, 'dev: hi', 'and echoes');
 }
 ($code, $body) = curl("$base/api/v1/demo/sensitive/x");
-is($code, 403, 'step-up location refuses a password-only token');
+is($code, 401, 'step-up location refuses a password-only token: 401 (RFC 9470 step-up)');
+like($body, qr/"code":"insufficient_user_authentication"/, 'insufficient_user_authentication');
 ($code) = curl("$base/api/v1/demo/admin/x");
 is($code, 403, 'admin location refuses role user');
 

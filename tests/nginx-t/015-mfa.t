@@ -37,7 +37,7 @@ api('/api/v1/auth/signup', \%u);
 my $login = api('/api/v1/auth/login', { email => $u{email}, password => $u{password} });
 my $auth = "Authorization: Bearer $login->{json}{data}{access_token}";
 is(api('/api/v1/mfa/status', undef, $auth)->{json}{data}{enabled}, JSON::PP::false, 'status: off');
-is(get_status('/sensitive/x', $login->{json}{data}{access_token}), 403, 'step-up location refuses a password-only token');
+is(get_status('/sensitive/x', $login->{json}{data}{access_token}), 401, 'step-up location refuses a password-only token: 401 (RFC 9470)');
 my $r = http_request('GET /sensitive/x', "Authorization: Bearer $login->{json}{data}{access_token}");
 is($r->{headers}{'www-authenticate'}[0],
    'Bearer realm="spa", error="insufficient_user_authentication", error_description="a second authentication factor is required"',
@@ -84,7 +84,7 @@ is(code(api('/api/v1/mfa/verify', { mfa_token => $r->{json}{data}{mfa_token}, co
 is(code(api('/api/v1/mfa/verify', { mfa_token => 'made-up', code => $next })), '401 invalid_token', 'unknown mfa_token: 401');
 
 my $rt = api('/api/v1/auth/refresh', { refresh_token => $login->{json}{data}{refresh_token} });
-is(get_status('/sensitive/x', $rt->{json}{data}{access_token}), 403, 'a password-only session stays password-only after refresh');
+is(get_status('/sensitive/x', $rt->{json}{data}{access_token}), 401, 'a password-only session stays password-only after refresh');
 
 # --- backup codes
 $r = api('/api/v1/auth/login', { email => $u{email}, password => $u{password} });

@@ -146,8 +146,8 @@ sub authd_direct {  # (answer, its access cookie)
 }
 authd_direct('/api/v1/auth/signup', { email => 'frank@example.com', username => 'squatter', password => 'squatter password 1' });
 my (undef, $squat_at) = authd_direct('/api/v1/auth/login', { email => 'frank@example.com', password => 'squatter password 1' });
-my ($me) = authd_direct('/api/v1/auth/me', undef, "Authorization: Bearer @{[ $squat_at // '' ]}");
-is($me->{data}{user}{username}, 'squatter', 'the squatter signs in (this test runs without require_verified_email)');
+my ($squat_me) = authd_direct('/api/v1/auth/me', undef, "Authorization: Bearer @{[ $squat_at // '' ]}");
+is($squat_me->{data}{user}{username}, 'squatter', 'the squatter signs in (this test runs without require_verified_email)');
 ($r) = oauth_login('frank', jar => "$s->{state}/frank.txt");
 is($r->{headers}{location}[0], '/', 'frank signs in with the provider that verified frank@example.com');
 my $frank = $s->api(GET => '/api/v1/auth/me', undef, jar => "$s->{state}/frank.txt")->{json}{data}{user};

@@ -18,6 +18,13 @@ const wss = new WebSocketServer({
   handleProtocols: (protocols) => (protocols.has('bearer') ? 'bearer' : false),
 });
 wss.on('connection', (ws, req) => {
+  // A bad frame (reserved bits set, a bad opcode, an unmasked client frame)
+  // is that socket's error: `ws` closes it with 1002; without a handler the
+  // error would end the whole process.
+  ws.on('error', (err) => {
+    console.log(`ws-service: closing a socket: ${err.message}`);
+    ws.terminate();
+  });
   const who = req.headers['x-user-name'] || req.headers['x-user-id'] || 'stranger';
   ws.send(JSON.stringify({
     hello: who,

@@ -27,6 +27,7 @@ Suite* oidc_suite();
 Suite* limiter_suite();
 Suite* ws_suite();
 Suite* account_security_suite();
+Suite* http_fields_suite();
 
 namespace test {
 

@@ -150,6 +150,29 @@ START_TEST(mfa_needs_otp_in_amr) {
 }
 END_TEST
 
+START_TEST(max_age_needs_a_recent_auth_time) {
+  ClaimPolicy p;
+  p.max_age = 600;
+  p.leeway = 30;
+  json t = base();
+  ck_assert(check(t, p) == Status::kAuthTooOld);  // no auth_time: the check fails
+  t["auth_time"] = kNow - 630;                      // max_age + leeway: still fine
+  ck_assert(check(t, p) == Status::kOk);
+  t["auth_time"] = kNow - 631;
+  ck_assert(check(t, p) == Status::kAuthTooOld);
+  t["auth_time"] = kNow;
+  ck_assert(check(t, p) == Status::kOk);
+  t["auth_time"] = kNow + 31;  // in the future beyond leeway
+  ck_assert(check(t, p) == Status::kAuthTooOld);
+  t["auth_time"] = "yesterday";
+  ck_assert(extract(t.dump()) == Status::kMalformed);
+  t["auth_time"] = kNow - 10'000;
+  ck_assert(check(t, ClaimPolicy{}) == Status::kOk);  // no max_age: not checked
+  p.require_mfa = true;                              // mfa is checked first
+  ck_assert(check(t, p) == Status::kMfaRequired);
+}
+END_TEST
+
 START_TEST(first_failure_wins) {
   ClaimPolicy p;
   p.issuer = "x";
@@ -187,6 +210,7 @@ Suite* claims_suite() {
   tcase_add_test(tc, issuer_and_audience);
   tcase_add_test(tc, requirements_match_strings_arrays_and_scalars);
   tcase_add_test(tc, mfa_needs_otp_in_amr);
+  tcase_add_test(tc, max_age_needs_a_recent_auth_time);
   tcase_add_test(tc, first_failure_wins);
   tcase_add_test(tc, claim_text_and_header_safety);
   suite_add_tcase(s, tc);

@@ -236,20 +236,36 @@ sub error_log_text {
 sub start_nginx {
     my (%b) = @_;
     prepare_prefix() unless $b{reuse_prefix};
-    write_file("$DIR/conf/nginx.conf", nginx_conf(%b));
-    my $test = `$NGINX -p $DIR -c $DIR/conf/nginx.conf -t 2>&1`;
-    return (0, $test) if $?;
-    my $out = `$NGINX -p $DIR -c $DIR/conf/nginx.conf 2>&1`;
-    return (0, $out) if $?;
-    for (1 .. 200) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $PORT, Timeout => 1);
-        if ($s) { close $s; last }
-        sleep 0.02;
+    # free_port's port may be taken by a parallel test before nginx binds
+    # it: then another port, and the error log as it was before.
+    for my $attempt (1 .. 4) {
+        my $log_size = -s "$DIR/logs/error.log" // 0;
+        write_file("$DIR/conf/nginx.conf", nginx_conf(%b));
+        my $test = `$NGINX -p $DIR -c $DIR/conf/nginx.conf -t 2>&1`;
+        return (0, $test) if $?;
+        my $out = `$NGINX -p $DIR -c $DIR/conf/nginx.conf 2>&1`;
+        my $started = $? == 0;
+        if ($attempt < 4 && index(substr(error_log_text(), $log_size) . $out, 'Address already in use') >= 0) {
+            if ($started && open my $fh, '<', "$DIR/logs/nginx.pid") {
+                chomp($NGINX_PID = <$fh>);
+                stop_nginx();
+            }
+            truncate "$DIR/logs/error.log", $log_size;
+            $PORT = free_port();
+            $PORT = free_port() while $PORT == $ECHO_PORT;
+            next;
+        }
+        return (0, $out) unless $started;
+        for (1 .. 200) {
+            my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $PORT, Timeout => 1);
+            if ($s) { close $s; last }
+            sleep 0.02;
+        }
+        open my $fh, '<', "$DIR/logs/nginx.pid" or return (0, "no pid file");
+        chomp($NGINX_PID = <$fh>);
+        close $fh;
+        return (1, $test);
     }
-    open my $fh, '<', "$DIR/logs/nginx.pid" or return (0, "no pid file");
-    chomp($NGINX_PID = <$fh>);
-    close $fh;
-    return (1, $test);
 }
 
 # The daemonized master is not our child; once it exits it may linger as a

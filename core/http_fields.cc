@@ -1,0 +1,94 @@
+#include "core/http_fields.h"
+
+#include <algorithm>
+
+namespace spa::core {
+namespace {
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string_view unquote(std::string_view e) {
+  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') return trim_ows(e.substr(1, e.size() - 2));
+  return e;
+}
+
+}  // namespace
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+
+std::string fold_field_name(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) c = '-';
+  }
+  return out;
+}
+
+std::vector<std::string_view> list_elements(std::string_view value) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  bool quoted = false;
+  for (size_t i = 0; i <= value.size(); ++i) {
+    if (i < value.size()) {
+      char c = value[i];
+      if (quoted && c == '\\' && i + 1 < value.size()) {
+        ++i;
+        continue;
+      }
+      if (c == '"') quoted = !quoted;
+      if (c != ',' || quoted) continue;
+    }
+    std::string_view e = trim_ows(value.substr(start, i - start));
+    if (!e.empty()) out.push_back(e);
+    start = i + 1;
+  }
+  return out;
+}
+
+std::vector<std::string_view> list_elements(const std::vector<std::string_view>& lines) {
+  std::vector<std::string_view> out;
+  for (auto line : lines)
+    for (auto e : list_elements(line)) out.push_back(e);
+  return out;
+}
+
+bool list_contains(const std::vector<std::string_view>& lines, std::string_view token) {
+  auto all = list_elements(lines);
+  return std::any_of(all.begin(), all.end(), [&](std::string_view e) { return iequals(unquote(e), token); });
+}
+
+bool upgrade_offers(const std::vector<std::string_view>& lines, std::string_view protocol) {
+  for (auto e : list_elements(lines)) {
+    e = unquote(e);
+    size_t slash = e.find('/');
+    if (iequals(trim_ows(e.substr(0, slash)), protocol)) return true;
+  }
+  return false;
+}
+
+bool subprotocol_bearer(const std::vector<std::string_view>& lines, std::string_view& token, std::string& rest) {
+  auto all = list_elements(lines);
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    if (all[i] != "bearer") continue;  // subprotocol names are case-sensitive (RFC 6455 §4.1)
+    token = all[i + 1];
+    rest.clear();
+    for (size_t j = 0; j < all.size(); ++j) {
+      if (j == i + 1) continue;
+      if (!rest.empty()) rest += ", ";
+      rest += all[j];
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace spa::core

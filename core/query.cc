@@ -1,0 +1,99 @@
+#include "core/query.h"
+
+#include <algorithm>
+
+#include "core/http_fields.h"
+
+namespace spa::core {
+namespace {
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoded, '+' as space, as a form decoder reads it.
+std::string decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i] == '+' ? ' ' : s[i]);
+    }
+  }
+  return out;
+}
+
+bool named(std::string_view param, const std::vector<std::string>& names) {
+  std::string name = decode(param.substr(0, param.find('=')));
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return iequals(n, name); });
+}
+
+template <typename F>
+void for_each_param(std::string_view query, F f) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t end = query.find('&', pos);
+    if (end == std::string_view::npos) end = query.size();
+    f(query.substr(pos, end - pos), end == query.size());
+    pos = end + 1;
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& secret_query_names() {
+  static const std::vector<std::string> names = {"code", "state", "access_token", "id_token", "refresh_token",
+                                                 "token", "mfa_token", "password"};
+  return names;
+}
+
+std::string remove_query_params(std::string_view query, const std::vector<std::string>& names, bool& removed) {
+  std::string out;
+  removed = false;
+  for_each_param(query, [&](std::string_view p, bool) {
+    if (p.empty()) return;
+    if (named(p, names)) {
+      removed = true;
+      return;
+    }
+    if (!out.empty()) out.push_back('&');
+    out += p;
+  });
+  return out;
+}
+
+std::string redact_query(std::string_view query, const std::vector<std::string>& names) {
+  std::string out;
+  bool first = true;
+  for_each_param(query, [&](std::string_view p, bool) {
+    if (!first) out.push_back('&');
+    first = false;
+    if (!p.empty() && (named(p, names) || named(p, secret_query_names()))) {
+      size_t eq = p.find('=');
+      out += p.substr(0, eq);
+      out += "=[redacted]";
+    } else {
+      out += p;
+    }
+  });
+  return out;
+}
+
+std::string redact_request_line(std::string_view line, const std::vector<std::string>& names) {
+  size_t q = line.find('?');
+  if (q == std::string_view::npos) return std::string(line);
+  // The target ends at the space before the HTTP version (or at the end).
+  size_t end = line.find(' ', q);
+  if (end == std::string_view::npos) end = line.size();
+  std::string out(line.substr(0, q + 1));
+  out += redact_query(line.substr(q + 1, end - q - 1), names);
+  out += line.substr(end);
+  return out;
+}
+
+}  // namespace spa::core

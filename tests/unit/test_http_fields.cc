@@ -1,0 +1,231 @@
+// Request parsing the module and spa-authd share (core/http_fields.h,
+// core/cookies.h, core/origin.h, core/query.h): table tests of the
+// spellings a client can choose, so that nginx, the module and an upstream
+// cannot read one request three ways.
+#include <string>
+#include <vector>
+
+#include "core/cookies.h"
+#include "core/http_fields.h"
+#include "core/origin.h"
+#include "core/query.h"
+#include "tests/unit/helpers.h"
+
+using namespace spa::core;
+
+namespace {
+
+using Lines = std::vector<std::string_view>;
+
+struct UpgradeCase {
+  Lines lines;
+  bool websocket;
+};
+
+}  // namespace
+
+START_TEST(upgrade_spellings) {
+  const UpgradeCase cases[] = {
+      {{"websocket"}, true},
+      {{"WebSocket"}, true},
+      {{"WEBSOCKET"}, true},
+      {{"websocket\t"}, true},
+      {{"\twebsocket"}, true},
+      {{" websocket "}, true},
+      {{"websocket/13"}, true},
+      {{"h2c, websocket"}, true},
+      {{"websocket, h2c"}, true},
+      {{",,websocket,,"}, true},
+      {{", , websocket"}, true},
+      {{"\"websocket\""}, true},
+      {{"h2c", "websocket"}, true},   // two header lines are one list
+      {{"", "websocket"}, true},
+      {{"h2c"}, false},
+      {{""}, false},
+      {{",,,"}, false},
+      {{}, false},
+      {{"websockets"}, false},
+      {{"web socket"}, false},
+      {{"xwebsocket"}, false},
+      {{"\"h2c, websocket\""}, false},  // one quoted element, not two
+  };
+  for (const auto& c : cases) {
+    bool got = upgrade_offers(c.lines, "websocket");
+    ck_assert_msg(got == c.websocket, "Upgrade \"%s\"...: got %d", c.lines.empty() ? "" : std::string(c.lines[0]).c_str(),
+                  got);
+  }
+}
+END_TEST
+
+START_TEST(connection_spellings) {
+  ck_assert(list_contains(Lines{"Upgrade"}, "upgrade"));
+  ck_assert(list_contains(Lines{"keep-alive, Upgrade"}, "upgrade"));
+  ck_assert(list_contains(Lines{"keep-alive,\tUPGRADE\t"}, "upgrade"));
+  ck_assert(list_contains(Lines{"close", "upgrade"}, "upgrade"));
+  ck_assert(!list_contains(Lines{"upgraded"}, "upgrade"));
+  ck_assert(!list_contains(Lines{"keep-alive"}, "upgrade"));
+  ck_assert(!list_contains(Lines{}, "upgrade"));
+  auto e = list_elements(std::string_view("a, \"b,c\" ,,\td\t, "));
+  ck_assert_uint_eq(e.size(), 3);
+  ck_assert(e[0] == "a" && e[1] == "\"b,c\"" && e[2] == "d");
+  ck_assert(trim_ows(" \t x \t") == "x");
+  ck_assert(iequals("WebSocket", "websocket") && !iequals("websocket", "websocke"));
+}
+END_TEST
+
+START_TEST(field_names_fold_as_lenient_upstreams_read_them) {
+  ck_assert(fold_field_name("X-User-Id") == "x-user-id");
+  ck_assert(fold_field_name("X_User_Id") == "x-user-id");
+  ck_assert(fold_field_name("x_USER-iD") == "x-user-id");
+  ck_assert(fold_field_name("X.User.Id") == "x-user-id");
+  ck_assert(fold_field_name("X-User-Id2") == "x-user-id2");
+  ck_assert(fold_field_name("") == "");
+}
+END_TEST
+
+START_TEST(subprotocol_pairs) {
+  std::string_view token;
+  std::string rest;
+  ck_assert(subprotocol_bearer(Lines{"bearer, a.b.c"}, token, rest));
+  ck_assert(token == "a.b.c" && rest == "bearer");
+  ck_assert(subprotocol_bearer(Lines{"bearer,\ta.b.c\t, chat"}, token, rest));
+  ck_assert(token == "a.b.c" && rest == "bearer, chat");
+  ck_assert(subprotocol_bearer(Lines{"chat, bearer", "a.b.c"}, token, rest));  // the pair across two lines
+  ck_assert(token == "a.b.c" && rest == "chat, bearer");
+  ck_assert(!subprotocol_bearer(Lines{"bearer"}, token, rest));
+  ck_assert(!subprotocol_bearer(Lines{"chat, a.b.c"}, token, rest));
+  ck_assert(!subprotocol_bearer(Lines{"Bearer, a.b.c"}, token, rest));  // subprotocols are case-sensitive
+  ck_assert(!subprotocol_bearer(Lines{}, token, rest));
+}
+END_TEST
+
+START_TEST(cookie_names_are_exact) {
+  struct Case {
+    const char* header;
+    const char* want;  // nullptr: not found
+  };
+  const Case cases[] = {
+      {"__Host-spa_at=T", "T"},
+      {"a=1; __Host-spa_at=T; b=2", "T"},
+      {"a=1;__Host-spa_at=T", "T"},
+      {"a=1;\t__Host-spa_at = T ", "T"},
+      {"__HOST-spa_at=T", nullptr},
+      {"__host-spa_at=T", nullptr},
+      {"__Host-SPA_AT=T", nullptr},
+      {"x__Host-spa_at=T", nullptr},
+      {"__Host-spa_at_x=T", nullptr},
+      {"__Host-spa_at", nullptr},           // no '=': a nameless value
+      {"a=__Host-spa_at=T", nullptr},       // inside another value
+      {"__HOST-spa_at=X; __Host-spa_at=T", "T"},
+      {"__Host-spa_at=T1; __Host-spa_at=T2", "T1"},  // the first wins
+      {"__Host-spa_at=", ""},
+      {";;; __Host-spa_at=T ;;", "T"},
+      {"", nullptr},
+  };
+  for (const auto& c : cases) {
+    auto v = find_cookie(std::string_view(c.header), "__Host-spa_at");
+    if (c.want == nullptr) {
+      ck_assert_msg(!v, "\"%s\": found a cookie", c.header);
+    } else {
+      ck_assert_msg(v && *v == c.want, "\"%s\": wanted \"%s\"", c.header, c.want);
+    }
+  }
+  ck_assert(find_cookie(Lines{"a=1", "__Host-spa_at=T"}, "__Host-spa_at") == std::string_view("T"));
+  ck_assert(!find_cookie(Lines{"a=1", "__HOST-spa_at=T"}, "__Host-spa_at"));
+  ck_assert(!find_cookie(std::string_view("=T"), ""));
+}
+END_TEST
+
+START_TEST(cookie_removal) {
+  bool removed;
+  std::vector<std::string> names = {"__Host-spa_at"};
+  ck_assert(remove_cookies("a=1; __Host-spa_at=T; b=2", names, removed) == "a=1; b=2" && removed);
+  ck_assert(remove_cookies("__Host-spa_at=T", names, removed).empty() && removed);
+  ck_assert(remove_cookies("a=1;__HOST-spa_at=T;b=2", names, removed) == "a=1; b=2" && removed);
+  ck_assert(remove_cookies("a=1; b=__Host-spa_at=T", names, removed) == "a=1; b=__Host-spa_at=T" && !removed);
+  ck_assert(remove_cookies("a=1", names, removed) == "a=1" && !removed);
+}
+END_TEST
+
+START_TEST(origins_compare_scheme_host_and_port) {
+  struct Case {
+    const char* origin;
+    const char* scheme;
+    const char* host;
+    bool same;
+  };
+  const Case cases[] = {
+      {"https://app.example.com", "https", "app.example.com", true},
+      {"https://app.example.com", "https", "app.example.com:443", true},
+      {"https://app.example.com:443", "https", "app.example.com", true},
+      {"https://APP.example.com", "https", "app.EXAMPLE.com", true},
+      {"https://localhost:8443", "https", "localhost:8443", true},
+      {"http://localhost:8080", "http", "localhost:8080", true},
+      {"http://[::1]:8080", "http", "[::1]:8080", true},
+      {"http://app.example.com", "https", "app.example.com", false},   // scheme
+      {"https://app.example.com", "http", "app.example.com", false},
+      {"https://app.example.com:8443", "https", "app.example.com", false},  // port
+      {"https://app.example.com", "https", "app.example.com:8443", false},
+      {"http://app.example.com:443", "https", "app.example.com", false},
+      {"https://evil.example", "https", "app.example.com", false},
+      {"https://app.example.com.evil.example", "https", "app.example.com", false},
+      {"null", "https", "app.example.com", false},
+      {"", "https", "app.example.com", false},
+      {"https://app.example.com/", "https", "app.example.com", false},
+      {"https://user@app.example.com", "https", "app.example.com", false},
+      {"https://app.example.com:", "https", "app.example.com", false},
+      {"https://app.example.com:99999", "https", "app.example.com", false},
+      {"ftp://app.example.com", "ftp", "app.example.com", false},
+      {"https://app.example.com", "https", "", false},
+  };
+  for (const auto& c : cases)
+    ck_assert_msg(same_origin(c.origin, c.scheme, c.host) == c.same, "%s vs %s://%s", c.origin, c.scheme, c.host);
+  std::vector<std::string> allowed = {"https://app.example.com", "http://localhost:5173"};
+  ck_assert(origin_listed("https://app.example.com", allowed));
+  ck_assert(origin_listed("https://app.example.com:443", allowed));
+  ck_assert(origin_listed("http://LOCALHOST:5173", allowed));
+  ck_assert(!origin_listed("http://app.example.com", allowed));
+  ck_assert(!origin_listed("https://app.example.com:444", allowed));
+  ck_assert(!origin_listed("null", allowed));
+  ck_assert(!origin_listed("", allowed));
+}
+END_TEST
+
+START_TEST(query_tokens_removed_and_secrets_redacted) {
+  bool removed;
+  std::vector<std::string> names = {"access_token"};
+  ck_assert(remove_query_params("access_token=T", names, removed).empty() && removed);
+  ck_assert(remove_query_params("a=1&access_token=T&b=2", names, removed) == "a=1&b=2" && removed);
+  ck_assert(remove_query_params("a=1&ACCESS_TOKEN=T", names, removed) == "a=1" && removed);
+  ck_assert(remove_query_params("a=1&access%5Ftoken=T", names, removed) == "a=1" && removed);
+  ck_assert(remove_query_params("access_token=T1&access_token=T2&x", names, removed) == "x" && removed);
+  ck_assert(remove_query_params("a=access_token", names, removed) == "a=access_token" && !removed);
+  ck_assert(remove_query_params("", names, removed).empty() && !removed);
+
+  ck_assert(redact_query("code=abc&state=xyz&x=1", {}) == "code=[redacted]&state=[redacted]&x=1");
+  ck_assert(redact_query("at=T&x=1", {"at"}) == "at=[redacted]&x=1");
+  ck_assert(redact_query("%63ode=abc", {}) == "%63ode=[redacted]");
+  ck_assert(redact_query("Access_Token=T&&id_token=I&token=t", {}) ==
+            "Access_Token=[redacted]&&id_token=[redacted]&token=[redacted]");
+  ck_assert(redact_query("codex=1&xcode=2", {}) == "codex=1&xcode=2");
+  ck_assert(redact_request_line("GET /cb?code=abc&state=s HTTP/1.1", {}) ==
+            "GET /cb?code=[redacted]&state=[redacted] HTTP/1.1");
+  ck_assert(redact_request_line("GET /ws?at=T", {"at"}) == "GET /ws?at=[redacted]");
+  ck_assert(redact_request_line("GET /plain HTTP/1.1", {}) == "GET /plain HTTP/1.1");
+}
+END_TEST
+
+Suite* http_fields_suite() {
+  Suite* s = suite_create("http_fields");
+  TCase* tc = tcase_create("core");
+  tcase_add_test(tc, upgrade_spellings);
+  tcase_add_test(tc, connection_spellings);
+  tcase_add_test(tc, field_names_fold_as_lenient_upstreams_read_them);
+  tcase_add_test(tc, subprotocol_pairs);
+  tcase_add_test(tc, cookie_names_are_exact);
+  tcase_add_test(tc, cookie_removal);
+  tcase_add_test(tc, origins_compare_scheme_host_and_port);
+  tcase_add_test(tc, query_tokens_removed_and_secrets_redacted);
+  suite_add_tcase(s, tc);
+  return s;
+}
