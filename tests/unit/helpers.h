@@ -26,6 +26,7 @@ Suite* totp_suite();
 Suite* oidc_suite();
 Suite* limiter_suite();
 Suite* ws_suite();
+Suite* store_suite();
 
 namespace test {
 
