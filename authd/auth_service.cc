@@ -73,6 +73,7 @@ AuthService::AuthService(const Config& config, Store& store, SigningKeys& keys, 
 Outcome AuthService::store_failure(const std::string& err) {
   // Logged by the store, once per episode.
   if (err == Store::kFullError) return Outcome::error(503, "store_full", "the service cannot store more data right now; try again later");
+  if (err == Store::kReplacedError) return Outcome::error(503, "store_unavailable", "the store is being replaced; try again later");
   log_event("error", "store_failed", {{"reason", err}});
   return Outcome::error(500, "internal_error", "internal error");
 }

@@ -138,6 +138,8 @@ bool Store::open(const std::string& path, std::string& err, uint64_t max_size) {
   }
   ::chmod((path + "/lock.mdb").c_str(), 0660);
   if (!core::data_file_whole(env_.get(), path, err)) return false;
+  struct stat fs;
+  if (::stat((path + "/data.mdb").c_str(), &fs) == 0) data_dev_ = fs.st_dev, data_ino_ = fs.st_ino;
   int dead = 0;
   mdb_reader_check(env_.get(), &dead);  // slots of killed readers (nginx workers)
   if (dead > 0) log_event("info", "store_stale_readers_cleared", {{"count", std::to_string(dead)}});
@@ -235,7 +237,20 @@ std::string Store::metrics() const {
          "\n# TYPE spa_authd_store_max_bytes gauge\nspa_authd_store_max_bytes " + std::to_string(u.max_bytes) + "\n";
 }
 
+bool Store::data_file_replaced() const {
+  struct stat fs;
+  return ::stat((path_ + "/data.mdb").c_str(), &fs) != 0 || fs.st_dev != data_dev_ || fs.st_ino != data_ino_;
+}
+
 bool Store::write(const std::function<bool(Txn&)>& fn, std::string& err, WriteKind kind) {
+  // A stat per write (next to a synchronous commit, nothing): a revocation
+  // answered 200 must be in the file the module reads.
+  if (data_file_replaced()) {
+    if (!replaced_logged_.exchange(true))
+      log_event("error", "store_file_replaced", {{"path", path_}, {"action", "restart spa-authd to use the new file"}});
+    err = kReplacedError;
+    return false;
+  }
   for (int attempt = 0;; ++attempt) {
     core::LmdbTxn txn;
     int rc = txn.begin(env_.get(), 0);

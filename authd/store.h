@@ -32,6 +32,8 @@
 // still end a session (docs/authd.md, "Store").
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -89,6 +91,10 @@ class Store {
 
   // The error of a write refused because the store is full.
   static constexpr const char* kFullError = "store_full";
+  // The error of a write after data.mdb was replaced underneath (a restore
+  // while spa-authd runs): it would land in the deleted file, so nothing is
+  // written until spa-authd is restarted on the new one.
+  static constexpr const char* kReplacedError = "store_replaced";
   static constexpr uint64_t kDefaultMaxSize = uint64_t{1} << 30;
   // Address space beyond max_size that only revocation-class writes use.
   static uint64_t reserve_for(uint64_t max_size) { return std::max<uint64_t>(max_size / 4, uint64_t{4} << 20); }
@@ -138,6 +144,10 @@ class Store {
   uint64_t map_size_ = 0;
   mutable std::atomic<bool> warned_{false};
   mutable std::atomic<bool> full_logged_{false};  // "store_full" is said once per episode
+  mutable std::atomic<bool> replaced_logged_{false};
+  dev_t data_dev_ = 0;
+  ino_t data_ino_ = 0;
+  bool data_file_replaced() const;
 };
 
 // The 80 % warning: true once when `used` crosses 80 % of `max` upwards;

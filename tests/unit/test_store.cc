@@ -299,6 +299,20 @@ START_TEST(an_existing_store_opens_and_gets_its_indexes) {
 }
 END_TEST
 
+START_TEST(authd_writes_nothing_into_a_replaced_file) {
+  World w;
+  Outcome a = w.signup_and_login("alice");
+  auto who = w.who(a);
+  // A restore while spa-authd runs: its writes would land in the deleted inode.
+  ck_assert(std::system(("cp " + w.dir + "/store/data.mdb " + w.dir + "/copy.mdb && mv " + w.dir + "/copy.mdb " +
+                         w.dir + "/store/data.mdb").c_str()) == 0);
+  Outcome out = w.service->logout(who, "", w.client);
+  ck_assert_int_eq(out.status, 503);
+  ck_assert_str_eq(out.code.c_str(), "store_unavailable");
+  ck_assert_int_eq(w.service->login("alice@example.com", "alice password!", w.client).status, 503);
+}
+END_TEST
+
 // ---- the module's reader and the file ---------------------------------------
 
 namespace {
@@ -496,6 +510,7 @@ Suite* store_suite() {
   tcase_add_test(tc, the_sweeper_works_in_bounded_batches_and_cleans_dangling_index_entries);
   tcase_add_test(tc, export_and_erasure_go_through_the_indexes);
   tcase_add_test(tc, an_existing_store_opens_and_gets_its_indexes);
+  tcase_add_test(tc, authd_writes_nothing_into_a_replaced_file);
   tcase_add_test(tc, the_reader_clears_slots_of_killed_readers);
   tcase_add_test(tc, the_reader_follows_a_store_replaced_by_rename);
   tcase_add_test(tc, the_reader_refuses_truncated_and_garbage_files_without_faulting);
