@@ -128,7 +128,7 @@ bool Store::open(const std::string& path, std::string& err, uint64_t max_size) {
   max_size_ = max_size;
   map_size_ = max_size + reserve_for(max_size);  // address space, not disk: the file grows as needed
   if (!env_.open(path, 0, kDbCount, map_size_, 0640, err)) return false;
-  if (!core::lock_matches_data(env_.get())) {
+  if (!core::lock_matches_data_exactly(env_.get())) {
     // data.mdb was replaced under a lock file some reader kept open: the
     // writer starts a fresh lock file; readers notice it and reopen.
     log_event("warn", "store_lock_replaced", {{"path", path}});

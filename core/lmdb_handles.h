@@ -50,19 +50,46 @@ class LmdbEnv {
   MDB_env* env_ = nullptr;
 };
 
-// Readers pick the meta page by the transaction id in the lock file. When
-// data.mdb was replaced (a restore, `mdb_copy -c` and rename) while some
-// process kept the old lock file open, that id belongs to another file and
-// reads would land on the wrong meta page: refuse such an environment.
-inline bool lock_matches_data(MDB_env* env) {
+// Readers and the writer pick the meta page by the transaction id in the
+// lock file. When data.mdb was replaced (a restore, `mdb_copy -c` and
+// rename) while some process kept the old lock file open, that id belongs
+// to another file: reads would land on the wrong meta page, and the writer
+// would build on it. A committing writer updates the data file's meta
+// before the lock's id, so for a moment the lock may trail by one.
+enum class LockState { kMatches, kTrailsByOne, kForeign };
+
+inline LockState lock_state(MDB_env* env) {
   MDB_envinfo before, after;
-  if (mdb_env_info(env, &before) != 0) return false;
   MDB_txn* txn = nullptr;
-  if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return false;
+  if (mdb_env_info(env, &before) != 0 || mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return LockState::kForeign;
   size_t id = mdb_txn_id(txn);
   mdb_txn_abort(txn);
-  if (mdb_env_info(env, &after) != 0) return false;
-  return before.me_last_txnid <= id && id <= after.me_last_txnid;  // a commit may land in between
+  if (mdb_env_info(env, &after) != 0) return LockState::kForeign;
+  if (before.me_last_txnid <= id && id <= after.me_last_txnid) return LockState::kMatches;
+  if (id + 1 == before.me_last_txnid) return LockState::kTrailsByOne;  // a commit in flight, or a foreign lock
+  return LockState::kForeign;
+}
+
+// For readers: a lock that trails by one for ~50 ms is not a commit in
+// flight (a commit's meta sync takes milliseconds).
+inline bool lock_matches_data(MDB_env* env) {
+  for (int i = 0; i < 50; ++i) {
+    LockState s = lock_state(env);
+    if (s != LockState::kTrailsByOne) return s == LockState::kMatches;
+    ::usleep(1000);
+  }
+  return false;
+}
+
+// For the writer, exact: under the writer's mutex no commit is in flight,
+// so the lock's id is the data file's newest.
+inline bool lock_matches_data_exactly(MDB_env* env) {
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(env, nullptr, 0, &txn) != 0) return false;
+  MDB_envinfo info;
+  bool same = mdb_env_info(env, &info) == 0 && mdb_txn_id(txn) == info.me_last_txnid + 1;
+  mdb_txn_abort(txn);
+  return same;
 }
 
 // A data file shorter than its last page would fault (SIGBUS) when read
