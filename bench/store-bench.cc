@@ -2,7 +2,7 @@
 // real AuthService and Store (libspa_authd.a) on a fake clock, so a million
 // rotations cover weeks of simulated time in a minute or two.
 //
-//   spa-store-bench DIR [ROTATIONS] [SESSIONS]
+//   spa-store-bench DIR [ROTATIONS] [SESSIONS] [nosweep]
 //
 // SESSIONS sessions (default 200) each rotate every access_ttl (5 min);
 // one rotation in 500 ends its session (logout) and logs in a new one; the
@@ -25,12 +25,13 @@ using namespace spa::authd;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s DIR [ROTATIONS] [SESSIONS]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s DIR [ROTATIONS] [SESSIONS] [nosweep]\n", argv[0]);
     return 2;
   }
   std::string dir = argv[1];
   long rotations = argc > 2 ? std::atol(argv[2]) : 1000000;
   int sessions = argc > 3 ? std::atoi(argv[3]) : 200;
+  bool sweeping = !(argc > 4 && std::string(argv[4]) == "nosweep");  // the contrast: what the sweeper saves
   Config config;
   config.issuer = "https://app.example.com";
   config.access_ttl = 300;
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
       std::string name = "user" + std::to_string(i);
       tokens[i] = service.login(name + "@example.com", name + " password!", client).tokens->refresh_token;
     }
-    if (now >= next_sweep) {
+    if (sweeping && now >= next_sweep) {
       std::map<std::string, size_t> deleted;
       if (!sweeper.sweep(now, deleted, err)) return std::fprintf(stderr, "sweep: %s\n", err.c_str()), 1;
       next_sweep = now + 600;
