@@ -69,6 +69,9 @@ AuthService::AuthService(const Config& config, Store& store, SigningKeys& keys, 
       mfa_key_(std::move(mfa_key)) {}
 
 Outcome AuthService::store_failure(const std::string& err) {
+  // Logged by the store, once per episode.
+  if (err == Store::kFullError) return Outcome::error(503, "store_full", "the service cannot store more data right now; try again later");
+  if (err == Store::kReplacedError) return Outcome::error(503, "store_unavailable", "the store is being replaced; try again later");
   log_event("error", "store_failed", {{"reason", err}});
   return Outcome::error(500, "internal_error", "internal error");
 }
@@ -126,7 +129,15 @@ void AuthService::audit(Store::Txn& t, const std::string& event, const json& use
   std::string rnd = random_bytes(8);
   std::copy(rnd.begin(), rnd.end(), key + 8);
   json e = {{"ts", now}, {"event", event}, {"subject", user.value("audit_id", "")}, {"request_id", client.request_id}};
+  if (t.over_limit()) {
+    // A revocation in a full store: it must not grow the store, so the
+    // event goes to the log (journald) instead of the audit database.
+    log_event("warn", "audit_not_stored", {{"audit_event", event}, {"request_id", client.request_id}});
+    return;
+  }
+  std::string subject = user.value("audit_id", "");
   t.put(Db::kAudit, std::string_view(key, sizeof key), e.dump());
+  if (!subject.empty()) t.put(Db::kUserAudit, subject + std::string(key, sizeof key), "");
 }
 
 bool AuthService::start_session(Store::Txn& t, const json& user, const ClientInfo& client, int64_t now,
@@ -150,7 +161,8 @@ bool AuthService::start_session(Store::Txn& t, const json& user, const ClientInf
   r.issued_at = now;
   r.expires_at = now + config_.refresh_ttl;
   return t.put(Db::kSessions, sid, rec.encode()) && t.put(Db::kSessionMeta, sid, meta.dump()) &&
-         t.put(Db::kUserSessions, uid + ":" + sid, "") && t.put(Db::kRefresh, sha256(out.refresh_token), r.to_json());
+         t.put(Db::kUserSessions, uid + ":" + sid, "") && t.put(Db::kRefresh, sha256(out.refresh_token), r.to_json()) &&
+         t.put(Db::kSessionRefresh, sid + sha256(out.refresh_token), "");
 }
 
 bool AuthService::needs_second_factor(const json& u) const {
@@ -174,7 +186,7 @@ bool AuthService::open_second_factor_gate(Store::Txn& t, const json& u, const js
   result = Outcome();
   result.data = {{"mfa_required", true}, {"mfa_token", token}, {"expires_in", ttl}, {"method", by_mail ? "email" : "totp"}};
   audit(t, "login_second_factor_pending", u, client, now);
-  return t.put(Db::kMfaPending, sha256(token), pending.dump());
+  return put_user_record(t, Db::kMfaPending, sha256(token), id, pending.dump());
 }
 
 bool AuthService::finish_first_factor(Store::Txn& t, json& u, const json& amr, const char* event,
@@ -353,6 +365,10 @@ Outcome AuthService::refresh(const std::string& token, const ClientInfo& client)
             return false;  // nothing to change
           }
           case RefreshDecision::kRotate: {
+            // A rotation grows the store; reuse detection above must not
+            // be refused, so this write runs as a revocation and only
+            // the rotation waits for room.
+            if (t.over_limit()) return t.refuse_full();
             KeyView k = keys(now);
             IssuedTokens next;
             next.refresh_token = random_token();
@@ -376,13 +392,14 @@ Outcome AuthService::refresh(const std::string& token, const ClientInfo& client)
             result.data = {{"user", public_user(*user)}};
             return t.put(Db::kRefresh, hash, record->to_json()) &&
                    t.put(Db::kRefresh, sha256(next.refresh_token), successor.to_json()) &&
+                   t.put(Db::kSessionRefresh, record->sid + sha256(next.refresh_token), "") &&
                    t.put(Db::kSessions, record->sid, session->encode()) &&
                    t.put(Db::kSessionMeta, record->sid, meta.dump());
           }
         }
         return false;
       },
-      err);
+      err, Store::WriteKind::kRevocation);
   if (!ok && !err.empty()) return store_failure(err);
   return result;
 }
@@ -408,7 +425,7 @@ Outcome AuthService::logout(const std::optional<Principal>& who, const std::stri
         if (auto user = load_json(t, Db::kUsers, user_id)) audit(t, "logout", *user, client, now);
         return end_session(t, sid, now);
       },
-      err);
+      err, Store::WriteKind::kRevocation);
   if (!ok && !err.empty()) return store_failure(err);
   if (!found) return Outcome::error(401, "invalid_token", "no session to end");
   Outcome o;
@@ -505,7 +522,7 @@ Outcome AuthService::revoke_session(const Principal& who, const std::string& sid
         audit(t, "session_revoked", user, client, now);
         return end_session(t, sid, now);
       },
-      err);
+      err, Store::WriteKind::kRevocation);
   if (!ok && !err.empty()) return store_failure(err);
   if (!owned) return Outcome::error(404, "not_found", "no such session");
   Outcome o;
@@ -561,17 +578,20 @@ Outcome AuthService::export_data(const Principal& who) {
           sessions.push_back(s);
           return true;
         });
+        // The user's own events, through user_audit: never a scan of everyone's.
         json events = json::array();
         std::string subject = user->value("audit_id", "");
-        t.scan(Db::kAudit, "", [&](std::string_view, std::string_view v) {
-          json e;
-          std::string e_err;
-          if (core::parse_json_strict(v, e, e_err) && e.is_object() && e.value("subject", "") == subject) {
-            e.erase("subject");
-            events.push_back(e);
-          }
-          return true;
-        });
+        if (!subject.empty())
+          t.scan(Db::kUserAudit, subject, [&](std::string_view k, std::string_view) {
+            auto v = t.get(Db::kAudit, k.substr(subject.size()));
+            json e;
+            std::string e_err;
+            if (v && core::parse_json_strict(*v, e, e_err) && e.is_object() && e.value("subject", "") == subject) {
+              e.erase("subject");
+              events.push_back(e);
+            }
+            return true;
+          });
         out = {{"account", account}, {"sessions", sessions}, {"events", events}};
       },
       err);
@@ -601,31 +621,40 @@ Outcome AuthService::delete_account(const Principal& who, const std::string& pas
       [&](Store::Txn& t) {
         // The user, its indexes, every session and every refresh token go;
         // the audit trail keeps only an id nothing points to any more.
-        std::vector<std::string> sids, refresh_keys;
+        // Everything through the indexes: no scan of other users' records.
+        std::vector<std::string> sids, refresh_index, audit_index;
         t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
           sids.emplace_back(key.substr(who.user_id.size() + 1));
           return true;
         });
-        t.scan(Db::kRefresh, "", [&](std::string_view key, std::string_view v) {
-          auto r = RefreshRecord::from_json(v);
-          if (r && r->user_id == who.user_id) refresh_keys.emplace_back(key);
-          return true;
-        });
-        for (Db db : {Db::kMfaPending, Db::kResetTokens, Db::kVerifyTokens})
-          if (!delete_user_records(t, db, who.user_id)) return false;
+        for (const auto& sid : sids)
+          t.scan(Db::kSessionRefresh, sid, [&](std::string_view key, std::string_view) {
+            refresh_index.emplace_back(key);
+            return true;
+          });
         if (!clear_failures(t, user->value("email", ""))) return false;
         audit(t, "account_deleted", *user, client, now);
+        std::string subject = user->value("audit_id", "");
+        if (!subject.empty())
+          t.scan(Db::kUserAudit, subject, [&](std::string_view key, std::string_view) {
+            audit_index.emplace_back(key);
+            return true;
+          });
         bool done = true;
+        for (const auto& u : kUserTables) done = done && delete_user_records(t, u.db, who.user_id);
         for (const auto& sid : sids)
           done = done && t.del(Db::kSessions, sid) && t.del(Db::kSessionMeta, sid) &&
                  t.del(Db::kUserSessions, who.user_id + ":" + sid);
-        for (const auto& k : refresh_keys) done = done && t.del(Db::kRefresh, k);
+        for (const auto& k : refresh_index)
+          done = done && t.del(Db::kRefresh, std::string_view(k).substr(32)) && t.del(Db::kSessionRefresh, k);
+        // The events stay, anonymous; the index that tied them to the user goes.
+        for (const auto& k : audit_index) done = done && t.del(Db::kUserAudit, k);
         for (const auto& i : user->value("identities", json::array()))
           done = done && t.del(Db::kIdentities, i.value("provider", "") + ":" + i.value("subject", ""));
         return done && t.del(Db::kUsersByEmail, fold(user->value("email", ""))) &&
                t.del(Db::kUsersByName, fold(user->value("username", ""))) && t.del(Db::kUsers, who.user_id);
       },
-      err);
+      err, Store::WriteKind::kRevocation);
   if (!ok) return store_failure(err.empty() ? "delete failed" : err);
   Outcome o;
   o.end_session = true;
@@ -708,7 +737,7 @@ Outcome AuthService::admin_update_user(const Principal& who, const std::string& 
         result.data = {{"user", public_user(u)}};
         return t.put(Db::kUsers, user_id, u.dump());
       },
-      err);
+      err, Store::WriteKind::kRevocation);
   if (!ok && !err.empty()) return store_failure(err);
   return result;
 }
@@ -730,7 +759,7 @@ Outcome AuthService::set_role(const std::string& email, const std::string& role)
         result.data = {{"user", public_user(*user)}};
         return t.put(Db::kUsers, *id, user->dump());
       },
-      err);
+      err, Store::WriteKind::kRevocation);  // a demotion must land in a full store too
   if (!ok && !err.empty()) return store_failure(err);
   return result;
 }

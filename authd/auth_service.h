@@ -211,9 +211,6 @@ class AuthService {
   // the write lock; refused unevaluated while locked out; a wrong one
   // counts). An ok Outcome when right.
   Outcome check_password(const nlohmann::json& user, const std::string& password, const ClientInfo& client);
-  // Deletes every record {"user": user_id, ...} of a JSON database
-  // (pending logins, reset and verification links).
-  bool delete_user_records(Store::Txn& t, Db db, const std::string& user_id);
   // An account nobody proved the address of, claimed by a provider that
   // verified it: everything the squatter set up to reach it goes.
   bool claim_unverified_account(Store::Txn& t, nlohmann::json& user, const ClientInfo& client, int64_t now);

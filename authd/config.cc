@@ -70,6 +70,17 @@ class Checker {
     };
   }
 
+  Handler size(uint64_t& slot, uint64_t min, uint64_t max) {
+    return [this, &slot, min, max](const std::string& key, const toml::node& v) {
+      auto s = v.value<std::string>();
+      auto n = (v.is_string() && s) ? parse_size(*s) : std::nullopt;
+      if (!n) error(key, &v, "must be a size like \"64MiB\" or \"1GiB\"");
+      else if (*n < min || *n > max)
+        error(key, &v, "must be between " + std::to_string(min >> 20) + "MiB and " + std::to_string(max >> 30) + "GiB");
+      else slot = *n;
+    };
+  }
+
   Handler integer(uint32_t& slot, int64_t min, int64_t max) {
     return [this, &slot, min, max](const std::string& key, const toml::node& v) {
       auto n = v.value<int64_t>();
@@ -120,6 +131,25 @@ bool valid_provider_name(const std::string& s) {
 
 }  // namespace
 
+std::optional<uint64_t> parse_size(std::string_view text) {
+  size_t digits = 0;
+  uint64_t n = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    if (digits == 15) return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(text[digits++] - '0');
+  }
+  if (digits == 0) return std::nullopt;
+  std::string_view unit = text.substr(digits);
+  static const std::pair<std::string_view, int> kUnits[] = {
+      {"", 0}, {"B", 0}, {"K", 10}, {"KiB", 10}, {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}, {"T", 40}, {"TiB", 40}};
+  for (const auto& [name, shift] : kUnits) {
+    if (unit != name) continue;
+    if (n > (uint64_t{1} << 50) >> shift) return std::nullopt;
+    return n << shift;
+  }
+  return std::nullopt;
+}
+
 bool parse_config(std::string_view text, const std::string& source, Config& out, std::vector<ConfigError>& errors) {
   toml::table doc;
   try {
@@ -136,7 +166,10 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
       c.error(std::string(k.str()), &v, "unknown table");
 
   c.table(doc, "server", {{"socket", c.path(out.socket_path)}});
-  c.table(doc, "store", {{"path", c.path(out.store_path)}});
+  c.table(doc, "store", {{"path", c.path(out.store_path)},
+                         {"max_size", c.size(out.store_max_size, uint64_t{1} << 20, uint64_t{1} << 40)},
+                         {"audit_retention", c.duration(out.audit_retention, 86400, 10 * 365 * 86400)},
+                         {"sweep_interval", c.duration(out.sweep_interval, 1, 3600)}});
   std::string algorithm = "EdDSA", mode = "cookie";
   const toml::node* algorithm_node = nullptr;
   const toml::node* mode_node = nullptr;

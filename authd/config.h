@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,11 @@ struct OAuthProviderConfig {
 struct Config {
   std::string socket_path = "/run/spa-authd/authd.sock";
   std::string store_path = "/var/lib/spa-authd";
+  // [store] max_size: what ordinary writes may fill (revocations have a
+  // reserve beyond it; docs/authd.md "Store"). Bytes.
+  uint64_t store_max_size = uint64_t{1} << 30;
+  int64_t audit_retention = 90 * 86400;  // [store] audit_retention
+  int64_t sweep_interval = 60;           // [store] sweep_interval
 
   std::string issuer;
   std::string audience = "spa";
@@ -69,6 +75,10 @@ struct ConfigError {
 // Parses TOML text; `source` names it in errors. False when any error.
 bool parse_config(std::string_view text, const std::string& source, Config& out, std::vector<ConfigError>& errors);
 bool load_config(const std::string& path, Config& out, std::vector<ConfigError>& errors);
+
+// "512KiB", "100MiB", "1GiB", "1TiB" (or K, M, G, T): bytes; nullopt for
+// anything else, or past 2^50.
+std::optional<uint64_t> parse_size(std::string_view text);
 
 // "conf/authd.toml:12: tokens.access_ttl: must be a duration like 15m"
 std::string format_error(const std::string& source, const ConfigError& e);

@@ -19,7 +19,7 @@ std::string AuthService::new_verify_link(Store::Txn& t, const json& user, int64_
   std::string token = random_token();
   json record = {{"user", user.value("id", "")}, {"email", user.value("email", "")},
                  {"expires_at", now + kVerifyTokenTtl}};
-  return t.put(Db::kVerifyTokens, sha256(token), record.dump()) ? token : std::string();
+  return put_user_record(t, Db::kVerifyTokens, sha256(token), user.value("id", ""), record.dump()) ? token : std::string();
 }
 
 void AuthService::mail_verify_link(const std::string& address, const std::string& token) const {
@@ -72,7 +72,8 @@ Outcome AuthService::verify_email_confirm(const std::string& token, const Client
         // A link mailed to an address the account no longer has proves nothing.
         if (record->value("expires_at", int64_t{0}) <= now || !u ||
             fold(u->value("email", "")) != fold(record->value("email", "")))
-          return t.del(Db::kVerifyTokens, key);  // spent either way
+          return t.del(Db::kVerifyTokens, key) &&  // spent either way
+                 t.del(Db::kUserRecords, user_record_index_key(Db::kVerifyTokens, id, key));
         if (!delete_user_records(t, Db::kVerifyTokens, id)) return false;
         if (!u->value("email_verified", false)) {
           (*u)["email_verified"] = true;

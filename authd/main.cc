@@ -27,6 +27,7 @@
 #include "authd/store.h"
 #include "authd/server.h"
 #include "authd/signing_keys.h"
+#include "authd/sweeper.h"
 #include "core/envelope.h"
 
 namespace {
@@ -86,7 +87,7 @@ int set_role(const Config& config, const std::string& email, const std::string& 
   Store store;
   SigningKeys keys(key_options(config));
   std::string err;
-  if (!store.open(config.store_path, err)) {
+  if (!store.open(config.store_path, err, config.store_max_size)) {
     std::fprintf(stderr, "spa-authd: %s\n", err.c_str());
     return 1;
   }
@@ -117,10 +118,11 @@ int serve(const Config& config) {
     return 1;
   }
   Store store;
-  if (!store.open(config.store_path, err)) {
+  if (!store.open(config.store_path, err, config.store_max_size)) {
     log_event("error", "startup_failed", {{"reason", "store: " + err}});
     return 1;
   }
+  SweepThread sweeping(store, SweepSettings{config.access_ttl, config.audit_retention}, config.sweep_interval, unix_now);
   std::string mfa_key;
   if (!load_mfa_key(config, mfa_key, err)) {
     log_event("error", "startup_failed", {{"reason", "mfa key: " + err}});
@@ -150,8 +152,8 @@ int serve(const Config& config) {
     res.set_header("Cache-Control", "public, max-age=60");
     res.set_content(text, "application/jwk-set+json");
   });
-  http.Get("/metrics", [&server](const httplib::Request&, httplib::Response& res) {
-    res.set_content(server.metrics(), "text/plain; version=0.0.4");
+  http.Get("/metrics", [&server, &store](const httplib::Request&, httplib::Response& res) {
+    res.set_content(server.metrics() + store.metrics(), "text/plain; version=0.0.4");
   });
 
   std::thread waiter([&server, stop_signals] {

@@ -123,8 +123,8 @@ bool AuthService::claim_unverified_account(Store::Txn& t, json& u, const ClientI
   std::string id = u.value("id", "");
   for (const auto& i : identities_of(u))
     if (!t.del(Db::kIdentities, identity_key(i.value("provider", ""), i.value("subject", "")))) return false;
-  for (Db db : {Db::kMfaPending, Db::kResetTokens, Db::kVerifyTokens})
-    if (!delete_user_records(t, db, id)) return false;
+  for (const auto& table : kUserTables)
+    if (!delete_user_records(t, table.db, id)) return false;
   if (!end_all_sessions(t, id, now, core::SessionState::kRevoked)) return false;
   u["password"] = "";
   u["identities"] = json::array();

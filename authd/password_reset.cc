@@ -32,7 +32,7 @@ Outcome AuthService::password_reset_request(const std::string& email, const Clie
         address = user->value("email", "");
         audit(t, "password_reset_requested", *user, client, now);
         json record = {{"user", *id}, {"expires_at", now + kResetTokenTtl}};
-        return t.put(Db::kResetTokens, sha256(token), record.dump());
+        return put_user_record(t, Db::kResetTokens, sha256(token), *id, record.dump());
       },
       err);
   if (!ok && !err.empty()) return store_failure(err);
@@ -74,7 +74,7 @@ Outcome AuthService::password_reset_confirm(const std::string& token, const std:
         auto u = load(t, Db::kUsers, id);
         if (!record || record->value("expires_at", int64_t{0}) <= now || !u) return false;
         // Every outstanding link of the user dies with this one.
-        if (!delete_user_records(t, Db::kResetTokens, id)) return false;
+        if (!delete_user_records(t, Db::kResetTokens, id) || !t.del(Db::kResetTokens, key)) return false;
         (*u)["password"] = phc;
         // The link reached the address: it is proven now.
         (*u)["email_verified"] = true;
@@ -86,7 +86,7 @@ Outcome AuthService::password_reset_confirm(const std::string& token, const std:
         result.data = {{"reset", true}};
         return t.put(Db::kUsers, id, u->dump());
       },
-      err);
+      err, Store::WriteKind::kRevocation);
   if (!ok && !err.empty()) return store_failure(err);
   return result;
 }

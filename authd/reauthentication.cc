@@ -177,7 +177,8 @@ Outcome AuthService::change_password(const Principal& who, const std::string& pa
         return delete_user_records(t, Db::kResetTokens, who.user_id) && clear_failures(t, u->value("email", "")) &&
                t.put(Db::kSessions, who.sid, session->encode()) && t.put(Db::kUsers, who.user_id, u->dump());
       },
-      err);
+      // Ends sessions: it must work in a full store, like any revocation.
+      err, Store::WriteKind::kRevocation);
   if (!ok && !err.empty()) return store_failure(err);
   return result;
 }
@@ -199,18 +200,5 @@ bool AuthService::floor_all_sessions(Store::Txn& t, const std::string& user_id, 
   return true;
 }
 
-bool AuthService::delete_user_records(Store::Txn& t, Db db, const std::string& user_id) {
-  std::vector<std::string> keys;
-  bool scanned = t.scan(db, "", [&](std::string_view key, std::string_view v) {
-    json j;
-    std::string e;
-    if (core::parse_json_strict(v, j, e) && j.is_object() && j.value("user", "") == user_id) keys.emplace_back(key);
-    return true;
-  });
-  if (!scanned) return false;
-  for (const auto& k : keys)
-    if (!t.del(db, k)) return false;
-  return true;
-}
 
 }  // namespace spa::authd

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <lmdb.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 #include <string_view>
@@ -18,13 +20,17 @@ class LmdbEnv {
   LmdbEnv(const LmdbEnv&) = delete;
   LmdbEnv& operator=(const LmdbEnv&) = delete;
 
+  static constexpr unsigned kMaxReaders = 512;
+
   // flags: MDB_RDONLY for readers. max_dbs named databases; map_size bytes.
+  // max_readers counts only for whoever creates the lock file.
   bool open(const std::string& path, unsigned flags, unsigned max_dbs, size_t map_size, mdb_mode_t mode,
-            std::string& err) {
+            std::string& err, unsigned max_readers = kMaxReaders) {
+    close();
     int rc = mdb_env_create(&env_);
     if (rc == 0) rc = mdb_env_set_maxdbs(env_, max_dbs);
     if (rc == 0 && map_size) rc = mdb_env_set_mapsize(env_, map_size);
-    if (rc == 0) rc = mdb_env_set_maxreaders(env_, 512);
+    if (rc == 0) rc = mdb_env_set_maxreaders(env_, max_readers);
     if (rc == 0) rc = mdb_env_open(env_, path.c_str(), flags | MDB_NOTLS, mode);
     if (rc != 0) {
       err = std::string("LMDB ") + path + ": " + mdb_strerror(rc);
@@ -34,11 +40,85 @@ class LmdbEnv {
     }
     return true;
   }
+  void close() {
+    if (env_) mdb_env_close(env_);
+    env_ = nullptr;
+  }
   MDB_env* get() const { return env_; }
 
  private:
   MDB_env* env_ = nullptr;
 };
+
+// Readers and the writer pick the meta page by the transaction id in the
+// lock file. When data.mdb was replaced (a restore, `mdb_copy -c` and
+// rename) while some process kept the old lock file open, that id belongs
+// to another file: reads would land on the wrong meta page, and the writer
+// would build on it. A committing writer updates the data file's meta
+// before the lock's id, so for a moment the lock may trail by one.
+enum class LockState { kMatches, kTrailsByOne, kForeign };
+
+inline LockState lock_state(MDB_env* env) {
+  MDB_envinfo before, after;
+  MDB_txn* txn = nullptr;
+  if (mdb_env_info(env, &before) != 0 || mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return LockState::kForeign;
+  size_t id = mdb_txn_id(txn);
+  mdb_txn_abort(txn);
+  if (mdb_env_info(env, &after) != 0) return LockState::kForeign;
+  if (before.me_last_txnid <= id && id <= after.me_last_txnid) return LockState::kMatches;
+  if (id + 1 == before.me_last_txnid) return LockState::kTrailsByOne;  // a commit in flight, or a foreign lock
+  return LockState::kForeign;
+}
+
+// For readers: a lock that trails by one for ~50 ms is not a commit in
+// flight (a commit's meta sync takes milliseconds).
+inline bool lock_matches_data(MDB_env* env) {
+  for (int i = 0; i < 50; ++i) {
+    LockState s = lock_state(env);
+    if (s != LockState::kTrailsByOne) return s == LockState::kMatches;
+    ::usleep(1000);
+  }
+  return false;
+}
+
+// For the writer, exact: under the writer's mutex no commit is in flight,
+// so the lock's id is the data file's newest.
+inline bool lock_matches_data_exactly(MDB_env* env) {
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(env, nullptr, 0, &txn) != 0) return false;
+  MDB_envinfo info;
+  bool same = mdb_env_info(env, &info) == 0 && mdb_txn_id(txn) == info.me_last_txnid + 1;
+  mdb_txn_abort(txn);
+  return same;
+}
+
+// A data file shorter than its last page would fault (SIGBUS) when read
+// through the map: check it before the first read.
+inline bool data_file_whole(MDB_env* env, const std::string& dir, std::string& err) {
+  MDB_envinfo info;
+  MDB_stat st;
+  struct stat fs;
+  if (::stat((dir + "/data.mdb").c_str(), &fs) != 0) {
+    err = dir + "/data.mdb: cannot stat";
+    return false;
+  }
+  long page = ::sysconf(_SC_PAGESIZE);
+  if (fs.st_size < 2 * (page > 0 ? page : 4096)) {  // the meta pages are read through the map too
+    err = dir + "/data.mdb is truncated (no room for its meta pages)";
+    return false;
+  }
+  if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0) {
+    err = "cannot read the environment's header";
+    return false;
+  }
+  uint64_t needed = (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
+  if (static_cast<uint64_t>(fs.st_size) < needed) {
+    err = dir + "/data.mdb is truncated (" + std::to_string(fs.st_size) + " bytes, its pages need " +
+          std::to_string(needed) + ")";
+    return false;
+  }
+  return true;
+}
 
 class LmdbTxn {
  public:

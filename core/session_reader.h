@@ -1,7 +1,17 @@
 // SessionReader: the module's read-only view of spa-authd's store. One
 // short read transaction per lookup, renewed rather than re-created.
+//
+// It survives what happens to the file underneath: reader slots of killed
+// workers are cleared (at open, and when the table is full); a data file
+// replaced by rename (a restore, `mdb_copy -c`) or a new lock file is
+// noticed by refresh() and reopened; a truncated, corrupt or foreign file
+// makes it unavailable (every lookup kError: the module answers 503)
+// instead of faulting, and refresh() keeps trying to open it again.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,22 +25,49 @@ class SessionReader {
  public:
   enum class Lookup { kValid, kRevoked, kUnknown, kError };
 
-  // Opens `path` read-only (the writer must have created it).
+  // Opens `path` read-only (the writer must have created it). On failure
+  // the reader stays unavailable with the reason in `err`; refresh() tries
+  // again.
   bool open(const std::string& path, std::string& err);
+
+  // At most once per second of `now`: stats data.mdb and lock.mdb, and
+  // reopens when either was replaced or the data file no longer holds its
+  // pages; retries a failed open.
+  void refresh(int64_t now);
+
+  bool available() const { return txn_env_ok_; }
+  // Why the reader is unavailable ("" while it is available).
+  const std::string& unavailable_reason() const { return reason_; }
 
   static constexpr size_t kMaxSidBytes = 128;
 
   // kUnknown also for a record we cannot decode, and for an empty or
   // overlong sid: fail closed. kRevoked also when the session refuses
-  // tokens issued at `iat` (SessionRecord::tokens_not_before).
+  // tokens issued at `iat` (SessionRecord::tokens_not_before). kError
+  // while unavailable.
   Lookup check(std::string_view sid, int64_t now, std::optional<int64_t> iat, std::string& err);
 
   ~SessionReader();
 
  private:
+  struct FileId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    bool operator==(const FileId&) const = default;
+  };
+  bool reopen(std::string& err);
+  void close();
+  int begin();
+
+  std::string path_;
   LmdbEnv env_;
   MDB_dbi sessions_ = 0;
   MDB_txn* txn_ = nullptr;  // kept reset between lookups
+  bool txn_env_ok_ = false;
+  std::string reason_ = "not opened";
+  FileId data_id_, lock_id_;
+  int64_t checked_at_ = 0;
+  bool checked_ = false;
 };
 
 }  // namespace spa::core

@@ -21,6 +21,7 @@ using core::Status;
 core::VerifiedTokenCache* g_cache = nullptr;
 core::SessionReader* g_sessions = nullptr;  // when spa_auth_session_store is set
 bool g_sessions_wanted = false;
+bool g_store_failing = false;  // said once in the log, until the store reads again
 
 // ---- token sources -------------------------------------------------------
 
@@ -495,14 +496,23 @@ bool push_header(ngx_http_request_t* r, ngx_list_t* list, std::string_view key, 
 }
 
 // Every request, cached token or not: a logout must take effect at once.
+// A store that cannot be read refuses with 503 and is logged once per
+// episode in this worker, not once per request.
 Status check_session(ngx_http_request_t* r, std::string_view sid, std::optional<int64_t> iat) {
   if (!g_sessions_wanted) return Status::kOk;
   if (g_sessions == nullptr) {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store is not open in this worker");
+    if (!g_store_failing) ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store is not open in this worker");
+    g_store_failing = true;
     return Status::kStoreUnavailable;
   }
+  g_sessions->refresh(ngx_time());  // a replaced or repaired file is reopened within a second
   std::string err;
-  switch (g_sessions->check(sid, ngx_time(), iat, err)) {
+  auto lookup = g_sessions->check(sid, ngx_time(), iat, err);
+  if (lookup != core::SessionReader::Lookup::kError && g_store_failing) {
+    g_store_failing = false;
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0, "spa_auth: session store readable again");
+  }
+  switch (lookup) {
     case core::SessionReader::Lookup::kValid:
       return Status::kOk;
     case core::SessionReader::Lookup::kRevoked:
@@ -512,7 +522,9 @@ Status check_session(ngx_http_request_t* r, std::string_view sid, std::optional<
     case core::SessionReader::Lookup::kError:
       break;
   }
-  ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store read failed: %s", err.c_str());
+  if (!g_store_failing)
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store unavailable: %s", err.c_str());
+  g_store_failing = true;
   return Status::kStoreUnavailable;
 }
 
@@ -684,12 +696,16 @@ ngx_int_t init_worker(ngx_cycle_t* cycle) {
     g_cache = new core::VerifiedTokenCache(entries, kMaxLeewaySeconds);
     g_sessions_wanted = !conf->s->session_store.empty();
     if (g_sessions_wanted) {
+      // Opening also clears reader slots of killed workers. A store that
+      // cannot be opened is retried once a second; until then requests
+      // fail closed with 503 (logged here, once).
       auto reader = std::make_unique<core::SessionReader>();
       std::string err;
-      if (reader->open(conf->s->session_store, err))
-        g_sessions = reader.release();
-      else  // requests fail closed with 503 until a reload
+      if (!reader->open(conf->s->session_store, err)) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "spa_auth: cannot open session store: %s", err.c_str());
+        g_store_failing = true;
+      }
+      g_sessions = reader.release();
     }
     return NGX_OK;
   } catch (const std::exception& e) {

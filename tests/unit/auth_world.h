@@ -45,7 +45,7 @@ struct AuthWorld {
   spa::authd::ClientInfo client{"req-1", "192.0.2.7", "agent/1"};
   KeptMail mail;  // what the service mailed, unless a test sets another mailer
 
-  AuthWorld() {
+  explicit AuthWorld(uint64_t max_size = spa::authd::Store::kDefaultMaxSize) {
     char tmpl[] = "/tmp/spa-service-XXXXXX";
     dir = mkdtemp(tmpl);
     config.issuer = "https://app.example.com";
@@ -54,7 +54,7 @@ struct AuthWorld {
     config.key_dir = dir + "/keys";
     config.jwks_file = dir + "/jwks.json";
     std::string err;
-    ck_assert_msg(store.open(dir + "/store", err), "%s", err.c_str());
+    ck_assert_msg(store.open(dir + "/store", err, max_size), "%s", err.c_str());
     keys = std::make_unique<spa::authd::SigningKeys>(spa::authd::SigningKeys::Options{
         config.key_dir, config.jwks_file, config.algorithm, config.access_ttl, 5});
     ck_assert(keys->open(now, err));

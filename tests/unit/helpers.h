@@ -28,6 +28,7 @@ Suite* limiter_suite();
 Suite* ws_suite();
 Suite* account_security_suite();
 Suite* http_fields_suite();
+Suite* store_suite();
 
 namespace test {
 

@@ -3,6 +3,7 @@
 // lockout on every secret (and none evaluated while locked), no account
 // oracle in lockouts or sign-up, and role changes reaching the proxy.
 #include "authd/auth_service.h"
+#include "authd/sweeper.h"
 #include "authd/totp.h"
 #include "core/base64url.h"
 #include "core/session_reader.h"
@@ -267,6 +268,55 @@ START_TEST(a_role_change_reaches_the_proxy_at_once) {
 }
 END_TEST
 
+// Lockout records (known and unknown addresses) and verification links
+// expire and are swept; nothing of them stays.
+START_TEST(lockouts_and_verification_links_are_swept) {
+  World w;
+  ck_assert(w.service->signup("slow@example.com", "slow", "slow password 1", w.client).ok());
+  for (int i = 0; i < 5; ++i) w.service->login("stranger@example.com", "wrong password!", w.client);
+  w.service->login("slow@example.com", "wrong password!", w.client);
+  auto count = [&](Db db) {
+    size_t n = 0;
+    std::string err;
+    w.store.read([&](const Store::Txn& t) { t.scan(db, "", [&](std::string_view, std::string_view) { return ++n, true; }); }, err);
+    return n;
+  };
+  ck_assert_uint_eq(count(Db::kLockouts), 2);
+  ck_assert_uint_eq(count(Db::kVerifyTokens), 1);
+  Sweeper sweeper(w.store, SweepSettings{w.config.access_ttl, w.config.audit_retention});
+  std::map<std::string, size_t> deleted;
+  std::string err;
+  ck_assert(sweeper.sweep(w.now + 3600, deleted, err));
+  ck_assert_uint_eq(count(Db::kLockouts), 2);  // still remembered
+  ck_assert(sweeper.sweep(w.now + 60 + AuthService::kLockoutMemory + 1, deleted, err));
+  ck_assert_uint_eq(count(Db::kLockouts), 0);
+  ck_assert_uint_eq(count(Db::kVerifyTokens), 0);  // 24 h links are gone too
+  ck_assert_uint_eq(deleted["verify_tokens"], 1);
+}
+END_TEST
+
+// A full store refuses a login whatever the password and the address:
+// the refusal tells nothing, and no failure goes uncounted.
+START_TEST(a_full_store_refuses_logins_alike) {
+  test::AuthWorld small(256 << 10);
+  small.signup_verified("full@example.com", "full", "full password 1");
+  Outcome o = small.service->login("full@example.com", "full password 1", small.client);
+  std::string rt = o.tokens->refresh_token;
+  for (int i = 0; i < 20000; ++i) {
+    Outcome r = small.service->refresh(rt, small.client);
+    if (!r.ok()) break;
+    rt = r.tokens->refresh_token;
+  }
+  Outcome right = small.service->login("full@example.com", "full password 1", small.client);
+  Outcome wrong = small.service->login("full@example.com", "wrong password!", small.client);
+  Outcome unknown = small.service->login("nobody@example.com", "wrong password!", small.client);
+  for (const Outcome* x : {&right, &wrong, &unknown}) {
+    ck_assert_int_eq(x->status, 503);
+    ck_assert_str_eq(x->code.c_str(), "store_full");
+  }
+}
+END_TEST
+
 Suite* account_security_suite() {
   Suite* s = suite_create("account_security");
   TCase* tc = tcase_create("core");
@@ -279,6 +329,8 @@ Suite* account_security_suite() {
   tcase_add_test(tc, password_change_ends_other_sessions_and_old_tokens);
   tcase_add_test(tc, every_secret_counts_and_none_is_checked_while_locked);
   tcase_add_test(tc, a_role_change_reaches_the_proxy_at_once);
+  tcase_add_test(tc, lockouts_and_verification_links_are_swept);
+  tcase_add_test(tc, a_full_store_refuses_logins_alike);
   suite_add_tcase(s, tc);
   return s;
 }

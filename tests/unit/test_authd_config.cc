@@ -155,9 +155,38 @@ START_TEST(envelopes_keep_the_documented_shape) {
 }
 END_TEST
 
+START_TEST(store_sizes_and_sweeping_settings) {
+  Config c;
+  std::vector<ConfigError> errors;
+  ck_assert(parse_config(kMinimal, "t.toml", c, errors));
+  ck_assert_uint_eq(c.store_max_size, uint64_t{1} << 30);
+  ck_assert_int_eq(c.audit_retention, 90 * 86400);
+  ck_assert_int_eq(c.sweep_interval, 60);
+  std::string text = std::string(kMinimal) + "[store]\nmax_size = \"64MiB\"\naudit_retention = \"30d\"\nsweep_interval = \"10s\"\n";
+  ck_assert(parse_config(text, "t.toml", c, errors));
+  ck_assert_uint_eq(c.store_max_size, uint64_t{64} << 20);
+  ck_assert_int_eq(c.audit_retention, 30 * 86400);
+  ck_assert_int_eq(c.sweep_interval, 10);
+  // Sizes: the suffixes, and nothing else.
+  ck_assert(parse_size("1GiB") == (uint64_t{1} << 30) && parse_size("512K") == (uint64_t{512} << 10));
+  ck_assert(parse_size("1048576") == (uint64_t{1} << 20) && parse_size("2TiB") == (uint64_t{2} << 40));
+  for (const char* bad : {"", "MiB", "1 GiB", "1gib", "1.5GiB", "-1M", "1GiBx", "99999999999999999999", "2000000T"})
+    ck_assert_msg(!parse_size(bad), "%s", bad);
+  // Bounds (1 MiB to 1 TiB) and types, each error naming the key and its line.
+  for (const char* bad : {"\"1023KiB\"", "\"2TiB\"", "\"big\"", "1073741824"}) {
+    auto e = errors_of(std::string(kMinimal) + "[store]\npath = \"/x\"\nmax_size = " + bad + "\n");
+    ck_assert_msg(has_error(e, "store.max_size", 5), "%s", bad);
+  }
+  ck_assert(parse_config(std::string(kMinimal) + "[store]\nmax_size = \"1MiB\"\n", "t.toml", c, errors));
+  ck_assert(has_error(errors_of(std::string(kMinimal) + "[store]\naudit_retention = \"1h\"\n"), "store.audit_retention", 4));
+  ck_assert(has_error(errors_of(std::string(kMinimal) + "[store]\nsweep_interval = \"2h\"\n"), "store.sweep_interval", 4));
+}
+END_TEST
+
 Suite* authd_config_suite() {
   Suite* s = suite_create("authd_config");
   TCase* tc = tcase_create("core");
+  tcase_add_test(tc, store_sizes_and_sweeping_settings);
   tcase_add_test(tc, minimal_config_gets_the_documented_defaults);
   tcase_add_test(tc, the_shipped_example_is_valid);
   tcase_add_test(tc, each_bad_key_is_named_with_its_line);
