@@ -361,6 +361,15 @@ Outcome AuthService::refresh(const std::string& token, const ClientInfo& client)
             }
             result.tokens = IssuedTokens{j.value("access_token", ""), j.value("refresh_token", ""),
                                          j.value("expires_at", now) - now};
+            // The session was floored (a role change) since that access
+            // token was made: the module would refuse it, so the parallel
+            // tab gets a fresh one with the same successor refresh token.
+            if (j.value("expires_at", int64_t{0}) - config_.access_ttl < session->tokens_not_before) {
+              KeyView k = keys(now);
+              auto meta = load_json(t, Db::kSessionMeta, record->sid).value_or(json::object());
+              result.tokens->access_token = access_token(*user, record->sid, *session, meta, now, k);
+              result.tokens->expires_in = config_.access_ttl;
+            }
             result.data = {{"user", public_user(*user)}};
             return false;  // nothing to change
           }

@@ -261,6 +261,17 @@ START_TEST(a_role_change_reaches_the_proxy_at_once) {
   ck_assert(down.ok());
   ck_assert(claims_of(down.tokens->access_token)["role"] == "user");
   ck_assert(w.proxy_sees(down.tokens->access_token) == spa::core::SessionReader::Lookup::kValid);
+  // A parallel tab inside the grace window after a role change gets the
+  // same successor refresh token, but an access token the proxy accepts.
+  w.now += 1;
+  Outcome rot = w.service->refresh(down.tokens->refresh_token, w.client);
+  ck_assert(w.service->admin_update_user(admin, bob.user_id, {{"role", "admin"}}, w.client).ok());
+  Outcome tab = w.service->refresh(down.tokens->refresh_token, w.client);
+  ck_assert(tab.ok() && tab.tokens->refresh_token == rot.tokens->refresh_token);
+  ck_assert(w.proxy_sees(rot.tokens->access_token) == spa::core::SessionReader::Lookup::kRevoked);
+  ck_assert(w.proxy_sees(tab.tokens->access_token) == spa::core::SessionReader::Lookup::kValid);
+  ck_assert(claims_of(tab.tokens->access_token)["role"] == "admin");
+  down = tab;
   // Disabled: nothing passes, and no refresh.
   ck_assert(w.service->admin_update_user(admin, bob.user_id, {{"disabled", true}}, w.client).ok());
   ck_assert(w.proxy_sees(down.tokens->access_token) == spa::core::SessionReader::Lookup::kRevoked);
