@@ -279,9 +279,7 @@ Outcome AuthService::login(const std::string& email, const std::string& password
     return store_failure(err);
   // An unknown address, and an account made by an OAuth provider (no
   // password until one is set), cost the time of a wrong password.
-  std::string phc = user ? user->value("password", "") : std::string();
-  bool good = !phc.empty() && hasher_.verify(phc, password);
-  if (phc.empty()) hasher_.verify_dummy(password);
+  bool good = password_matches(user ? &*user : nullptr, password);
   int64_t now = clock_();
   Outcome result;
   std::string mailed_code, mail_to;

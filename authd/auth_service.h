@@ -207,6 +207,9 @@ class AuthService {
   bool take_second_factor(nlohmann::json& user, const std::string& code, bool backup, int64_t now) const;
   // Tokens issued before now stop passing the module; the sessions live on.
   bool floor_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now);
+  // Argon2id against the user's hash; an account without a password (made
+  // by a provider) costs the time of a wrong one.
+  bool password_matches(const nlohmann::json* user, const std::string& password) const;
   // The password of `user`, checked as a login checks it (Argon2id outside
   // the write lock; refused unevaluated while locked out; a wrong one
   // counts). An ok Outcome when right.

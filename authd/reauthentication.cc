@@ -27,10 +27,17 @@ std::optional<Outcome> AuthService::require_recent_auth(const Principal& who) co
   return o;
 }
 
+bool AuthService::password_matches(const json* user, const std::string& password) const {
+  std::string phc = user ? user->value("password", "") : std::string();
+  if (phc.empty()) {
+    hasher_.verify_dummy(password);
+    return false;
+  }
+  return hasher_.verify(phc, password);
+}
+
 Outcome AuthService::check_password(const json& user, const std::string& password, const ClientInfo& client) {
-  std::string phc = user.value("password", "");
-  bool good = !phc.empty() && hasher_.verify(phc, password);
-  if (phc.empty()) hasher_.verify_dummy(password);
+  bool good = password_matches(&user, password);
   int64_t now = clock_();
   std::string email = user.value("email", "");
   Outcome result;
@@ -86,12 +93,7 @@ Outcome AuthService::reauthenticate(const Principal& who, const std::string& pas
     return store_failure(err);
   if (!user) return Outcome::error(401, "invalid_token", "account no longer exists");
   bool by_password = !password.empty();
-  bool good_password = false;
-  if (by_password) {
-    std::string phc = user->value("password", "");
-    good_password = !phc.empty() && hasher_.verify(phc, password);
-    if (phc.empty()) hasher_.verify_dummy(password);
-  }
+  bool good_password = by_password && password_matches(&*user, password);
   int64_t now = clock_();
   Outcome result;
   bool ok = store_.write(
