@@ -550,6 +550,8 @@ bool AuthService::end_all_sessions(Store::Txn& t, const std::string& user_id, in
 }
 
 Outcome AuthService::export_data(const Principal& who) {
+  // Addresses, devices and the audit trail: not for a stolen token alone.
+  if (auto stale = require_recent_auth(who)) return *stale;
   json out;
   std::string err;
   bool found = false;

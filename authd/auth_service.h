@@ -98,7 +98,11 @@ class AuthService {
   // E-mail verification (authd/email_verification.cc): a single-use link,
   // 24 hours, stored hashed. Sign-up sends the first one.
   Outcome verify_email_request(const std::string& email, const ClientInfo& client);
-  Outcome verify_email_confirm(const std::string& token, const ClientInfo& client);
+  // The link proves the address; the account's password proves that the
+  // one who chose it is the one who reads that mailbox (a squatter's
+  // sign-up is not confirmed by its victim clicking a link). An account
+  // without a password is claimed instead (claim_unverified_account).
+  Outcome verify_email_confirm(const std::string& token, const std::string& password, const ClientInfo& client);
   static constexpr int64_t kVerifyTokenTtl = 24 * 3600;
 
   // Administration (role "admin", read from the store, not the token).
@@ -149,7 +153,10 @@ class AuthService {
   // tokens, or data {mfa_required, mfa_token, method}.
   Outcome oauth_sign_in(const ExternalIdentity& id, const ClientInfo& client);
   // Adds the identity to a signed-in user (the flow POST /api/v1/oauth/link starts).
-  Outcome oauth_link(const std::string& user_id, const ExternalIdentity& id, const ClientInfo& client);
+  // `sid`: the session that started the link; if it has ended since (a
+  // logout, a password change, a claim of the account), nothing is linked.
+  Outcome oauth_link(const std::string& user_id, const std::string& sid, const ExternalIdentity& id,
+                     const ClientInfo& client);
   // Refused when it would leave the account with no way to sign in.
   Outcome oauth_unlink(const Principal& who, const std::string& provider, const ClientInfo& client);
 

@@ -28,9 +28,10 @@ void AuthService::mail_verify_link(const std::string& address, const std::string
   // access logs and Referer headers (as the reset link).
   std::string base = config_.allowed_origins.empty() ? config_.issuer : config_.allowed_origins.front();
   mailer_->send(address, "Confirm your e-mail address",
-                "To confirm that this address is yours, open this link within 24 hours:\n\n" + base +
-                    "/verify-email#token=" + token +
-                    "\n\nIf you did not create an account, ignore this message.\n");
+                "Someone created an account with this address. If it was you, open this link within 24 hours\n"
+                "and confirm with the password you chose:\n\n" + base + "/verify-email#token=" + token +
+                    "\n\nIf it was not you, ignore this message: without your address confirmed, the account\n"
+                    "cannot sign in, and you can still claim the address by resetting the password.\n");
 }
 
 Outcome AuthService::verify_email_request(const std::string& email, const ClientInfo& client) {
@@ -56,13 +57,25 @@ Outcome AuthService::verify_email_request(const std::string& email, const Client
   return same;
 }
 
-Outcome AuthService::verify_email_confirm(const std::string& token, const ClientInfo& client) {
+Outcome AuthService::verify_email_confirm(const std::string& token, const std::string& password,
+                                          const ClientInfo& client) {
   Outcome invalid = Outcome::error(401, "invalid_token", "the verification link is not valid or has expired");
   if (token.empty() || token.size() > 128) return invalid;
   int64_t now = clock_();
   std::string key = sha256(token);
-  Outcome result = invalid;
+  // Which account, to check its password outside the write lock.
+  std::optional<json> user;
   std::string err;
+  if (!store_.read([&](const Store::Txn& t) {
+        auto record = load_json(t, Db::kVerifyTokens, key);
+        if (record && record->value("expires_at", int64_t{0}) > now)
+          user = load_json(t, Db::kUsers, record->value("user", ""));
+      }, err))
+    return store_failure(err);
+  if (!user) return invalid;
+  bool has_password = !user->value("password", "").empty();
+  bool good = has_password && password_matches(&*user, password);
+  Outcome result = invalid;
   bool ok = store_.write(
       [&](Store::Txn& t) {
         auto record = load_json(t, Db::kVerifyTokens, key);
@@ -70,17 +83,30 @@ Outcome AuthService::verify_email_confirm(const std::string& token, const Client
         std::string id = record->value("user", "");
         auto u = load_json(t, Db::kUsers, id);
         // A link mailed to an address the account no longer has proves nothing.
-        if (record->value("expires_at", int64_t{0}) <= now || !u ||
+        if (record->value("expires_at", int64_t{0}) <= now || !u || id != user->value("id", "") ||
             fold(u->value("email", "")) != fold(record->value("email", "")))
           return t.del(Db::kVerifyTokens, key) &&  // spent either way
                  t.del(Db::kUserRecords, user_record_index_key(Db::kVerifyTokens, id, key));
-        if (!delete_user_records(t, Db::kVerifyTokens, id)) return false;
+        std::string email = u->value("email", "");
+        if (auto locked = locked_out(t, email, now)) {
+          result = *locked;
+          return false;
+        }
+        if (has_password && !good) {  // the link stays usable: a typo does not burn it
+          result = record_failure(t, email, &*u, client, now, "invalid_credentials",
+                                  "give the password chosen at sign-up to confirm the address");
+          return true;
+        }
         if (!u->value("email_verified", false)) {
+          // No password: nothing ties whoever set the account up to this
+          // mailbox, so the mailbox's owner claims it (a reset sets a password).
+          if (!has_password && !claim_unverified_account(t, *u, client, now)) return false;
           (*u)["email_verified"] = true;
           (*u)["email_verified_at"] = now;
           (*u)["updated_at"] = now;
           audit(t, "email_verified", *u, client, now);
         }
+        if (!delete_user_records(t, Db::kVerifyTokens, id) || !clear_failures(t, email)) return false;
         result = Outcome();
         result.data = {{"email_verified", true}, {"user", public_user(*u)}};
         return t.put(Db::kUsers, id, u->dump());

@@ -256,7 +256,7 @@ Outcome AuthService::with_current_code(
         }
         return t.put(Db::kUsers, who.user_id, u->dump());
       },
-      err);
+      err, Store::WriteKind::kRevocation);  // turning a factor off or replacing codes must work in a full store
   if (!ok && !err.empty()) return store_failure(err);
   return result;
 }

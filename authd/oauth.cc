@@ -155,7 +155,7 @@ std::string OAuthLogin::begin(Provider& p, const Pending& pending, int64_t now, 
   std::string state = core::base64url_encode(be64(now + kStateTtl) + random_bytes(24));
   binding = random_token();
   json sealed = {{"nonce", pending.nonce}, {"verifier", pending.verifier}, {"redirect_to", pending.redirect_to},
-                 {"link_user", pending.link_user}};
+                 {"link_user", pending.link_user}, {"link_sid", pending.link_sid}};
   std::string key = *state_key(state);
   json record = {{"provider", p.config.name},
                  {"box", core::base64url_encode(seal(hkdf_sha256(binding, kBindingInfo), sealed.dump(), key))}};
@@ -190,7 +190,7 @@ OAuthAnswer OAuthLogin::start(const std::string& provider, const std::string& re
     a.error = Outcome::error(400, "invalid_redirect", "redirect_to must be a path on this site or an allowed URL");
     return a;
   }
-  Pending pending{random_token(), random_token(), *target, ""};
+  Pending pending{random_token(), random_token(), *target, "", ""};
   std::string why;
   a.location = begin(prov, pending, clock_(), a.binding, why);
   if (a.location.empty()) return fail(provider, "provider_unavailable", why, client);
@@ -205,7 +205,7 @@ Outcome OAuthLogin::start_link(const Principal& who, const std::string& provider
                                     : oidc::safe_redirect(redirect_to, p->config.allowed_redirects);
   if (!target)
     return Outcome::error(400, "invalid_redirect", "redirect_to must be a path on this site or an allowed URL");
-  Pending pending{random_token(), random_token(), *target, who.user_id};
+  Pending pending{random_token(), random_token(), *target, who.user_id, who.sid};
   std::string why;
   std::string url = begin(*p, pending, clock_(), binding, why);
   if (url.empty()) {
@@ -237,7 +237,8 @@ std::optional<OAuthLogin::Pending> OAuthLogin::take(const std::string& provider,
   json j;
   std::string e;
   if (!opened || !core::parse_json_strict(*opened, j, e) || !j.is_object()) return std::nullopt;
-  return Pending{j.value("nonce", ""), j.value("verifier", ""), j.value("redirect_to", "/"), j.value("link_user", "")};
+  return Pending{j.value("nonce", ""), j.value("verifier", ""), j.value("redirect_to", "/"), j.value("link_user", ""),
+                 j.value("link_sid", "")};
 }
 
 std::optional<AuthService::ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::ProviderMetadata& m,
@@ -374,7 +375,7 @@ OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackPara
   if (!ext) return fail(provider, reason, why, client);
 
   Outcome o = pending->link_user.empty() ? service_.oauth_sign_in(*ext, client)
-                                         : service_.oauth_link(pending->link_user, *ext, client);
+                                         : service_.oauth_link(pending->link_user, pending->link_sid, *ext, client);
   if (!o.ok()) return fail(provider, o.code, o.message, client);
   OAuthAnswer a;
   a.clear_binding = true;

@@ -80,6 +80,7 @@ class OAuthLogin {
   };
   struct Pending {
     std::string nonce, verifier, redirect_to, link_user;
+    std::string link_sid;  // the session that started the link: it must still be alive at the callback
   };
 
   Provider* find(const std::string& name) const;

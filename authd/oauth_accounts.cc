@@ -64,10 +64,15 @@ Outcome AuthService::oauth_sign_in(const ExternalIdentity& ext, const ClientInfo
             result = Outcome::error(400, "email_required", "the provider did not give an e-mail address");
             return false;
           }
+          // An address the provider did not verify: no account is made
+          // for it (it would squat the address) nor found by it (anyone
+          // could claim an account by registering its e-mail somewhere).
+          // One answer either way, so it tells nothing about accounts.
+          if (!ext.email_verified && config_.require_verified_email) {
+            result = Outcome::error(403, "email_not_verified", "the provider has not verified this e-mail address");
+            return false;
+          }
           if (auto id = t.get(Db::kUsersByEmail, fold(ext.email))) {
-            // An account with this e-mail exists: the provider must have
-            // verified the address, or anyone could claim the account by
-            // registering that e-mail at some provider.
             if (!ext.email_verified) {
               result = Outcome::error(409, "account_exists",
                                       "an account with this e-mail exists; sign in and link the provider");
@@ -136,15 +141,18 @@ bool AuthService::claim_unverified_account(Store::Txn& t, json& u, const ClientI
   return clear_failures(t, u.value("email", ""));
 }
 
-Outcome AuthService::oauth_link(const std::string& user_id, const ExternalIdentity& ext, const ClientInfo& client) {
+Outcome AuthService::oauth_link(const std::string& user_id, const std::string& sid, const ExternalIdentity& ext,
+                                const ClientInfo& client) {
   int64_t now = clock_();
   Outcome result;
   std::string err;
   bool ok = store_.write(
       [&](Store::Txn& t) {
         auto u = load_json(t, Db::kUsers, user_id);
-        if (!u || u->value("disabled", false)) {
-          result = Outcome::error(401, "invalid_token", "the account is gone or disabled");
+        auto session = load_session(t, sid);
+        bool own = t.get(Db::kUserSessions, user_id + ":" + sid).has_value();
+        if (!u || u->value("disabled", false) || !session || !own || !session->valid_at(now)) {
+          result = Outcome::error(401, "invalid_token", "the account is gone or disabled, or the session has ended");
           return false;
         }
         std::string key = identity_key(ext.provider, ext.subject);
@@ -203,7 +211,7 @@ Outcome AuthService::oauth_unlink(const Principal& who, const std::string& provi
         result.data = {{"unlinked", provider}};
         return t.del(Db::kIdentities, identity_key(provider, subject)) && t.put(Db::kUsers, who.user_id, u->dump());
       },
-      err);
+      err, Store::WriteKind::kRevocation);  // removing a way in must work in a full store
   if (!ok && !err.empty()) return store_failure(err);
   return result;
 }

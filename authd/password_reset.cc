@@ -75,6 +75,9 @@ Outcome AuthService::password_reset_confirm(const std::string& token, const std:
         if (!record || record->value("expires_at", int64_t{0}) <= now || !u) return false;
         // Every outstanding link of the user dies with this one.
         if (!delete_user_records(t, Db::kResetTokens, id) || !t.del(Db::kResetTokens, key)) return false;
+        // The first proof of the address: whatever was set up before it
+        // (another's provider identity, second factor, sessions) goes.
+        if (!u->value("email_verified", false) && !claim_unverified_account(t, *u, client, now)) return false;
         (*u)["password"] = phc;
         // The link reached the address: it is proven now.
         (*u)["email_verified"] = true;

@@ -117,18 +117,18 @@ Outcome AuthService::reauthenticate(const Principal& who, const std::string& pas
                                         "the code is wrong, expired or already used");
           return t.put(Db::kUsers, who.user_id, u->dump());  // a spent TOTP step stays spent
         }
+        // A new session (new refresh token, auth_time now) replaces this
+        // one: whoever else holds this session's refresh token does not
+        // become "recently authenticated" with it.
         auto meta = load_json(t, Db::kSessionMeta, who.sid).value_or(json::object());
-        meta["auth_time"] = now;
-        meta["last_used_at"] = now;
-        KeyView k = keys(now);
+        json amr = meta.value("amr", json::array({"pwd"}));
         IssuedTokens tokens;
-        tokens.access_token = access_token(*u, who.sid, *session, meta, now, k);
-        tokens.expires_in = config_.access_ttl;
+        std::string sid;
+        if (!end_session(t, who.sid, now) || !start_session(t, *u, client, now, tokens, sid, amr)) return false;
         result.tokens = tokens;
-        result.data = {{"user", public_user(*u)}, {"auth_time", now}, {"max_age", kRecentAuth}};
+        result.data = {{"user", public_user(*u)}, {"session_id", sid}, {"auth_time", now}, {"max_age", kRecentAuth}};
         audit(t, by_password ? "reauthenticated_password" : "reauthenticated_second_factor", *u, client, now);
-        return clear_failures(t, email) && t.put(Db::kSessionMeta, who.sid, meta.dump()) &&
-               t.put(Db::kUsers, who.user_id, u->dump());
+        return clear_failures(t, email) && t.put(Db::kUsers, who.user_id, u->dump());
       },
       err);
   if (!ok && !err.empty()) return store_failure(err);
@@ -155,29 +155,22 @@ Outcome AuthService::change_password(const Principal& who, const std::string& pa
           result = Outcome::error(401, "invalid_token", "the session has ended");
           return false;
         }
-        // Every other session ends; this one refuses the tokens it had
-        // (they may have been copied) and continues with a new one.
-        std::vector<std::string> others;
-        t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
-          std::string sid(key.substr(who.user_id.size() + 1));
-          if (sid != who.sid) others.push_back(sid);
-          return true;
-        });
-        for (const auto& sid : others)
-          if (!end_session(t, sid, now)) return false;
-        session->tokens_not_before = now + 1;
+        // Every session ends, this one too (its refresh token may have been
+        // copied); the caller continues in a new one.
+        size_t ended = 0;
+        t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view, std::string_view) { return ++ended, true; });
+        if (!end_all_sessions(t, who.user_id, now, SessionState::kRevoked)) return false;
         (*u)["password"] = phc;
         (*u)["updated_at"] = now;
         auto meta = load_json(t, Db::kSessionMeta, who.sid).value_or(json::object());
-        KeyView k = keys(now);
         IssuedTokens tokens;
-        tokens.access_token = access_token(*u, who.sid, *session, meta, now, k);
-        tokens.expires_in = config_.access_ttl;
+        std::string sid;
+        if (!start_session(t, *u, client, now, tokens, sid, meta.value("amr", json::array({"pwd"})))) return false;
         result.tokens = tokens;
-        result.data = {{"user", public_user(*u)}, {"sessions_ended", others.size()}};
+        result.data = {{"user", public_user(*u)}, {"session_id", sid}, {"sessions_ended", ended}};
         audit(t, "password_changed", *u, client, now);
         return delete_user_records(t, Db::kResetTokens, who.user_id) && clear_failures(t, u->value("email", "")) &&
-               t.put(Db::kSessions, who.sid, session->encode()) && t.put(Db::kUsers, who.user_id, u->dump());
+               t.put(Db::kUsers, who.user_id, u->dump());
       },
       // Ends sessions: it must work in a full store, like any revocation.
       err, Store::WriteKind::kRevocation);
@@ -196,7 +189,9 @@ bool AuthService::floor_all_sessions(Store::Txn& t, const std::string& user_id, 
     if (!rec || rec->state != SessionState::kActive) continue;
     // iat is in whole seconds: a token of this very second may predate
     // the change, so the floor is the next second; new tokens start there.
-    rec->tokens_not_before = std::max(rec->tokens_not_before, now + 1);
+    // Strictly later than any earlier floor: tokens minted after an
+    // earlier change in this same second carry iat = that floor.
+    rec->tokens_not_before = std::max(rec->tokens_not_before + 1, now + 1);
     if (!t.put(Db::kSessions, sid, rec->encode())) return false;
   }
   return true;

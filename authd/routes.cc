@@ -278,7 +278,9 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
     auto j = api->body(req, res);
     if (!j) return;
     auto token = api->field(req, res, *j, "token", 128);
-    if (token) api->send(req, res, api->service_.verify_email_confirm(*token, client_of(req)));
+    if (!token) return;
+    auto password = j->contains("password") ? api->field(req, res, *j, "password", 512) : std::string();
+    if (password) api->send(req, res, api->service_.verify_email_confirm(*token, *password, client_of(req)));
   });
   // {password} or {code} (TOTP or e-mailed) or {backup_code}.
   http.Post("/api/v1/auth/reauthenticate", [api](const Request& req, Response& res) {

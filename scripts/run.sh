@@ -85,7 +85,7 @@ The browser flow, with curl keeping the cookies spa-authd sets:
   $api https://localhost:8443/api/v1/auth/signup -d '{"email":"dev@example.com","username":"dev","password":"a long dev password"}'
   # the address is proven by the link mailed to $state/mail/ (require_verified_email)
   LINK=\$(grep -ho 'verify-email#token=[A-Za-z0-9_-]*' $state/mail/*.eml | tail -1 | cut -d= -f2)
-  $api https://localhost:8443/api/v1/auth/verify-email/confirm -d "{\\"token\\":\\"\$LINK\\"}"
+  $api https://localhost:8443/api/v1/auth/verify-email/confirm -d "{\\"token\\":\\"\$LINK\\",\\"password\\":\\"a long dev password\\"}"
   $api https://localhost:8443/api/v1/auth/login -d '{"email":"dev@example.com","password":"a long dev password"}'
   $api https://localhost:8443/api/v1/demo/hello          # the demo service sees X-User-* headers
   $api -X POST https://localhost:8443/api/v1/auth/refresh

@@ -109,7 +109,8 @@ is($s->browse(GET => "$base/api/v1/oauth/nope/start")->{status}, 404, 'unknown p
 my $mfa = { email => 'carol@example.com', username => 'carol', password => 'carol password 1' };
 is($s->api(POST => '/api/v1/auth/signup', $mfa, jar => "$s->{state}/carol.txt")->{status}, 201, 'carol signs up with a password');
 my $verify = SpaAuth::SmtpSink::wait_token("$secrets/mail", 'carol@example.com', 'verify-email');
-is($s->api(POST => '/api/v1/auth/verify-email/confirm', { token => $verify })->{status}, 200, 'and confirms her address');
+is($s->api(POST => '/api/v1/auth/verify-email/confirm', { token => $verify, password => $mfa->{password} })->{status}, 200,
+   'and confirms her address (the link and her password)');
 $s->api(POST => '/api/v1/auth/login', { email => $mfa->{email}, password => $mfa->{password} }, jar => "$s->{state}/carol.txt");
 my $setup = $s->api(POST => '/api/v1/mfa/setup', undef, jar => "$s->{state}/carol.txt");
 my $secret = $setup->{json}{data}{secret};

@@ -68,7 +68,7 @@ struct AuthWorld {
     size_t before = mail.bodies.size();
     ck_assert(service->signup(email, username, password, client).ok());
     ck_assert_uint_eq(mail.bodies.size(), before + 1);
-    ck_assert_msg(service->verify_email_confirm(mail.token(), client).ok(), "verification of %s", email.c_str());
+    ck_assert_msg(service->verify_email_confirm(mail.token(), password, client).ok(), "verification of %s", email.c_str());
   }
   ~AuthWorld() { std::system(("rm -rf " + dir).c_str()); }
   AuthWorld(const AuthWorld&) = delete;

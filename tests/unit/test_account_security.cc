@@ -73,9 +73,12 @@ START_TEST(signup_mails_a_single_use_link_and_login_waits_for_it) {
   bool raw = false;
   w.store.read([&](const Store::Txn& t) { raw = t.get(Db::kVerifyTokens, token).has_value(); }, err);
   ck_assert(!raw);
-  Outcome confirmed = w.service->verify_email_confirm(token, w.client);
+  // The link alone is not enough: the password chosen at sign-up goes with it.
+  ck_assert(w.service->verify_email_confirm(token, "", w.client).code == "invalid_credentials");
+  ck_assert(w.service->verify_email_confirm(token, "a squatter guess", w.client).code == "invalid_credentials");
+  Outcome confirmed = w.service->verify_email_confirm(token, "vic password 1", w.client);
   ck_assert(confirmed.ok() && confirmed.data["user"]["email_verified"] == true);
-  ck_assert_int_eq(w.service->verify_email_confirm(token, w.client).status, 401);  // single use
+  ck_assert_int_eq(w.service->verify_email_confirm(token, "vic password 1", w.client).status, 401);  // single use
   Outcome in = w.service->login("vic@example.com", "vic password 1", w.client);
   ck_assert(in.ok() && in.tokens);
   ck_assert(claims_of(in.tokens->access_token)["email_verified"] == true);
@@ -89,7 +92,7 @@ START_TEST(verification_links_expire_and_resend_answers_alike) {
   ck_assert(w.service->signup("late@example.com", "late", "late password 1", w.client).ok());
   std::string first = w.mail.token();
   w.now += AuthService::kVerifyTokenTtl;
-  ck_assert_int_eq(w.service->verify_email_confirm(first, w.client).status, 401);
+  ck_assert_int_eq(w.service->verify_email_confirm(first, "late password 1", w.client).status, 401);
   // The same answer for an unknown address, an unverified one and a verified one.
   Outcome unknown = w.service->verify_email_request("nobody@example.com", w.client);
   ck_assert_uint_eq(w.mail.bodies.size(), 1);
@@ -97,12 +100,12 @@ START_TEST(verification_links_expire_and_resend_answers_alike) {
   ck_assert_uint_eq(w.mail.bodies.size(), 2);
   ck_assert_int_eq(unknown.status, 202);
   ck_assert(unknown.status == known.status && unknown.data == known.data);
-  ck_assert(w.service->verify_email_confirm(w.mail.token(), w.client).ok());
+  ck_assert(w.service->verify_email_confirm(w.mail.token(), "late password 1", w.client).ok());
   Outcome verified = w.service->verify_email_request("late@example.com", w.client);
   ck_assert(verified.data == known.data);
   ck_assert_uint_eq(w.mail.bodies.size(), 2);  // nothing to confirm any more
-  ck_assert_int_eq(w.service->verify_email_confirm("", w.client).status, 401);
-  ck_assert_int_eq(w.service->verify_email_confirm(std::string(200, 'a'), w.client).status, 401);
+  ck_assert_int_eq(w.service->verify_email_confirm("", "late password 1", w.client).status, 401);
+  ck_assert_int_eq(w.service->verify_email_confirm(std::string(200, 'a'), "late password 1", w.client).status, 401);
 }
 END_TEST
 
@@ -159,48 +162,55 @@ START_TEST(account_changes_need_a_recent_authentication) {
   for (const Outcome& o : {w.service->mfa_setup(who), w.service->mfa_setup_email(who, w.client),
                            w.service->mfa_enable(who, "123456", w.client),
                            w.service->change_password(who, "a brand new password", w.client),
-                           w.service->delete_account(who, "", w.client),
+                           w.service->delete_account(who, "", w.client), w.service->export_data(who),
                            w.service->oauth_unlink(who, "corp", w.client)}) {
     ck_assert_int_eq(o.status, 401);
     ck_assert(o.code == "reauthentication_required");
     ck_assert_int_eq(o.max_age, AuthService::kRecentAuth);
   }
   ck_assert(w.passes(tokens.access_token));  // still signed in
-  // The password renews auth_time for this session, with a new access token.
+  // The password renews auth_time in a new session that replaces this one.
   Outcome wrong = w.service->reauthenticate(who, "not my password", "", false, w.client);
   ck_assert(wrong.code == "invalid_credentials");
   Outcome re = w.service->reauthenticate(who, "rita password!", "", false, w.client);
   ck_assert_msg(re.ok() && re.tokens, "%s", re.code.c_str());
-  ck_assert(re.tokens->refresh_token.empty());
+  ck_assert(!re.tokens->refresh_token.empty() && re.tokens->refresh_token != tokens.refresh_token);
   json c = claims_of(re.tokens->access_token);
   ck_assert_int_eq(c["auth_time"].get<int64_t>(), w.now);
-  ck_assert(c["sid"] == claims_of(tokens.access_token)["sid"]);
+  ck_assert(c["sid"] != claims_of(tokens.access_token)["sid"]);
   Principal fresh = w.principal(re.tokens->access_token);
   ck_assert(w.service->mfa_setup(fresh).ok());
-  // The old token keeps its old auth_time: it still cannot change the account.
-  ck_assert(w.service->mfa_setup(who).code == "reauthentication_required");
+  // The old session is over: a copy of its refresh token does not inherit
+  // the fresh authentication (nor anything else).
+  ck_assert(!w.passes(tokens.access_token));
+  ck_assert_int_eq(w.service->refresh(tokens.refresh_token, w.client).status, 401);
   // Refreshed tokens keep the session's auth_time (a refresh is no authentication).
   w.now += 5;
-  Outcome r = w.service->refresh(tokens.refresh_token, w.client);
+  Outcome r = w.service->refresh(re.tokens->refresh_token, w.client);
   ck_assert_int_eq(claims_of(r.tokens->access_token)["auth_time"].get<int64_t>(), w.now - 5);
+  w.now += AuthService::kRecentAuth;
+  ck_assert(w.service->mfa_setup(w.principal(r.tokens->access_token)).code == "reauthentication_required");
 }
 END_TEST
 
-START_TEST(password_change_ends_other_sessions_and_old_tokens) {
+START_TEST(password_change_ends_every_session_and_old_tokens) {
   World w;
   auto [who, tokens] = w.signed_in("paul");
   Outcome other = w.service->login("paul@example.com", "paul password!", w.client);
   ck_assert(w.service->change_password(who, "paul", w.client).code == "validation_failed");
   Outcome changed = w.service->change_password(who, "paul's new password", w.client);
   ck_assert_msg(changed.ok() && changed.tokens, "%s", changed.code.c_str());
-  ck_assert_int_eq(changed.data["sessions_ended"].get<int>(), 1);
+  ck_assert_int_eq(changed.data["sessions_ended"].get<int>(), 2);
   ck_assert(!w.passes(other.tokens->access_token));
   ck_assert(!w.passes(tokens.access_token));  // a copy of this session's old token
   ck_assert(w.proxy_sees(tokens.access_token) == spa::core::SessionReader::Lookup::kRevoked);
   ck_assert(w.passes(changed.tokens->access_token));
   ck_assert(w.proxy_sees(changed.tokens->access_token) == spa::core::SessionReader::Lookup::kValid);
   ck_assert_int_eq(w.service->refresh(other.tokens->refresh_token, w.client).status, 401);
-  ck_assert(w.service->refresh(tokens.refresh_token, w.client).ok());  // this session lives on
+  // A stolen refresh token of the caller's own session dies too: the
+  // caller goes on in a new session.
+  ck_assert_int_eq(w.service->refresh(tokens.refresh_token, w.client).status, 401);
+  ck_assert(w.service->refresh(changed.tokens->refresh_token, w.client).ok());
   ck_assert_int_eq(w.service->login("paul@example.com", "paul password!", w.client).status, 401);
   ck_assert(w.service->login("paul@example.com", "paul's new password", w.client).ok());
 }
@@ -272,6 +282,16 @@ START_TEST(a_role_change_reaches_the_proxy_at_once) {
   ck_assert(w.proxy_sees(tab.tokens->access_token) == spa::core::SessionReader::Lookup::kValid);
   ck_assert(claims_of(tab.tokens->access_token)["role"] == "admin");
   down = tab;
+  // Two changes in one second: the second floor is past the tokens the
+  // first one's refresh made.
+  w.now += 1;
+  ck_assert(w.service->admin_update_user(admin, bob.user_id, {{"role", "user"}}, w.client).ok());
+  Outcome between = w.service->refresh(down.tokens->refresh_token, w.client);
+  ck_assert(claims_of(between.tokens->access_token)["role"] == "user");
+  ck_assert(w.service->admin_update_user(admin, bob.user_id, {{"role", "admin"}}, w.client).ok());
+  ck_assert(w.proxy_sees(between.tokens->access_token) == spa::core::SessionReader::Lookup::kRevoked);
+  down = w.service->refresh(between.tokens->refresh_token, w.client);
+  ck_assert(w.proxy_sees(down.tokens->access_token) == spa::core::SessionReader::Lookup::kValid);
   // Disabled: nothing passes, and no refresh.
   ck_assert(w.service->admin_update_user(admin, bob.user_id, {{"disabled", true}}, w.client).ok());
   ck_assert(w.proxy_sees(down.tokens->access_token) == spa::core::SessionReader::Lookup::kRevoked);
@@ -337,7 +357,7 @@ Suite* account_security_suite() {
   tcase_add_test(tc, signup_with_a_taken_address_answers_as_a_new_one);
   tcase_add_test(tc, lockout_of_an_unknown_address_looks_like_a_known_one);
   tcase_add_test(tc, account_changes_need_a_recent_authentication);
-  tcase_add_test(tc, password_change_ends_other_sessions_and_old_tokens);
+  tcase_add_test(tc, password_change_ends_every_session_and_old_tokens);
   tcase_add_test(tc, every_secret_counts_and_none_is_checked_while_locked);
   tcase_add_test(tc, a_role_change_reaches_the_proxy_at_once);
   tcase_add_test(tc, lockouts_and_verification_links_are_swept);

@@ -374,8 +374,18 @@ END_TEST
 START_TEST(accounts_link_only_by_verified_email) {
   OAuthWorld w;
   w.signup_verified("alice@example.com", "alice", "a long password 1");
+  // An address the provider did not verify finds no account and makes
+  // none, with one answer whether the address has an account or not.
   w.idp.email_verified = false;
+  ck_assert(w.login().location == "/login?error=email_not_verified");
+  w.idp.subject = "nobody";
+  w.idp.email = "nobody@example.com";
+  ck_assert(w.login().location == "/login?error=email_not_verified");
+  w.config.require_verified_email = false;  // the relaxed mode links nothing either
+  w.idp.subject = "alice";
+  w.idp.email = "alice@example.com";
   ck_assert(w.login().location == "/login?error=account_exists");
+  w.config.require_verified_email = true;
   w.idp.email_verified = true;
   OAuthAnswer a = w.login();
   ck_assert(a.tokens.has_value());
@@ -394,7 +404,7 @@ START_TEST(accounts_link_only_by_verified_email) {
   auto bob = w.service->authenticate(b.tokens->access_token, why);
   ck_assert(w.service->oauth_unlink(*bob, "corp", w.client).code == "last_sign_in_method");
   // Bob's provider account cannot be linked to Alice too.
-  ck_assert(w.service->oauth_link(who->user_id, {"corp", "bob", "bob@example.com", true, ""}, w.client).code == "identity_in_use");
+  ck_assert(w.service->oauth_link(who->user_id, who->sid, {"corp", "bob", "bob@example.com", true, ""}, w.client).code == "identity_in_use");
 }
 END_TEST
 
@@ -478,6 +488,62 @@ END_TEST
 
 }  // namespace
 
+// A link under way belongs to the session that started it: once that
+// session has ended (logout, password change, a claim of the account) the
+// callback links nothing.
+START_TEST(a_pending_link_dies_with_its_session) {
+  OAuthWorld w;
+  w.signup_verified("gail@example.com", "gail", "a long password 1");
+  Outcome in = w.service->login("gail@example.com", "a long password 1", w.client);
+  std::string why;
+  auto gail = w.service->authenticate(in.tokens->access_token, why);
+  std::string binding;
+  Outcome started = w.oauth->start_link(*gail, "corp", "", binding, w.client);
+  ck_assert(started.ok());
+  std::string url = started.data["authorization_url"];
+  w.idp.subject = "attacker";
+  w.idp.email = "attacker@example.com";
+  std::string code = w.idp.approve(url);
+  ck_assert(w.service->logout(gail, "", w.client).ok());
+  OAuthAnswer a = w.oauth->callback("corp", {code, query_param(url, "state"), "", kIssuer}, binding, w.client);
+  ck_assert_msg(a.location.find("error=") != std::string::npos, "%s", a.location.c_str());
+  Outcome again = w.service->login("gail@example.com", "a long password 1", w.client);
+  auto back = w.service->authenticate(again.tokens->access_token, why);
+  ck_assert(w.service->me(*back).data["user"]["providers"].empty());
+  // The attacker's provider account signs in as itself, not as gail.
+  OAuthAnswer own = w.login();
+  auto who = w.service->authenticate(own.tokens->access_token, why);
+  ck_assert(who->user_id != back->user_id);
+}
+END_TEST
+
+// In the relaxed mode (require_verified_email = false) a provider that did
+// not verify an address can make an account with it; the first proof of
+// the address by a mailed link (a reset here) claims that account: the
+// squatter's identity, second factor and sessions go.
+START_TEST(a_reset_claims_an_account_squatted_through_a_provider) {
+  OAuthWorld w;
+  w.config.require_verified_email = false;
+  w.idp.subject = "squatter";
+  w.idp.email = "hana@example.com";
+  w.idp.email_verified = false;
+  OAuthAnswer squat = w.login();
+  ck_assert(squat.tokens.has_value());
+  std::string why;
+  auto squatter = w.service->authenticate(squat.tokens->access_token, why);
+  ck_assert(squatter.has_value());
+  ck_assert_int_eq(w.service->password_reset_request("hana@example.com", w.client).status, 202);
+  ck_assert(w.service->password_reset_confirm(w.mail.token(), "hana's own password", w.client).ok());
+  ck_assert(!w.service->authenticate(squat.tokens->access_token, why));
+  Outcome in = w.service->login("hana@example.com", "hana's own password", w.client);
+  auto hana = w.service->authenticate(in.tokens->access_token, why);
+  Outcome me = w.service->me(*hana);
+  ck_assert(me.data["user"]["providers"].empty() && me.data["user"]["email_verified"] == true);
+  // The squatter's provider login no longer reaches the account.
+  ck_assert(w.login().location == "/login?error=account_exists");
+}
+END_TEST
+
 Suite* oidc_suite() {
   Suite* s = suite_create("oidc");
   TCase* t = tcase_create("core");
@@ -494,6 +560,8 @@ Suite* oidc_suite() {
   tcase_add_test(t, unknown_kid_refetches_keys_at_most_once_a_minute);
   tcase_add_test(t, accounts_link_only_by_verified_email);
   tcase_add_test(t, unverified_account_is_claimed_by_a_verified_provider_login);
+  tcase_add_test(t, a_pending_link_dies_with_its_session);
+  tcase_add_test(t, a_reset_claims_an_account_squatted_through_a_provider);
   tcase_add_test(t, provider_trouble_ends_on_the_login_page);
   tcase_add_test(t, google_is_built_in);
   tcase_set_timeout(t, 60);
