@@ -611,6 +611,43 @@ Outcome AuthService::export_data(const Principal& who) {
   return o;
 }
 
+bool AuthService::erase_user(Store::Txn& t, const json& account, const ClientInfo& client, int64_t now) {
+  const json* user = &account;
+  std::string id = account.value("id", "");
+  // Everything through the indexes: no scan of other users' records.
+  std::vector<std::string> sids, refresh_index, audit_index;
+  t.scan(Db::kUserSessions, id + ":", [&](std::string_view key, std::string_view) {
+    sids.emplace_back(key.substr(id.size() + 1));
+    return true;
+  });
+  for (const auto& sid : sids)
+    t.scan(Db::kSessionRefresh, sid, [&](std::string_view key, std::string_view) {
+      refresh_index.emplace_back(key);
+      return true;
+    });
+  if (!clear_failures(t, user->value("email", ""))) return false;
+  audit(t, "account_deleted", *user, client, now);
+  std::string subject = user->value("audit_id", "");
+  if (!subject.empty())
+    t.scan(Db::kUserAudit, subject, [&](std::string_view key, std::string_view) {
+      audit_index.emplace_back(key);
+      return true;
+    });
+  bool done = true;
+  for (const auto& u : kUserTables) done = done && delete_user_records(t, u.db, id);
+  for (const auto& sid : sids)
+    done = done && t.del(Db::kSessions, sid) && t.del(Db::kSessionMeta, sid) &&
+           t.del(Db::kUserSessions, id + ":" + sid);
+  for (const auto& k : refresh_index)
+    done = done && t.del(Db::kRefresh, std::string_view(k).substr(32)) && t.del(Db::kSessionRefresh, k);
+  // The events stay, anonymous; the index that tied them to the user goes.
+  for (const auto& k : audit_index) done = done && t.del(Db::kUserAudit, k);
+  for (const auto& i : user->value("identities", json::array()))
+    done = done && t.del(Db::kIdentities, i.value("provider", "") + ":" + i.value("subject", ""));
+  return done && t.del(Db::kUsersByEmail, fold(user->value("email", ""))) &&
+         t.del(Db::kUsersByName, fold(user->value("username", ""))) && t.del(Db::kUsers, id);
+}
+
 Outcome AuthService::delete_account(const Principal& who, const std::string& password, const ClientInfo& client) {
   std::optional<json> user;
   std::string err;
@@ -626,44 +663,8 @@ Outcome AuthService::delete_account(const Principal& who, const std::string& pas
   } else if (auto stale = require_recent_auth(who)) {
     return *stale;
   }
-  bool ok = store_.write(
-      [&](Store::Txn& t) {
-        // The user, its indexes, every session and every refresh token go;
-        // the audit trail keeps only an id nothing points to any more.
-        // Everything through the indexes: no scan of other users' records.
-        std::vector<std::string> sids, refresh_index, audit_index;
-        t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
-          sids.emplace_back(key.substr(who.user_id.size() + 1));
-          return true;
-        });
-        for (const auto& sid : sids)
-          t.scan(Db::kSessionRefresh, sid, [&](std::string_view key, std::string_view) {
-            refresh_index.emplace_back(key);
-            return true;
-          });
-        if (!clear_failures(t, user->value("email", ""))) return false;
-        audit(t, "account_deleted", *user, client, now);
-        std::string subject = user->value("audit_id", "");
-        if (!subject.empty())
-          t.scan(Db::kUserAudit, subject, [&](std::string_view key, std::string_view) {
-            audit_index.emplace_back(key);
-            return true;
-          });
-        bool done = true;
-        for (const auto& u : kUserTables) done = done && delete_user_records(t, u.db, who.user_id);
-        for (const auto& sid : sids)
-          done = done && t.del(Db::kSessions, sid) && t.del(Db::kSessionMeta, sid) &&
-                 t.del(Db::kUserSessions, who.user_id + ":" + sid);
-        for (const auto& k : refresh_index)
-          done = done && t.del(Db::kRefresh, std::string_view(k).substr(32)) && t.del(Db::kSessionRefresh, k);
-        // The events stay, anonymous; the index that tied them to the user goes.
-        for (const auto& k : audit_index) done = done && t.del(Db::kUserAudit, k);
-        for (const auto& i : user->value("identities", json::array()))
-          done = done && t.del(Db::kIdentities, i.value("provider", "") + ":" + i.value("subject", ""));
-        return done && t.del(Db::kUsersByEmail, fold(user->value("email", ""))) &&
-               t.del(Db::kUsersByName, fold(user->value("username", ""))) && t.del(Db::kUsers, who.user_id);
-      },
-      err, Store::WriteKind::kRevocation);
+  bool ok = store_.write([&](Store::Txn& t) { return erase_user(t, *user, client, now); }, err,
+                         Store::WriteKind::kRevocation);
   if (!ok) return store_failure(err.empty() ? "delete failed" : err);
   Outcome o;
   o.end_session = true;
@@ -749,6 +750,44 @@ Outcome AuthService::admin_update_user(const Principal& who, const std::string& 
       err, Store::WriteKind::kRevocation);
   if (!ok && !err.empty()) return store_failure(err);
   return result;
+}
+
+bool AuthService::sweep_unverified(int64_t now, size_t& erased, std::string& err) {
+  if (!config_.require_verified_email) return true;  // such accounts may be in use
+  std::string after;
+  for (bool more = true; more;) {
+    std::vector<json> stale;
+    more = false;
+    bool ok = store_.read(
+        [&](const Store::Txn& t) {
+          size_t seen = 0;
+          t.scan(Db::kUsers, "", [&](std::string_view key, std::string_view v) {
+            if (!after.empty() && key <= after) return true;
+            if (++seen > 500) return more = true, false;
+            after = std::string(key);
+            json u;
+            std::string e;
+            if (core::parse_json_strict(v, u, e) && u.is_object() && !u.value("email_verified", false) &&
+                u.value("created_at", now) + kUnverifiedTtl <= now && u.value("identities", json::array()).empty())
+              stale.push_back(std::move(u));
+            return true;
+          });
+        },
+        err);
+    if (!ok) return false;
+    for (const auto& candidate : stale) {
+      bool done = store_.write(
+          [&](Store::Txn& t) {
+            auto u = load_json(t, Db::kUsers, candidate.value("id", ""));  // unchanged meanwhile?
+            if (!u || u->value("email_verified", false) || !u->value("identities", json::array()).empty()) return false;
+            return erase_user(t, *u, ClientInfo{}, now);
+          },
+          err, Store::WriteKind::kRevocation);
+      if (done) ++erased;
+      else if (!err.empty()) return false;
+    }
+  }
+  return true;
 }
 
 Outcome AuthService::set_role(const std::string& email, const std::string& role) {

@@ -110,6 +110,13 @@ class AuthService {
   Outcome admin_update_user(const Principal& who, const std::string& user_id, const nlohmann::json& changes,
                             const ClientInfo& client);
 
+  // Accounts whose address was never confirmed are erased this long after
+  // sign-up (with require_verified_email they cannot sign in, and they
+  // would squat the address and the username for ever). False with `err`
+  // when the store failed; `erased` counts.
+  static constexpr int64_t kUnverifiedTtl = 7 * 86400;
+  bool sweep_unverified(int64_t now, size_t& erased, std::string& err);
+
   // For the CLI: give an existing account a role ("user" or "admin").
   Outcome set_role(const std::string& email, const std::string& role);
 
@@ -224,6 +231,9 @@ class AuthService {
   // An account nobody proved the address of, claimed by a provider that
   // verified it: everything the squatter set up to reach it goes.
   bool claim_unverified_account(Store::Txn& t, nlohmann::json& user, const ClientInfo& client, int64_t now);
+  // Everything of the account in one transaction (GDPR erasure); the audit
+  // trail keeps only an id nothing points to any more.
+  bool erase_user(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now);
   std::string new_verify_link(Store::Txn& t, const nlohmann::json& user, int64_t now);
   void mail_verify_link(const std::string& address, const std::string& token) const;
   std::string backup_code_hash(const std::string& user_id, std::string_view code) const;

@@ -122,7 +122,6 @@ int serve(const Config& config) {
     log_event("error", "startup_failed", {{"reason", "store: " + err}});
     return 1;
   }
-  SweepThread sweeping(store, SweepSettings{config.access_ttl, config.audit_retention}, config.sweep_interval, unix_now);
   std::string mfa_key;
   if (!load_mfa_key(config, mfa_key, err)) {
     log_event("error", "startup_failed", {{"reason", "mfa key: " + err}});
@@ -132,6 +131,17 @@ int serve(const Config& config) {
   AuthService service(config, store, keys, hasher, unix_now, mfa_key);
   Mailer mailer(config.smtp_url, config.smtp_from);
   service.set_mailer(&mailer);
+  SweepThread sweeping(store, SweepSettings{config.access_ttl, config.audit_retention}, config.sweep_interval, unix_now,
+                       [&service, last = int64_t{0}](int64_t now) mutable {
+                         // A scan of every user: once an hour is enough for a week's expiry.
+                         if (now - last < 3600) return;
+                         last = now;
+                         size_t erased = 0;
+                         std::string why;
+                         if (!service.sweep_unverified(now, erased, why))
+                           log_event("error", "store_sweep_failed", {{"reason", why}});
+                         if (erased) log_event("info", "unverified_accounts_erased", {{"count", std::to_string(erased)}});
+                       });
   curl_global_init(CURL_GLOBAL_DEFAULT);  // before any thread: libcurl's global state
   CurlHttpClient http_client;
   OAuthLogin oauth(config, service, store, http_client, unix_now);

@@ -143,8 +143,9 @@ bool Sweeper::sweep(int64_t now, std::map<std::string, size_t>& deleted, std::st
   return true;
 }
 
-SweepThread::SweepThread(Store& store, SweepSettings settings, int64_t interval, std::function<int64_t()> clock)
-    : store_(store), sweeper_(store, settings), interval_(interval), clock_(std::move(clock)) {
+SweepThread::SweepThread(Store& store, SweepSettings settings, int64_t interval, std::function<int64_t()> clock,
+                         std::function<void(int64_t)> also)
+    : store_(store), sweeper_(store, settings), interval_(interval), clock_(std::move(clock)), also_(std::move(also)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -170,6 +171,7 @@ void SweepThread::run() {
         for (const auto& [name, n] : deleted) fields[name] = std::to_string(n);
         log_event("info", "store_swept", fields);
       }
+      if (also_) also_(clock_());
       store_.usage();  // says when the store passes 80 %
     } catch (const std::exception& e) {
       log_event("error", "store_sweep_failed", {{"reason", e.what()}});

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -52,7 +53,10 @@ class Sweeper {
 // destroyed; also looks at the store's size, for the 80 % warning.
 class SweepThread {
  public:
-  SweepThread(Store& store, SweepSettings settings, int64_t interval, std::function<int64_t()> clock);
+  // `also`: more sweeping that needs more than the store (unverified
+  // accounts, through AuthService), run after each pass.
+  SweepThread(Store& store, SweepSettings settings, int64_t interval, std::function<int64_t()> clock,
+              std::function<void(int64_t)> also = {});
   ~SweepThread();
   SweepThread(const SweepThread&) = delete;
   SweepThread& operator=(const SweepThread&) = delete;
@@ -63,6 +67,7 @@ class SweepThread {
   Sweeper sweeper_;
   int64_t interval_;
   std::function<int64_t()> clock_;
+  std::function<void(int64_t)> also_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -326,6 +326,32 @@ START_TEST(lockouts_and_verification_links_are_swept) {
 }
 END_TEST
 
+// An address nobody confirmed is not held for ever: a week after sign-up
+// the account goes (address and username free again); confirmed ones and
+// ones with a provider identity stay.
+START_TEST(unconfirmed_accounts_are_erased_after_a_week) {
+  World w;
+  ck_assert(w.service->signup("idle@example.com", "idle", "idle password 1", w.client).ok());
+  w.signup_verified("kept@example.com", "kept", "kept password 1");
+  size_t erased = 0;
+  std::string err;
+  w.now += AuthService::kUnverifiedTtl - 1;
+  ck_assert(w.service->sweep_unverified(w.now, erased, err));
+  ck_assert_uint_eq(erased, 0);
+  w.now += 1;
+  ck_assert(w.service->sweep_unverified(w.now, erased, err));
+  ck_assert_uint_eq(erased, 1);
+  ck_assert_int_eq(w.service->signup("someone@example.com", "idle", "other password 1", w.client).status, 201);
+  ck_assert(w.service->login("kept@example.com", "kept password 1", w.client).ok());
+  w.config.require_verified_email = false;  // then they may be in use: kept
+  ck_assert(w.service->signup("relaxed@example.com", "relaxed", "relaxed password 1", w.client).ok());
+  w.now += AuthService::kUnverifiedTtl;
+  erased = 0;
+  ck_assert(w.service->sweep_unverified(w.now, erased, err));
+  ck_assert_uint_eq(erased, 0);
+}
+END_TEST
+
 // A full store refuses a login whatever the password and the address:
 // the refusal tells nothing, and no failure goes uncounted.
 START_TEST(a_full_store_refuses_logins_alike) {
@@ -362,6 +388,7 @@ Suite* account_security_suite() {
   tcase_add_test(tc, a_role_change_reaches_the_proxy_at_once);
   tcase_add_test(tc, lockouts_and_verification_links_are_swept);
   tcase_add_test(tc, a_full_store_refuses_logins_alike);
+  tcase_add_test(tc, unconfirmed_accounts_are_erased_after_a_week);
   suite_add_tcase(s, tc);
   return s;
 }
