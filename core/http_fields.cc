@@ -91,4 +91,23 @@ bool subprotocol_bearer(const std::vector<std::string_view>& lines, std::string_
   return false;
 }
 
+bool remove_bearer_subprotocols(const std::vector<std::string_view>& lines, std::string& rest) {
+  auto all = list_elements(lines);
+  bool removed = false;
+  rest.clear();
+  for (size_t i = 0; i < all.size(); ++i) {
+    // Generous when removing: "Bearer", "BEARER" lose their element too.
+    if (i + 1 < all.size() && iequals(all[i], "bearer")) {
+      removed = true;
+      if (!rest.empty()) rest += ", ";
+      rest += all[i];
+      ++i;  // the element after it is (or may be) a token
+      continue;
+    }
+    if (!rest.empty()) rest += ", ";
+    rest += all[i];
+  }
+  return removed;
+}
+
 }  // namespace spa::core

@@ -33,6 +33,25 @@ bool named(std::string_view param, const std::vector<std::string>& names) {
   return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return iequals(n, name); });
 }
 
+// A parameter name as the most lenient parser downstream might read it:
+// percent-decoded repeatedly (%2563 -> %63 -> c), spaces, '+' and NULs
+// trimmed, a PHP-style "[]" suffix dropped. Only for redaction: being
+// generous there hides more, never less.
+std::string loose_name(std::string_view raw) {
+  std::string n(raw);
+  for (int i = 0; i < 4 && n.find('%') != std::string::npos; ++i) n = decode(n);
+  auto junk = [](char c) { return c == ' ' || c == '+' || c == '\t' || c == '\0'; };
+  while (!n.empty() && junk(n.front())) n.erase(n.begin());
+  if (size_t br = n.find('['); br != std::string::npos) n.resize(br);
+  while (!n.empty() && junk(n.back())) n.pop_back();
+  return n;
+}
+
+bool loosely_named(std::string_view param, const std::vector<std::string>& names) {
+  std::string name = loose_name(param.substr(0, param.find('=')));
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return iequals(n, name); });
+}
+
 template <typename F>
 void for_each_param(std::string_view query, F f) {
   size_t pos = 0;
@@ -68,19 +87,23 @@ std::string remove_query_params(std::string_view query, const std::vector<std::s
 }
 
 std::string redact_query(std::string_view query, const std::vector<std::string>& names) {
+  // '&' and ';' both separate: some servers and frameworks split on ';'.
   std::string out;
-  bool first = true;
-  for_each_param(query, [&](std::string_view p, bool) {
-    if (!first) out.push_back('&');
-    first = false;
-    if (!p.empty() && (named(p, names) || named(p, secret_query_names()))) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t end = query.find_first_of("&;", pos);
+    if (end == std::string_view::npos) end = query.size();
+    std::string_view p = query.substr(pos, end - pos);
+    if (!p.empty() && (loosely_named(p, names) || loosely_named(p, secret_query_names()))) {
       size_t eq = p.find('=');
       out += p.substr(0, eq);
       out += "=[redacted]";
     } else {
       out += p;
     }
-  });
+    if (end < query.size()) out.push_back(query[end]);
+    pos = end + 1;
+  }
   return out;
 }
 

@@ -105,8 +105,9 @@ bool set_value_copy(ngx_http_request_t* r, ngx_str_t& out, std::string_view v) {
 
 // Nothing that can carry the token goes upstream: the Bearer
 // Authorization header, the token cookies (other cookies stay), the
-// query parameters, the subprotocol pair. Runs in every spa_auth location
-// unless spa_auth_pass_token is on, whichever source held the token.
+// query parameters, the subprotocol pair. Runs in every location that
+// knows the keys (spa_auth_jwks_file or an HMAC secret at its level or
+// above) unless spa_auth_pass_token is on, whichever source held the token.
 bool strip_tokens(ngx_http_request_t* r, const LocSettings& s) {
   if (!remove_request_headers(r, is_bearer_authorization, nullptr)) return false;
   if (r->headers_in.authorization && is_bearer_authorization(*r->headers_in.authorization, nullptr))
@@ -398,6 +399,12 @@ ngx_int_t redact_request_line_handler(ngx_http_request_t* r) {
 ngx_int_t preaccess_handler(ngx_http_request_t* r) {
   try {
     LocSettings& s = loc_settings(r);
+    // Tokens stop at the module in locations that do not check them too:
+    // a browser sends __Host-spa_at (Path=/) to every path of the site,
+    // public services included. Where spa_auth is on or optional the access
+    // handler strips them after reading the token.
+    if (r == r->main && *s.mode == Mode::kOff && !*s.pass_token && (s.jwks || s.hmac) && !strip_tokens(r, s))
+      return NGX_HTTP_INTERNAL_SERVER_ERROR;
     if (s.strip_names.empty() && s.strip_prefix.empty()) return NGX_DECLINED;
     if (!remove_request_headers(r, identity_header, &s)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     return NGX_DECLINED;

@@ -220,9 +220,8 @@ bool is_subprotocol_header(const ngx_table_elt_t& h, const void*) {
 }  // namespace
 
 bool strip_subprotocol_token(ngx_http_request_t* r) {
-  std::string_view token;
   std::string rest;
-  if (!core::subprotocol_bearer(header_lines(r, "sec-websocket-protocol"), token, rest)) return true;
+  if (!core::remove_bearer_subprotocols(header_lines(r, "sec-websocket-protocol"), rest)) return true;
   // Every line goes; one line with the offer minus the token replaces them.
   if (!remove_request_headers(r, is_subprotocol_header, nullptr)) return false;
   return push_header(r, &r->headers_in.headers, "Sec-WebSocket-Protocol", rest);

@@ -34,7 +34,7 @@ is(sprintf('%o', (stat $pems[0])[2] & 07777), '600', 'private key mode 0600');
 my ($ok, $nginx_out) = start_nginx(
     reuse_prefix => 1,
     http_config => 'spa_auth_jwks_file @DIR@/authd/jwks.json; spa_auth_issuer https://app.example.com;',
-    config => 'location /api/v1/auth/ { proxy_pass http://unix:@DIR@/authd.sock:; proxy_set_header X-Request-Id $request_id; }
+    config => 'location /api/v1/auth/ { spa_auth_pass_token on; proxy_pass http://unix:@DIR@/authd.sock:; proxy_set_header X-Request-Id $request_id; }
                location /t { spa_auth on; }',
 );
 ok($ok, 'nginx starts with the JWKS authd wrote') or diag($nginx_out);

@@ -22,6 +22,7 @@ my ($ok, $out) = start_nginx(
         spa_auth_claim_header X-User-Email email;',
     config => '
         location ~ ^/api/v1/(auth|mfa|oauth|admin)/ {
+            spa_auth_pass_token on;
             proxy_pass http://unix:@DIR@/authd.sock;
             proxy_set_header X-Request-Id $request_id;
             proxy_set_header X-Real-IP $remote_addr;

@@ -15,7 +15,7 @@ start_authd(mode => 'bearer');
 my ($ok, $out) = start_nginx(
     reuse_prefix => 1,
     http_config => 'spa_auth_jwks_file @DIR@/authd/jwks.json; spa_auth_session_store @DIR@/authd/store;',
-    config => 'location /api/ { proxy_pass http://unix:@DIR@/authd.sock; }
+    config => 'location /api/ { spa_auth_pass_token on; proxy_pass http://unix:@DIR@/authd.sock; }
                location /svc/ { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; }',
 );
 ok($ok, 'nginx starts') or diag($out);

@@ -17,7 +17,7 @@ my ($ok, $out) = start_nginx(
     workers => 2,
     http_config => 'spa_auth_jwks_file @DIR@/authd/jwks.json;
                     upstream authd { server unix:@DIR@/authd.sock; }',
-    config => 'location /api/ { proxy_pass http://authd; }',
+    config => 'location /api/ { spa_auth_pass_token on; proxy_pass http://authd; }',
 );
 ok($ok, 'nginx starts') or diag($out);
 http_request("POST /api/v1/auth/signup\n" . encode_json({ email => 'burst@example.com', username => 'burst', password => 'burst password 1' }),

@@ -21,7 +21,7 @@ my ($ok, $out) = start_nginx(
     reuse_prefix => 1,
     http_config => 'spa_auth_jwks_file @DIR@/authd/jwks.json; spa_auth_session_store @DIR@/authd/store;',
     config => qq{
-        location /api/ { proxy_pass http://unix:\@DIR\@/authd.sock; }
+        location /api/ { spa_auth_pass_token on; proxy_pass http://unix:\@DIR\@/authd.sock; }
         location /ws/ {
             spa_auth on;
             spa_auth_websocket on;

@@ -34,6 +34,10 @@ envelope_ok($s->browse(GET => "$base/api"), 404, 'not_found', '/api itself');
 envelope_ok($s->browse(GET => "$base/api/"), 404, 'not_found', '/api/');
 envelope_ok($s->browse(GET => "$base/API/v1/demo/hello"), 404, 'not_found', '/API/ in capitals');
 is($s->browse(GET => "$base/apix")->{status}, 200, 'a path that only starts with "api" is the app\'s');
+for my $look_alike ('/api.', '/api./v1/demo/x', '/api;/v1/demo/x', '/api%3B/v1', '/api%20/v1', '/api%09/x', '/api%5Cv1',
+                    '/api~/x', '/api%2e/x', '/Api/v1/auth/login') {
+    envelope_ok($s->browse(GET => "$base$look_alike"), 404, 'not_found', "look-alike $look_alike");
+}
 isnt($s->browse(GET => "$base/api/v1/x/index.html")->{body}, do { local $/; open my $fh, '<', 'demo/spa/index.html'; <$fh> // 'none' },
      'never the SPA index.html');
 envelope_ok($s->browse(POST => "$base/", data => 'x'), 405, 'method_not_allowed', 'POST to a static file');
@@ -46,6 +50,15 @@ like($long, qr/"code":"uri_too_long"/, 'URI too long: the envelope');
 my $big = `curl -sk --http1.1 -D - -H 'Cookie: a=@{['x' x 9000]}' https://localhost:$s->{port}/`;
 like($big, qr{^HTTP/1\.1 400}m, 'header too large: 400');
 like($big, qr/"code":"bad_request"/, 'header too large: the envelope');
+my $plain = `curl -s --http1.1 -D - http://localhost:$s->{port}/api/v1/demo/x`;
+like($plain, qr{^HTTP/1\.1 400}m, 'plain HTTP to the HTTPS port: 400');
+like($plain, qr/"code":"bad_request"/, 'plain HTTP to the HTTPS port: the envelope');
+my $te = `curl -sk --http1.1 -D - -H 'Transfer-Encoding: foo' --data-binary x https://localhost:$s->{port}/api/v1/auth/login`;
+like($te, qr{^HTTP/1\.1 501}m, 'unknown Transfer-Encoding: 501');
+like($te, qr/"code":"not_implemented"/, 'unknown Transfer-Encoding: the envelope');
+my $ver = `printf 'GET /api/v1/demo/x HTTP/2.0\r\nHost: localhost\r\n\r\n' | openssl s_client -quiet -connect 127.0.0.1:$s->{port} 2>/dev/null`;
+like($ver, qr{^HTTP/1\.1 505}m, 'HTTP/2.0 in a request line: 505');
+like($ver, qr/"code":"http_version_not_supported"/, 'HTTP/2.0 in a request line: the envelope');
 my $bad = `curl -sk --http1.1 -D - --request-target 'no-slash' https://localhost:$s->{port}/`;
 like($bad, qr{^HTTP/1\.1 400}m, 'bad request line: 400');
 like($bad, qr/"code":"bad_request"/, 'bad request line: the envelope');
@@ -77,6 +90,14 @@ $at = ($r->{headers}{'set-cookie'} // [])->[0] // '';
 ($at) = $at =~ /^__Host-spa_at=([^;]+)/;
 ok($at, 'a new access token');
 system("cp", "$s->{state}/none2.jar", $s->{jar});  # the rotated pair is the browser's now
+
+# --- the public service (no spa_auth there) gets no token either: the
+# browser sends __Host-spa_at (Path=/) to every path
+$r = $s->browse(GET => "$base/api/v1/public/hello?access_token=$at&x=1",
+                headers => ["Authorization: Bearer $at", "Cookie: __Host-spa_at=$at; theme=dark"]);
+is($r->{status}, 200, 'public service answers');
+is_deeply($r->{json}{data}{credential_headers}, ['cookie theme'], 'public service: no token cookie, no Authorization');
+unlike($r->{body}, qr/\Q$at\E/, 'public service: the token nowhere in what it received');
 
 # --- CSRF in front of the microservices
 $r = $s->browse(POST => "$base/api/v1/demo/hello", headers => ['Origin: https://evil.example'], data => '{}');

@@ -25,7 +25,7 @@ my %nginx = (
         spa_auth_issuer https://app.example.com;
         spa_auth_audience spa;',
     config => '
-        location /api/ { proxy_pass http://unix:@DIR@/authd.sock; }
+        location /api/ { spa_auth_pass_token on; proxy_pass http://unix:@DIR@/authd.sock; }
         location /svc/ { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; }',
 );
 my ($ok, $out) = start_nginx(%nginx);

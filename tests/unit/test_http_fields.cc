@@ -208,10 +208,32 @@ START_TEST(query_tokens_removed_and_secrets_redacted) {
   ck_assert(redact_query("Access_Token=T&&id_token=I&token=t", {}) ==
             "Access_Token=[redacted]&&id_token=[redacted]&token=[redacted]");
   ck_assert(redact_query("codex=1&xcode=2", {}) == "codex=1&xcode=2");
+  // The spellings other parsers read as "code": ';' separators, PHP's
+  // code[], leading '+' or spaces, encoded spaces and NULs, double encoding.
+  ck_assert(redact_query("x=1;code=S", {}) == "x=1;code=[redacted]");
+  ck_assert(redact_query("code[]=S&state[a]=T", {}) == "code[]=[redacted]&state[a]=[redacted]");
+  ck_assert(redact_query("+code=S&%20state=T", {}) == "+code=[redacted]&%20state=[redacted]");
+  ck_assert(redact_query("code%20=S&code%00=T", {}) == "code%20=[redacted]&code%00=[redacted]");
+  ck_assert(redact_query("%2563ode=S&%25252563ode=T", {}) == "%2563ode=[redacted]&%25252563ode=[redacted]");
+  ck_assert(redact_query("c%6fde=S;x=2", {}) == "c%6fde=[redacted];x=2");
+  ck_assert(redact_query("decode=1;encode=2", {}) == "decode=1;encode=2");
   ck_assert(redact_request_line("GET /cb?code=abc&state=s HTTP/1.1", {}) ==
             "GET /cb?code=[redacted]&state=[redacted] HTTP/1.1");
   ck_assert(redact_request_line("GET /ws?at=T", {"at"}) == "GET /ws?at=[redacted]");
   ck_assert(redact_request_line("GET /plain HTTP/1.1", {}) == "GET /plain HTTP/1.1");
+}
+END_TEST
+
+START_TEST(bearer_subprotocols_removed_in_any_case) {
+  std::string rest;
+  ck_assert(remove_bearer_subprotocols({"bearer, T1"}, rest) && rest == "bearer");
+  ck_assert(remove_bearer_subprotocols({"chat, Bearer, T2"}, rest) && rest == "chat, Bearer");
+  ck_assert(remove_bearer_subprotocols({"BEARER, T3", "bearer, T4, chat"}, rest) && rest == "BEARER, bearer, chat");
+  ck_assert(!remove_bearer_subprotocols({"chat, v2"}, rest));
+  ck_assert(!remove_bearer_subprotocols({"chat, bearer"}, rest));  // nothing after it
+  // Reading stays exact: "Bearer" is not our subprotocol.
+  std::string_view token;
+  ck_assert(!subprotocol_bearer({"Bearer, T5"}, token, rest));
 }
 END_TEST
 
@@ -226,6 +248,7 @@ Suite* http_fields_suite() {
   tcase_add_test(tc, cookie_removal);
   tcase_add_test(tc, origins_compare_scheme_host_and_port);
   tcase_add_test(tc, query_tokens_removed_and_secrets_redacted);
+  tcase_add_test(tc, bearer_subprotocols_removed_in_any_case);
   suite_add_tcase(s, tc);
   return s;
 }
