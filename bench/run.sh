@@ -45,10 +45,10 @@ http {
     server {
         listen 127.0.0.1:$port backlog=4096;
         root $work/html;
-        location /plain/ { }
+        location /plain/ { spa_auth_pass_token on; }  # the baseline: no module work at all
         location /cached/ { spa_auth on; }
         location /fresh/ { spa_auth on; }
-        location /limited/ { spa_auth_limit zone=bench; }
+        location /limited/ { spa_auth_limit zone=bench; spa_auth_pass_token on; }  # the limiter alone
         location = /status { spa_auth_status; }
     }
 }

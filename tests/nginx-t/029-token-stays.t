@@ -112,9 +112,36 @@ Authorization: Basic YWxpY2U6c2VjcmV0
 --- response_body
 auth=[Basic YWxpY2U6c2VjcmV0]
 
-=== spa_auth off leaves the request alone (spa-authd's own locations)
+=== without spa_auth, a location that knows the keys still keeps tokens from its upstream (a public service)
 --- http_config
 spa_auth_jwks_file @DATA@/jwks.json;
+server { listen 127.0.0.1:{{ $main::UP }}; location / { return 200 "auth=[$http_authorization] cookie=[$http_cookie] args=[$args]\n"; } }
+--- config
+location /t { proxy_pass http://127.0.0.1:{{ $main::UP }}; }
+--- request
+GET /t?access_token=abc&x=1
+--- more_headers
+Authorization: Bearer abc
+Cookie: __Host-spa_at=abc; theme=dark; __Secure-spa_rt=r
+--- error_code: 200
+--- response_body
+auth=[] cookie=[theme=dark] args=[x=1]
+
+=== spa_auth off with spa_auth_pass_token on leaves the request alone (spa-authd's own locations)
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+server { listen 127.0.0.1:{{ $main::UP }}; location / { return 200 "auth=[$http_authorization] cookie=[$http_cookie]\n"; } }
+--- config
+location /t { spa_auth_pass_token on; proxy_pass http://127.0.0.1:{{ $main::UP }}; }
+--- more_headers
+Authorization: Bearer abc
+Cookie: __Host-spa_at=abc
+--- error_code: 200
+--- response_body
+auth=[Bearer abc] cookie=[__Host-spa_at=abc]
+
+=== a server whose locations know no keys is not touched
+--- http_config
 server { listen 127.0.0.1:{{ $main::UP }}; location / { return 200 "auth=[$http_authorization] cookie=[$http_cookie]\n"; } }
 --- config
 location /t { proxy_pass http://127.0.0.1:{{ $main::UP }}; }
