@@ -28,10 +28,6 @@ std::string decode(std::string_view s) {
   return out;
 }
 
-bool named(std::string_view param, const std::vector<std::string>& names) {
-  std::string name = decode(param.substr(0, param.find('=')));
-  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return iequals(n, name); });
-}
 
 // A parameter name as the most lenient parser downstream might read it:
 // percent-decoded repeatedly (%2563 -> %63 -> c), spaces, '+' and NULs
@@ -52,16 +48,6 @@ bool loosely_named(std::string_view param, const std::vector<std::string>& names
   return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return iequals(n, name); });
 }
 
-template <typename F>
-void for_each_param(std::string_view query, F f) {
-  size_t pos = 0;
-  while (pos <= query.size()) {
-    size_t end = query.find('&', pos);
-    if (end == std::string_view::npos) end = query.size();
-    f(query.substr(pos, end - pos), end == query.size());
-    pos = end + 1;
-  }
-}
 
 }  // namespace
 
@@ -72,18 +58,40 @@ const std::vector<std::string>& secret_query_names() {
 }
 
 std::string remove_query_params(std::string_view query, const std::vector<std::string>& names, bool& removed) {
+  // Generous, like redaction: whatever some upstream could read as one of
+  // the names goes ('&' or ';' separated, encoded, "[]", padded).
   std::string out;
   removed = false;
-  for_each_param(query, [&](std::string_view p, bool) {
-    if (p.empty()) return;
-    if (named(p, names)) {
+  size_t pos = 0;
+  char sep = 0;
+  while (pos <= query.size()) {
+    size_t end = query.find_first_of("&;", pos);
+    if (end == std::string_view::npos) end = query.size();
+    std::string_view p = query.substr(pos, end - pos);
+    if (!p.empty() && loosely_named(p, names)) {
       removed = true;
-      return;
+    } else if (!p.empty()) {
+      if (!out.empty()) out.push_back(sep ? sep : '&');
+      out += p;
     }
-    if (!out.empty()) out.push_back('&');
-    out += p;
-  });
+    sep = end < query.size() ? query[end] : 0;
+    pos = end + 1;
+  }
   return out;
+}
+
+void mask_query_secrets(char* text, size_t len, const std::vector<std::string>& names) {
+  std::string_view q(text, len);
+  size_t pos = 0;
+  while (pos < len) {
+    size_t end = q.find_first_of("&;", pos);
+    if (end == std::string_view::npos) end = len;
+    std::string_view p = q.substr(pos, end - pos);
+    size_t eq = p.find('=');
+    if (eq != std::string_view::npos && (loosely_named(p, names) || loosely_named(p, secret_query_names())))
+      for (size_t i = pos + eq + 1; i < end; ++i) text[i] = '*';
+    pos = end + 1;
+  }
 }
 
 std::string redact_query(std::string_view query, const std::vector<std::string>& names) {

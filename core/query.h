@@ -17,6 +17,9 @@ const std::vector<std::string>& secret_query_names();
 // The query without the parameters named one of `names`; `removed` says
 // whether any was. The others keep their order and spelling.
 std::string remove_query_params(std::string_view query, const std::vector<std::string>& names, bool& removed);
+// In place, keeping the length (for nginx's log buffers): the values of
+// secret parameters (as redact_query finds them) become '*'.
+void mask_query_secrets(char* text, size_t len, const std::vector<std::string>& names);
 
 // The query with the value of every parameter named one of `names` (or in
 // secret_query_names()) replaced by `[redacted]`.

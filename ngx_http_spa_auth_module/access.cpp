@@ -3,6 +3,8 @@
 // policy, answer 401/403 or pass the claims on.
 #include "ngx_http_spa_auth_module/spa_auth.h"
 
+#include <algorithm>
+
 #include "core/cookies.h"
 #include "core/envelope.h"
 #include "core/http_fields.h"
@@ -84,10 +86,20 @@ bool find_token(ngx_http_request_t* r, const std::vector<TokenSource>& sources, 
 
 // ---- tokens stop here ----------------------------------------------------
 
+// Authorization that may carry one of our tokens: the Bearer scheme, the
+// JWT/Token schemes some upstreams read, or a compact JWS under any scheme
+// or none. Basic, Digest and the like stay.
 bool is_bearer_authorization(const ngx_table_elt_t& h, const void*) {
   if (h.key.len != 13 || ngx_strncasecmp(h.key.data, (u_char*)"authorization", 13) != 0) return false;
   std::string_view v = core::trim_ows(to_view(h.value));
-  return v.size() >= 6 && core::iequals(v.substr(0, 6), "bearer") && (v.size() == 6 || v[6] == ' ' || v[6] == '\t');
+  size_t sp = v.find_first_of(" \t");
+  std::string_view scheme = v.substr(0, sp);
+  std::string_view rest = sp == std::string_view::npos ? v : core::trim_ows(v.substr(sp));
+  auto jws_like = [](std::string_view t) {
+    return t.substr(0, 3) == "eyJ" && std::count(t.begin(), t.end(), '.') >= 2;
+  };
+  return core::iequals(scheme, "bearer") || core::iequals(scheme, "jwt") || core::iequals(scheme, "token") ||
+         jws_like(v) || jws_like(rest);
 }
 
 bool is_empty_cookie(const ngx_table_elt_t& h, const void*) {
@@ -140,7 +152,7 @@ bool strip_tokens(ngx_http_request_t* r, const LocSettings& s) {
       r->valid_unparsed_uri = 0;  // proxy_pass then builds the URI from uri and args
     }
   }
-  if (*s.websocket && !strip_subprotocol_token(r)) return false;
+  if (!strip_subprotocol_token(r)) return false;
   return true;
 }
 
@@ -312,11 +324,13 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
         r, send_json_error(r, NGX_HTTP_FORBIDDEN, "origin_not_allowed", "this page may not open this WebSocket"));
     return NGX_DONE;
   }
-  std::string_view token;
-  TokenSource::Kind kind = TokenSource::Kind::kHeader;
-  bool found = find_token(r, *s.sources, token, kind);
-  // The views into the request stay valid: stripping copies, never frees.
-  if (!*s.pass_token && !strip_tokens(r, s)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  std::string_view token = ctx->found_token;
+  TokenSource::Kind kind = ctx->found_kind;
+  bool found = ctx->token_found;
+  if (!ctx->token_looked_up) {  // no preaccess pass (cannot happen in a normal request; be safe)
+    found = find_token(r, *s.sources, token, kind);
+    if (!*s.pass_token && !strip_tokens(r, s)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
   if (!found) {
     ctx->status = Status::kMissing;
     if (*s.mode == Mode::kOptional) {
@@ -377,8 +391,40 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
 // request (and $request into access logs); secrets in its query are
 // replaced before anything can log them. Routing reads uri and args, not
 // this line, so nothing else changes.
+// nginx's own error-log context for a request (ngx_http_log_error_handler,
+// not exported): the same for every request, kept from the first one.
+ngx_http_log_handler_pt g_nginx_log_handler = nullptr;
+
+// After nginx wrote its context (", client: …, request: …, upstream: …,
+// referrer: …"), the query values of secret parameters in the upstream URI
+// and the Referer become '*': the request line is redacted already, but
+// proxy_pass sends the arguments on, and nginx logs that URI when the
+// upstream fails.
+u_char* redacting_log_handler(ngx_http_request_t* r, ngx_http_request_t* sr, u_char* buf, size_t len) {
+  u_char* end = g_nginx_log_handler(r, sr, buf, len);
+  try {
+    auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
+    std::string_view text(reinterpret_cast<char*>(buf), static_cast<size_t>(end - buf));
+    for (std::string_view marker : {std::string_view(", upstream: \""), std::string_view(", referrer: \"")}) {
+      size_t at = text.find(marker);
+      if (at == std::string_view::npos) continue;
+      size_t from = at + marker.size(), to = text.find('"', from);
+      if (to == std::string_view::npos) to = text.size();
+      size_t q = text.find('?', from);
+      if (q == std::string_view::npos || q >= to) continue;
+      core::mask_query_secrets(reinterpret_cast<char*>(buf) + q + 1, to - q - 1, main->query_token_names);
+    }
+  } catch (const std::exception&) {
+  }
+  return end;
+}
+
 ngx_int_t redact_request_line_handler(ngx_http_request_t* r) {
   try {
+    if (r == r->main && r->log_handler != redacting_log_handler && r->log_handler != nullptr) {
+      g_nginx_log_handler = r->log_handler;
+      r->log_handler = redacting_log_handler;
+    }
     std::string_view line = to_view(r->request_line);
     if (r != r->main || line.find('?') == std::string_view::npos) return NGX_DECLINED;
     auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
@@ -399,12 +445,20 @@ ngx_int_t redact_request_line_handler(ngx_http_request_t* r) {
 ngx_int_t preaccess_handler(ngx_http_request_t* r) {
   try {
     LocSettings& s = loc_settings(r);
-    // Tokens stop at the module in locations that do not check them too:
-    // a browser sends __Host-spa_at (Path=/) to every path of the site,
-    // public services included. Where spa_auth is on or optional the access
-    // handler strips them after reading the token.
-    if (r == r->main && *s.mode == Mode::kOff && !*s.pass_token && (s.jwks || s.hmac) && !strip_tokens(r, s))
-      return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    // Tokens stop at the module, before any other phase handler (an
+    // auth_request subrequest, a `satisfy any` allow) can pass them on:
+    // where spa_auth is on or optional the token is read first; where it
+    // is off but the keys are known (a public service: the browser sends
+    // __Host-spa_at, Path=/, everywhere) they are just removed.
+    if (r == r->main && !*s.pass_token && (*s.mode != Mode::kOff || s.jwks || s.hmac)) {
+      if (*s.mode != Mode::kOff) {
+        RequestCtx* ctx = request_ctx(r);
+        if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->token_found = find_token(r, *s.sources, ctx->found_token, ctx->found_kind);
+        ctx->token_looked_up = true;
+      }
+      if (!strip_tokens(r, s)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (s.strip_names.empty() && s.strip_prefix.empty()) return NGX_DECLINED;
     if (!remove_request_headers(r, identity_header, &s)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     return NGX_DECLINED;

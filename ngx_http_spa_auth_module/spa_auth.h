@@ -135,6 +135,12 @@ struct RequestCtx {
   WsState* ws = nullptr;         // an authorized WebSocket upgrade (pool-owned)
   bool token_from_subprotocol = false;
   bool upgrade_ok = false;       // the access handler let this WebSocket upgrade through
+  // Found in preaccess, before the carriers were taken off the request
+  // (the views point into copies nginx keeps for the request's life).
+  bool token_looked_up = false;
+  bool token_found = false;
+  std::string_view found_token;
+  TokenSource::Kind found_kind = TokenSource::Kind::kHeader;
 };
 
 // Builds a C++ object in pool memory; its destructor runs with the pool.

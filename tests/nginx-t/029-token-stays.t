@@ -252,3 +252,44 @@ GET /cb?state=S1&code=C1
 uri=[/cb?state=S1&code=C1]
 --- access_log
 P GET /cb?state=[redacted]&code=[redacted] HTTP/1.1
+
+=== an auth_request subrequest gets no token either (it runs after preaccess)
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+server { listen 127.0.0.1:{{ $main::UP }};
+         location /check { if ($http_authorization) { return 403; } if ($http_cookie ~ "spa_at") { return 403; } return 204; }
+         location / { return 200 "auth=[$http_authorization] cookie=[$http_cookie]\n"; } }
+--- config
+location = /check { internal; proxy_pass http://127.0.0.1:{{ $main::UP }}; proxy_pass_request_body off; }
+location /t { spa_auth on; auth_request /check; proxy_pass http://127.0.0.1:{{ $main::UP }}; }
+--- more_headers
+Authorization: Bearer {{ mint() }}
+Cookie: theme=dark
+--- error_code: 200
+--- response_body
+auth=[] cookie=[theme=dark]
+
+=== satisfy any with an allow: the token still stops at the module
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+server { listen 127.0.0.1:{{ $main::UP }}; location / { return 200 "auth=[$http_authorization] cookie=[$http_cookie]\n"; } }
+--- config
+location /t { satisfy any; allow 127.0.0.1; deny all; spa_auth on; proxy_pass http://127.0.0.1:{{ $main::UP }}; }
+--- more_headers
+Authorization: Bearer {{ mint() }}
+Cookie: __Host-spa_at=x; theme=dark
+--- error_code: 200
+--- response_body
+auth=[] cookie=[theme=dark]
+
+=== other schemes and bare JWTs in Authorization stop too; Basic stays
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+server { listen 127.0.0.1:{{ $main::UP }}; location / { return 200 "auth=[$http_authorization]\n"; } }
+--- config
+location /t { proxy_pass http://127.0.0.1:{{ $main::UP }}; }
+--- more_headers
+Authorization: JWT {{ mint() }}
+--- error_code: 200
+--- response_body
+auth=[]

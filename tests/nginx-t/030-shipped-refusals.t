@@ -139,12 +139,19 @@ $s->browse(GET => "$base/api/v1/demo/hello?access_token=SECRETQT789");
 kill 'KILL', $s->{pids}[0];
 waitpid($s->{pids}[0], 0);
 envelope_ok($s->browse(GET => "$base/api/v1/auth/me"), 502, 'service_unavailable', 'spa-authd down');
+# nginx logs the upstream URI (with the query proxy_pass sent on) when the
+# upstream fails; its secrets are masked there too, and in the Referer.
+$s->browse(GET => "$base/api/v1/oauth/x/callback?code=UPSTREAMCODE1&x=1;state=UPSTREAMSTATE2",
+           headers => ['Referer: https://idp.example/cb?code=REFERERCODE3']);
+$s->browse(GET => "$base/api/v1/auth/login?password=UPSTREAMPW4&access_token[]=UPSTREAMAT5");
+like($s->log_text('error.log'), qr{upstream: "http://unix:[^"]*/api/v1/oauth/x/callback\?code=\*+&x=1;state=\*+"},
+     'the upstream URI in the error log: masked');
 
 $s->stop;
 my $access = $s->log_text('access.log');
 like($access, qr{GET /api/v1/oauth/x/callback\?code=\[redacted\]&state=\[redacted\]}, 'the log shows the redacted callback');
 unlike($access, qr/SECRETCODE123|SECRETSTATE456|SECRETQT789/, 'and no code, state or query token');
-unlike($s->log_text('error.log'), qr/SECRETCODE123|SECRETSTATE456|SECRETQT789/, 'nor does the error log');
+unlike($s->log_text('error.log'), qr/SECRETCODE123|SECRETSTATE456|SECRETQT789|UPSTREAM|REFERERCODE/, 'nor does the error log');
 my $log = $s->log_text('error.log');
 my @bad = grep { /\[(alert|crit|emerg)\]/ || (/\[error\]/ && !/connect\(\) to unix:.*failed|too large body|forbidden by rule/) }
           split /\n/, $log;
