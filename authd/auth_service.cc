@@ -228,6 +228,9 @@ Outcome AuthService::signup(const std::string& email, const std::string& usernam
                {"password", phc},         {"role", "user"},        {"disabled", false},
                {"created_at", now},       {"updated_at", now},     {"email_verified", false},
                {"audit_id", random_hex_id()}};
+  // Made under require_verified_email: erased if never confirmed (accounts
+  // from before, or from the relaxed mode, carry no such date and stay).
+  if (config_.require_verified_email) user["unverified_erase_at"] = now + kUnverifiedTtl;
   // A taken address answers exactly as a new one (no account oracle); its
   // owner gets a mail instead of the verification link.
   Outcome result;
@@ -768,7 +771,8 @@ bool AuthService::sweep_unverified(int64_t now, size_t& erased, std::string& err
             json u;
             std::string e;
             if (core::parse_json_strict(v, u, e) && u.is_object() && !u.value("email_verified", false) &&
-                u.value("created_at", now) + kUnverifiedTtl <= now && u.value("identities", json::array()).empty())
+                u.contains("unverified_erase_at") && u.value("unverified_erase_at", now) <= now &&
+                u.value("identities", json::array()).empty())
               stale.push_back(std::move(u));
             return true;
           });
@@ -779,7 +783,9 @@ bool AuthService::sweep_unverified(int64_t now, size_t& erased, std::string& err
       bool done = store_.write(
           [&](Store::Txn& t) {
             auto u = load_json(t, Db::kUsers, candidate.value("id", ""));  // unchanged meanwhile?
-            if (!u || u->value("email_verified", false) || !u->value("identities", json::array()).empty()) return false;
+            if (!u || u->value("email_verified", false) || !u->value("identities", json::array()).empty() ||
+                u->value("unverified_erase_at", now + 1) > now)
+              return false;
             return erase_user(t, *u, ClientInfo{}, now);
           },
           err, Store::WriteKind::kRevocation);

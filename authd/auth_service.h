@@ -84,6 +84,9 @@ class AuthService {
   // access token alone does not do them. Otherwise 401
   // reauthentication_required with max_age.
   static constexpr int64_t kRecentAuth = 600;
+  // How far ahead of now a session's floor may go (repeated role changes
+  // within a second); well inside the module's default 30 s leeway.
+  static constexpr int64_t kMaxFloorAhead = 5;
   std::optional<Outcome> require_recent_auth(const Principal& who) const;
   // POST /api/v1/auth/reauthenticate: the password, or a current second
   // factor (TOTP, e-mailed code, backup code); answers a new access token
@@ -101,8 +104,11 @@ class AuthService {
   // The link proves the address; the account's password proves that the
   // one who chose it is the one who reads that mailbox (a squatter's
   // sign-up is not confirmed by its victim clicking a link). An account
-  // without a password is claimed instead (claim_unverified_account).
-  Outcome verify_email_confirm(const std::string& token, const std::string& password, const ClientInfo& client);
+  // without a password is claimed instead (claim_unverified_account),
+  // unless `who` is a live session of that very account (its owner,
+  // signed in with the provider, confirming from the SPA).
+  Outcome verify_email_confirm(const std::string& token, const std::string& password, const ClientInfo& client,
+                               const Principal* who = nullptr);
   static constexpr int64_t kVerifyTokenTtl = 24 * 3600;
 
   // Administration (role "admin", read from the store, not the token).

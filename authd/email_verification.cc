@@ -48,6 +48,11 @@ Outcome AuthService::verify_email_request(const std::string& email, const Client
         if (!user || user->value("disabled", false) || user->value("email_verified", false)) return false;
         address = user->value("email", "");
         audit(t, "email_verification_requested", *user, client, now);
+        // A new link gets its full week before the account is erased.
+        if (user->contains("unverified_erase_at")) {
+          (*user)["unverified_erase_at"] = std::max(user->value("unverified_erase_at", int64_t{0}), now + kUnverifiedTtl);
+          if (!t.put(Db::kUsers, *id, user->dump())) return false;
+        }
         token = new_verify_link(t, *user, now);
         return !token.empty();
       },
@@ -58,7 +63,7 @@ Outcome AuthService::verify_email_request(const std::string& email, const Client
 }
 
 Outcome AuthService::verify_email_confirm(const std::string& token, const std::string& password,
-                                          const ClientInfo& client) {
+                                          const ClientInfo& client, const Principal* who) {
   Outcome invalid = Outcome::error(401, "invalid_token", "the verification link is not valid or has expired");
   if (token.empty() || token.size() > 128) return invalid;
   int64_t now = clock_();
@@ -100,10 +105,12 @@ Outcome AuthService::verify_email_confirm(const std::string& token, const std::s
         if (!u->value("email_verified", false)) {
           // No password: nothing ties whoever set the account up to this
           // mailbox, so the mailbox's owner claims it (a reset sets a password).
-          if (!has_password && !claim_unverified_account(t, *u, client, now)) return false;
+          bool signed_in = who && who->user_id == id;
+          if (!has_password && !signed_in && !claim_unverified_account(t, *u, client, now)) return false;
           (*u)["email_verified"] = true;
           (*u)["email_verified_at"] = now;
           (*u)["updated_at"] = now;
+          u->erase("unverified_erase_at");
           audit(t, "email_verified", *u, client, now);
         }
         if (!delete_user_records(t, Db::kVerifyTokens, id) || !clear_failures(t, email)) return false;

@@ -191,7 +191,9 @@ bool AuthService::floor_all_sessions(Store::Txn& t, const std::string& user_id, 
     // the change, so the floor is the next second; new tokens start there.
     // Strictly later than any earlier floor: tokens minted after an
     // earlier change in this same second carry iat = that floor.
-    rec->tokens_not_before = std::max(rec->tokens_not_before + 1, now + 1);
+    // Capped a few seconds ahead, so that a burst of changes cannot push
+    // new tokens past the module's leeway (nbf) or beyond their lifetime.
+    rec->tokens_not_before = std::min(std::max(rec->tokens_not_before + 1, now + 1), now + kMaxFloorAhead);
     if (!t.put(Db::kSessions, sid, rec->encode())) return false;
   }
   return true;

@@ -280,7 +280,13 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
     auto token = api->field(req, res, *j, "token", 128);
     if (!token) return;
     auto password = j->contains("password") ? api->field(req, res, *j, "password", 512) : std::string();
-    if (password) api->send(req, res, api->service_.verify_email_confirm(*token, *password, client_of(req)));
+    if (!password) return;
+    // Signed in (an account without a password, its owner in the SPA)?
+    std::string access = bearer(req);
+    if (access.empty()) access = cookie(req, kAccessCookie);
+    std::string why;
+    auto who = access.empty() ? std::nullopt : api->service_.authenticate(access, why);
+    api->send(req, res, api->service_.verify_email_confirm(*token, *password, client_of(req), who ? &*who : nullptr));
   });
   // {password} or {code} (TOTP or e-mailed) or {backup_code}.
   http.Post("/api/v1/auth/reauthenticate", [api](const Request& req, Response& res) {

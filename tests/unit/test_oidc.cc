@@ -544,6 +544,26 @@ START_TEST(a_reset_claims_an_account_squatted_through_a_provider) {
 }
 END_TEST
 
+// Relaxed mode: the owner of a password-less account, signed in with her
+// provider, confirms her address from the SPA: her account stays hers.
+START_TEST(a_signed_in_owner_confirms_without_losing_her_account) {
+  OAuthWorld w;
+  w.config.require_verified_email = false;
+  w.idp.subject = "ivy";
+  w.idp.email = "ivy@example.com";
+  w.idp.email_verified = false;
+  OAuthAnswer in = w.login();
+  std::string why;
+  auto ivy = w.service->authenticate(in.tokens->access_token, why);
+  ck_assert_int_eq(w.service->verify_email_request("ivy@example.com", w.client).status, 202);
+  std::string link = w.mail.token();
+  ck_assert(w.service->verify_email_confirm(link, "", w.client, &*ivy).ok());
+  ck_assert(w.service->authenticate(in.tokens->access_token, why).has_value());
+  Outcome me = w.service->me(*ivy);
+  ck_assert(me.data["user"]["email_verified"] == true && me.data["user"]["providers"].size() == 1);
+}
+END_TEST
+
 Suite* oidc_suite() {
   Suite* s = suite_create("oidc");
   TCase* t = tcase_create("core");
@@ -562,6 +582,7 @@ Suite* oidc_suite() {
   tcase_add_test(t, unverified_account_is_claimed_by_a_verified_provider_login);
   tcase_add_test(t, a_pending_link_dies_with_its_session);
   tcase_add_test(t, a_reset_claims_an_account_squatted_through_a_provider);
+  tcase_add_test(t, a_signed_in_owner_confirms_without_losing_her_account);
   tcase_add_test(t, provider_trouble_ends_on_the_login_page);
   tcase_add_test(t, google_is_built_in);
   tcase_set_timeout(t, 60);
