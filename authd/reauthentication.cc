@@ -17,7 +17,18 @@ namespace {
 using json = nlohmann::json;
 using core::SessionState;
 
+// The caller's account, read in the transaction, while its session is
+// still active; else nullopt and `result` says so.
+std::optional<json> live_account(const Store::Txn& t, const Principal& who, int64_t now, Outcome& result) {
+  auto u = load_json(t, Db::kUsers, who.user_id);
+  auto session = load_session(t, who.sid);
+  if (u && session && session->valid_at(now)) return u;
+  result = Outcome::error(401, "invalid_token", "the session has ended");
+  return std::nullopt;
+}
+
 }  // namespace
+
 
 std::optional<Outcome> AuthService::require_recent_auth(const Principal& who) const {
   if (who.auth_time > 0 && who.auth_time >= clock_() - kRecentAuth) return std::nullopt;
@@ -98,12 +109,8 @@ Outcome AuthService::reauthenticate(const Principal& who, const std::string& pas
   Outcome result;
   bool ok = store_.write(
       [&](Store::Txn& t) {
-        auto u = load_json(t, Db::kUsers, who.user_id);
-        auto session = load_session(t, who.sid);
-        if (!u || !session || !session->valid_at(now)) {
-          result = Outcome::error(401, "invalid_token", "the session has ended");
-          return false;
-        }
+        auto u = live_account(t, who, now, result);
+        if (!u) return false;
         std::string email = u->value("email", "");
         if (auto locked = locked_out(t, email, now)) {
           result = *locked;
@@ -149,12 +156,8 @@ Outcome AuthService::change_password(const Principal& who, const std::string& pa
   Outcome result;
   bool ok = store_.write(
       [&](Store::Txn& t) {
-        auto u = load_json(t, Db::kUsers, who.user_id);
-        auto session = load_session(t, who.sid);
-        if (!u || !session || !session->valid_at(now)) {
-          result = Outcome::error(401, "invalid_token", "the session has ended");
-          return false;
-        }
+        auto u = live_account(t, who, now, result);
+        if (!u) return false;
         // Every session ends, this one too (its refresh token may have been
         // copied); the caller continues in a new one.
         size_t ended = 0;
