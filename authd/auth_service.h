@@ -28,7 +28,7 @@ struct ClientInfo {
 
 struct IssuedTokens {
   std::string access_token;
-  std::string refresh_token;  // empty when only the access token is new (re-authentication)
+  std::string refresh_token;
   int64_t expires_in = 0;
 };
 
@@ -261,7 +261,7 @@ class AuthService {
   // (an action on an enabled second factor); a wrong code counts toward
   // the lockout. The record is saved with whatever `action` changed.
   Outcome with_current_code(const Principal& who, const std::string& code, const ClientInfo& client,
-                            const std::function<void(Store::Txn&, nlohmann::json&, uint64_t, Outcome&)>& action);
+                            const std::function<void(Store::Txn&, nlohmann::json&, Outcome&)>& action);
   bool end_session(Store::Txn& t, const std::string& sid, int64_t now,
                    core::SessionState state = core::SessionState::kRevoked);
   bool end_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now, core::SessionState state);

@@ -229,7 +229,7 @@ Outcome AuthService::mfa_enable(const Principal& who, const std::string& code, c
 
 Outcome AuthService::with_current_code(
     const Principal& who, const std::string& code, const ClientInfo& client,
-    const std::function<void(Store::Txn&, json&, uint64_t, Outcome&)>& action) {
+    const std::function<void(Store::Txn&, json&, Outcome&)>& action) {
   if (auto stale = require_recent_auth(who)) return *stale;
   int64_t now = clock_();
   Outcome result;
@@ -252,7 +252,7 @@ Outcome AuthService::with_current_code(
                                   "the code is wrong, expired or already used");
         } else {
           (*u)["updated_at"] = now;
-          action(t, *u, (*u)["mfa"].value("last_step", uint64_t{0}), result);
+          action(t, *u, result);
         }
         return t.put(Db::kUsers, who.user_id, u->dump());
       },
@@ -262,7 +262,7 @@ Outcome AuthService::with_current_code(
 }
 
 Outcome AuthService::mfa_disable(const Principal& who, const std::string& code, const ClientInfo& client) {
-  return with_current_code(who, code, client, [&](Store::Txn& t, json& u, uint64_t, Outcome& result) {
+  return with_current_code(who, code, client, [&](Store::Txn& t, json& u, Outcome& result) {
     u.erase("mfa");
     audit(t, "mfa_disabled", u, client, clock_());
     result.data = {{"enabled", false}};
@@ -270,7 +270,7 @@ Outcome AuthService::mfa_disable(const Principal& who, const std::string& code, 
 }
 
 Outcome AuthService::mfa_new_backup_codes(const Principal& who, const std::string& code, const ClientInfo& client) {
-  return with_current_code(who, code, client, [&](Store::Txn& t, json& u, uint64_t, Outcome& result) {
+  return with_current_code(who, code, client, [&](Store::Txn& t, json& u, Outcome& result) {
     auto codes = new_backup_codes(who.user_id, u["mfa"]);
     audit(t, "mfa_backup_codes_replaced", u, client, clock_());
     result.data = {{"backup_codes", codes}};

@@ -66,7 +66,7 @@ class Api {
       if (config_.mode != TokenMode::kBearer) set_token_cookies(res, *o.tokens);
       if (config_.mode != TokenMode::kCookie) {
         data["access_token"] = o.tokens->access_token;
-        if (!o.tokens->refresh_token.empty()) data["refresh_token"] = o.tokens->refresh_token;
+        data["refresh_token"] = o.tokens->refresh_token;
         data["token_type"] = "Bearer";
       }
       data["expires_in"] = o.tokens->expires_in;
@@ -151,7 +151,6 @@ class Api {
     res.set_header("Set-Cookie", std::string(kAccessCookie) + "=" + t.access_token +
                                      "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=" +
                                      std::to_string(config_.access_ttl));
-    if (t.refresh_token.empty()) return;  // a new access token for the same session
     res.set_header("Set-Cookie", std::string(kRefreshCookie) + "=" + t.refresh_token +
                                      "; Path=/api/v1/auth; Secure; HttpOnly; SameSite=Strict; Max-Age=" +
                                      std::to_string(config_.refresh_ttl));
