@@ -199,6 +199,8 @@ OAuthAnswer OAuthLogin::start(const std::string& provider, const std::string& re
 
 Outcome OAuthLogin::start_link(const Principal& who, const std::string& provider, const std::string& redirect_to,
                                std::string& binding, const ClientInfo& client) {
+  // Another way into the account: only right after proving who one is.
+  if (auto stale = service_.require_recent_auth(who)) return *stale;
   Provider* p = find(provider);
   if (!p) return Outcome::error(404, "unknown_provider", "no such sign-in provider");
   auto target = redirect_to.empty() ? std::optional<std::string>("/")

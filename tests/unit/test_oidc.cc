@@ -514,6 +514,9 @@ START_TEST(a_pending_link_dies_with_its_session) {
   OAuthAnswer own = w.login();
   auto who = w.service->authenticate(own.tokens->access_token, why);
   ck_assert(who->user_id != back->user_id);
+  // Starting a link needs a recent authentication, like every account change.
+  w.now += AuthService::kRecentAuth + 1;
+  ck_assert(w.oauth->start_link(*back, "corp", "", binding, w.client).code == "reauthentication_required");
 }
 END_TEST
 
