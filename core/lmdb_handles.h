@@ -70,13 +70,13 @@ inline LockState lock_state(MDB_env* env) {
   return LockState::kForeign;
 }
 
-// For readers: a lock that trails by one for ~50 ms is not a commit in
-// flight (a commit's meta sync takes milliseconds).
+// For readers, without waiting (nginx workers must not sleep): a lock that
+// trails by one may be a commit in flight; a few immediate looks, then the
+// caller tries again at its next refresh (a second later).
 inline bool lock_matches_data(MDB_env* env) {
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < 3; ++i) {
     LockState s = lock_state(env);
     if (s != LockState::kTrailsByOne) return s == LockState::kMatches;
-    ::usleep(1000);
   }
   return false;
 }
