@@ -451,11 +451,23 @@ ngx_int_t preaccess_handler(ngx_http_request_t* r) {
     // is off but the keys are known (a public service: the browser sends
     // __Host-spa_at, Path=/, everywhere) they are just removed.
     if (r == r->main && !*s.pass_token && (*s.mode != Mode::kOff || s.jwks || s.hmac)) {
-      if (*s.mode != Mode::kOff) {
-        RequestCtx* ctx = request_ctx(r);
-        if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ctx->token_found = find_token(r, *s.sources, ctx->found_token, ctx->found_kind);
-        ctx->token_looked_up = true;
+      // The token is read before its carriers go, also where spa_auth is
+      // off: an internal redirect may lead into a location that checks it.
+      // A context is made only when there is something to keep.
+      RequestCtx* ctx = get_ctx(r) ? get_ctx(r) : pool_find<RequestCtx>(r->pool);
+      if (ctx == nullptr || !ctx->token_looked_up) {
+        std::string_view token;
+        TokenSource::Kind kind = TokenSource::Kind::kHeader;
+        bool found = find_token(r, *s.sources, token, kind);
+        if (found || *s.mode != Mode::kOff) {
+          if ((ctx = request_ctx(r)) == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+          ctx->token_found = found;
+          ctx->found_token = token;
+          ctx->found_kind = kind;
+          ctx->token_looked_up = true;
+        }
+      } else if (get_ctx(r) == nullptr) {
+        ngx_http_set_ctx(r, ctx, ngx_http_spa_auth_module);
       }
       if (!strip_tokens(r, s)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -643,7 +655,15 @@ std::string_view request_host(ngx_http_request_t* r) {
 
 RequestCtx* request_ctx(ngx_http_request_t* r) {
   RequestCtx* ctx = get_ctx(r->main);
-  return ctx ? ctx : create_ctx(r->main);
+  if (ctx) return ctx;
+  // An internal redirect (try_files, error_page, a named location) clears
+  // r->ctx, but the token found before the carriers were stripped must
+  // survive it: the request's own context is found again in its pool.
+  if ((ctx = pool_find<RequestCtx>(r->main->pool))) {
+    ngx_http_set_ctx(r->main, ctx, ngx_http_spa_auth_module);
+    return ctx;
+  }
+  return create_ctx(r->main);
 }
 
 std::string request_id(ngx_http_request_t* r) {

@@ -145,12 +145,26 @@ struct RequestCtx {
 
 // Builds a C++ object in pool memory; its destructor runs with the pool.
 template <typename T>
+void pool_destroy(void* data) {
+  static_cast<T*>(data)->~T();
+}
+
+template <typename T>
 T* pool_new(ngx_pool_t* pool) {
   ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(pool, sizeof(T));
   if (cln == nullptr) return nullptr;
   T* obj = new (cln->data) T();
-  cln->handler = [](void* data) { static_cast<T*>(data)->~T(); };
+  cln->handler = pool_destroy<T>;
   return obj;
+}
+
+// The object pool_new<T> made in this pool, if any (as realip finds its
+// context again after an internal redirect has cleared r->ctx).
+template <typename T>
+T* pool_find(ngx_pool_t* pool) {
+  for (ngx_pool_cleanup_t* cln = pool->cleanup; cln; cln = cln->next)
+    if (cln->handler == pool_destroy<T>) return static_cast<T*>(cln->data);
+  return nullptr;
 }
 
 // directives.cpp

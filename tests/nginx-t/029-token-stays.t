@@ -293,3 +293,30 @@ Authorization: JWT {{ mint() }}
 --- error_code: 200
 --- response_body
 auth=[]
+
+=== an internal redirect into a spa_auth location keeps the token read before the carriers went
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+server { listen 127.0.0.1:{{ $main::UP }}; location / { return 200 "auth=[$http_authorization] cookie=[$http_cookie]\n"; } }
+--- config
+location /t { try_files /no-such-file @protected; }
+location @protected { spa_auth on; add_header X-Result $spa_auth_result always; proxy_pass http://127.0.0.1:{{ $main::UP }}; }
+--- more_headers
+Authorization: Bearer {{ mint() }}
+Cookie: theme=dark
+--- error_code: 200
+--- response_headers
+X-Result: ok
+--- response_body
+auth=[] cookie=[theme=dark]
+
+=== and without a token it still answers 401 there
+--- http_config
+spa_auth_jwks_file @DATA@/jwks.json;
+server { listen 127.0.0.1:{{ $main::UP }}; location / { return 200 "in\n"; } }
+--- config
+location /t { try_files /no-such-file @protected; }
+location @protected { spa_auth on; proxy_pass http://127.0.0.1:{{ $main::UP }}; }
+--- more_headers
+Cookie: theme=dark
+--- error_code: 401
