@@ -24,13 +24,40 @@ bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
+namespace {
+
+char fold_char(char c) {
+  if (c >= 'A' && c <= 'Z') return static_cast<char>(c - 'A' + 'a');
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '-';
+}
+
+}  // namespace
+
 std::string fold_field_name(std::string_view name) {
   std::string out(name);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) c = '-';
-  }
+  for (char& c : out) c = fold_char(c);
   return out;
+}
+
+bool may_mention(std::string_view text, const std::vector<std::string>& names) {
+  if (text.find('%') != std::string_view::npos) return true;
+  for (const auto& n : names) {
+    if (n.empty() || n.size() > text.size()) continue;
+    for (size_t i = 0; i + n.size() <= text.size(); ++i)
+      if (iequals(text.substr(i, n.size()), n)) return true;
+  }
+  return false;
+}
+
+bool folded_starts_with(std::string_view name, std::string_view folded_prefix) {
+  if (name.size() < folded_prefix.size()) return false;
+  for (size_t i = 0; i < folded_prefix.size(); ++i)
+    if (fold_char(name[i]) != folded_prefix[i]) return false;
+  return true;
+}
+
+bool folded_equals(std::string_view name, std::string_view folded) {
+  return name.size() == folded.size() && folded_starts_with(name, folded);
 }
 
 std::vector<std::string_view> list_elements(std::string_view value) {

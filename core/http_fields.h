@@ -15,12 +15,20 @@ std::string_view trim_ows(std::string_view s);
 
 // ASCII case-insensitive equality (tokens are case-insensitive).
 bool iequals(std::string_view a, std::string_view b);
+// A cheap first look before a rewrite that allocates: false only when
+// `text` holds none of `names` (any case) and no '%' (which could encode
+// one). True says "look closer", not "found".
+bool may_mention(std::string_view text, const std::vector<std::string>& names);
 
 // A field name as a lenient upstream may read it: lowercase, and every
 // character that is not a letter or digit as '-' (CGI, WSGI and many
 // frameworks fold '_' and '-' together; some fold more). Two names that
 // fold alike may be the same header to someone.
 std::string fold_field_name(std::string_view name);
+// The same comparisons without building the folded name (request path):
+// `folded...` is already folded.
+bool folded_starts_with(std::string_view name, std::string_view folded_prefix);
+bool folded_equals(std::string_view name, std::string_view folded);
 
 // The non-empty elements of a list field value (RFC 9110 §5.6.1): split at
 // commas, OWS trimmed, empty elements dropped. Quoted strings are kept

@@ -126,6 +126,7 @@ bool strip_tokens(ngx_http_request_t* r, const LocSettings& s) {
     r->headers_in.authorization = nullptr;
   bool emptied = false;
   auto strip_cookie_line = [&](ngx_table_elt_t& h) {
+    if (!core::may_mention(to_view(h.value), s.token_cookies)) return true;  // most requests: nothing to copy
     bool removed;
     std::string rest = core::remove_cookies(to_view(h.value), s.token_cookies, removed);
     if (!removed) return true;
@@ -144,7 +145,7 @@ bool strip_tokens(ngx_http_request_t* r, const LocSettings& s) {
   for (ngx_uint_t i = 0; i < r->headers_in.cookies.nelts; ++i)
     if (!strip_cookie_line(*cookies[i])) return false;
   if (emptied && !remove_request_headers(r, is_empty_cookie, nullptr)) return false;
-  if (!s.token_query_names.empty() && r->args.len) {
+  if (!s.token_query_names.empty() && r->args.len && core::may_mention(to_view(r->args), s.token_query_names)) {
     bool removed;
     std::string rest = core::remove_query_params(to_view(r->args), s.token_query_names, removed);
     if (removed) {
@@ -230,9 +231,10 @@ ngx_int_t send_rejection(ngx_http_request_t* r, Status s, const LocSettings& loc
 // Client headers that could pass for identity headers (fold_header_name).
 bool identity_header(const ngx_table_elt_t& h, const void* arg) {
   const auto& s = *static_cast<const LocSettings*>(arg);
-  std::string name = core::fold_field_name(to_view(h.key));
-  if (!s.strip_prefix.empty() && name.compare(0, s.strip_prefix.size(), s.strip_prefix) == 0) return true;
-  return std::find(s.strip_names.begin(), s.strip_names.end(), name) != s.strip_names.end();
+  std::string_view name = to_view(h.key);
+  if (!s.strip_prefix.empty() && core::folded_starts_with(name, s.strip_prefix)) return true;
+  return std::any_of(s.strip_names.begin(), s.strip_names.end(),
+                     [&](const std::string& n) { return core::folded_equals(name, n); });
 }
 
 // The claims go upstream only if every one can be a header value;
@@ -327,10 +329,8 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
   std::string_view token = ctx->found_token;
   TokenSource::Kind kind = ctx->found_kind;
   bool found = ctx->token_found;
-  if (!ctx->token_looked_up) {  // no preaccess pass (cannot happen in a normal request; be safe)
-    found = find_token(r, *s.sources, token, kind);
-    if (!*s.pass_token && !strip_tokens(r, s)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  }
+  // Preaccess read it unless the location passes tokens on (spa_auth_pass_token).
+  if (!ctx->token_looked_up) found = find_token(r, *s.sources, token, kind);
   if (!found) {
     ctx->status = Status::kMissing;
     if (*s.mode == Mode::kOptional) {
@@ -428,6 +428,8 @@ ngx_int_t redact_request_line_handler(ngx_http_request_t* r) {
     std::string_view line = to_view(r->request_line);
     if (r != r->main || line.find('?') == std::string_view::npos) return NGX_DECLINED;
     auto* main = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_spa_auth_module))->s;
+    if (!core::may_mention(line, core::secret_query_names()) && !core::may_mention(line, main->query_token_names))
+      return NGX_DECLINED;  // most request lines: no copy
     std::string redacted = core::redact_request_line(line, main->query_token_names);
     if (redacted == line) return NGX_DECLINED;
     auto* mem = static_cast<u_char*>(ngx_pnalloc(r->pool, redacted.size()));

@@ -80,6 +80,10 @@ START_TEST(field_names_fold_as_lenient_upstreams_read_them) {
   ck_assert(fold_field_name("X.User.Id") == "x-user-id");
   ck_assert(fold_field_name("X-User-Id2") == "x-user-id2");
   ck_assert(fold_field_name("") == "");
+  ck_assert(may_mention("a=1; __HOST-SPA_AT=x", {"__Host-spa_at"}) && may_mention("%5F_x", {"y"}));
+  ck_assert(!may_mention("theme=dark; lang=en", {"__Host-spa_at", "__Secure-spa_rt"}) && !may_mention("", {"a"}));
+  ck_assert(folded_equals("X_User_Id", "x-user-id") && !folded_equals("X_User_Ids", "x-user-id"));
+  ck_assert(folded_starts_with("X.USER.role", "x-user-") && !folded_starts_with("X-Use", "x-user-"));
 }
 END_TEST
 
