@@ -39,6 +39,25 @@ std::string fold_field_name(std::string_view name) {
   return out;
 }
 
+std::string percent_decode(std::string_view s, bool plus_as_space) {
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(plus_as_space && s[i] == '+' ? ' ' : s[i]);
+    }
+  }
+  return out;
+}
+
 bool may_mention(std::string_view text, const std::vector<std::string>& names) {
   if (text.find('%') != std::string_view::npos) return true;
   for (const auto& n : names) {

@@ -19,6 +19,9 @@ bool iequals(std::string_view a, std::string_view b);
 // `text` holds none of `names` (any case) and no '%' (which could encode
 // one). True says "look closer", not "found".
 bool may_mention(std::string_view text, const std::vector<std::string>& names);
+// %XX decoded (invalid escapes kept as they are); '+' as a space when asked
+// (form encoding, as query parsers read it).
+std::string percent_decode(std::string_view s, bool plus_as_space);
 
 // A field name as a lenient upstream may read it: lowercase, and every
 // character that is not a letter or digit as '-' (CGI, WSGI and many

@@ -387,10 +387,6 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
   }
 }
 
-// Post-read: nginx writes r->request_line into every error log line of a
-// request (and $request into access logs); secrets in its query are
-// replaced before anything can log them. Routing reads uri and args, not
-// this line, so nothing else changes.
 // nginx's own error-log context for a request (ngx_http_log_error_handler,
 // not exported): the same for every request, kept from the first one.
 ngx_http_log_handler_pt g_nginx_log_handler = nullptr;
@@ -419,6 +415,11 @@ u_char* redacting_log_handler(ngx_http_request_t* r, ngx_http_request_t* sr, u_c
   return end;
 }
 
+// Post-read: nginx writes r->request_line into the error log lines of a
+// request (and $request into access logs); secrets in its query are
+// replaced before any phase handler can log them (what nginx logs while
+// still reading the headers keeps the raw line: docs/module.md). Routing
+// reads uri and args, not this line, so nothing else changes.
 ngx_int_t redact_request_line_handler(ngx_http_request_t* r) {
   try {
     if (r == r->main && r->log_handler != redacting_log_handler && r->log_handler != nullptr) {
