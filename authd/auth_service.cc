@@ -59,6 +59,14 @@ json public_user(const json& u) {
           {"providers", providers}};
 }
 
+int64_t credential_epoch(const json& u) { return u.value("credential_epoch", int64_t{0}); }
+
+bool AuthService::new_credentials(Store::Txn& t, json& u) {
+  std::string id = u.value("id", "");
+  u["credential_epoch"] = credential_epoch(u) + 1;
+  return delete_user_records(t, Db::kMfaPending, id) && delete_user_records(t, Db::kResetTokens, id);
+}
+
 AuthService::AuthService(const Config& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher,
                          Clock clock, std::string mfa_key)
     : config_(config),
@@ -176,7 +184,11 @@ bool AuthService::open_second_factor_gate(Store::Txn& t, const json& u, const js
   std::string token = random_token();
   bool by_mail = u["mfa"].value("method", "totp") == "email";
   int64_t ttl = by_mail ? kEmailCodeTtl : kMfaTokenTtl;
-  json pending = {{"user", id}, {"expires_at", now + ttl}, {"attempts", 0}, {"amr", first_factor}};
+  json pending = {{"user", id},
+                  {"expires_at", now + ttl},
+                  {"attempts", 0},
+                  {"amr", first_factor},
+                  {"epoch", credential_epoch(u)}};
   if (by_mail) {
     std::string hash;
     code = new_email_code(id, hash);  // bound to this login's mfa_token
@@ -296,6 +308,9 @@ Outcome AuthService::login(const std::string& email, const std::string& password
         }
         // Re-read inside the write: the account may have changed meanwhile.
         auto fresh = user ? load_json(t, Db::kUsers, user->value("id", "")) : std::nullopt;
+        // A password reset (or change, disable, erasure) that committed
+        // after the check: the password checked is not the account's now.
+        if (fresh && credential_epoch(*fresh) != credential_epoch(*user)) good = false;
         if (!fresh || !good) {
           result = record_failure(t, email, fresh ? &*fresh : nullptr, client, now, "invalid_credentials",
                                   "e-mail or password is wrong");
@@ -643,8 +658,16 @@ bool AuthService::erase_user(Store::Txn& t, const json& account, const ClientInf
            t.del(Db::kUserSessions, id + ":" + sid);
   for (const auto& k : refresh_index)
     done = done && t.del(Db::kRefresh, std::string_view(k).substr(32)) && t.del(Db::kSessionRefresh, k);
-  // The events stay, anonymous; the index that tied them to the user goes.
-  for (const auto& k : audit_index) done = done && t.del(Db::kUserAudit, k);
+  // The events stay, anonymous: their subject goes, and the index that
+  // tied them to the user.
+  for (const auto& k : audit_index) {
+    std::string key = std::string(k).substr(subject.size());
+    if (auto event = load_json(t, Db::kAudit, key)) {
+      event->erase("subject");
+      done = done && t.put(Db::kAudit, key, event->dump());
+    }
+    done = done && t.del(Db::kUserAudit, k);
+  }
   for (const auto& i : user->value("identities", json::array()))
     done = done && t.del(Db::kIdentities, i.value("provider", "") + ":" + i.value("subject", ""));
   return done && t.del(Db::kUsersByEmail, fold(user->value("email", ""))) &&
@@ -666,8 +689,20 @@ Outcome AuthService::delete_account(const Principal& who, const std::string& pas
   } else if (auto stale = require_recent_auth(who)) {
     return *stale;
   }
-  bool ok = store_.write([&](Store::Txn& t) { return erase_user(t, *user, client, now); }, err,
-                         Store::WriteKind::kRevocation);
+  Outcome ended = Outcome::error(401, "invalid_token", "the session has ended");
+  bool gone = false;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        // As the account is now: if its session ended or its credentials
+        // changed since the check (a reset), the check proves nothing.
+        auto u = load_json(t, Db::kUsers, who.user_id);
+        auto session = load_session(t, who.sid);
+        if (!u || !session || !session->valid_at(now) || credential_epoch(*u) != credential_epoch(*user))
+          return gone = true, false;
+        return erase_user(t, *u, client, now);
+      },
+      err, Store::WriteKind::kRevocation);
+  if (gone) return ended;
   if (!ok) return store_failure(err.empty() ? "delete failed" : err);
   Outcome o;
   o.end_session = true;
@@ -741,7 +776,7 @@ Outcome AuthService::admin_update_user(const Principal& who, const std::string& 
         }
         if (disable && !u.value("disabled", false)) {
           // The module refuses the user's tokens from the next request on.
-          if (!end_all_sessions(t, user_id, now, SessionState::kUserDisabled)) return false;
+          if (!end_all_sessions(t, user_id, now, SessionState::kUserDisabled) || !new_credentials(t, u)) return false;
           audit(t, "user_disabled", u, client, now);
         }
         u["disabled"] = disable;

@@ -265,6 +265,12 @@ class AuthService {
   bool end_session(Store::Txn& t, const std::string& sid, int64_t now,
                    core::SessionState state = core::SessionState::kRevoked);
   bool end_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now, core::SessionState state);
+  // What proves the account changed (a new password, a claim, a disable,
+  // an erasure): the credential epoch moves on, so a check made against
+  // the old credentials (a password verified outside the write lock, a
+  // login waiting for its second factor) can no longer commit; pending
+  // second-factor logins and reset links die. Changes `u`; the caller saves it.
+  bool new_credentials(Store::Txn& t, nlohmann::json& u);
   std::optional<Outcome> require_admin(const Principal& who);
   void audit(Store::Txn& t, const std::string& event, const nlohmann::json& user, const ClientInfo& client,
              int64_t now);
@@ -285,5 +291,10 @@ class AuthService {
 
 // The user as the API shows it (never the password hash or counters).
 nlohmann::json public_user(const nlohmann::json& user);
+
+// The account's credential epoch (AuthService::new_credentials): a
+// secret checked against a record of one epoch commits only while the
+// account is still in it.
+int64_t credential_epoch(const nlohmann::json& user);
 
 }  // namespace spa::authd

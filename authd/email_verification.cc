@@ -97,7 +97,9 @@ Outcome AuthService::verify_email_confirm(const std::string& token, const std::s
           result = *locked;
           return false;
         }
-        if (has_password && !good) {  // the link stays usable: a typo does not burn it
+        // A password checked against credentials the account has since left is not good.
+        if (has_password && (!good || credential_epoch(*u) != credential_epoch(*user))) {
+          // the link stays usable: a typo does not burn it
           result = record_failure(t, email, &*u, client, now, "invalid_credentials",
                                   "give the password chosen at sign-up to confirm the address");
           return true;

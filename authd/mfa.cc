@@ -307,7 +307,10 @@ Outcome AuthService::mfa_verify(const std::string& mfa_token, const std::string&
         }
         std::string id = pending.value("user", "");
         auto u = load_user(t, id);
-        if (!u || u->value("disabled", false) || !enabled(*u)) {
+        // The login checked credentials the account no longer has (a reset,
+        // a password change, a disable since): it ends here.
+        if (!u || u->value("disabled", false) || !enabled(*u) ||
+            pending.value("epoch", int64_t{0}) != credential_epoch(*u)) {
           result = Outcome::error(401, "invalid_token", "mfa_token is not valid or has expired");
           return t.del(Db::kMfaPending, key);
         }

@@ -130,7 +130,7 @@ bool AuthService::claim_unverified_account(Store::Txn& t, json& u, const ClientI
     if (!t.del(Db::kIdentities, identity_key(i.value("provider", ""), i.value("subject", "")))) return false;
   for (const auto& table : kUserTables)
     if (!delete_user_records(t, table.db, id)) return false;
-  if (!end_all_sessions(t, id, now, core::SessionState::kRevoked)) return false;
+  if (!end_all_sessions(t, id, now, core::SessionState::kRevoked) || !new_credentials(t, u)) return false;
   u["password"] = "";
   u["identities"] = json::array();
   u.erase("mfa");

@@ -79,6 +79,7 @@ Outcome AuthService::password_reset_confirm(const std::string& token, const std:
         // (another's provider identity, second factor, sessions) goes.
         if (!u->value("email_verified", false) && !claim_unverified_account(t, *u, client, now)) return false;
         (*u)["password"] = phc;
+        if (!new_credentials(t, *u)) return false;
         // The link reached the address: it is proven now.
         (*u)["email_verified"] = true;
         (*u)["updated_at"] = now;

@@ -116,7 +116,9 @@ Outcome AuthService::reauthenticate(const Principal& who, const std::string& pas
           result = *locked;
           return false;
         }
-        bool good = by_password ? good_password : take_second_factor(*u, code, backup_code, now);
+        // A password checked against credentials the account no longer has is not good.
+        bool good = by_password ? good_password && credential_epoch(*u) == credential_epoch(*user)
+                                : take_second_factor(*u, code, backup_code, now);
         if (!good) {
           result = by_password
                        ? record_failure(t, email, &*u, client, now, "invalid_credentials", "password is wrong")
@@ -164,6 +166,7 @@ Outcome AuthService::change_password(const Principal& who, const std::string& pa
         t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view, std::string_view) { return ++ended, true; });
         if (!end_all_sessions(t, who.user_id, now, SessionState::kRevoked)) return false;
         (*u)["password"] = phc;
+        if (!new_credentials(t, *u)) return false;
         (*u)["updated_at"] = now;
         auto meta = load_json(t, Db::kSessionMeta, who.sid).value_or(json::object());
         IssuedTokens tokens;
@@ -172,8 +175,7 @@ Outcome AuthService::change_password(const Principal& who, const std::string& pa
         result.tokens = tokens;
         result.data = {{"user", public_user(*u)}, {"session_id", sid}, {"sessions_ended", ended}};
         audit(t, "password_changed", *u, client, now);
-        return delete_user_records(t, Db::kResetTokens, who.user_id) && clear_failures(t, u->value("email", "")) &&
-               t.put(Db::kUsers, who.user_id, u->dump());
+        return clear_failures(t, u->value("email", "")) && t.put(Db::kUsers, who.user_id, u->dump());
       },
       // Ends sessions: it must work in a full store, like any revocation.
       err, Store::WriteKind::kRevocation);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdlib>
+#include <functional>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +46,15 @@ struct AuthWorld {
   std::unique_ptr<spa::authd::AuthService> service;
   spa::authd::ClientInfo client{"req-1", "192.0.2.7", "agent/1"};
   KeptMail mail;  // what the service mailed, unless a test sets another mailer
+  // Runs once, at the service's next look at the clock: a change that
+  // lands between a check the service makes outside its write lock (an
+  // Argon2 verification) and the write that acts on it.
+  std::function<void()> meanwhile;
+
+  int64_t clock() {
+    if (meanwhile) std::exchange(meanwhile, nullptr)();
+    return now;
+  }
 
   explicit AuthWorld(uint64_t max_size = spa::authd::Store::kDefaultMaxSize) {
     char tmpl[] = "/tmp/spa-service-XXXXXX";
@@ -58,7 +69,7 @@ struct AuthWorld {
     keys = std::make_unique<spa::authd::SigningKeys>(spa::authd::SigningKeys::Options{
         config.key_dir, config.jwks_file, config.algorithm, config.access_ttl, 5});
     ck_assert(keys->open(now, err));
-    service = std::make_unique<spa::authd::AuthService>(config, store, *keys, hasher, [this] { return now; },
+    service = std::make_unique<spa::authd::AuthService>(config, store, *keys, hasher, [this] { return clock(); },
                                                         spa::authd::random_bytes(32));
     service->set_mailer(&mail);
   }

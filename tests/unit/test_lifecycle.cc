@@ -1,0 +1,203 @@
+// Lifecycle races and erasure, through AuthService with a fake clock: a
+// reset (password change, disable) ends whatever the old credentials
+// started, even a check made just before it; after an erasure no database
+// holds anything of the user.
+#include <set>
+
+#include "authd/auth_service.h"
+#include "authd/totp.h"
+#include "tests/unit/auth_world.h"
+#include "tests/unit/helpers.h"
+
+using namespace spa::authd;
+using json = nlohmann::json;
+
+namespace {
+
+struct World : test::AuthWorld {
+  Principal principal(const std::string& access_token) {
+    std::string why;
+    auto who = service->authenticate(access_token, why);
+    ck_assert_msg(who.has_value(), "%s", why.c_str());
+    return *who;
+  }
+  std::pair<Principal, IssuedTokens> signed_in(const std::string& name) {
+    signup_verified(name + "@example.com", name, name + " password!");
+    Outcome o = service->login(name + "@example.com", name + " password!", client);
+    ck_assert_msg(o.ok() && o.tokens, "login of %s: %s", name.c_str(), o.code.c_str());
+    return {principal(o.tokens->access_token), *o.tokens};
+  }
+  // TOTP on for a signed-in user; its secret.
+  std::string with_totp(const Principal& who) {
+    Outcome setup = service->mfa_setup(who);
+    std::string secret = *totp::from_base32(setup.data["secret"].get<std::string>());
+    ck_assert(service->mfa_enable(who, totp::generate(secret, now), client).ok());
+    now += 31;  // the next code is another step
+    return secret;
+  }
+  // A reset link for `email`, mailed now.
+  std::string reset_link(const std::string& email) {
+    ck_assert_int_eq(service->password_reset_request(email, client).status, 202);
+    return mail.token();
+  }
+  void reset(const std::string& token, const std::string& password) {
+    Outcome o = service->password_reset_confirm(token, password, client);
+    ck_assert_msg(o.ok(), "reset: %s", o.code.c_str());
+  }
+};
+
+}  // namespace
+
+START_TEST(a_reset_voids_pending_second_factor_logins) {
+  World w;
+  auto [who, tokens] = w.signed_in("olga");
+  std::string secret = w.with_totp(who);
+  Outcome pending = w.service->login("olga@example.com", "olga password!", w.client);
+  ck_assert(pending.ok() && pending.data["mfa_required"] == true);
+  std::string mfa_token = pending.data["mfa_token"];
+  w.reset(w.reset_link("olga@example.com"), "olga's new password");
+  // The old password got this far; the second factor does not finish it.
+  Outcome late = w.service->mfa_verify(mfa_token, totp::generate(secret, w.now), false, w.client);
+  ck_assert_int_eq(late.status, 401);
+  ck_assert(late.code == "invalid_token" && !late.tokens);
+  // The new password does.
+  Outcome again = w.service->login("olga@example.com", "olga's new password", w.client);
+  w.now += 31;
+  ck_assert(w.service->mfa_verify(again.data["mfa_token"], totp::generate(secret, w.now), false, w.client).ok());
+}
+END_TEST
+
+START_TEST(a_password_change_or_disable_voids_pending_logins) {
+  World w;
+  auto [who, tokens] = w.signed_in("pia");
+  std::string secret = w.with_totp(who);
+  Outcome pending = w.service->login("pia@example.com", "pia password!", w.client);
+  std::string mfa_token = pending.data["mfa_token"];
+  w.now += 31;
+  Outcome fresh = w.service->reauthenticate(who, "pia password!", "", false, w.client);
+  ck_assert(fresh.ok());
+  ck_assert(w.service->change_password(w.principal(fresh.tokens->access_token), "pia's new password", w.client).ok());
+  ck_assert_int_eq(w.service->mfa_verify(mfa_token, totp::generate(secret, w.now), false, w.client).status, 401);
+  // Disable (by an administrator): the same.
+  auto [root, root_tokens] = w.signed_in("root");
+  ck_assert(w.service->set_role("root@example.com", "admin").ok());
+  Outcome promoted = w.service->refresh(root_tokens.refresh_token, w.client);
+  Principal admin = w.principal(promoted.tokens->access_token);
+  pending = w.service->login("pia@example.com", "pia's new password", w.client);
+  mfa_token = pending.data["mfa_token"];
+  ck_assert(w.service->admin_update_user(admin, who.user_id, {{"disabled", true}}, w.client).ok());
+  ck_assert(w.service->admin_update_user(admin, who.user_id, {{"disabled", false}}, w.client).ok());
+  w.now += 31;
+  ck_assert_int_eq(w.service->mfa_verify(mfa_token, totp::generate(secret, w.now), false, w.client).status, 401);
+}
+END_TEST
+
+// The password was right when Argon2 checked it; the reset committed
+// before the login's write: no session comes of the old password.
+START_TEST(a_login_checked_before_a_reset_does_not_commit) {
+  World w;
+  w.signed_in("quinn");
+  std::string link = w.reset_link("quinn@example.com");
+  w.meanwhile = [&] { w.reset(link, "quinn's new password"); };
+  Outcome late = w.service->login("quinn@example.com", "quinn password!", w.client);
+  ck_assert(!w.meanwhile);  // the reset did land in between
+  ck_assert_int_eq(late.status, 401);
+  ck_assert(late.code == "invalid_credentials" && !late.tokens);
+  ck_assert(w.service->login("quinn@example.com", "quinn's new password", w.client).ok());
+  // Without a reset in between, the same login goes through.
+  w.meanwhile = [] {};
+  ck_assert(w.service->login("quinn@example.com", "quinn's new password", w.client).ok());
+}
+END_TEST
+
+START_TEST(an_erasure_checked_before_a_reset_does_not_commit) {
+  World w;
+  auto [who, tokens] = w.signed_in("rhea");
+  std::string link = w.reset_link("rhea@example.com");
+  w.meanwhile = [&] { w.reset(link, "rhea's new password"); };
+  Outcome late = w.service->delete_account(who, "rhea password!", w.client);
+  ck_assert(!w.meanwhile);
+  ck_assert_int_eq(late.status, 401);
+  ck_assert(w.service->login("rhea@example.com", "rhea's new password", w.client).ok());  // still there
+}
+END_TEST
+
+// Everything a user can leave in the store, then DELETE /account: no
+// database holds their id (hex or the session record's bytes), address,
+// username, audit id, provider subject, session ids, client address or
+// user agent; the tables they alone filled are as they were before.
+START_TEST(an_erasure_leaves_nothing_of_the_user) {
+  World w;
+  w.client = {"req-9", "198.51.100.23", "Erasure-Test-Agent/7"};
+  std::string err;
+  auto dump = [&] {
+    std::map<int, std::set<std::pair<std::string, std::string>>> all;
+    ck_assert(w.store.read(
+        [&](const Store::Txn& t) {
+          for (int db = 0; db < kDbCount; ++db)
+            t.scan(static_cast<Db>(db), "", [&](std::string_view k, std::string_view v) {
+              all[db].emplace(k, v);
+              return true;
+            });
+        },
+        err));
+    return all;
+  };
+  auto before = dump();
+  // Unverified first: a verification link stays outstanding.
+  w.config.require_verified_email = false;
+  ck_assert(w.service->signup("Sara.Erased@Example.com", "sara_erased", "sara password!", w.client).ok());
+  ck_assert(w.service->verify_email_request("sara.erased@example.com", w.client).ok());
+  Outcome first = w.service->login("sara.erased@example.com", "sara password!", w.client);
+  Principal who = w.principal(first.tokens->access_token);
+  Outcome second = w.service->login("sara.erased@example.com", "sara password!", w.client);
+  ck_assert(w.service->refresh(second.tokens->refresh_token, w.client).ok());
+  ck_assert(w.service->oauth_link(who.user_id, who.sid,
+                                  {"corp", "subject-4711", "sara.erased@example.com", true, "sara"}, w.client)
+                .ok());
+  std::string secret = w.with_totp(who);
+  ck_assert(w.service->login("sara.erased@example.com", "sara password!", w.client).data["mfa_required"] == true);
+  ck_assert(w.service->login("sara.erased@example.com", "a wrong password", w.client).status == 401);
+  w.reset_link("sara.erased@example.com");
+  std::string audit_id;
+  ck_assert(w.store.read([&](const Store::Txn& t) { audit_id = (*load_json(t, Db::kUsers, who.user_id))["audit_id"]; },
+                         err));
+  std::string id_bytes;
+  for (size_t i = 0; i + 1 < who.user_id.size(); i += 2)
+    id_bytes.push_back(static_cast<char>(std::stoi(who.user_id.substr(i, 2), nullptr, 16)));
+
+  w.now += 31;
+  Outcome fresh = w.service->reauthenticate(who, "", totp::generate(secret, w.now), false, w.client);
+  ck_assert_msg(fresh.ok(), "%s", fresh.code.c_str());
+  ck_assert(w.service->delete_account(w.principal(fresh.tokens->access_token), "", w.client).ok());
+
+  auto after = dump();
+  for (const std::string& needle : {who.user_id, id_bytes, std::string("sara.erased@example.com"),
+                                    std::string("Sara.Erased@Example.com"), std::string("sara_erased"), audit_id,
+                                    std::string("subject-4711"), who.sid, w.client.ip, w.client.user_agent})
+    for (const auto& [db, entries] : after)
+      for (const auto& [k, v] : entries)
+        ck_assert_msg(k.find(needle) == std::string::npos && v.find(needle) == std::string::npos,
+                      "database %d still holds \"%s\"", db, needle.c_str());
+  // Only the audit trail keeps (anonymous) events; every other table is
+  // as it was before the user came.
+  for (int db = 0; db < kDbCount; ++db) {
+    if (static_cast<Db>(db) == Db::kAudit) continue;
+    ck_assert_msg(after[db] == before[db], "database %d kept %zu entries of the user", db,
+                  after[db].size() - std::min(after[db].size(), before[db].size()));
+  }
+}
+END_TEST
+
+Suite* lifecycle_suite() {
+  Suite* s = suite_create("lifecycle");
+  TCase* tc = tcase_create("core");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, a_reset_voids_pending_second_factor_logins);
+  tcase_add_test(tc, a_password_change_or_disable_voids_pending_logins);
+  tcase_add_test(tc, a_login_checked_before_a_reset_does_not_commit);
+  tcase_add_test(tc, an_erasure_checked_before_a_reset_does_not_commit);
+  tcase_add_test(tc, an_erasure_leaves_nothing_of_the_user);
+  suite_add_tcase(s, tc);
+  return s;
+}
