@@ -482,7 +482,7 @@ std::optional<Principal> AuthService::authenticate(std::string_view token, std::
   }
   const json& auth_time = verified->claims.payload["auth_time"];
   Principal p{verified->claims.sub, verified->claims.sid,
-              auth_time.is_number_integer() ? auth_time.get<int64_t>() : 0};
+              auth_time.is_number_integer() ? auth_time.get<int64_t>() : 0, verified->claims.second_factor};
   bool active = false;
   std::string err;
   store_.read([&](const Store::Txn& t) {
@@ -717,6 +717,10 @@ std::optional<Outcome> AuthService::require_admin(const Principal& who) {
     return store_failure(err);
   if (!user || user->value("role", "") != "admin" || user->value("disabled", false))
     return Outcome::error(403, "forbidden", "administrators only");
+  // A stolen password (or a session opened with one) is not enough to
+  // administer everyone: the session must have passed a second factor.
+  if (config_.admin_require_mfa && !who.second_factor)
+    return Outcome::error(403, "mfa_required", "administration needs a session signed in with a second factor");
   return std::nullopt;
 }
 

@@ -53,6 +53,7 @@ struct Principal {
   std::string user_id;
   std::string sid;
   int64_t auth_time = 0;  // the token's: when the user last proved who they are
+  bool second_factor = false;  // the token's amr lists a second factor
 };
 
 class AuthService {

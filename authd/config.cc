@@ -206,7 +206,8 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
                               for (const auto& o : out.allowed_origins)
                                 if (!core::is_origin(o)) c.error(key, &v, "\"" + o + "\" is not an origin like https://app.example.com");
                             }},
-                           {"require_verified_email", c.boolean(out.require_verified_email)}});
+                           {"require_verified_email", c.boolean(out.require_verified_email)},
+                           {"admin_require_mfa", c.boolean(out.admin_require_mfa)}});
   c.table(doc, "password", {{"argon2_memory_kib", c.integer(out.argon2_memory_kib, 19456, 4 * 1024 * 1024)},
                             {"argon2_iterations", c.integer(out.argon2_iterations, 2, 64)},
                             {"argon2_parallelism", c.integer(out.argon2_parallelism, 1, 64)}});

@@ -47,6 +47,9 @@ struct Config {
   // A password login before the address is proven answers 403
   // email_not_verified (the link arrives by mail at sign-up).
   bool require_verified_email = true;
+  // Administration (/api/v1/admin/) only from a session that passed a
+  // second factor (the access token's amr says "otp"): 403 mfa_required.
+  bool admin_require_mfa = true;
 
   // OWASP's minimums for Argon2id are the defaults and the floor.
   uint32_t argon2_memory_kib = 19456;

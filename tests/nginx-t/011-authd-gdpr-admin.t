@@ -7,6 +7,8 @@ use SpaAuth::Test;
 use JSON::PP;
 use Test::More;
 
+plan skip_all => 'oathtool not installed' unless -x '/usr/bin/oathtool';
+
 SpaAuth::Test::prepare_prefix();
 my $dir = SpaAuth::Test::prefix();
 start_authd(mode => 'bearer');
@@ -69,6 +71,18 @@ is(svc($bob->{access_token}), '401 revoked', 'token issued before the role chang
 my $promoted = api(POST => '/api/v1/auth/refresh', { refresh_token => $bob->{refresh_token} })->{json}{data};
 $bob = { %$bob, %$promoted, auth => "Authorization: Bearer $promoted->{access_token}" };
 is(svc($bob->{access_token}), '200 ok', 'the refreshed token passes');
+# An administrator's password alone does not administer: the session must
+# have passed a second factor ([security] admin_require_mfa, the default).
+is(code(api(GET => '/api/v1/admin/users', undef, $bob->{auth})), '403 mfa_required', 'admin without a second factor: 403');
+is(code(api(PATCH => '/api/v1/admin/users/' . ('0' x 32), { disabled => JSON::PP::true }, $bob->{auth})), '403 mfa_required',
+   'nor any change');
+my $secret = api(POST => '/api/v1/mfa/setup', {}, $bob->{auth})->{json}{data}{secret};
+sub oath { my $at = time + ($_[1] // 0); chomp(my $c = `oathtool --totp --base32 -N \@$at $_[0]`); $c }
+is(api(POST => '/api/v1/mfa/enable', { code => oath($secret) }, $bob->{auth})->{status}, 200, 'bob turns TOTP on');
+my $gate = api(POST => '/api/v1/auth/login', { email => $bob->{email}, password => $bob->{password} })->{json}{data};
+my $second = api(POST => '/api/v1/mfa/verify', { mfa_token => $gate->{mfa_token}, code => oath($secret, 30) })->{json}{data};
+ok($second->{access_token}, 'and signs in with both factors') or diag(explain($second));
+$bob = { %$bob, %$second, auth => "Authorization: Bearer $second->{access_token}" };
 $r = api(GET => '/api/v1/admin/users?limit=2', undef, $bob->{auth});
 is($r->{status}, 200, 'admin: list users');
 is(scalar @{ $r->{json}{data}{users} }, 2, 'limit respected');
