@@ -9,6 +9,7 @@
 #include "core/json_strict.h"
 #include "core/jws.h"
 #include "core/session_record.h"
+#include "core/utf8.h"
 #include "core/verifier.h"
 
 namespace spa::authd {
@@ -158,8 +159,8 @@ bool AuthService::start_session(Store::Txn& t, const json& user, const ClientInf
   rec.expires_at = now + config_.refresh_ttl;
   rec.user_id = id_bytes(uid);
   // How the session was authenticated; refreshed tokens keep saying so.
-  json meta = {{"created_at", now}, {"last_used_at", now}, {"ip", client.ip.substr(0, 64)},
-               {"user_agent", client.user_agent.substr(0, 256)}, {"amr", amr}, {"auth_time", now}};
+  json meta = {{"created_at", now}, {"last_used_at", now}, {"ip", core::utf8_clip(client.ip, ClientInfo::kMaxIpBytes)},
+               {"user_agent", core::utf8_clip(client.user_agent, ClientInfo::kMaxUserAgentBytes)}, {"amr", amr}, {"auth_time", now}};
   out.refresh_token = random_token();
   out.access_token = access_token(user, sid, rec, meta, now, k);
   out.expires_in = config_.access_ttl;

@@ -21,6 +21,9 @@
 namespace spa::authd {
 
 struct ClientInfo {
+  // Bounds of what is kept (session metadata); routes.cc clips at entry.
+  static constexpr size_t kMaxIpBytes = 64;
+  static constexpr size_t kMaxUserAgentBytes = 256;
   std::string request_id;
   std::string ip;
   std::string user_agent;

@@ -10,6 +10,7 @@
 #include "authd/auth_service.h"
 #include "authd/crypto.h"
 #include "authd/server.h"
+#include "core/utf8.h"
 
 namespace spa::authd {
 namespace {
@@ -31,7 +32,9 @@ bool has_provider(const json& u, const std::string& provider) {
 
 void add_identity(json& u, const AuthService::ExternalIdentity& id, int64_t now) {
   json list = identities_of(u);
-  list.push_back({{"provider", id.provider}, {"subject", id.subject}, {"email", id.email}, {"linked_at", now}});
+  // The provider's address as it said it (kept for the user to see), bounded.
+  list.push_back({{"provider", id.provider}, {"subject", id.subject}, {"email", core::utf8_clip(id.email, 254)},
+                  {"linked_at", now}});
   u["identities"] = list;
 }
 

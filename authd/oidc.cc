@@ -7,6 +7,7 @@
 #include "core/base64url.h"
 #include "core/claims.h"
 #include "core/json_strict.h"
+#include "core/utf8.h"
 #include "core/verifier.h"
 
 namespace spa::authd::oidc {
@@ -270,8 +271,9 @@ IdTokenResult verify_id_token(std::string_view token, const core::Jwks& keys, co
 }
 
 std::optional<std::string> safe_redirect(std::string_view target, const std::vector<std::string>& allowed) {
+  // Not UTF-8 (a decoded %FF): it would be stored and sent as Location.
   if (target.empty() || target.size() > 2048 || has_control_or_space(target) ||
-      target.find('\\') != std::string_view::npos)
+      target.find('\\') != std::string_view::npos || !core::utf8_valid(target))
     return std::nullopt;
   // A path on this site; "//host" would be another site.
   if (target.front() == '/') {

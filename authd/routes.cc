@@ -6,6 +6,7 @@
 #include "core/cookies.h"
 #include "core/envelope.h"
 #include "core/json_strict.h"
+#include "core/utf8.h"
 
 namespace spa::authd {
 namespace {
@@ -23,11 +24,15 @@ constexpr const char* kOAuthCookie = "__Secure-spa_oauth";
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
 // core/cookies.h: the same reading of the Cookie header as the module's.
-std::string cookie(const Request& req, std::string_view name) {
+// "" when absent; nullopt when the name is carried more than once (a
+// sibling host can plant a `__Secure-` cookie with Domain= beside ours):
+// the caller refuses, it never picks one.
+std::optional<std::string> read_cookie(const Request& req, std::string_view name) {
   std::vector<std::string> lines;
   for (size_t i = 0; i < req.get_header_value_count("Cookie"); ++i) lines.push_back(req.get_header_value("Cookie", i));
-  auto value = core::find_cookie(std::vector<std::string_view>(lines.begin(), lines.end()), name);
-  return value ? std::string(*value) : std::string();
+  auto c = core::lookup_cookie(std::vector<std::string_view>(lines.begin(), lines.end()), name);
+  if (c.duplicate()) return std::nullopt;
+  return c.value ? std::string(*c.value) : std::string();
 }
 
 std::string bearer(const Request& req) {
@@ -36,8 +41,11 @@ std::string bearer(const Request& req) {
   return {};
 }
 
+// Stored with the session and shown back: valid UTF-8, bounded, cut at a
+// character (core/utf8.h), whatever bytes the client sent.
 ClientInfo client_of(const Request& req) {
-  return {AuthServer::request_id(req), req.get_header_value("X-Real-IP"), req.get_header_value("User-Agent")};
+  return {AuthServer::request_id(req), core::utf8_clip(req.get_header_value("X-Real-IP"), ClientInfo::kMaxIpBytes),
+          core::utf8_clip(req.get_header_value("User-Agent"), ClientInfo::kMaxUserAgentBytes)};
 }
 
 bool unsafe(const Request& req) { return req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS"; }
@@ -75,6 +83,15 @@ class Api {
     res.set_content(core::success_envelope(data, AuthServer::request_id(req), unix_now()) + "\n", "application/json");
   }
 
+  // A cookie's value ("" when absent), or nullopt with the answer sent
+  // (400 duplicate_cookie: the name came twice).
+  std::optional<std::string> cookie(const Request& req, Response& res, const char* name) {
+    auto value = read_cookie(req, name);
+    if (!value)
+      send(req, res, Outcome::error(400, "duplicate_cookie", std::string("the cookie ") + name + " was sent more than once"));
+    return value;
+  }
+
   // A JSON object body, or an answer already sent.
   std::optional<json> body(const Request& req, Response& res) {
     json j;
@@ -108,7 +125,8 @@ class Api {
   bool origin_ok(const Request& req, Response& res) {
     if (!unsafe(req)) return true;
     std::string origin = req.get_header_value("Origin");
-    bool cookies = !cookie(req, kAccessCookie).empty() || !cookie(req, kRefreshCookie).empty();
+    auto access = read_cookie(req, kAccessCookie), refresh = read_cookie(req, kRefreshCookie);
+    bool cookies = !access || !refresh || !access->empty() || !refresh->empty();
     if (origin.empty() && !cookies) return true;
     for (const auto& allowed : config_.allowed_origins)
       if (origin == allowed) return true;
@@ -119,8 +137,8 @@ class Api {
   // The refresh token from the cookie, or from {"refresh_token"} in the
   // body; nullopt when an answer was already sent.
   std::optional<std::string> refresh_token(const Request& req, Response& res) {
-    std::string token = cookie(req, kRefreshCookie);
-    if (req.body.empty()) return token;
+    auto token = cookie(req, res, kRefreshCookie);
+    if (!token || req.body.empty()) return token;
     auto j = body(req, res);
     if (!j) return std::nullopt;
     if (!j->contains("refresh_token")) return token;
@@ -140,7 +158,11 @@ class Api {
 
   std::optional<Principal> principal(const Request& req, Response& res) {
     std::string token = bearer(req);
-    if (token.empty()) token = cookie(req, kAccessCookie);
+    if (token.empty()) {
+      auto c = cookie(req, res, kAccessCookie);
+      if (!c) return std::nullopt;
+      token = *c;
+    }
     std::string why;
     auto who = token.empty() ? std::nullopt : service_.authenticate(token, why);
     if (!who) send(req, res, Outcome::error(401, "invalid_token", token.empty() ? "no access token" : "access token is not valid"));
@@ -232,7 +254,11 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
   http.Post("/api/v1/auth/logout", [api](const Request& req, Response& res) {
     if (!api->origin_ok(req, res)) return;
     std::string token = bearer(req);
-    if (token.empty()) token = cookie(req, kAccessCookie);
+    if (token.empty()) {
+      auto c = api->cookie(req, res, kAccessCookie);
+      if (!c) return;
+      token = *c;
+    }
     std::string why;
     auto who = token.empty() ? std::nullopt : api->service_.authenticate(token, why);
     auto refresh = api->refresh_token(req, res);
@@ -282,7 +308,11 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
     if (!password) return;
     // Signed in (an account without a password, its owner in the SPA)?
     std::string access = bearer(req);
-    if (access.empty()) access = cookie(req, kAccessCookie);
+    if (access.empty()) {
+      auto c = api->cookie(req, res, kAccessCookie);
+      if (!c) return;
+      access = *c;
+    }
     std::string why;
     auto who = access.empty() ? std::nullopt : api->service_.authenticate(access, why);
     api->send(req, res, api->service_.verify_email_confirm(*token, *password, client_of(req), who ? &*who : nullptr));
@@ -410,7 +440,8 @@ void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& 
     CallbackParams p{param(req, "code", 4096), param(req, "state", 64), param(req, "error", 64),
                      param(req, "iss", 2048)};
     if (p.error.empty() && req.has_param("error")) p.error = "other";
-    api->redirect(req, res, oauth.callback(req.matches[1], p, cookie(req, kOAuthCookie), client_of(req)));
+    auto binding = api->cookie(req, res, kOAuthCookie);
+    if (binding) api->redirect(req, res, oauth.callback(req.matches[1], p, *binding, client_of(req)));
   });
   http.Post("/api/v1/oauth/link", [api, &oauth](const Request& req, Response& res) {
     auto call = api->signed_in_body(req, res);

@@ -7,7 +7,6 @@
 namespace spa::core {
 namespace {
 
-
 // Calls f(name, value, whole pair) for each pair; stops when f returns true.
 template <typename F>
 void for_each_pair(std::string_view header, F f) {
@@ -25,6 +24,62 @@ void for_each_pair(std::string_view header, F f) {
     }
     pos = end + 1;
   }
+}
+
+// Calls f(name, part) for each ','-separated part of a pair after the
+// first, with the name a ','-splitting reader sees ("" when the part has
+// no '='), and f(std::nullopt, first part) for the first.
+template <typename F>
+void for_each_comma_part(std::string_view pair, F f) {
+  size_t pos = 0;
+  while (pos <= pair.size()) {
+    size_t end = pair.find(',', pos);
+    if (end == std::string_view::npos) end = pair.size();
+    std::string_view part = pair.substr(pos, end - pos);
+    if (pos == 0) {
+      f(std::optional<std::string_view>(), part);
+    } else {
+      std::string_view t = trim_ows(part);
+      size_t eq = t.find('=');
+      f(std::optional<std::string_view>(eq == std::string_view::npos ? std::string_view{} : t.substr(0, eq)), part);
+    }
+    pos = end + 1;
+  }
+}
+
+// What some reader strips around a name: ASCII whitespace, and NBSP as
+// Latin-1 (Node reads header bytes so) or as UTF-8.
+std::string_view trim_lenient(std::string_view s) {
+  auto space_at_front = [](std::string_view t) -> size_t {
+    if (t.empty()) return 0;
+    unsigned char c = static_cast<unsigned char>(t.front());
+    if (c == ' ' || (c >= '\t' && c <= '\r') || c == 0xA0) return 1;
+    if (c == 0xC2 && t.size() > 1 && static_cast<unsigned char>(t[1]) == 0xA0) return 2;
+    return 0;
+  };
+  auto space_at_back = [](std::string_view t) -> size_t {
+    if (t.empty()) return 0;
+    unsigned char c = static_cast<unsigned char>(t.back());
+    if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
+    if (c == 0xA0) return t.size() > 1 && static_cast<unsigned char>(t[t.size() - 2]) == 0xC2 ? 2 : 1;
+    return 0;
+  };
+  for (size_t n; (n = space_at_front(s));) s.remove_prefix(n);
+  for (size_t n; (n = space_at_back(s));) s.remove_suffix(n);
+  return s;
+}
+
+// `n` is `want` to some reader. A '%' costs a decoded copy; nothing else allocates.
+bool carries(std::string_view n, std::string_view want) {
+  if (n.empty()) return false;
+  if (iequals(trim_lenient(n), want)) return true;
+  if (n.find('%') == std::string_view::npos) return false;
+  std::string decoded = percent_decode(n, false);
+  return iequals(trim_lenient(decoded), want);
+}
+
+bool carries_any(std::string_view n, const std::vector<std::string>& names) {
+  return std::any_of(names.begin(), names.end(), [&](const std::string& x) { return carries(n, x); });
 }
 
 }  // namespace
@@ -46,45 +101,40 @@ std::optional<std::string_view> find_cookie(const std::vector<std::string_view>&
   return std::nullopt;
 }
 
-namespace {
-
-
-// Generous on removal: an upstream may compare names without case, or
-// percent-decode them (%5F_Host-spa_at).
-bool removable(std::string_view n, const std::vector<std::string>& names) {
-  if (n.empty()) return false;
-  std::string decoded = n.find('%') == std::string_view::npos ? std::string() : percent_decode(n, false);
-  return std::any_of(names.begin(), names.end(), [&](const std::string& x) {
-    return iequals(x, n) || (!decoded.empty() && iequals(x, decoded));
-  });
+CookieLookup lookup_cookie(const std::vector<std::string_view>& lines, std::string_view name) {
+  CookieLookup out;
+  if (name.empty()) return out;
+  for (auto line : lines) {
+    for_each_pair(line, [&](std::string_view n, std::string_view v, std::string_view pair) {
+      if (n == name && !out.value) out.value = v;
+      if (carries(n, name)) ++out.carriers;
+      if (pair.find(',') != std::string_view::npos)
+        for_each_comma_part(pair, [&](std::optional<std::string_view> part_name, std::string_view) {
+          if (part_name && carries(*part_name, name)) ++out.carriers;
+        });
+      return false;
+    });
+  }
+  return out;
 }
-
-}  // namespace
 
 std::string remove_cookies(std::string_view header, const std::vector<std::string>& names, bool& removed) {
   std::string out;
   removed = false;
   for_each_pair(header, [&](std::string_view n, std::string_view, std::string_view pair) {
-    if (removable(n, names)) {
+    if (carries_any(n, names)) {
       removed = true;
       return false;
     }
-    // Some servers also split pairs at ',' (RFC 2965): "a=1,__Host-spa_at=T".
     std::string kept;
-    size_t pos = 0;
-    while (pos <= pair.size()) {
-      size_t end = pair.find(',', pos);
-      if (end == std::string_view::npos) end = pair.size();
-      std::string_view part = trim_ows(pair.substr(pos, end - pos));
-      size_t eq = part.find('=');
-      if (pos > 0 && eq != std::string_view::npos && removable(trim_ows(part.substr(0, eq)), names)) {
+    for_each_comma_part(pair, [&](std::optional<std::string_view> part_name, std::string_view part) {
+      if (part_name && carries_any(*part_name, names)) {
         removed = true;
-      } else {
-        if (pos > 0) kept += ',';
-        kept += pair.substr(pos, end - pos);
+        return;
       }
-      pos = end + 1;
-    }
+      if (part_name) kept += ',';
+      kept += part;
+    });
     if (kept.empty()) return false;
     if (!out.empty()) out += "; ";
     out += kept;

@@ -21,6 +21,7 @@ std::string_view status_name(Status s) {
     case Status::kAuthTooOld: return "auth_too_old";
     case Status::kUnsafeClaim: return "unsafe_claim";
     case Status::kOriginNotAllowed: return "origin_not_allowed";
+    case Status::kDuplicateCookie: return "duplicate_cookie";
   }
   return "unknown";
 }
@@ -44,6 +45,7 @@ std::string_view status_description(Status s) {
     case Status::kAuthTooOld: return "a more recent authentication is required";
     case Status::kUnsafeClaim: return "token has a claim that cannot be passed on";
     case Status::kOriginNotAllowed: return "this page may not make this request";
+    case Status::kDuplicateCookie: return "the token cookie was sent more than once";
   }
   return "unknown";
 }

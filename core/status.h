@@ -24,6 +24,7 @@ enum class Status {
   kAuthTooOld,       // spa_auth_max_age: auth_time missing or too long ago
   kUnsafeClaim,      // a claim for a spa_auth_claim_header cannot be a header value
   kOriginNotAllowed, // spa_auth_csrf_origin / spa_auth_websocket_origin refused the Origin
+  kDuplicateCookie,  // the token cookie's name was sent more than once (a planted cookie)
 };
 
 // Stable snake_case name: "ok", "bad_signature", ...

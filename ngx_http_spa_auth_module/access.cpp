@@ -44,12 +44,14 @@ bool bearer_token(ngx_http_request_t* r, std::string_view& token) {
 }
 
 // Cookie names are case-sensitive (RFC 6265); nginx's own lookup is not,
-// so the pairs are read by core/cookies.h.
-bool cookie_token(ngx_http_request_t* r, const std::string& name, std::string_view& token) {
-  auto value = core::find_cookie(header_lines(r, "cookie"), name);
-  if (!value || value->empty()) return false;
-  token = *value;
-  return true;
+// so the pairs are read by core/cookies.h. A name carried twice (a
+// cookie planted beside ours) is refused, never one of them picked.
+Status cookie_token(ngx_http_request_t* r, const std::string& name, std::string_view& token) {
+  auto cookie = core::lookup_cookie(header_lines(r, "cookie"), name);
+  if (cookie.duplicate()) return Status::kDuplicateCookie;
+  if (!cookie.value || cookie.value->empty()) return Status::kMissing;
+  token = *cookie.value;
+  return Status::kOk;
 }
 
 bool query_token(ngx_http_request_t* r, const std::string& name, std::string_view& token) {
@@ -61,27 +63,28 @@ bool query_token(ngx_http_request_t* r, const std::string& name, std::string_vie
   return true;
 }
 
-// `kind` says where the token came from.
-bool find_token(ngx_http_request_t* r, const std::vector<TokenSource>& sources, std::string_view& token,
-                TokenSource::Kind& kind) {
+// kOk with the token (`kind` says where it came from), kMissing, or
+// kDuplicateCookie when the first source that answers is a cookie sent twice.
+Status find_token(ngx_http_request_t* r, const std::vector<TokenSource>& sources, std::string_view& token,
+                  TokenSource::Kind& kind) {
   for (const auto& src : sources) {
     kind = src.kind;
     switch (src.kind) {
       case TokenSource::Kind::kSubprotocol:
-        if (subprotocol_token(r, token)) return true;
+        if (subprotocol_token(r, token)) return Status::kOk;
         break;
       case TokenSource::Kind::kHeader:
-        if (bearer_token(r, token)) return true;
+        if (bearer_token(r, token)) return Status::kOk;
         break;
       case TokenSource::Kind::kCookie:
-        if (cookie_token(r, src.name, token)) return true;
+        if (Status st = cookie_token(r, src.name, token); st != Status::kMissing) return st;
         break;
       case TokenSource::Kind::kQuery:
-        if (query_token(r, src.name, token)) return true;
+        if (query_token(r, src.name, token)) return Status::kOk;
         break;
     }
   }
-  return false;
+  return Status::kMissing;
 }
 
 // ---- tokens stop here ----------------------------------------------------
@@ -328,10 +331,14 @@ ngx_int_t access_handler_impl(ngx_http_request_t* r) {
   }
   std::string_view token = ctx->found_token;
   TokenSource::Kind kind = ctx->found_kind;
-  bool found = ctx->token_found;
+  Status lookup = ctx->token_lookup;
   // Preaccess read it unless the location passes tokens on (spa_auth_pass_token).
-  if (!ctx->token_looked_up) found = find_token(r, *s.sources, token, kind);
-  if (!found) {
+  if (!ctx->token_looked_up) lookup = find_token(r, *s.sources, token, kind);
+  if (lookup == Status::kDuplicateCookie) {
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "spa_auth: token refused: the token cookie was sent more than once");
+    ctx->status = lookup;
+  } else if (lookup == Status::kMissing) {
     ctx->status = Status::kMissing;
     if (*s.mode == Mode::kOptional) {
       ctx->upgrade_ok = upgrade;
@@ -461,10 +468,10 @@ ngx_int_t preaccess_handler(ngx_http_request_t* r) {
       if (ctx == nullptr || !ctx->token_looked_up) {
         std::string_view token;
         TokenSource::Kind kind = TokenSource::Kind::kHeader;
-        bool found = find_token(r, *s.sources, token, kind);
-        if (found || *s.mode != Mode::kOff) {
+        Status lookup = find_token(r, *s.sources, token, kind);
+        if (lookup != Status::kMissing || *s.mode != Mode::kOff) {
           if ((ctx = request_ctx(r)) == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-          ctx->token_found = found;
+          ctx->token_lookup = lookup;
           ctx->found_token = token;
           ctx->found_kind = kind;
           ctx->token_looked_up = true;

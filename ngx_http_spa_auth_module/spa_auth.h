@@ -138,7 +138,7 @@ struct RequestCtx {
   // Found in preaccess, before the carriers were taken off the request
   // (the views point into copies nginx keeps for the request's life).
   bool token_looked_up = false;
-  bool token_found = false;
+  core::Status token_lookup = core::Status::kMissing;  // kOk (found), kMissing or kDuplicateCookie
   std::string_view found_token;
   TokenSource::Kind found_kind = TokenSource::Kind::kHeader;
 };

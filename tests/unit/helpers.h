@@ -30,6 +30,7 @@ Suite* account_security_suite();
 Suite* http_fields_suite();
 Suite* store_suite();
 Suite* lifecycle_suite();
+Suite* utf8_suite();
 
 namespace test {
 

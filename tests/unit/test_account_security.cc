@@ -250,6 +250,7 @@ END_TEST
 
 START_TEST(a_role_change_reaches_the_proxy_at_once) {
   World w;
+  w.config.admin_require_mfa = false;  // tests/unit/test_lifecycle.cc has it on
   auto [admin, admin_tokens] = w.signed_in("root");
   ck_assert(w.service->set_role("root@example.com", "admin").ok());
   // The CLI's promotion floored root's session: its old token says "user".

@@ -151,6 +151,66 @@ START_TEST(cookie_removal) {
 }
 END_TEST
 
+// A reader of a token cookie refuses a name carried twice: a sibling host
+// can plant `__Secure-spa_rt` with Domain= beside ours, and a spelling some
+// other reader takes for the name counts as a carrier too.
+START_TEST(cookie_carried_twice_is_a_duplicate) {
+  struct Case {
+    Lines lines;
+    const char* value;  // nullptr: no exact pair
+    size_t carriers;
+  };
+  const Case cases[] = {
+      {{"__Secure-spa_rt=R"}, "R", 1},
+      {{"a=1; __Secure-spa_rt=R; b=2"}, "R", 1},
+      {{"__Secure-spa_rt="}, "", 1},
+      {{""}, nullptr, 0},
+      {{}, nullptr, 0},
+      {{"a=1"}, nullptr, 0},
+      {{"__Secure-spa_rt=A; __Secure-spa_rt=B"}, "A", 2},            // the planting case
+      {{"__Secure-spa_rt=A", "__Secure-spa_rt=B"}, "A", 2},          // one line each (HTTP/2)
+      {{"a=1", "__Secure-spa_rt=R"}, "R", 1},
+      {{"%5F_Secure-spa_rt=X; __Secure-spa_rt=R"}, "R", 2},          // percent-encoded name
+      {{"__Secure-spa_rt=R; %5f_secure%2Dspa_rt=X"}, "R", 2},
+      {{"__secure-spa_rt=X; __Secure-spa_rt=R"}, "R", 2},            // another case
+      {{"__SECURE-SPA_RT=X"}, nullptr, 1},
+      {{"\v__Secure-spa_rt=X; __Secure-spa_rt=R"}, "R", 2},          // whitespace trim() reads
+      {{"\f__Secure-spa_rt\f=X; __Secure-spa_rt=R"}, "R", 2},
+      {{"\xA0__Secure-spa_rt=X; __Secure-spa_rt=R"}, "R", 2},        // NBSP as Latin-1
+      {{"\xC2\xA0__Secure-spa_rt\xC2\xA0=X; __Secure-spa_rt=R"}, "R", 2},  // and as UTF-8
+      {{"%20__Secure-spa_rt=X; __Secure-spa_rt=R"}, "R", 2},
+      {{"a=1,__Secure-spa_rt=X; __Secure-spa_rt=R"}, "R", 2},        // ','-split readers
+      {{"a=1, __Secure-spa_rt=X", "__Secure-spa_rt=R"}, "R", 2},
+      {{"__Secure-spa_rt=R,__Secure-spa_rt=X"}, "R,__Secure-spa_rt=X", 2},
+      {{"list=a,b,c; __Secure-spa_rt=R"}, "R", 1},
+      {{"a=__Secure-spa_rt=X; __Secure-spa_rt=R"}, "R", 1},          // inside a value: nobody reads that
+      {{"__Secure-spa_rt; __Secure-spa_rt=R"}, "R", 1},              // no '=': a nameless value
+      {{"__Secure-spa_rtx=X; x__Secure-spa_rt=Y; __Secure-spa_rt=R"}, "R", 1},
+      {{"__Secure-spa_r%74=X"}, nullptr, 1},
+      {{"__Secure-spa_rt%=X; __Secure-spa_rt=R"}, "R", 1},           // a '%' that decodes to nothing else
+  };
+  for (const auto& c : cases) {
+    auto got = lookup_cookie(c.lines, "__Secure-spa_rt");
+    std::string shown = c.lines.empty() ? "" : std::string(c.lines[0]);
+    ck_assert_msg(got.carriers == c.carriers, "\"%s\": %zu carriers, wanted %zu", shown.c_str(), got.carriers,
+                  c.carriers);
+    ck_assert_msg(got.duplicate() == (c.carriers > 1), "\"%s\": duplicate()", shown.c_str());
+    if (c.value == nullptr) ck_assert_msg(!got.value, "\"%s\": found a value", shown.c_str());
+    else ck_assert_msg(got.value && *got.value == c.value, "\"%s\": wanted \"%s\"", shown.c_str(), c.value);
+  }
+  // Every carrier the lookup counts is one removal takes away.
+  for (const auto& c : cases) {
+    for (auto line : c.lines) {
+      bool removed;
+      std::string rest = remove_cookies(line, {"__Secure-spa_rt"}, removed);
+      ck_assert_msg(lookup_cookie(Lines{rest}, "__Secure-spa_rt").carriers == 0, "\"%s\" left \"%s\"",
+                    std::string(line).c_str(), rest.c_str());
+    }
+  }
+  ck_assert(lookup_cookie(Lines{"=T"}, "").carriers == 0);
+}
+END_TEST
+
 START_TEST(origins_compare_scheme_host_and_port) {
   struct Case {
     const char* origin;
@@ -257,6 +317,12 @@ START_TEST(token_carriers_removed_generously) {
   ck_assert(remove_cookies("a=1, __Secure-spa_rt=R", {"__Secure-spa_rt"}, removed) == "a=1" && removed);
   ck_assert(remove_cookies("%5F_Host-spa_at=T; b=2", {"__Host-spa_at"}, removed) == "b=2" && removed);
   ck_assert(remove_cookies("list=a,b,c; d=4", {"__Host-spa_at"}, removed) == "list=a,b,c; d=4" && !removed);
+  // Whitespace a lenient reader trims around a name.
+  ck_assert(remove_cookies("\v__Host-spa_at=T; b=2", {"__Host-spa_at"}, removed) == "b=2" && removed);
+  ck_assert(remove_cookies("%20__Host-spa_at=T; b=2", {"__Host-spa_at"}, removed) == "b=2" && removed);
+  ck_assert(remove_cookies("a=1, \xC2\xA0__Host-spa_at=T", {"__Host-spa_at"}, removed) == "a=1" && removed);
+  ck_assert(remove_cookies("\xC3\xA0__Host-spa_at=T", {"__Host-spa_at"}, removed) == "\xC3\xA0__Host-spa_at=T" &&
+            !removed);
   // Log buffers: masked in place, same length.
   std::string line = "code=SECRET&x=1;state=S2&c%6fde[]=S3";
   mask_query_secrets(line.data(), line.size(), {});
@@ -273,6 +339,7 @@ Suite* http_fields_suite() {
   tcase_add_test(tc, subprotocol_pairs);
   tcase_add_test(tc, cookie_names_are_exact);
   tcase_add_test(tc, cookie_removal);
+  tcase_add_test(tc, cookie_carried_twice_is_a_duplicate);
   tcase_add_test(tc, origins_compare_scheme_host_and_port);
   tcase_add_test(tc, query_tokens_removed_and_secrets_redacted);
   tcase_add_test(tc, bearer_subprotocols_removed_in_any_case);

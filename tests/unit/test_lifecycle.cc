@@ -79,6 +79,7 @@ START_TEST(a_password_change_or_disable_voids_pending_logins) {
   ck_assert(w.service->change_password(w.principal(fresh.tokens->access_token), "pia's new password", w.client).ok());
   ck_assert_int_eq(w.service->mfa_verify(mfa_token, totp::generate(secret, w.now), false, w.client).status, 401);
   // Disable (by an administrator): the same.
+  w.config.admin_require_mfa = false;
   auto [root, root_tokens] = w.signed_in("root");
   ck_assert(w.service->set_role("root@example.com", "admin").ok());
   Outcome promoted = w.service->refresh(root_tokens.refresh_token, w.client);
@@ -189,6 +190,31 @@ START_TEST(an_erasure_leaves_nothing_of_the_user) {
 }
 END_TEST
 
+START_TEST(administration_needs_a_second_factor) {
+  World w;
+  auto [root, tokens] = w.signed_in("root");
+  auto [eve, eve_tokens] = w.signed_in("eve");
+  ck_assert(w.service->set_role("root@example.com", "admin").ok());
+  Principal pwd_only = w.principal(w.service->refresh(tokens.refresh_token, w.client).tokens->access_token);
+  for (const Outcome& o : {w.service->admin_list_users(pwd_only, "", 10),
+                           w.service->admin_update_user(pwd_only, eve.user_id, {{"disabled", true}}, w.client)}) {
+    ck_assert_int_eq(o.status, 403);
+    ck_assert_str_eq(o.code.c_str(), "mfa_required");
+  }
+  ck_assert(w.principal(eve_tokens.access_token).user_id == eve.user_id);  // eve untouched
+  // With both factors, the same administrator administers.
+  std::string secret = w.with_totp(pwd_only);
+  Outcome gate = w.service->login("root@example.com", "root password!", w.client);
+  Outcome both = w.service->mfa_verify(gate.data["mfa_token"], totp::generate(secret, w.now), false, w.client);
+  Principal admin = w.principal(both.tokens->access_token);
+  ck_assert(admin.second_factor && !pwd_only.second_factor);
+  ck_assert(w.service->admin_list_users(admin, "", 10).ok());
+  // [security] admin_require_mfa = false: the password is enough.
+  w.config.admin_require_mfa = false;
+  ck_assert(w.service->admin_list_users(pwd_only, "", 10).ok());
+}
+END_TEST
+
 Suite* lifecycle_suite() {
   Suite* s = suite_create("lifecycle");
   TCase* tc = tcase_create("core");
@@ -198,6 +224,7 @@ Suite* lifecycle_suite() {
   tcase_add_test(tc, a_login_checked_before_a_reset_does_not_commit);
   tcase_add_test(tc, an_erasure_checked_before_a_reset_does_not_commit);
   tcase_add_test(tc, an_erasure_leaves_nothing_of_the_user);
+  tcase_add_test(tc, administration_needs_a_second_factor);
   suite_add_tcase(s, tc);
   return s;
 }

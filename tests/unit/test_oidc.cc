@@ -188,11 +188,13 @@ END_TEST
 
 START_TEST(redirect_targets_stay_on_site) {
   std::vector<std::string> allowed = {"https://admin.example.com/", "https://app.example.com/done"};
-  for (const char* ok : {"/", "/app?tab=1", "/a/b#c", "https://admin.example.com/x", "https://app.example.com/done"})
+  for (const char* ok : {"/", "/app?tab=1", "/a/b#c", "https://admin.example.com/x", "https://app.example.com/done",
+                         "/caf\xC3\xA9"})
     ck_assert_msg(oidc::safe_redirect(ok, allowed).has_value(), "refused %s", ok);
   for (const char* bad : {"", "//evil.example.com", "/\\evil.example.com", "\\\\evil", "https://evil.example.com/",
                           "https://app.example.com/done2", "https://admin.example.com.evil.com/", "javascript:alert(1)",
-                          "/a\r\nSet-Cookie: x=1", "/a b", "http://admin.example.com/"})
+                          "/a\r\nSet-Cookie: x=1", "/a b", "http://admin.example.com/",
+                          "/\xFF", "/caf\xC3", "/\xED\xA0\x80", "https://admin.example.com/\xC0\xAF"})
     ck_assert_msg(!oidc::safe_redirect(bad, allowed).has_value(), "allowed %s", bad);
 }
 END_TEST
