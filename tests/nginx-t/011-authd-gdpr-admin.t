@@ -56,6 +56,13 @@ $r = api(DELETE => '/api/v1/auth/account', { password => $alice->{password} }, $
 is($r->{status}, 200, 'deletion: 200');
 is(svc($alice->{access_token}), '401 revoked', 'deleted account: token refused on the next request');
 is(code(api(POST => '/api/v1/auth/refresh', { refresh_token => $alice->{refresh_token} })), '401 invalid_token', 'refresh token gone');
+# Every database of the store, dumped by LMDB's own tool: nothing of alice.
+my $dump = `mdb_dump -a -p $dir/authd/store 2>&1`;
+is($? >> 8, 0, 'mdb_dump reads the store') or diag($dump);
+like($dump, qr/bob\@example\.com/, 'the dump holds the other users');
+for my $trace ($e->{account}{id}, 'alice@example.com', $e->{account}{audit_id} // (), $alice->{session_id}) {
+    unlike($dump, qr/\Q$trace\E/i, "no database holds $trace after the erasure");
+}
 is(code(api(POST => '/api/v1/auth/login', { email => $alice->{email}, password => $alice->{password} })),
    '401 invalid_credentials', 'cannot log in');
 is(api(POST => '/api/v1/auth/signup', { email => $alice->{email}, username => 'alice', password => 'a new pw 123' })->{status},
