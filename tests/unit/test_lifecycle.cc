@@ -215,6 +215,30 @@ START_TEST(administration_needs_a_second_factor) {
 }
 END_TEST
 
+// DELETE /account re-checks the password: it is a guessed secret like a
+// login's, counted, audited and locked out.
+START_TEST(wrong_passwords_on_erasure_are_counted_and_audited) {
+  World w;
+  auto [who, tokens] = w.signed_in("tess");
+  for (int i = 1; i < AuthService::kFailuresBeforeLock; ++i) {
+    Outcome wrong = w.service->delete_account(who, "guess " + std::to_string(i), w.client);
+    ck_assert_str_eq(wrong.code.c_str(), "invalid_credentials");
+  }
+  Outcome locked = w.service->delete_account(who, "one guess more", w.client);
+  ck_assert_int_eq(locked.status, 423);
+  ck_assert_int_eq(w.service->delete_account(who, "tess password!", w.client).status, 423);  // not evaluated
+  ck_assert_int_eq(w.service->login("tess@example.com", "tess password!", w.client).status, 423);
+  int failed = 0, locks = 0;
+  Outcome exported = w.service->export_data(who);
+  for (const auto& e : exported.data["events"]) {
+    failed += e["event"] == "login_failed";
+    locks += e["event"] == "account_locked";
+  }
+  ck_assert_int_eq(failed, AuthService::kFailuresBeforeLock);
+  ck_assert_int_eq(locks, 1);
+}
+END_TEST
+
 Suite* lifecycle_suite() {
   Suite* s = suite_create("lifecycle");
   TCase* tc = tcase_create("core");
@@ -225,6 +249,7 @@ Suite* lifecycle_suite() {
   tcase_add_test(tc, an_erasure_checked_before_a_reset_does_not_commit);
   tcase_add_test(tc, an_erasure_leaves_nothing_of_the_user);
   tcase_add_test(tc, administration_needs_a_second_factor);
+  tcase_add_test(tc, wrong_passwords_on_erasure_are_counted_and_audited);
   suite_add_tcase(s, tc);
   return s;
 }
