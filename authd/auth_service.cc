@@ -75,7 +75,27 @@ AuthService::AuthService(const Config& config, Store& store, SigningKeys& keys, 
       signing_keys_(keys),
       hasher_(hasher),
       clock_(std::move(clock)),
-      mfa_key_(std::move(mfa_key)) {}
+      mfa_key_(std::move(mfa_key)),
+      mail_quota_(config.mail_limits) {}
+
+bool AuthService::mail_room(MailClass cls, const std::string& address, const std::string& account, int64_t now,
+                            int64_t& retry_after) const {
+  auto d = mail_quota_.take(cls, fold(address), account, now * 1000000);
+  if (d.allowed) return true;
+  retry_after = d.retry_after;
+  mail_quota_.count_drop(cls, d.reason);
+  // Neither the address nor the account: a reason and a class.
+  log_event("warn", "mail_limited", {{"class", mail_class_name(cls)}, {"reason", d.reason}});
+  return false;
+}
+
+void AuthService::deliver(MailClass cls, const std::string& to, const std::string& subject,
+                          const std::string& body) const {
+  if (!mailer_) return;
+  if (mailer_->send(to, subject, body, cls)) return mail_quota_.count_sent(cls);
+  mail_quota_.count_drop(cls, "queue_full");
+  log_event("warn", "mail_dropped", {{"class", mail_class_name(cls)}, {"reason", "queue_full"}});
+}
 
 Outcome AuthService::store_failure(const std::string& err) {
   // Logged by the store, once per episode.
@@ -190,7 +210,16 @@ bool AuthService::open_second_factor_gate(Store::Txn& t, const json& u, const js
                   {"attempts", 0},
                   {"amr", first_factor},
                   {"epoch", credential_epoch(u)}};
-  if (by_mail) {
+  if (by_mail && !u.value("email_verified", false)) {
+    // Codes go to proven addresses only: no code (backup codes still work).
+    mail_quota_.count_drop(MailClass::kCode, "unverified");
+  } else if (by_mail) {
+    int64_t wait = 0;
+    if (!mail_room(MailClass::kCode, u.value("email", ""), id, now, wait)) {
+      result = Outcome::error(429, "mail_rate_limited", "too many codes were mailed to this address; try again later",
+                              wait);
+      return false;
+    }
     std::string hash;
     code = new_email_code(id, hash);  // bound to this login's mfa_token
     pending["email_code"] = hash;
@@ -249,7 +278,7 @@ Outcome AuthService::signup(const std::string& email, const std::string& usernam
   Outcome result;
   result.status = 201;
   result.data = {{"user", public_user(user)}, {"verification", "sent"}};
-  std::string link, owner_address;
+  std::string link, owner_address, owner_id;
   std::string err;
   bool ok = store_.write(
       [&](Store::Txn& t) {
@@ -261,6 +290,7 @@ Outcome AuthService::signup(const std::string& email, const std::string& usernam
           auto owner = load_json(t, Db::kUsers, *id);
           if (!owner) return false;
           owner_address = owner->value("email", "");
+          owner_id = *id;
           audit(t, "signup_with_existing_email", *owner, client, now);
           return true;
         }
@@ -273,13 +303,14 @@ Outcome AuthService::signup(const std::string& email, const std::string& usernam
       err);
   if (!ok && !err.empty()) return store_failure(err);
   if (!ok) return result.ok() ? store_failure("user index points nowhere") : result;
+  int64_t wait = 0;
   if (!link.empty()) {
-    mail_verify_link(email, link);
-  } else if (mailer_) {
-    mailer_->send(owner_address, "Someone tried to sign up with your address",
-                  "Someone tried to create an account with this e-mail address, which already has one.\n\n"
-                  "If it was you, sign in, or reset your password if you have forgotten it.\n"
-                  "If it was not you, you need not do anything: your account is unchanged.\n");
+    if (mail_room(MailClass::kLink, email, user["id"], now, wait)) mail_verify_link(email, link);
+  } else if (mail_room(MailClass::kNotice, owner_address, owner_id, now, wait)) {
+    deliver(MailClass::kNotice, owner_address, "Someone tried to sign up with your address",
+            "Someone tried to create an account with this e-mail address, which already has one.\n\n"
+            "If it was you, sign in, or reset your password if you have forgotten it.\n"
+            "If it was not you, you need not do anything: your account is unchanged.\n");
   }
   return result;
 }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authd/config.h"
+#include "authd/mail_quota.h"
 #include "authd/passwords.h"
 #include "authd/signing_keys.h"
 #include "authd/store.h"
@@ -149,6 +150,9 @@ class AuthService {
   Outcome password_reset_request(const std::string& email, const ClientInfo& client);
   Outcome password_reset_confirm(const std::string& token, const std::string& password, const ClientInfo& client);
   void set_mailer(class MailSender* mailer) { mailer_ = mailer; }
+  // spa_authd_mail_total for /metrics: what was queued and what was
+  // dropped, by class and reason.
+  std::string mail_metrics() const { return mail_quota_.metrics(); }
   static constexpr int64_t kResetTokenTtl = 30 * 60;
 
   static constexpr int64_t kMfaTokenTtl = 300;    // five minutes to enter the code
@@ -257,6 +261,13 @@ class AuthService {
   std::string new_action_code(nlohmann::json& user, int64_t now) const;
   bool take_action_code(nlohmann::json& user, std::string_view code, int64_t now) const;
   void mail_code(const std::string& address, const std::string& code) const;
+  // Every message passes mail_room (the per-recipient and per-account
+  // buckets of its class; false with `retry_after`, the drop counted) before
+  // anything is stored for it, then deliver (the mailer's queue; a full
+  // class is counted as a drop).
+  bool mail_room(MailClass cls, const std::string& address, const std::string& account, int64_t now,
+                 int64_t& retry_after) const;
+  void deliver(MailClass cls, const std::string& to, const std::string& subject, const std::string& body) const;
   // Stores a fresh e-mailed code once `check` allows it (it may reshape
   // the record, or answer with a refusal) and mails it after the commit.
   Outcome mail_action_code(const Principal& who, const ClientInfo& client, const char* event,
@@ -291,6 +302,7 @@ class AuthService {
   uint64_t audit_seq_ = 0;
   std::string mfa_key_;
   class MailSender* mailer_ = nullptr;
+  mutable MailQuota mail_quota_;  // synchronised inside
 };
 
 // The user as the API shows it (never the password hash or counters).

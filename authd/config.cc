@@ -9,6 +9,7 @@
 
 #include "authd/oidc.h"
 #include "core/duration.h"
+#include "core/gcra.h"
 #include "core/origin.h"
 
 namespace spa::authd {
@@ -56,6 +57,15 @@ class Checker {
       auto s = v.value<std::string>();
       if (!v.is_string() || !s || s->empty() || (*s)[0] != '/') error(key, &v, "must be an absolute path");
       else slot = *s;
+    };
+  }
+
+  Handler rate(core::RateLimit& slot) {
+    return [this, &slot](const std::string& key, const toml::node& v) {
+      auto s = v.value<std::string>();
+      auto r = (v.is_string() && s) ? core::parse_rate(*s) : std::nullopt;
+      if (!r) error(key, &v, "must be a rate like \"5/1h\" (1 to 1000000 per 1s to 1d)");
+      else slot = *r;
     };
   }
 
@@ -213,7 +223,10 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
                             {"argon2_parallelism", c.integer(out.argon2_parallelism, 1, 64)}});
   c.table(doc, "mfa", {{"issuer_name", c.string(out.mfa_issuer_name)},
                        {"secret_key_file", c.path(out.mfa_secret_key_file)}});
-  c.table(doc, "smtp", {{"url", c.string(out.smtp_url)}, {"from", c.string(out.smtp_from)}});
+  c.table(doc, "smtp", {{"url", c.string(out.smtp_url)},
+                        {"from", c.string(out.smtp_from)},
+                        {"recipient_limit", c.rate(out.mail_limits.per_recipient)},
+                        {"account_limit", c.rate(out.mail_limits.per_account)}});
 
   if (const toml::node* oauth = doc.get("oauth")) {
     const toml::table* providers = oauth->as_table();

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "authd/mail_quota.h"
 #include "core/algorithm.h"
 
 namespace spa::authd {
@@ -61,6 +62,9 @@ struct Config {
 
   std::string smtp_url;
   std::string smtp_from;
+  // [smtp] recipient_limit / account_limit: mail of each class (links,
+  // codes, notices) to one address and about one account.
+  MailLimits mail_limits;
 
   std::vector<OAuthProviderConfig> oauth;
   // [oauth] login_page: where a failed OAuth login sends the browser

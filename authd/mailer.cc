@@ -13,8 +13,6 @@
 namespace spa::authd {
 namespace {
 
-constexpr size_t kMaxQueued = 1000;
-
 
 bool header_safe(const std::string& s) { return s.find_first_of("\r\n") == std::string::npos; }
 
@@ -56,11 +54,13 @@ Mailer::~Mailer() {
   worker_.join();
 }
 
-bool Mailer::send(const std::string& to, const std::string& subject, const std::string& body) {
+bool Mailer::send(const std::string& to, const std::string& subject, const std::string& body, MailClass cls) {
   if (!header_safe(to) || !header_safe(subject)) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  if (queue_.size() >= kMaxQueued) return false;
-  queue_.push_back({to, subject, body});
+  size_t c = static_cast<size_t>(cls);
+  if (queued_[c] >= kRoom[c]) return false;
+  ++queued_[c];
+  queue_.push_back({to, subject, body, cls});
   cv_.notify_one();
   return true;
 }
@@ -74,6 +74,7 @@ void Mailer::run() {
       if (queue_.empty()) return;  // stopping, nothing left
       m = std::move(queue_.front());
       queue_.pop_front();
+      --queued_[static_cast<size_t>(m.cls)];
     }
     deliver(m);
   }

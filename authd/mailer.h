@@ -9,13 +9,16 @@
 #include <string>
 #include <thread>
 
+#include "authd/mail_quota.h"
+
 namespace spa::authd {
 
 // What the service needs of mail; tests pass a fake that keeps messages.
 class MailSender {
  public:
   virtual ~MailSender() = default;
-  virtual bool send(const std::string& to, const std::string& subject, const std::string& body) = 0;
+  // False when the message cannot be queued (the class's room is full).
+  virtual bool send(const std::string& to, const std::string& subject, const std::string& body, MailClass cls) = 0;
 };
 
 class Mailer final : public MailSender {
@@ -29,11 +32,15 @@ class Mailer final : public MailSender {
 
   // Queues a plain-text message; false when the queue is full. `to` must be
   // a validated address; nothing here may contain CR or LF but the body.
-  bool send(const std::string& to, const std::string& subject, const std::string& body) override;
+  // Each class has its own room in the queue (kRoom): a flood of codes or
+  // notices never crowds out a reset link.
+  bool send(const std::string& to, const std::string& subject, const std::string& body, MailClass cls) override;
+  static constexpr size_t kRoom[kMailClasses] = {600, 300, 100};  // link, code, notice
 
  private:
   struct Message {
     std::string to, subject, body;
+    MailClass cls = MailClass::kLink;
   };
   void run();
   bool deliver(const Message& m);
@@ -42,6 +49,7 @@ class Mailer final : public MailSender {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Message> queue_;
+  size_t queued_[kMailClasses] = {};
   bool stopping_ = false;
   std::thread worker_;
 };

@@ -162,8 +162,8 @@ int serve(const Config& config) {
     res.set_header("Cache-Control", "public, max-age=60");
     res.set_content(text, "application/jwk-set+json");
   });
-  http.Get("/metrics", [&server, &store](const httplib::Request&, httplib::Response& res) {
-    res.set_content(server.metrics() + store.metrics(), "text/plain; version=0.0.4");
+  http.Get("/metrics", [&server, &store, &service](const httplib::Request&, httplib::Response& res) {
+    res.set_content(server.metrics() + store.metrics() + service.mail_metrics(), "text/plain; version=0.0.4");
   });
 
   std::thread waiter([&server, stop_signals] {

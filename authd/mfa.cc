@@ -69,8 +69,7 @@ bool AuthService::take_action_code(json& u, std::string_view code, int64_t now) 
 }
 
 void AuthService::mail_code(const std::string& address, const std::string& code) const {
-  if (mailer_)
-    mailer_->send(address, "Your sign-in code",
+  deliver(MailClass::kCode, address, "Your sign-in code",
                   "Your code is " + code + ". It is valid for 10 minutes and can be used once.\n\n"
                   "If you did not ask for it, someone may know your password: change it.\n");
 }
@@ -140,6 +139,17 @@ Outcome AuthService::mail_action_code(const Principal& who, const ClientInfo& cl
         if (!u) return false;
         if (auto refused = check(*u)) {
           result = *refused;
+          return false;
+        }
+        // Codes go to proven addresses only: not to one a squatter typed in.
+        if (!u->value("email_verified", false)) {
+          result = Outcome::error(403, "email_not_verified", "confirm your e-mail address before codes can be mailed to it");
+          return false;
+        }
+        int64_t wait = 0;
+        if (!mail_room(MailClass::kCode, u->value("email", ""), who.user_id, now, wait)) {
+          result = Outcome::error(429, "mail_rate_limited",
+                                  "too many codes were mailed to this address; try again later", wait);
           return false;
         }
         code = new_action_code(*u, now);

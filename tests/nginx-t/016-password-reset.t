@@ -18,7 +18,8 @@ my ($ok, $out) = start_nginx(
     reuse_prefix => 1,
     http_config => 'spa_auth_jwks_file @DIR@/authd/jwks.json; spa_auth_session_store @DIR@/authd/store;',
     config => 'location /api/ { spa_auth_pass_token on; proxy_pass http://unix:@DIR@/authd.sock; }
-               location /svc/ { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; }',
+               location /svc/ { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; }
+               location = /metrics { proxy_pass http://unix:@DIR@/authd.sock; }',
 );
 ok($ok, 'nginx starts') or diag($out);
 
@@ -78,11 +79,24 @@ is(api('/api/v1/auth/password-reset/confirm', { token => $newer, password => 'th
 is(code(api('/api/v1/auth/password-reset/confirm', { token => $older, password => 'fourth new password' })), '401 invalid_token',
    'older link void after a reset');
 
+# Links to one address: 5 an hour ([smtp] recipient_limit), whoever asks.
+# Four went (the verification, three resets); of three more requests one is
+# mailed, two are dropped and counted; every answer is the same 202.
+my @answers = map { api('/api/v1/auth/password-reset/request', { email => $u{email} }) } 1 .. 3;
+is_deeply([map { $_->{status} } @answers], [202, 202, 202], 'over the recipient limit: still 202');
+is_deeply($answers[2]{json}{data}, $known->{json}{data}, 'with the same message');
+my $metrics = http_request('GET /metrics')->{body};
+like($metrics, qr/^spa_authd_mail_total\{class="link",outcome="queued"\} 5$/m, '/metrics: five links queued');
+like($metrics, qr/^spa_authd_mail_total\{class="link",outcome="recipient_limit"\} 2$/m, 'two dropped at the recipient limit');
+is(scalar(wait_for_mail(5)), 5, 'five messages reached the mail server');
+
 stop_authd('TERM');
 kill 'TERM', $smtp_pid;
 waitpid($smtp_pid, 0);
 my $log = do { local $/; open my $fh, '<', "$dir/logs/authd.log" or die; <$fh> };
 ok(index($log, $token) < 0 && index($log, $newer) < 0, 'reset tokens never reach the log');
 like($log, qr/"event":"mail_sent"/, 'sending logged (without address or link)');
+like($log, qr/"event":"mail_limited".*"reason":"recipient_limit"/, 'a drop is logged with its reason');
+unlike($log, qr/reset\@example\.com/i, 'the address never reaches the log');
 stop_nginx();
 done_testing();

@@ -18,7 +18,8 @@ my $dir = SpaAuth::Test::prefix();
 my ($smtp_port, $smtp_pid) = SpaAuth::SmtpSink::start("$dir/mail");
 END { kill 'TERM', $smtp_pid if $smtp_pid }
 my $smtp = qq{[smtp]\nurl = "smtp://127.0.0.1:$smtp_port"\nfrom = "no-reply\@example.com"\n};
-start_authd(mode => 'both', verified_email => 1, extra => $smtp);
+# admin_mfa => 0: the administrator here has no second factor (011 has one).
+start_authd(mode => 'both', verified_email => 1, admin_mfa => 0, extra => $smtp);
 my ($ok, $out) = start_nginx(
     reuse_prefix => 1,
     http_config => 'spa_auth_jwks_file @DIR@/authd/jwks.json; spa_auth_session_store @DIR@/authd/store;',
@@ -106,7 +107,7 @@ is("$known[4]{headers}{'retry-after'}[0] $unknown[4]{headers}{'retry-after'}[0]"
 my $secret_before = api('/api/v1/mfa/setup', {}, bearer($vera->{access_token}));
 is($secret_before->{status}, 200, 'MFA setup right after login');
 stop_authd('TERM');
-start_authd(mode => 'both', verified_email => 1, extra => $smtp, faketime => '+660s');
+start_authd(mode => 'both', verified_email => 1, admin_mfa => 0, extra => $smtp, faketime => '+660s');
 my $stale = api('/api/v1/mfa/setup', {}, bearer($vera->{access_token}));
 is(code($stale), '401 reauthentication_required', '11 minutes later: reauthentication_required');
 is($stale->{json}{error}{max_age}, 600, 'with max_age in the envelope');
@@ -126,7 +127,7 @@ is(api('/api/v1/mfa/setup', {}, bearer($re->{json}{data}{access_token}))->{statu
 is(code(api('/api/v1/mfa/setup', {}, bearer($vera->{access_token}))), '401 invalid_token',
    'the old session\'s access token is refused');
 stop_authd('TERM');
-start_authd(mode => 'both', verified_email => 1, extra => $smtp);
+start_authd(mode => 'both', verified_email => 1, admin_mfa => 0, extra => $smtp);
 
 # --- password change: other sessions and older tokens stop at the module
 my $other = api('/api/v1/auth/login', { email => $v{email}, password => $v{password} })->{json}{data};
@@ -151,7 +152,7 @@ my $demote = json_request(PATCH => "/api/v1/admin/users/$user_id", { role => 'us
 is($demote->{status}, 400, 'an admin cannot demote themselves');
 stop_authd('TERM');
 system("@{[ build_dir() ]}/spa-authd users set-role vera\@example.com user --config $dir/authd.toml >/dev/null 2>&1");
-start_authd(mode => 'both', verified_email => 1, extra => $smtp);
+start_authd(mode => 'both', verified_email => 1, admin_mfa => 0, extra => $smtp);
 is(svc('/admin/x', $admin->{access_token}), '401 revoked', 'demoted: the admin token is refused on the next request');
 my $down = api('/api/v1/auth/refresh', { refresh_token => $admin->{refresh_token} })->{json}{data};
 is(claims($down->{access_token})->{role}, 'user', 'the next refresh says role user');

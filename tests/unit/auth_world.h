@@ -19,8 +19,13 @@ namespace test {
 // Keeps what the service would have mailed.
 struct KeptMail final : spa::authd::MailSender {
   std::vector<std::string> bodies;
-  bool send(const std::string&, const std::string&, const std::string& body) override {
+  std::vector<std::string> to;
+  std::vector<spa::authd::MailClass> classes;
+  bool send(const std::string& address, const std::string&, const std::string& body,
+            spa::authd::MailClass cls) override {
     bodies.push_back(body);
+    to.push_back(address);
+    classes.push_back(cls);
     return true;
   }
   // The reset link's token, or the 6-digit code, of the last message.

@@ -239,6 +239,82 @@ START_TEST(wrong_passwords_on_erasure_are_counted_and_audited) {
 }
 END_TEST
 
+// Mail is bounded per recipient and per account, each class in its own
+// buckets: whoever knows an address cannot flood it, nor use up the room a
+// reset link needs.
+START_TEST(mail_quota_counts_recipients_accounts_and_classes_apart) {
+  MailQuota q(MailLimits{{3, 3600LL * 1000000}, {5, 86400LL * 1000000}});
+  int64_t t0 = 1'800'000'000LL * 1000000;
+  for (int i = 0; i < 3; ++i) ck_assert(q.take(MailClass::kCode, "a@example.com", "u1", t0).allowed);
+  auto over = q.take(MailClass::kCode, "a@example.com", "u1", t0);
+  ck_assert(!over.allowed);
+  ck_assert_str_eq(over.reason, "recipient_limit");
+  ck_assert_int_eq(over.retry_after, 1200);  // one message's worth of the hour
+  ck_assert(q.take(MailClass::kLink, "a@example.com", "u1", t0).allowed);  // its own room
+  ck_assert(q.take(MailClass::kCode, "b@example.com", "u2", t0).allowed);
+  // The account's bucket, whatever the address.
+  ck_assert(q.take(MailClass::kNotice, "c@example.com", "u3", t0).allowed);
+  ck_assert(q.take(MailClass::kNotice, "d@example.com", "u3", t0).allowed);
+  for (int i = 0; i < 3; ++i) ck_assert(q.take(MailClass::kNotice, "e" + std::to_string(i) + "@x.org", "u3", t0).allowed);
+  auto account = q.take(MailClass::kNotice, "f@example.com", "u3", t0);
+  ck_assert(!account.allowed);
+  ck_assert_str_eq(account.reason, "account_limit");
+  // A refusal by the account's bucket spends nothing of the recipient's.
+  for (int i = 0; i < 3; ++i) ck_assert(q.take(MailClass::kNotice, "f@example.com", "", t0).allowed);
+  ck_assert(q.take(MailClass::kCode, "a@example.com", "u1", t0 + 1200LL * 1000000).allowed);  // refilled
+}
+END_TEST
+
+START_TEST(an_inbox_cannot_be_flooded_and_codes_go_to_proven_addresses_only) {
+  World w;
+  auto [who, tokens] = w.signed_in("uma");  // 1 link: the verification
+  size_t mailed = w.mail.bodies.size();
+  // Resets for someone else's address: at most the recipient's bucket; the
+  // answer never changes.
+  for (int i = 0; i < 10; ++i) {
+    Outcome o = w.service->password_reset_request("uma@example.com", w.client);
+    ck_assert_int_eq(o.status, 202);
+  }
+  ck_assert_uint_eq(w.mail.bodies.size(), mailed + 4);  // 5 links an hour, the verification was one
+  ck_assert(w.service->mail_metrics().find("class=\"link\",outcome=\"recipient_limit\"} 6") != std::string::npos);
+  // Codes have their own room, and it too is bounded (429 to the signed-in caller).
+  mailed = w.mail.bodies.size();
+  ck_assert(w.service->mfa_setup_email(who, w.client).ok());
+  ck_assert(w.service->mfa_enable(who, w.mail.code(), w.client).ok());
+  int refused = 0;
+  for (int i = 0; i < 8; ++i) {
+    Outcome o = w.service->mfa_send_email_code(who, w.client);
+    if (!o.ok()) {
+      ck_assert_int_eq(o.status, 429);
+      ck_assert_str_eq(o.code.c_str(), "mail_rate_limited");
+      ck_assert_int_gt(o.retry_after, 0);
+      ++refused;
+    }
+  }
+  ck_assert_int_eq(refused, 4);
+  ck_assert_uint_eq(w.mail.bodies.size(), mailed + 5);
+  // An hour on, links go again.
+  w.now += 3600;
+  mailed = w.mail.bodies.size();
+  w.service->password_reset_request("uma@example.com", w.client);
+  ck_assert_uint_eq(w.mail.bodies.size(), mailed + 1);
+  ck_assert(w.mail.classes.back() == MailClass::kLink);
+
+  // An address nobody proved gets the verification link, and no code.
+  w.config.require_verified_email = false;
+  ck_assert(w.service->signup("victim@example.com", "squatter", "squatter password", w.client).ok());
+  ck_assert(w.mail.classes.back() == MailClass::kLink);
+  mailed = w.mail.bodies.size();
+  Outcome in = w.service->login("victim@example.com", "squatter password", w.client);
+  Principal squatter = w.principal(in.tokens->access_token);
+  Outcome setup = w.service->mfa_setup_email(squatter, w.client);
+  ck_assert_int_eq(setup.status, 403);
+  ck_assert_str_eq(setup.code.c_str(), "email_not_verified");
+  ck_assert_int_eq(w.service->mfa_send_email_code(squatter, w.client).status, 400);  // nothing set up
+  ck_assert_uint_eq(w.mail.bodies.size(), mailed);
+}
+END_TEST
+
 Suite* lifecycle_suite() {
   Suite* s = suite_create("lifecycle");
   TCase* tc = tcase_create("core");
@@ -250,6 +326,8 @@ Suite* lifecycle_suite() {
   tcase_add_test(tc, an_erasure_leaves_nothing_of_the_user);
   tcase_add_test(tc, administration_needs_a_second_factor);
   tcase_add_test(tc, wrong_passwords_on_erasure_are_counted_and_audited);
+  tcase_add_test(tc, mail_quota_counts_recipients_accounts_and_classes_apart);
+  tcase_add_test(tc, an_inbox_cannot_be_flooded_and_codes_go_to_proven_addresses_only);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -311,6 +311,7 @@ refresh_grace = "@{[ $o{grace} // 10 ]}s"
 [security]
 allowed_origins = ["https://app.example.com"]
 require_verified_email = @{[ $o{verified_email} ? 'true' : 'false' ]}
+@{[ defined $o{admin_mfa} ? 'admin_require_mfa = ' . ($o{admin_mfa} ? 'true' : 'false') : '' ]}
 [mfa]
 secret_key_file = "$DIR/authd/mfa.key"
 $extra
