@@ -19,9 +19,11 @@ bool path_char(char c) {
          c == '_' || c == '~';
 }
 
-// query = *( pchar / "/" / "?" ) (RFC 3986 §3.4), '%' only as %HH.
+// query = *( pchar / "/" / "?" ) (RFC 3986 §3.4), '%' only as %HH, and no
+// ';': the module (core/query.h) reads it as a separator, as some servers
+// do, and we would read it as part of a value.
 bool query_char(char c) {
-  return path_char(c) || std::string_view("!$&'()*+,;=:@/?%").find(c) != std::string_view::npos;
+  return path_char(c) || std::string_view("!$&'()*+,=:@/?%").find(c) != std::string_view::npos;
 }
 
 bool has_control(std::string_view s) {
