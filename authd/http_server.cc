@@ -6,6 +6,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -74,6 +75,26 @@ ReadResult read_some(int fd, std::string& buf, Clock::time_point deadline) {
     if (n <= 0) return ReadResult::kClosed;
     buf.append(chunk, static_cast<size_t>(n));
     return ReadResult::kData;
+  }
+}
+
+// After an answer given before the whole request was read: the peer (nginx)
+// may still be writing the body, and a close now would make its write fail
+// and turn our answer into its 502. Read and discard while it keeps sending:
+// at most 1 MiB and 2 s, and stop after 200 ms of silence. Nothing read here
+// is kept or parsed.
+void drain(int fd) {
+  auto deadline = Clock::now() + std::chrono::seconds(2);
+  size_t total = 0;
+  char chunk[16384];
+  while (total < (1u << 20)) {
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, std::min(200, ms_left(deadline)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;
+    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) return;
+    total += static_cast<size_t>(n);
   }
 }
 
@@ -153,10 +174,12 @@ void Server::handle_connection(int fd) {
   Request req;
   Response res;
   auto deadline = Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
+  bool body_unread = false;  // the head is answered before its body was read
   auto answer = [&] {
     write_response(fd, req, res);
     if (logger_) logger_(req, res);
     ::shutdown(fd, SHUT_WR);
+    if (body_unread) drain(fd);
     ::close(fd);
   };
 
@@ -206,6 +229,7 @@ void Server::handle_connection(int fd) {
   size_t length = 0;
   bool expect_continue = false;
   if (auto refusal = check_request_head(req, length, expect_continue)) {
+    body_unread = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
     refuse(req, res, refusal->status, refusal->code, refusal->message);
     return answer();
   }

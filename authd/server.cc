@@ -121,11 +121,9 @@ bool AuthServer::serve(const std::string& socket_path, std::string& err) {
     return false;
   }
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  // Bound with no one allowed in, the mode set, then listening: nginx
-  // (group) may connect, nobody else, from the first connection on.
-  mode_t old_mask = ::umask(0177);
+  // Bound, its mode set, then listening (no one can connect before
+  // listen): nginx (group) may connect, nobody else.
   bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::umask(old_mask);
   if (!bound || ::chmod(socket_path.c_str(), 0660) != 0 || ::listen(fd, SOMAXCONN) != 0) {
     err = "cannot listen on " + socket_path;
     ::close(fd);
