@@ -21,7 +21,7 @@ GLUE_SRCS := $(wildcard ngx_http_spa_auth_module/*.cpp)
 GLUE_OBJS := $(GLUE_SRCS:%.cpp=$(BUILD)/%.o)
 AUTHD_SRCS := $(filter-out authd/main.cc,$(wildcard authd/*.cc))
 AUTHD_OBJS := $(AUTHD_SRCS:%.cc=$(BUILD)/%.o)
-AUTHD_LIBS := -ltomlplusplus -lcpp-httplib -llmdb -largon2 -loath -lqrencode -lcurl -lcrypto -lpthread
+AUTHD_LIBS := -ltomlplusplus -llmdb -largon2 -loath -lqrencode -lcurl -lcrypto -lpthread
 UNIT_SRCS := $(wildcard tests/unit/*.cc)
 UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/%.o)
 

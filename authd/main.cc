@@ -152,17 +152,17 @@ int serve(const Config& config) {
   AuthServer server;
   register_auth_routes(server, service, oauth, config);
   auto& http = server.http();
-  http.Get("/health", [](const httplib::Request& req, httplib::Response& res) {
+  http.Get("/health", [](const http::Request& req, http::Response& res) {
     res.set_content(spa::core::success_envelope({{"status", "ok"}}, AuthServer::request_id(req), unix_now()) + "\n",
                     "application/json");
   });
-  http.Get("/api/v1/auth/jwks.json", [&config](const httplib::Request& req, httplib::Response& res) {
+  http.Get("/api/v1/auth/jwks.json", [&config](const http::Request& req, http::Response& res) {
     std::string text, e;
     if (!read_file(config.jwks_file, text, e)) return AuthServer::send_error(req, res, 503, "unavailable", "keys not published");
     res.set_header("Cache-Control", "public, max-age=60");
     res.set_content(text, "application/jwk-set+json");
   });
-  http.Get("/metrics", [&server, &store, &service](const httplib::Request&, httplib::Response& res) {
+  http.Get("/metrics", [&server, &store, &service](const http::Request&, http::Response& res) {
     res.set_content(server.metrics() + store.metrics() + service.mail_metrics(), "text/plain; version=0.0.4");
   });
 

@@ -12,8 +12,8 @@ namespace spa::authd {
 namespace {
 
 using json = nlohmann::json;
-using httplib::Request;
-using httplib::Response;
+using http::Request;
+using http::Response;
 
 constexpr const char* kAccessCookie = "__Host-spa_at";
 constexpr const char* kRefreshCookie = "__Secure-spa_rt";

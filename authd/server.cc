@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -17,29 +18,10 @@
 namespace spa::authd {
 namespace {
 
-constexpr size_t kMaxBodyBytes = 64 * 1024;
-
-// cpp-httplib serves a connection on one pool thread for its whole life;
-// Argon2 work is capped separately (PasswordHasher), so most threads are
-// free for quick requests.
+// A connection holds one pool thread while its request is read and
+// answered; Argon2 work is capped separately (PasswordHasher), so most
+// threads are free for quick requests.
 constexpr size_t kWorkerThreads = 64;
-
-// Debian's cpp-httplib listens with a backlog of 5: a burst of new
-// connections from nginx would get EAGAIN (a 502). Linux lets a second
-// listen() on the bound socket raise it; find that socket by its path.
-bool widen_backlog(const std::string& path) {
-  for (int fd = 0; fd < 1024; ++fd) {
-    sockaddr_un addr{};
-    socklen_t len = sizeof addr;
-    int listening = 0;
-    socklen_t optlen = sizeof listening;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sun_family != AF_UNIX) continue;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 || !listening) continue;
-    if (path != addr.sun_path) continue;
-    return ::listen(fd, SOMAXCONN) == 0;
-  }
-  return false;
-}
 
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -64,41 +46,26 @@ void log_event(const std::string& level, const std::string& event, const std::ma
   std::fflush(stdout);
 }
 
-AuthServer::AuthServer() {
-  server_.set_address_family(AF_UNIX);
-  server_.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
-  server_.set_payload_max_length(kMaxBodyBytes);
-  server_.set_read_timeout(5, 0);
-  server_.set_write_timeout(5, 0);
-  server_.set_idle_interval(0, 0);
-  // nginx connects per request (no upstream keepalive: see docs/authd.md);
-  // other clients may keep a connection for a while, but an idle one holds
-  // a pool thread and delays shutdown, so not for long.
-  server_.set_keep_alive_max_count(1000);
-  server_.set_keep_alive_timeout(5);
-  server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    switch (res.status) {
-      case 400: send_error(req, res, 400, "invalid_request", "malformed request"); break;
-      case 404: send_error(req, res, 404, "not_found", "no such endpoint"); break;
-      case 405: send_error(req, res, 405, "method_not_allowed", "method not allowed"); break;
-      case 413: send_error(req, res, 413, "payload_too_large", "request body too large"); break;
-      default: send_error(req, res, res.status, "error", "request failed"); break;
-    }
+AuthServer::AuthServer() : server_(http::ServerOptions{kWorkerThreads}) {
+  // Refusals at the edge (authd/http_edge.h) and unknown paths.
+  server_.set_error_sender([](const http::Request& req, http::Response& res, int status, const std::string& code,
+                              const std::string& message) { send_error(req, res, status, code, message); });
+  server_.set_error_handler([](const http::Request& req, http::Response& res) {
+    send_error(req, res, res.status, "error", "request failed");
   });
-  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+  server_.set_exception_handler([](const http::Request& req, http::Response& res) {
     // The exception text may hold request data; it is not logged or sent.
     send_error(req, res, 500, "internal_error", "internal error");
   });
-  server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { log_request(req, res); });
+  server_.set_logger([this](const http::Request& req, const http::Response& res) { log_request(req, res); });
 }
 
-std::string AuthServer::request_id(const httplib::Request& req) {
+std::string AuthServer::request_id(const http::Request& req) {
   std::string id = req.get_header_value("X-Request-Id");
   return is_request_id(id) ? id : std::string();
 }
 
-void AuthServer::send_error(const httplib::Request& req, httplib::Response& res, int status, const std::string& code,
+void AuthServer::send_error(const http::Request& req, http::Response& res, int status, const std::string& code,
                             const std::string& message, const nlohmann::json& extra) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
@@ -112,7 +79,7 @@ void AuthServer::send_error(const httplib::Request& req, httplib::Response& res,
   res.set_content(body + "\n", "application/json");
 }
 
-void AuthServer::log_request(const httplib::Request& req, const httplib::Response& res) {
+void AuthServer::log_request(const http::Request& req, const http::Response& res) {
   {
     std::lock_guard<std::mutex> lock(metrics_mu_);
     ++responses_by_status_[res.status];
@@ -145,18 +112,26 @@ bool AuthServer::serve(const std::string& socket_path, std::string& err) {
     }
     ::unlink(socket_path.c_str());  // left by a previous run
   }
-  if (!server_.bind_to_port(socket_path, 80)) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (fd < 0 || socket_path.size() >= sizeof addr.sun_path) {
+    if (fd >= 0) ::close(fd);
     err = "cannot listen on " + socket_path;
     return false;
   }
-  if (!widen_backlog(socket_path)) log_event("warn", "backlog_not_widened", {{"socket", socket_path}});
-  // nginx (group) may connect; nobody else.
-  if (::chmod(socket_path.c_str(), 0660) != 0) {
-    err = "cannot set the mode of " + socket_path;
-    ::unlink(socket_path.c_str());
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  // Bound, its mode set, then listening (no one can connect before
+  // listen): nginx (group) may connect, nobody else.
+  bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (!bound || ::chmod(socket_path.c_str(), 0660) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+    err = "cannot listen on " + socket_path;
+    ::close(fd);
+    if (bound) ::unlink(socket_path.c_str());
     return false;
   }
-  bool ok = server_.listen_after_bind();
+  bool ok = server_.serve(fd);
+  ::close(fd);
   ::unlink(socket_path.c_str());
   if (!ok) err = "server stopped with an error";
   return ok;

@@ -1,5 +1,5 @@
-// The HTTP side of spa-authd: cpp-httplib on a Unix socket, with bounds,
-// the JSON envelope for errors, and one JSON log line per request.
+// The HTTP side of spa-authd: authd/http_server.h on a Unix socket, with
+// bounds, the JSON envelope for errors, and one JSON log line per request.
 #pragma once
 
 #include <atomic>
@@ -9,8 +9,9 @@
 #include <mutex>
 #include <string>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include "authd/http_server.h"
 
 namespace spa::authd {
 
@@ -18,7 +19,7 @@ class AuthServer {
  public:
   AuthServer();
 
-  httplib::Server& http() { return server_; }
+  http::Server& http() { return server_; }
 
   // Binds the socket (replacing a stale one), sets its mode, serves until
   // stop(); removes the socket on the way out.
@@ -28,14 +29,14 @@ class AuthServer {
   // Prometheus text for /metrics.
   std::string metrics() const;
 
-  static std::string request_id(const httplib::Request& req);
-  static void send_error(const httplib::Request& req, httplib::Response& res, int status, const std::string& code,
+  static std::string request_id(const http::Request& req);
+  static void send_error(const http::Request& req, http::Response& res, int status, const std::string& code,
                          const std::string& message, const nlohmann::json& extra = nlohmann::json::object());
 
  private:
-  void log_request(const httplib::Request& req, const httplib::Response& res);
+  void log_request(const http::Request& req, const http::Response& res);
 
-  httplib::Server server_;
+  http::Server server_;
   mutable std::mutex metrics_mu_;
   std::map<int, uint64_t> responses_by_status_;
 };

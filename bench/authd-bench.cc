@@ -34,8 +34,8 @@ httplib::Client client(const std::string& socket) {
 
 json post(httplib::Client& c, const std::string& path, const json& body) {
   auto res = c.Post(path.c_str(), body.dump(), "application/json");
-  // The server ends a kept-alive connection after 1000 requests or 5 s; a
-  // request racing that close got no answer. Sending it again is safe: a
+  // spa-authd answers one request per connection (Connection: close); a
+  // request racing a close got no answer. Sending it again is safe: a
   // refresh repeated inside the grace window gets the same new pair.
   if (!res && (res.error() == httplib::Error::Write || res.error() == httplib::Error::Read ||
                res.error() == httplib::Error::Connection))

@@ -178,7 +178,8 @@ $link = $s->api(POST => '/api/v1/oauth/link', { provider => 'test' }, jar => $er
 $cb = $op->sign_in($s, $link->{json}{data}{authorization_url}, login => 'alice', jar => $erin_jar);
 is($s->browse(GET => $cb, jar => $erin_jar)->{headers}{location}[0], '/login?error=identity_in_use',
    'alice\'s provider account cannot be linked to erin');
-is($s->api(POST => '/api/v1/oauth/link', { provider => 'test' }, headers => ['Origin: https://evil.example'], jar => $erin_jar)->{status},
+is($s->browse(POST => "$s->{base}/api/v1/oauth/link", headers => ['Content-Type: application/json', 'Origin: https://evil.example'],
+              data => encode_json({ provider => 'test' }), jar => $erin_jar)->{status},
    403, 'link from a foreign Origin: 403');
 is($s->api(POST => '/api/v1/oauth/unlink', { provider => 'test' }, jar => $erin_jar)->{status}, 200, 'erin unlinks (she has a password)');
 is($s->api(POST => '/api/v1/oauth/unlink', { provider => 'test' }, jar => $erin_jar)->{json}{error}{code}, 'not_linked', 'twice: not_linked');

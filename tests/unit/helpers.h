@@ -31,6 +31,7 @@ Suite* http_fields_suite();
 Suite* store_suite();
 Suite* lifecycle_suite();
 Suite* utf8_suite();
+Suite* http_edge_suite();
 
 namespace test {
 
