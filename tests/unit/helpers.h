@@ -29,6 +29,7 @@ Suite* ws_suite();
 Suite* account_security_suite();
 Suite* http_fields_suite();
 Suite* store_suite();
+Suite* bulkhead_suite();
 
 namespace test {
 

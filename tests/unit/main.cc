@@ -22,6 +22,7 @@ int main() {
   srunner_add_suite(sr, account_security_suite());
   srunner_add_suite(sr, http_fields_suite());
   srunner_add_suite(sr, store_suite());
+  srunner_add_suite(sr, bulkhead_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
