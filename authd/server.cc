@@ -19,11 +19,6 @@ namespace {
 
 constexpr size_t kMaxBodyBytes = 64 * 1024;
 
-// cpp-httplib serves a connection on one pool thread for its whole life;
-// Argon2 work is capped separately (PasswordHasher), so most threads are
-// free for quick requests.
-constexpr size_t kWorkerThreads = 64;
-
 // Debian's cpp-httplib listens with a backlog of 5: a burst of new
 // connections from nginx would get EAGAIN (a 502). Linux lets a second
 // listen() on the bound socket raise it; find that socket by its path.
@@ -64,9 +59,11 @@ void log_event(const std::string& level, const std::string& event, const std::ma
   std::fflush(stdout);
 }
 
-AuthServer::AuthServer() {
+AuthServer::AuthServer(size_t slow_threads) {
   server_.set_address_family(AF_UNIX);
-  server_.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  // cpp-httplib serves a connection on one pool thread for its whole life:
+  // whatever slow work holds, kQuickThreads stay free for quick requests.
+  server_.new_task_queue = [slow_threads] { return new httplib::ThreadPool(kQuickThreads + slow_threads); };
   server_.set_payload_max_length(kMaxBodyBytes);
   server_.set_read_timeout(5, 0);
   server_.set_write_timeout(5, 0);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "authd/admission.h"
+#include "authd/passwords.h"
 #include "core/bulkhead.h"
 #include "tests/unit/helpers.h"
 
@@ -156,6 +157,30 @@ START_TEST(gate_pass_moves_and_releases_once) {
 }
 END_TEST
 
+// Argon2 behind its gate: with every slot held and no queue, a check is
+// shed at once; with a queue, it waits its turn.
+START_TEST(hasher_sheds_when_every_slot_is_held) {
+  spa::authd::PasswordHasher h(19456, 2, 1, {1, 60'000});
+  std::string phc = h.hash("correct horse battery").value();
+  auto& gate = h.admission();
+  std::vector<spa::authd::Gate::Pass> held;
+  for (size_t i = 0; i < gate.limits().running; ++i) held.push_back(gate.enter());
+  ck_assert_uint_eq(h.max_callers(), gate.limits().running + 1);
+  std::optional<bool> queued;
+  std::thread waiter([&] { queued = h.verify(phc, "correct horse battery"); });
+  while (gate.waiting() == 0) std::this_thread::yield();
+  // Running and queue full: shed, and said so in the metrics.
+  ck_assert(!h.verify(phc, "correct horse battery").has_value());
+  ck_assert(!h.hash("another password").has_value());
+  ck_assert(!h.verify_dummy("x"));
+  ck_assert(h.metrics().find("spa_authd_argon2_shed_total 3\n") != std::string::npos);
+  ck_assert(h.metrics().find("spa_authd_argon2_waiting 1\n") != std::string::npos);
+  held.pop_back();  // one slot free: the queued check runs, and is right
+  waiter.join();
+  ck_assert(queued.has_value() && *queued);
+}
+END_TEST
+
 }  // namespace
 
 Suite* bulkhead_suite() {
@@ -168,6 +193,7 @@ Suite* bulkhead_suite() {
   tcase_add_test(t, no_queue_means_shed_at_once);
   tcase_add_test(t, gate_hands_a_slot_to_a_blocked_waiter);
   tcase_add_test(t, gate_pass_moves_and_releases_once);
+  tcase_add_test(t, hasher_sheds_when_every_slot_is_held);
   tcase_set_timeout(t, 60);
   suite_add_tcase(s, t);
   return s;
