@@ -179,6 +179,11 @@ int main(int argc, char** argv) {
     load.emplace_back([&] {
       while (!stop) {
         auto start = authd()->Get(("/api/v1/oauth/" + provider + "/start").c_str());
+        if (start && start->status == 503) {  // the first fetch of discovery is still under way
+          ++cb_shed;
+          pause(start);
+          continue;
+        }
         if (!start || start->status != 303) {
           ++cb_other;
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -238,7 +243,7 @@ int main(int argc, char** argv) {
                 percentile(v, 0.99), percentile(w, 0.5), percentile(w, 0.99), percentile(w, 0.99) / percentile(v, 0.99));
   }
   std::printf("\nloaded %.1fs, until the clients stopped: logins %ld signed in, %ld shed (503 server_busy), %ld other;\n"
-              "callbacks %ld shed (503 provider_busy), %ld ended (timed out at the provider), %ld other;\n"
+              "callbacks and starts %ld shed (503 provider_busy), %ld ended (timed out at the provider), %ld other;\n"
               "provider calls in flight at the end %s; %s Retry-After\n",
               loaded_s, logged_in.load(), login_shed.load(), login_other.load(), cb_shed.load(), cb_ended.load(),
               cb_other.load(), calls_at_end.c_str(), honour ? "clients honoured" : "clients ignored");
