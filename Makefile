@@ -108,12 +108,16 @@ stop:
 $(BUILD)/spa-authd-bench: $(BUILD)/bench/authd-bench.o
 	$(CXX) -o $@ $^ -lcpp-httplib -lpthread
 
+$(BUILD)/spa-authd-load-bench: $(BUILD)/bench/authd-load.o
+	$(CXX) -o $@ $^ -lcpp-httplib -lpthread
+
 $(BUILD)/spa-store-bench: $(BUILD)/bench/store-bench.o $(BUILD)/libspa_authd.a $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ $(AUTHD_LIBS)
 
-bench: all $(BUILD)/spa-verify-bench $(BUILD)/spa-authd-bench $(BUILD)/spa-store-bench
+bench: all $(BUILD)/spa-verify-bench $(BUILD)/spa-authd-bench $(BUILD)/spa-authd-load-bench $(BUILD)/spa-store-bench
 	@bench/run.sh
 	@bench/authd.sh
+	@bench/authd-load.sh
 	@bench/store.sh
 	@bench/websocket.sh
 
@@ -132,4 +136,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
-         $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d bench/authd-bench.d bench/store-bench.d)
+         $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d bench/authd-bench.d bench/authd-load.d bench/store-bench.d)

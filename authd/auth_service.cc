@@ -97,6 +97,11 @@ void AuthService::deliver(MailClass cls, const std::string& to, const std::strin
   log_event("warn", "mail_dropped", {{"class", mail_class_name(cls)}, {"reason", "queue_full"}});
 }
 
+Outcome AuthService::server_busy() {
+  return Outcome::error(503, "server_busy", "too many sign-ins at once; try again in a moment",
+                        PasswordHasher::kRetryAfter);
+}
+
 Outcome AuthService::store_failure(const std::string& err) {
   // Logged by the store, once per episode.
   if (err == Store::kFullError) return Outcome::error(503, "store_full", "the service cannot store more data right now; try again later");
@@ -264,10 +269,11 @@ Outcome AuthService::signup(const std::string& email, const std::string& usernam
     return Outcome::error(400, "validation_failed", "username must be 3 to 32 letters, digits, '_', '.' or '-'");
   if (auto problem = password_problem(password, email, username))
     return Outcome::error(400, "validation_failed", *problem);
-  std::string phc = hasher_.hash(password);  // slow on purpose; outside the write lock
+  auto phc = hasher_.hash(password);  // slow on purpose; outside the write lock
+  if (!phc) return server_busy();
   int64_t now = clock_();
   json user = {{"id", random_hex_id()},   {"email", email},        {"username", username},
-               {"password", phc},         {"role", "user"},        {"disabled", false},
+               {"password", *phc},         {"role", "user"},        {"disabled", false},
                {"created_at", now},       {"updated_at", now},     {"email_verified", false},
                {"audit_id", random_hex_id()}};
   // Made under require_verified_email: erased if never confirmed (accounts
@@ -326,7 +332,8 @@ Outcome AuthService::login(const std::string& email, const std::string& password
     return store_failure(err);
   // An unknown address, and an account made by an OAuth provider (no
   // password until one is set), cost the time of a wrong password.
-  bool good = password_matches(user ? &*user : nullptr, password);
+  auto good = password_matches(user ? &*user : nullptr, password);
+  if (!good) return server_busy();  // known and unknown addresses alike: nothing evaluated, nothing counted
   int64_t now = clock_();
   Outcome result;
   std::string mailed_code, mail_to;
@@ -343,7 +350,7 @@ Outcome AuthService::login(const std::string& email, const std::string& password
         // A password reset (or change, disable, erasure) that committed
         // after the check: the password checked is not the account's now.
         if (fresh && credential_epoch(*fresh) != credential_epoch(*user)) good = false;
-        if (!fresh || !good) {
+        if (!fresh || !*good) {
           result = record_failure(t, email, fresh ? &*fresh : nullptr, client, now, "invalid_credentials",
                                   "e-mail or password is wrong");
           return true;  // commit the count, answer with the error

@@ -236,8 +236,11 @@ class AuthService {
   // Tokens issued before now stop passing the module; the sessions live on.
   bool floor_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now);
   // Argon2id against the user's hash; an account without a password (made
-  // by a provider) costs the time of a wrong one.
-  bool password_matches(const nlohmann::json* user, const std::string& password) const;
+  // by a provider) costs the time of a wrong one. nullopt: the hasher shed
+  // the check (answer server_busy(); nothing was evaluated).
+  std::optional<bool> password_matches(const nlohmann::json* user, const std::string& password) const;
+  // 503 server_busy with Retry-After: every Argon2 slot busy, the queue full.
+  static Outcome server_busy();
   // The password of `user`, checked as a login checks it (Argon2id outside
   // the write lock; refused unevaluated while locked out; a wrong one
   // counts). An ok Outcome when right.

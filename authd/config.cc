@@ -220,7 +220,9 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
                            {"admin_require_mfa", c.boolean(out.admin_require_mfa)}});
   c.table(doc, "password", {{"argon2_memory_kib", c.integer(out.argon2_memory_kib, 19456, 4 * 1024 * 1024)},
                             {"argon2_iterations", c.integer(out.argon2_iterations, 2, 64)},
-                            {"argon2_parallelism", c.integer(out.argon2_parallelism, 1, 64)}});
+                            {"argon2_parallelism", c.integer(out.argon2_parallelism, 1, 64)},
+                            {"queue", c.integer(out.password_queue, 0, 1024)},
+                            {"queue_timeout", c.duration(out.password_queue_timeout, 1, 60)}});
   c.table(doc, "mfa", {{"issuer_name", c.string(out.mfa_issuer_name)},
                        {"secret_key_file", c.path(out.mfa_secret_key_file)}});
   c.table(doc, "smtp", {{"url", c.string(out.smtp_url)},
@@ -242,6 +244,14 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
             c.error("oauth.login_page", &v, "must be a path on the SPA's site, like \"/login\"");
           else if (!page.empty())
             out.oauth_login_page = page;
+          continue;
+        }
+        if (name.str() == "calls_per_provider") {
+          c.integer(out.oauth_calls_per_provider, 1, 256)("oauth.calls_per_provider", v);
+          continue;
+        }
+        if (name.str() == "call_timeout") {
+          c.duration(out.oauth_call_timeout, 1, 60)("oauth.call_timeout", v);
           continue;
         }
         OAuthProviderConfig p;

@@ -56,6 +56,11 @@ struct Config {
   uint32_t argon2_memory_kib = 19456;
   uint32_t argon2_iterations = 2;
   uint32_t argon2_parallelism = 1;
+  // [password] queue, queue_timeout: sign-ins that may wait for an Argon2
+  // slot (one per CPU), and for how long; past either they answer 503
+  // server_busy (docs/authd.md "Concurrency").
+  uint32_t password_queue = 32;
+  int64_t password_queue_timeout = 2;
 
   std::string mfa_issuer_name = "spa-auth";
   std::string mfa_secret_key_file = "/etc/spa-authd/mfa.key";
@@ -71,6 +76,11 @@ struct Config {
   // (with ?error=REASON), and an OAuth login waiting for a second factor
   // (with #mfa_token=…&method=…). A path on the SPA's site.
   std::string oauth_login_page = "/login";
+  // [oauth] calls_per_provider: requests that may wait on one provider's
+  // network at once (more answer 503 provider_busy); call_timeout: the
+  // most one call to a provider may take (connecting: at most 3 s of it).
+  uint32_t oauth_calls_per_provider = 16;
+  int64_t oauth_call_timeout = 5;
 };
 
 struct ConfigError {

@@ -80,7 +80,9 @@ Outcome AuthService::verify_email_confirm(const std::string& token, const std::s
     return store_failure(err);
   if (!user) return invalid;
   bool has_password = !user->value("password", "").empty();
-  bool good = has_password && password_matches(&*user, password);
+  std::optional<bool> good = false;
+  if (has_password) good = password_matches(&*user, password);
+  if (!good) return server_busy();  // the link stays usable
   Outcome result = invalid;
   bool ok = store_.write(
       [&](Store::Txn& t) {
@@ -99,7 +101,7 @@ Outcome AuthService::verify_email_confirm(const std::string& token, const std::s
           return false;
         }
         // A password checked against credentials the account has since left is not good.
-        if (has_password && (!good || credential_epoch(*u) != credential_epoch(*user))) {
+        if (has_password && (!*good || credential_epoch(*u) != credential_epoch(*user))) {
           // the link stays usable: a typo does not burn it
           result = record_failure(t, email, &*u, client, now, "invalid_credentials",
                                   "give the password chosen at sign-up to confirm the address");

@@ -27,8 +27,8 @@ class HttpClient {
 class CurlHttpClient : public HttpClient {
  public:
   struct Limits {
-    long connect_timeout_ms = 5000;
-    long total_timeout_ms = 10000;
+    long connect_timeout_ms = 3000;
+    long total_timeout_ms = 5000;  // main.cc: [oauth] call_timeout
     size_t max_body_bytes = 256 * 1024;
   };
   CurlHttpClient();

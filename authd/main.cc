@@ -127,7 +127,8 @@ int serve(const Config& config) {
     log_event("error", "startup_failed", {{"reason", "mfa key: " + err}});
     return 1;
   }
-  PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
+  PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism,
+                        {config.password_queue, config.password_queue_timeout * 1000});
   AuthService service(config, store, keys, hasher, unix_now, mfa_key);
   Mailer mailer(config.smtp_url, config.smtp_from);
   service.set_mailer(&mailer);
@@ -143,13 +144,16 @@ int serve(const Config& config) {
                          if (erased) log_event("info", "unverified_accounts_erased", {{"count", std::to_string(erased)}});
                        });
   curl_global_init(CURL_GLOBAL_DEFAULT);  // before any thread: libcurl's global state
-  CurlHttpClient http_client;
+  // Connecting is one round trip (plus TLS): 3 s is generous anywhere; the
+  // whole call, [oauth] call_timeout (5 s by default).
+  CurlHttpClient http_client({std::min<long>(3000, config.oauth_call_timeout * 1000), config.oauth_call_timeout * 1000,
+                              256 * 1024});
   OAuthLogin oauth(config, service, store, http_client, unix_now);
   if (!oauth.load_secrets(err)) {
     log_event("error", "startup_failed", {{"reason", err}});
     return 1;
   }
-  AuthServer server;
+  AuthServer server(hasher.max_callers() + oauth.max_callers());
   register_auth_routes(server, service, oauth, config);
   auto& http = server.http();
   http.Get("/health", [](const http::Request& req, http::Response& res) {
@@ -162,8 +166,9 @@ int serve(const Config& config) {
     res.set_header("Cache-Control", "public, max-age=60");
     res.set_content(text, "application/jwk-set+json");
   });
-  http.Get("/metrics", [&server, &store, &service](const http::Request&, http::Response& res) {
-    res.set_content(server.metrics() + store.metrics() + service.mail_metrics(), "text/plain; version=0.0.4");
+  http.Get("/metrics", [&server, &store, &service, &hasher, &oauth](const http::Request&, http::Response& res) {
+    res.set_content(server.metrics() + store.metrics() + service.mail_metrics() + hasher.metrics() + oauth.metrics(),
+                    "text/plain; version=0.0.4");
   });
 
   std::thread waiter([&server, stop_signals] {

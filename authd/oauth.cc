@@ -1,5 +1,8 @@
 #include "authd/oauth.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "authd/crypto.h"
 #include "authd/files.h"
 #include "authd/server.h"
@@ -56,6 +59,26 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
+// Ends a fetch however it ends (an exception included): the flag drops
+// and the requests waiting for it wake. Relocks when it must.
+class FetchDone {
+ public:
+  FetchDone(std::unique_lock<std::mutex>& lock, bool& flag, std::condition_variable& cv)
+      : lock_(lock), flag_(flag), cv_(cv) {}
+  ~FetchDone() {
+    if (!lock_.owns_lock()) lock_.lock();
+    flag_ = false;
+    cv_.notify_all();
+  }
+  FetchDone(const FetchDone&) = delete;
+  FetchDone& operator=(const FetchDone&) = delete;
+
+ private:
+  std::unique_lock<std::mutex>& lock_;
+  bool& flag_;
+  std::condition_variable& cv_;
+};
+
 // The provider's "error" code in our log, if it is a plain word.
 std::string safe_code(const std::string& s) {
   if (s.empty() || s.size() > 64) return "other";
@@ -67,9 +90,14 @@ std::string safe_code(const std::string& s) {
 }  // namespace
 
 OAuthLogin::OAuthLogin(const Config& config, AuthService& service, Store& store, HttpClient& http, Clock clock)
-    : config_(config), service_(service), store_(store), http_(http), clock_(std::move(clock)) {
+    : config_(config),
+      service_(service),
+      store_(store),
+      http_(http),
+      clock_(std::move(clock)),
+      all_calls_({kMaxCalls, 0, 0}) {
   for (const auto& c : config.oauth) {
-    auto p = std::make_unique<Provider>();
+    auto p = std::make_unique<Provider>(config.oauth_calls_per_provider);
     p->config = c;
     providers_.push_back(std::move(p));
   }
@@ -99,48 +127,141 @@ OAuthLogin::Provider* OAuthLogin::find(const std::string& name) const {
 
 bool OAuthLogin::has_provider(const std::string& name) const { return find(name) != nullptr; }
 
-std::optional<oidc::ProviderMetadata> OAuthLogin::metadata(Provider& p, int64_t now, std::string& why) {
-  std::lock_guard<std::mutex> lock(p.mu);
-  if (p.config.discovery.empty()) return oidc::google_metadata();
-  if (p.metadata && now - p.metadata_at < kMetadataMaxAge) return p.metadata;
-  if (now - p.failed_at < kFailureBackoff && !p.metadata) {
-    why = "discovery failed moments ago";
-    return std::nullopt;
+bool OAuthLogin::Call::acquire() {
+  if (mine_pass_) return true;
+  if (shed_) return false;
+  mine_pass_ = provider_.calls.enter();
+  if (mine_pass_) all_pass_ = all_.enter();
+  if (mine_pass_ && all_pass_) return true;
+  mine_pass_.release();
+  all_pass_.release();
+  shed_ = true;
+  ++provider_.shed;
+  return false;
+}
+
+Outcome OAuthLogin::busy() const {
+  // A call in use ends within call_timeout: by then there is room again.
+  return Outcome::error(503, "provider_busy", "the sign-in provider is slow to answer; try again in a few seconds",
+                        config_.oauth_call_timeout);
+}
+
+size_t OAuthLogin::max_callers() const {
+  return std::min(kMaxCalls, providers_.size() * static_cast<size_t>(config_.oauth_calls_per_provider));
+}
+
+std::string OAuthLogin::metrics() const {
+  if (providers_.empty()) return {};
+  std::string calls = "# TYPE spa_authd_provider_calls gauge\n";
+  std::string shed = "# TYPE spa_authd_provider_shed_total counter\n";
+  for (const auto& p : providers_) {
+    std::string label = "{provider=\"" + p->config.name + "\"} ";
+    calls += "spa_authd_provider_calls" + label + std::to_string(p->calls.running()) + "\n";
+    shed += "spa_authd_provider_shed_total" + label + std::to_string(p->shed.load()) + "\n";
   }
-  HttpResult r = http_.get(p.config.discovery, {});
-  oidc::ProviderMetadata m;
-  if (!r.error.empty() || r.status != 200) {
-    why = "discovery: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
-  } else if (oidc::parse_discovery(r.body, p.config.discovery, m, why)) {
-    p.metadata = std::move(m);
-    p.metadata_at = now;
+  return calls + shed;
+}
+
+std::optional<oidc::ProviderMetadata> OAuthLogin::metadata(Provider& p, int64_t now, Call& call, std::string& why) {
+  if (p.config.discovery.empty()) return oidc::google_metadata();
+  // Another request's fetch ends within one call's timeout.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.oauth_call_timeout + 1);
+  std::unique_lock<std::mutex> lock(p.mu);
+  for (;;) {
+    if (p.metadata && now - p.metadata_at < kMetadataMaxAge) return p.metadata;
+    if (!p.metadata && now - p.failed_at < kFailureBackoff) {
+      why = "discovery failed moments ago";
+      return std::nullopt;
+    }
+    if (p.metadata && p.fetching_metadata) return p.metadata;  // an older copy serves while another request fetches
+    if (!call.held()) {
+      lock.unlock();
+      bool held = call.acquire();
+      lock.lock();
+      if (held) continue;  // looked at again: another request may have fetched meanwhile
+      if (p.metadata) return p.metadata;  // no call free: the older copy serves, unrefreshed
+      why = "every call to the provider is in use";
+      return std::nullopt;
+    }
+    if (!p.fetching_metadata) break;
+    // Nothing to serve: wait for that fetch, then take what it got.
+    if (!p.fetched.wait_until(lock, deadline, [&] { return !p.fetching_metadata; })) {
+      why = "discovery: another request's fetch did not end";
+      return std::nullopt;
+    }
+    if (!p.metadata) why = "discovery failed moments ago";
     return p.metadata;
   }
-  p.failed_at = now;
-  return p.metadata;  // an older copy, if any, still serves
+  p.fetching_metadata = true;
+  FetchDone done(lock, p.fetching_metadata, p.fetched);
+  lock.unlock();  // never held across the network
+  HttpResult r = http_.get(p.config.discovery, {});
+  oidc::ProviderMetadata m;
+  bool good = false;
+  if (!r.error.empty() || r.status != 200)
+    why = "discovery: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
+  else
+    good = oidc::parse_discovery(r.body, p.config.discovery, m, why);
+  lock.lock();
+  if (good) {
+    p.metadata = std::move(m);
+    p.metadata_at = now;
+  } else {
+    p.failed_at = now;
+  }
+  return p.metadata;  // on failure an older copy, if any, still serves
 }
 
 std::shared_ptr<const core::Jwks> OAuthLogin::keys(Provider& p, const oidc::ProviderMetadata& m, int64_t now,
-                                                   bool refetch, std::string& why) {
-  std::lock_guard<std::mutex> lock(p.mu);
-  bool stale = !p.keys || now - p.keys_at >= kKeysMaxAge;
-  if (refetch) {
-    // A kid we do not know: the provider may have rotated. Asking again
-    // is allowed once a minute, so tokens with made-up kids cannot make
-    // us hammer the provider.
-    if (now - p.keys_refetched_at < kKeysRefetch) {
-      why = "unknown signing key (keys fetched again less than a minute ago)";
+                                                   bool refetch, Call& call, std::string& why) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.oauth_call_timeout + 1);
+  std::unique_lock<std::mutex> lock(p.mu);
+  for (;;) {
+    bool stale = !p.keys || now - p.keys_at >= kKeysMaxAge;
+    if (refetch) {
+      // A kid we do not know: the provider may have rotated. Asking again
+      // is allowed once a minute, so tokens with made-up kids cannot make
+      // us hammer the provider.
+      if (now - p.keys_refetched_at < kKeysRefetch) {
+        why = "unknown signing key (keys fetched again less than a minute ago)";
+        return nullptr;
+      }
+    } else if (!stale) {
+      return p.keys;
+    } else if (p.keys && p.fetching_keys) {
+      return p.keys;  // the last good set serves while another request fetches
+    }
+    if (!call.held()) {
+      lock.unlock();
+      bool held = call.acquire();
+      lock.lock();
+      if (held) continue;
+      if (!refetch && p.keys) return p.keys;
+      why = "every call to the provider is in use";
       return nullptr;
     }
-    p.keys_refetched_at = now;
-  } else if (!stale) {
+    if (!p.fetching_keys) break;
+    // Another request is fetching: its answer is as new as ours would be.
+    if (!p.fetched.wait_until(lock, deadline, [&] { return !p.fetching_keys; })) {
+      why = "JWKS: another request's fetch did not end";
+      return nullptr;
+    }
+    if (!p.keys) why = "JWKS: the provider's keys could not be fetched";
     return p.keys;
   }
+  if (refetch) p.keys_refetched_at = now;
+  p.fetching_keys = true;
+  FetchDone done(lock, p.fetching_keys, p.fetched);
+  lock.unlock();  // never held across the network
   HttpResult r = http_.get(m.jwks_uri, {});
   auto set = std::make_shared<core::Jwks>();
-  if (!r.error.empty() || r.status != 200) {
+  bool good = false;
+  if (!r.error.empty() || r.status != 200)
     why = "JWKS: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
-  } else if (oidc::parse_provider_jwks(r.body, *set, why)) {
+  else
+    good = oidc::parse_provider_jwks(r.body, *set, why);
+  lock.lock();
+  if (good) {
     p.keys = std::move(set);
     p.keys_at = now;
     return p.keys;
@@ -148,9 +269,9 @@ std::shared_ptr<const core::Jwks> OAuthLogin::keys(Provider& p, const oidc::Prov
   return refetch ? nullptr : p.keys;  // keep serving the last good set
 }
 
-std::string OAuthLogin::begin(Provider& p, const Pending& pending, int64_t now, std::string& binding,
+std::string OAuthLogin::begin(Provider& p, const Pending& pending, int64_t now, Call& call, std::string& binding,
                               std::string& why) {
-  auto m = metadata(p, now, why);
+  auto m = metadata(p, now, call, why);
   if (!m) return {};
   std::string state = core::base64url_encode(be64(now + kStateTtl) + random_bytes(24));
   binding = random_token();
@@ -192,7 +313,14 @@ OAuthAnswer OAuthLogin::start(const std::string& provider, const std::string& re
   }
   Pending pending{random_token(), random_token(), *target, "", ""};
   std::string why;
-  a.location = begin(prov, pending, clock_(), a.binding, why);
+  // Usually no call at all: the discovery document is cached.
+  Call call(all_calls_, prov);
+  a.location = begin(prov, pending, clock_(), call, a.binding, why);
+  if (a.location.empty() && call.shed()) {
+    a.binding.clear();
+    a.error = busy();
+    return a;
+  }
   if (a.location.empty()) return fail(provider, "provider_unavailable", why, client);
   return a;
 }
@@ -209,7 +337,12 @@ Outcome OAuthLogin::start_link(const Principal& who, const std::string& provider
     return Outcome::error(400, "invalid_redirect", "redirect_to must be a path on this site or an allowed URL");
   Pending pending{random_token(), random_token(), *target, who.user_id, who.sid};
   std::string why;
-  std::string url = begin(*p, pending, clock_(), binding, why);
+  Call call(all_calls_, *p);
+  std::string url = begin(*p, pending, clock_(), call, binding, why);
+  if (url.empty() && call.shed()) {
+    binding.clear();
+    return busy();
+  }
   if (url.empty()) {
     log_event("warn", "oauth_failed", {{"provider", provider}, {"reason", "provider_unavailable"}, {"detail", why},
                                        {"request_id", client.request_id}});
@@ -245,7 +378,8 @@ std::optional<OAuthLogin::Pending> OAuthLogin::take(const std::string& provider,
 
 std::optional<AuthService::ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::ProviderMetadata& m,
                                                                   const Pending& pending, const std::string& code,
-                                                                  int64_t now, std::string& reason, std::string& why) {
+                                                                  int64_t now, Call& call, std::string& reason,
+                                                                  std::string& why) {
   // The code exchange (RFC 6749 §4.1.3) with the PKCE verifier; the client
   // authenticates as the provider prefers, Basic when it offers both.
   std::vector<std::pair<std::string, std::string>> form = {{"grant_type", "authorization_code"},
@@ -283,10 +417,10 @@ std::optional<AuthService::ExternalIdentity> OAuthLogin::identity(Provider& p, c
 
   oidc::IdTokenCheck check{&m, p.config.client_id, pending.nonce, now};
   json claims;
-  auto set = keys(p, m, now, false, why);
+  auto set = keys(p, m, now, false, call, why);
   auto result = set ? oidc::verify_id_token(tokens.id_token, *set, check, claims, why) : oidc::IdTokenResult::kInvalid;
   if (set && result == oidc::IdTokenResult::kUnknownKey) {
-    set = keys(p, m, now, true, why);
+    set = keys(p, m, now, true, call, why);
     result = set ? oidc::verify_id_token(tokens.id_token, *set, check, claims, why) : oidc::IdTokenResult::kInvalid;
     if (result == oidc::IdTokenResult::kUnknownKey) why = "no key of the provider has the ID token's kid";
   }
@@ -356,6 +490,15 @@ OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackPara
     return a;
   }
   int64_t now = clock_();
+  // From here on the request waits on the provider (the code exchange).
+  // With every call to it in use, the answer is 503 before the state is
+  // spent: the same callback works again later (a reload).
+  Call call(all_calls_, *p);
+  if (params.error.empty() && !call.acquire()) {
+    OAuthAnswer a;
+    a.error = busy();
+    return a;
+  }
   // Consumed first, whatever the rest says: a state works once.
   auto pending = take(provider, params.state, binding, now);
   if (!params.error.empty()) {
@@ -365,7 +508,7 @@ OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackPara
   }
   if (!pending) return fail(provider, "invalid_state", "state unknown, expired, used or from another browser", client);
   std::string why;
-  auto m = metadata(*p, now, why);
+  auto m = metadata(*p, now, call, why);
   if (!m) return fail(provider, "provider_unavailable", why, client);
   // RFC 9207: the answer names its issuer, so another provider's code
   // cannot be slipped into this callback.
@@ -373,7 +516,7 @@ OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackPara
     return fail(provider, "invalid_state", "iss parameter does not name the provider", client);
   if (params.code.empty() || params.code.size() > 4096) return fail(provider, "provider_error", "no code", client);
   std::string reason;
-  auto ext = identity(*p, *m, *pending, params.code, now, reason, why);
+  auto ext = identity(*p, *m, *pending, params.code, now, call, reason, why);
   if (!ext) return fail(provider, reason, why, client);
 
   Outcome o = pending->link_user.empty() ? service_.oauth_sign_in(*ext, client)

@@ -10,6 +10,8 @@
 // happens, so a state works once, for ten minutes, in one browser.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "authd/admission.h"
 #include "authd/auth_service.h"
 #include "authd/config.h"
 #include "authd/http_client.h"
@@ -51,7 +54,11 @@ class OAuthLogin {
   static constexpr int64_t kKeysMaxAge = 3600;     // keys are fetched again after an hour anyway
   static constexpr int64_t kMetadataMaxAge = 86400;
   static constexpr int64_t kFailureBackoff = 5;    // a provider that just failed is not asked again sooner
+  static constexpr size_t kMaxCalls = 64;          // requests waiting on all providers together
 
+  // `config.oauth_calls_per_provider` requests may wait on one provider at
+  // once; `config.oauth_call_timeout` is what one call may take (the
+  // HttpClient's own limit) and the Retry-After of those shed.
   OAuthLogin(const Config& config, AuthService& service, Store& store, HttpClient& http, Clock clock);
 
   // Reads every provider's client_secret_file; false names the first that fails.
@@ -66,11 +73,23 @@ class OAuthLogin {
   OAuthAnswer callback(const std::string& provider, const CallbackParams& params, const std::string& binding,
                        const ClientInfo& client);
 
+  // Request threads this can hold at once (waiting on providers).
+  size_t max_callers() const;
+  std::string metrics() const;  // Prometheus text
+
  private:
   struct Provider {
+    explicit Provider(size_t calls) : calls({calls, 0, 0}) {}
     OAuthProviderConfig config;
     std::string secret;
-    std::mutex mu;  // guards what follows; held while fetching, so one fetch at a time
+    Gate calls;  // requests waiting on this provider's network; no queue: past it, shed
+    std::atomic<uint64_t> shed{0};
+    // Guards what follows; never held across a call to the provider. One
+    // request fetches (a fetching_ flag); the others use the copy they
+    // have, or wait on `fetched` for the fetch to end.
+    std::mutex mu;
+    std::condition_variable fetched;
+    bool fetching_metadata = false, fetching_keys = false;
     std::optional<oidc::ProviderMetadata> metadata;
     int64_t metadata_at = 0;
     std::shared_ptr<const core::Jwks> keys;
@@ -78,24 +97,47 @@ class OAuthLogin {
     int64_t keys_refetched_at = INT64_MIN / 2;
     int64_t failed_at = INT64_MIN / 2;
   };
+  // The right of one request to wait on a provider: its gate and the gate
+  // of all providers, taken when the request first needs the network and
+  // held to its end.
+  class Call {
+   public:
+    Call(Gate& all, Provider& p) : all_(all), provider_(p) {}
+    bool acquire();  // true when held (now, or already)
+    bool held() const { return static_cast<bool>(mine_pass_); }
+    bool shed() const { return shed_; }
+
+   private:
+    Gate& all_;
+    Provider& provider_;
+    Gate::Pass all_pass_, mine_pass_;
+    bool shed_ = false;
+  };
   struct Pending {
     std::string nonce, verifier, redirect_to, link_user;
     std::string link_sid;  // the session that started the link: it must still be alive at the callback
   };
 
   Provider* find(const std::string& name) const;
-  std::optional<oidc::ProviderMetadata> metadata(Provider& p, int64_t now, std::string& why);
+  // Discovery and keys from the cache, or fetched with `call` held (nullopt
+  // / nullptr with `why`, or with call.shed() when no call was free).
+  std::optional<oidc::ProviderMetadata> metadata(Provider& p, int64_t now, Call& call, std::string& why);
   std::shared_ptr<const core::Jwks> keys(Provider& p, const oidc::ProviderMetadata& m, int64_t now, bool refetch,
-                                         std::string& why);
-  // The authorization URL, after storing the pending login; "" with `why`.
-  std::string begin(Provider& p, const Pending& pending, int64_t now, std::string& binding, std::string& why);
+                                         Call& call, std::string& why);
+  // The authorization URL, after storing the pending login; "" with `why`
+  // (or call.shed()).
+  std::string begin(Provider& p, const Pending& pending, int64_t now, Call& call, std::string& binding,
+                    std::string& why);
+  // 503 provider_busy with Retry-After.
+  Outcome busy() const;
   // Takes (deletes) the pending login of `state`; nullopt when there is
   // none, it expired, belongs to another provider or another browser.
   std::optional<Pending> take(const std::string& provider, const std::string& state, const std::string& binding,
                               int64_t now);
   std::optional<AuthService::ExternalIdentity> identity(Provider& p, const oidc::ProviderMetadata& m,
                                                         const Pending& pending, const std::string& code,
-                                                        int64_t now, std::string& reason, std::string& why);
+                                                        int64_t now, Call& call, std::string& reason,
+                                                        std::string& why);
   OAuthAnswer fail(const std::string& provider, const std::string& reason, const std::string& detail,
                    const ClientInfo& client) const;
 
@@ -104,6 +146,7 @@ class OAuthLogin {
   Store& store_;
   HttpClient& http_;
   Clock clock_;
+  mutable Gate all_calls_;
   std::vector<std::unique_ptr<Provider>> providers_;
 };
 

@@ -66,7 +66,8 @@ Outcome AuthService::password_reset_confirm(const std::string& token, const std:
   if (!user) return Outcome::error(401, "invalid_token", "the reset link is not valid or has expired");
   if (auto problem = password_problem(password, user->value("email", ""), user->value("username", "")))
     return Outcome::error(400, "validation_failed", *problem);
-  std::string phc = hasher_.hash(password);  // slow; outside the write lock
+  auto phc = hasher_.hash(password);  // slow; outside the write lock
+  if (!phc) return server_busy();  // the link is untouched
   std::string id = user->value("id", "");
   Outcome result = Outcome::error(401, "invalid_token", "the reset link is not valid or has expired");
   bool ok = store_.write(
@@ -80,7 +81,7 @@ Outcome AuthService::password_reset_confirm(const std::string& token, const std:
         // The first proof of the address: whatever was set up before it
         // (another's provider identity, second factor, sessions) goes.
         if (!u->value("email_verified", false) && !claim_unverified_account(t, *u, client, now)) return false;
-        (*u)["password"] = phc;
+        (*u)["password"] = *phc;
         if (!new_credentials(t, *u)) return false;
         // The link reached the address: it is proven now.
         (*u)["email_verified"] = true;

@@ -1,13 +1,23 @@
 #include "authd/passwords.h"
 
 #include <argon2.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "authd/crypto.h"
+#include "authd/server.h"
 
 namespace spa::authd {
 namespace {
@@ -31,51 +41,140 @@ size_t code_points(std::string_view s) {
   return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xc0) != 0x80; }));
 }
 
-}  // namespace
-
-namespace {
-
-std::ptrdiff_t cores() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : std::min<std::ptrdiff_t>(n, 256);
+// CPUs this process may run on (taskset, systemd's CPUAffinity), not the
+// machine's: one Argon2 computation each.
+size_t cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  return static_cast<size_t>(std::clamp(n, 1, 256));
 }
 
-// Holds one hashing slot for a scope.
-class Slot {
+}  // namespace
+
+// One thread per slot. At nice 10 a burst of sign-ins uses the idle CPU,
+// and a quick request (a nice-0 HTTP thread) still gets a core at once
+// when it needs one.
+class PasswordHasher::Workers {
  public:
-  explicit Slot(std::counting_semaphore<256>& s) : s_(s) { s_.acquire(); }
-  ~Slot() { s_.release(); }
+  explicit Workers(size_t n) {
+    for (size_t i = 0; i < n; ++i) threads_.emplace_back([this] { serve(); });
+  }
+  ~Workers() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    work_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  size_t size() const { return threads_.size(); }
+
+  // Runs `work` on a worker and waits for it; the caller holds a slot, so
+  // a worker is free (or about to be).
+  void run(const std::function<void()>& work) {
+    Job job;
+    job.work = &work;
+    std::unique_lock<std::mutex> lock(mu_);
+    jobs_.push_back(&job);
+    work_.notify_one();
+    done_.wait(lock, [&] { return job.done; });
+    if (job.error) std::rethrow_exception(job.error);
+  }
 
  private:
-  std::counting_semaphore<256>& s_;
+  struct Job {
+    const std::function<void()>* work = nullptr;
+    bool done = false;
+    std::exception_ptr error;
+  };
+
+  void serve() {
+    // Linux: the nice value is per thread. Raising it needs no privilege.
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0)
+      log_event("warn", "argon2_priority_not_lowered", {{"reason", std::strerror(errno)}});
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      work_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stopping
+      Job* job = jobs_.front();
+      jobs_.pop_front();
+      lock.unlock();
+      try {
+        (*job->work)();
+      } catch (...) {
+        job->error = std::current_exception();
+      }
+      lock.lock();
+      job->done = true;
+      done_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable work_, done_;
+  std::deque<Job*> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
 };
 
-}  // namespace
-
-PasswordHasher::PasswordHasher(uint32_t memory_kib, uint32_t iterations, uint32_t parallelism)
-    : memory_kib_(memory_kib), iterations_(iterations), parallelism_(parallelism), slots_(cores()) {
-  dummy_ = hash(random_token());
+PasswordHasher::PasswordHasher(uint32_t memory_kib, uint32_t iterations, uint32_t parallelism, Queue queue)
+    : memory_kib_(memory_kib),
+      iterations_(iterations),
+      parallelism_(parallelism),
+      workers_(std::make_unique<Workers>(cpus())),
+      gate_({workers_->size(), queue.waiting, queue.max_wait_ms}) {
+  auto dummy = hash(random_token());  // nobody else is queued yet: never shed
+  if (!dummy) throw std::runtime_error("argon2: no slot for the dummy hash");
+  dummy_ = *dummy;
 }
 
-std::string PasswordHasher::hash(std::string_view password) const {
-  Slot slot(slots_);
-  std::string salt = random_bytes(kSaltBytes);
-  size_t len = argon2_encodedlen(iterations_, memory_kib_, parallelism_, kSaltBytes, kHashBytes, Argon2_id);
-  std::string encoded(len, '\0');
-  int rc = argon2id_hash_encoded(iterations_, memory_kib_, parallelism_, password.data(), password.size(),
-                                 salt.data(), salt.size(), kHashBytes, encoded.data(), encoded.size());
-  if (rc != ARGON2_OK) throw std::runtime_error(std::string("argon2: ") + argon2_error_message(rc));
-  encoded.resize(std::char_traits<char>::length(encoded.c_str()));
+PasswordHasher::PasswordHasher(uint32_t memory_kib, uint32_t iterations, uint32_t parallelism)
+    : PasswordHasher(memory_kib, iterations, parallelism, Queue{}) {}
+
+PasswordHasher::~PasswordHasher() = default;
+
+bool PasswordHasher::run(const std::function<void()>& work) const {
+  Gate::Pass pass = gate_.enter();
+  if (!pass) return false;
+  workers_->run(work);
+  return true;
+}
+
+std::optional<std::string> PasswordHasher::hash(std::string_view password) const {
+  std::string encoded;
+  bool ran = run([&] {
+    std::string salt = random_bytes(kSaltBytes);
+    size_t len = argon2_encodedlen(iterations_, memory_kib_, parallelism_, kSaltBytes, kHashBytes, Argon2_id);
+    encoded.assign(len, '\0');
+    int rc = argon2id_hash_encoded(iterations_, memory_kib_, parallelism_, password.data(), password.size(),
+                                   salt.data(), salt.size(), kHashBytes, encoded.data(), encoded.size());
+    if (rc != ARGON2_OK) throw std::runtime_error(std::string("argon2: ") + argon2_error_message(rc));
+    encoded.resize(std::char_traits<char>::length(encoded.c_str()));
+  });
+  if (!ran) return std::nullopt;
   return encoded;
 }
 
-bool PasswordHasher::verify(std::string_view phc, std::string_view password) const {
-  Slot slot(slots_);
+std::optional<bool> PasswordHasher::verify(std::string_view phc, std::string_view password) const {
   std::string encoded(phc);  // argon2 wants a NUL-terminated string
-  return argon2id_verify(encoded.c_str(), password.data(), password.size()) == ARGON2_OK;
+  bool match = false;
+  if (!run([&] { match = argon2id_verify(encoded.c_str(), password.data(), password.size()) == ARGON2_OK; }))
+    return std::nullopt;
+  return match;
 }
 
-void PasswordHasher::verify_dummy(std::string_view password) const { (void)verify(dummy_, password); }
+bool PasswordHasher::verify_dummy(std::string_view password) const { return verify(dummy_, password).has_value(); }
+
+size_t PasswordHasher::max_callers() const { return gate_.limits().running + gate_.limits().waiting; }
+
+std::string PasswordHasher::metrics() const {
+  return "# TYPE spa_authd_argon2_running gauge\nspa_authd_argon2_running " + std::to_string(gate_.running()) +
+         "\n# TYPE spa_authd_argon2_waiting gauge\nspa_authd_argon2_waiting " + std::to_string(gate_.waiting()) +
+         "\n# TYPE spa_authd_argon2_shed_total counter\nspa_authd_argon2_shed_total " + std::to_string(gate_.shed()) +
+         "\n";
+}
 
 std::string fold(std::string_view s) {
   std::string out(s);

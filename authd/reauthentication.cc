@@ -38,17 +38,18 @@ std::optional<Outcome> AuthService::require_recent_auth(const Principal& who) co
   return o;
 }
 
-bool AuthService::password_matches(const json* user, const std::string& password) const {
+std::optional<bool> AuthService::password_matches(const json* user, const std::string& password) const {
   std::string phc = user ? user->value("password", "") : std::string();
   if (phc.empty()) {
-    hasher_.verify_dummy(password);
+    if (!hasher_.verify_dummy(password)) return std::nullopt;
     return false;
   }
   return hasher_.verify(phc, password);
 }
 
 Outcome AuthService::check_password(const json& user, const std::string& password, const ClientInfo& client) {
-  bool good = password_matches(&user, password);
+  auto good = password_matches(&user, password);
+  if (!good) return server_busy();
   int64_t now = clock_();
   std::string email = user.value("email", "");
   Outcome result;
@@ -59,7 +60,7 @@ Outcome AuthService::check_password(const json& user, const std::string& passwor
           result = *locked;
           return false;
         }
-        if (good) return false;  // nothing to write
+        if (*good) return false;  // nothing to write
         result = record_failure(t, email, &user, client, now, "invalid_credentials", "password is wrong");
         return true;
       },
@@ -104,7 +105,9 @@ Outcome AuthService::reauthenticate(const Principal& who, const std::string& pas
     return store_failure(err);
   if (!user) return Outcome::error(401, "invalid_token", "account no longer exists");
   bool by_password = !password.empty();
-  bool good_password = by_password && password_matches(&*user, password);
+  std::optional<bool> good_password = false;
+  if (by_password) good_password = password_matches(&*user, password);
+  if (!good_password) return server_busy();
   int64_t now = clock_();
   Outcome result;
   bool ok = store_.write(
@@ -117,7 +120,7 @@ Outcome AuthService::reauthenticate(const Principal& who, const std::string& pas
           return false;
         }
         // A password checked against credentials the account no longer has is not good.
-        bool good = by_password ? good_password && credential_epoch(*u) == credential_epoch(*user)
+        bool good = by_password ? *good_password && credential_epoch(*u) == credential_epoch(*user)
                                 : take_second_factor(*u, code, backup_code, now);
         if (!good) {
           result = by_password
@@ -153,7 +156,8 @@ Outcome AuthService::change_password(const Principal& who, const std::string& pa
   if (!user) return Outcome::error(401, "invalid_token", "account no longer exists");
   if (auto problem = password_problem(password, user->value("email", ""), user->value("username", "")))
     return Outcome::error(400, "validation_failed", *problem);
-  std::string phc = hasher_.hash(password);  // slow; outside the write lock
+  auto phc = hasher_.hash(password);  // slow; outside the write lock
+  if (!phc) return server_busy();
   int64_t now = clock_();
   Outcome result;
   bool ok = store_.write(
@@ -165,7 +169,7 @@ Outcome AuthService::change_password(const Principal& who, const std::string& pa
         size_t ended = 0;
         t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view, std::string_view) { return ++ended, true; });
         if (!end_all_sessions(t, who.user_id, now, SessionState::kRevoked)) return false;
-        (*u)["password"] = phc;
+        (*u)["password"] = *phc;
         if (!new_credentials(t, *u)) return false;
         (*u)["updated_at"] = now;
         auto meta = load_json(t, Db::kSessionMeta, who.sid).value_or(json::object());

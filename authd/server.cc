@@ -18,10 +18,6 @@
 namespace spa::authd {
 namespace {
 
-// A connection holds one pool thread while its request is read and
-// answered; Argon2 work is capped separately (PasswordHasher), so most
-// threads are free for quick requests.
-constexpr size_t kWorkerThreads = 64;
 
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -46,8 +42,10 @@ void log_event(const std::string& level, const std::string& event, const std::ma
   std::fflush(stdout);
 }
 
-AuthServer::AuthServer() : server_(http::ServerOptions{kWorkerThreads}) {
-  // Refusals at the edge (authd/http_edge.h) and unknown paths.
+AuthServer::AuthServer(size_t slow_threads) : server_(http::ServerOptions{kQuickThreads + slow_threads}) {
+  // A connection holds one pool thread while its request is read and
+  // answered: whatever slow work holds, kQuickThreads stay free for quick
+  // requests. Refusals at the edge (authd/http_edge.h) and unknown paths.
   server_.set_error_sender([](const http::Request& req, http::Response& res, int status, const std::string& code,
                               const std::string& message) { send_error(req, res, status, code, message); });
   server_.set_error_handler([](const http::Request& req, http::Response& res) {
@@ -85,7 +83,7 @@ void AuthServer::log_request(const http::Request& req, const http::Response& res
     ++responses_by_status_[res.status];
   }
   // The path only: query strings can carry codes and tokens.
-  log_event(res.status >= 500 ? "error" : "info", "request",
+  log_event(res.status >= 500 && res.status != 503 ? "error" : res.status == 503 ? "warn" : "info", "request",
             {{"method", req.method},
              {"path", req.path.substr(0, 256)},
              {"status", std::to_string(res.status)},

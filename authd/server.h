@@ -17,7 +17,13 @@ namespace spa::authd {
 
 class AuthServer {
  public:
-  AuthServer();
+  // Pool threads for quick requests, beyond those slow work may hold.
+  static constexpr size_t kQuickThreads = 64;
+
+  // `slow_threads`: the most pool threads slow work can hold at once (the
+  // Argon2 queue, provider calls; docs/authd.md "Concurrency"); the pool
+  // has kQuickThreads more.
+  explicit AuthServer(size_t slow_threads = 0);
 
   http::Server& http() { return server_; }
 

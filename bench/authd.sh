@@ -19,6 +19,10 @@ issuer = "https://app.example.com"
 key_dir = "$work/keys"
 jwks_file = "$work/jwks.json"
 mode = "bearer"
+[security]
+require_verified_email = false  # the bench's users have no mailbox
+[mfa]
+secret_key_file = "$work/mfa.key"
 TOML
 taskset -c 0 "$build/spa-authd" --config "$work/authd.toml" > "$work/authd.log" 2>&1 &
 pid=$!

@@ -46,7 +46,9 @@ struct AuthWorld {
   spa::authd::Config config;
   spa::authd::Store store;
   std::unique_ptr<spa::authd::SigningKeys> keys;
-  spa::authd::PasswordHasher hasher{19456, 2, 1};
+  // No queue: the tests call from one thread, and a test that holds every
+  // slot (hasher.admission()) sees the next check shed at once.
+  spa::authd::PasswordHasher hasher{19456, 2, 1, {0, 1000}};
   int64_t now = 1'800'000'000;
   std::unique_ptr<spa::authd::AuthService> service;
   spa::authd::ClientInfo client{"req-1", "192.0.2.7", "agent/1"};

@@ -32,6 +32,7 @@ Suite* store_suite();
 Suite* lifecycle_suite();
 Suite* utf8_suite();
 Suite* http_edge_suite();
+Suite* bulkhead_suite();
 
 namespace test {
 

@@ -25,6 +25,7 @@ int main() {
   srunner_add_suite(sr, lifecycle_suite());
   srunner_add_suite(sr, utf8_suite());
   srunner_add_suite(sr, http_edge_suite());
+  srunner_add_suite(sr, bulkhead_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

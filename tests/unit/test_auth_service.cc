@@ -146,6 +146,44 @@ START_TEST(reset_links_expire_after_thirty_minutes) {
 }
 END_TEST
 
+// Every Argon2 slot busy (and no queue): each password check answers 503
+// server_busy with Retry-After, evaluates nothing and counts nothing — ten
+// wrong passwords lock nobody out, a reset link and a verification link
+// stay usable — for known and unknown addresses alike.
+START_TEST(shed_password_checks_answer_busy_and_count_nothing) {
+  World w;
+  w.signup_verified("gwen@example.com", "gwen", "gwen password!");
+  Outcome in = w.service->login("gwen@example.com", "gwen password!", w.client);
+  std::string why;
+  auto gwen = w.service->authenticate(in.tokens->access_token, why);
+  ck_assert_int_eq(w.service->password_reset_request("gwen@example.com", w.client).status, 202);
+  std::string reset = w.mail.token();
+  std::vector<spa::authd::Gate::Pass> held;
+  auto& gate = w.hasher.admission();
+  for (size_t i = 0; i < gate.limits().running; ++i) held.push_back(gate.enter());
+
+  auto busy = [](const Outcome& o) { return o.status == 503 && o.code == "server_busy" && o.retry_after == 1; };
+  for (int i = 0; i < 10; ++i) {
+    ck_assert(busy(w.service->login("gwen@example.com", "wrong password", w.client)));
+    ck_assert(busy(w.service->login("nobody@example.com", "wrong password", w.client)));
+  }
+  ck_assert(busy(w.service->signup("hal@example.com", "hal", "hal password!", w.client)));
+  ck_assert(busy(w.service->password_reset_confirm(reset, "gwen new password", w.client)));
+  ck_assert(busy(w.service->reauthenticate(*gwen, "gwen password!", "", false, w.client)));
+  ck_assert(busy(w.service->change_password(*gwen, "gwen new password", w.client)));
+  ck_assert(busy(w.service->delete_account(*gwen, "gwen password!", w.client)));
+  // Quick work needs no slot.
+  ck_assert(w.service->refresh(in.tokens->refresh_token, w.client).ok());
+  ck_assert(w.service->me(*gwen).ok());
+
+  held.clear();
+  // Nothing was counted or spent: no lockout, the link works, hal is free.
+  ck_assert(w.service->login("gwen@example.com", "gwen password!", w.client).ok());
+  ck_assert(w.service->password_reset_confirm(reset, "gwen new password", w.client).ok());
+  ck_assert_int_eq(w.service->signup("hal@example.com", "hal", "hal password!", w.client).status, 201);
+}
+END_TEST
+
 Suite* auth_service_suite() {
   Suite* s = suite_create("auth_service");
   TCase* tc = tcase_create("core");
@@ -156,6 +194,7 @@ Suite* auth_service_suite() {
   tcase_add_test(tc, lockout_grows_and_clears_on_success);
   tcase_add_test(tc, erasure_leaves_no_personal_data);
   tcase_add_test(tc, reset_links_expire_after_thirty_minutes);
+  tcase_add_test(tc, shed_password_checks_answer_busy_and_count_nothing);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -38,6 +38,45 @@ START_TEST(minimal_config_gets_the_documented_defaults) {
   ck_assert(c.mode == TokenMode::kCookie);
   ck_assert_uint_eq(c.argon2_memory_kib, 19456);
   ck_assert_uint_eq(c.argon2_iterations, 2);
+  ck_assert_uint_eq(c.password_queue, 32);
+  ck_assert_int_eq(c.password_queue_timeout, 2);
+  ck_assert_uint_eq(c.oauth_calls_per_provider, 16);
+  ck_assert_int_eq(c.oauth_call_timeout, 5);
+}
+END_TEST
+
+START_TEST(concurrency_bounds) {
+  Config c;
+  std::vector<ConfigError> errors;
+  ck_assert(parse_config(std::string(kMinimal) +
+                             "[password]\nqueue = 0\nqueue_timeout = \"1m\"\n"
+                             "[oauth]\ncalls_per_provider = 256\ncall_timeout = \"1s\"\n",
+                         "t.toml", c, errors));
+  ck_assert_uint_eq(c.password_queue, 0);
+  ck_assert_int_eq(c.password_queue_timeout, 60);
+  ck_assert_uint_eq(c.oauth_calls_per_provider, 256);
+  ck_assert_int_eq(c.oauth_call_timeout, 1);
+  // At the bounds above, and one past each.
+  auto e = errors_of(std::string(kMinimal) +
+                     "[password]\n"                  // 3
+                     "queue = 1025\n"                // 4
+                     "queue_timeout = \"61s\"\n"     // 5
+                     "[oauth]\n"                     // 6
+                     "calls_per_provider = 0\n"      // 7
+                     "call_timeout = \"0s\"\n");     // 8
+  ck_assert(has_error(e, "password.queue", 4));
+  ck_assert(has_error(e, "password.queue_timeout", 5));
+  ck_assert(has_error(e, "oauth.calls_per_provider", 7));
+  ck_assert(has_error(e, "oauth.call_timeout", 8));
+  ck_assert_uint_eq(e.size(), 4);
+  e = errors_of(std::string(kMinimal) + "[password]\nqueue = \"32\"\n[oauth]\ncall_timeout = 5\ncalls_per_provider = -1\n");
+  ck_assert(has_error(e, "password.queue", 4));
+  ck_assert(has_error(e, "oauth.call_timeout", 6));
+  ck_assert(has_error(e, "oauth.calls_per_provider", 7));
+  for (const auto& err : e)
+    if (err.key == "oauth.call_timeout")
+      ck_assert(format_error("t.toml", err) ==
+                "t.toml:6: oauth.call_timeout: must be a duration like \"30s\", \"15m\", \"1h\" or \"7d\"");
 }
 END_TEST
 
@@ -186,6 +225,7 @@ END_TEST
 Suite* authd_config_suite() {
   Suite* s = suite_create("authd_config");
   TCase* tc = tcase_create("core");
+  tcase_add_test(tc, concurrency_bounds);
   tcase_add_test(tc, store_sizes_and_sweeping_settings);
   tcase_add_test(tc, minimal_config_gets_the_documented_defaults);
   tcase_add_test(tc, the_shipped_example_is_valid);

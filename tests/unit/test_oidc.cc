@@ -1,7 +1,10 @@
 // OpenID Connect relying party: PKCE, discovery, provider keys, ID token
 // checks and redirect targets (authd/oidc), then the whole login of
 // authd/oauth against a provider answered in process, with a fake clock.
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "authd/files.h"
 #include "authd/oauth.h"
@@ -223,10 +226,48 @@ struct FakeProvider final : HttpClient {
   };
   std::map<std::string, Grant> codes;
   std::vector<std::string> seen_forms;
+  int discovery_fetches = 0;
+
+  // A provider that hangs: a call to a URL ending in `suffix` waits until
+  // release(), before it touches anything above.
+  void hang(const std::string& suffix) {
+    std::lock_guard<std::mutex> l(hang_mu);
+    hang_suffix = suffix;
+    released = false;
+  }
+  void wait_hanging(int n) {
+    std::unique_lock<std::mutex> l(hang_mu);
+    hang_cv.wait(l, [&] { return hanging >= n; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> l(hang_mu);
+    released = true;
+    hang_suffix.clear();
+    hang_cv.notify_all();
+  }
+  void maybe_hang(const std::string& url) {
+    std::unique_lock<std::mutex> l(hang_mu);
+    if (hang_suffix.empty() || url.size() < hang_suffix.size() ||
+        url.compare(url.size() - hang_suffix.size(), hang_suffix.size(), hang_suffix) != 0)
+      return;
+    ++hanging;
+    hang_cv.notify_all();
+    hang_cv.wait(l, [&] { return released; });
+    --hanging;
+  }
+  std::mutex hang_mu;
+  std::condition_variable hang_cv;
+  std::string hang_suffix;
+  int hanging = 0;
+  bool released = false;
 
   HttpResult get(const std::string& url, const std::vector<std::string>& headers) override {
+    maybe_hang(url);
     if (down) return {0, "", "Couldn't connect to server"};
-    if (url == std::string(kIssuer) + "/.well-known/openid-configuration") return {200, discovery_doc().dump(), ""};
+    if (url == std::string(kIssuer) + "/.well-known/openid-configuration") {
+      ++discovery_fetches;
+      return {200, discovery_doc().dump(), ""};
+    }
     if (url == std::string(kIssuer) + "/jwks") {
       ++jwks_fetches;
       return {200, json{{"keys", {spa::core::jwk_public_json(*key)}}}.dump(), ""};
@@ -238,6 +279,7 @@ struct FakeProvider final : HttpClient {
     return {404, "", ""};
   }
   HttpResult post_form(const std::string& url, const std::string& form, const std::vector<std::string>&) override {
+    maybe_hang(url);
     if (down) return {0, "", "Couldn't connect to server"};
     seen_forms.push_back(form);
     std::string code = query_param("?" + form, "code");
@@ -262,8 +304,9 @@ struct FakeProvider final : HttpClient {
 struct OAuthWorld : test::AuthWorld {
   FakeProvider idp;
   std::unique_ptr<OAuthLogin> oauth;
-  OAuthWorld() {
+  explicit OAuthWorld(uint32_t calls_per_provider = 16) {
     idp.now = &now;
+    config.oauth_calls_per_provider = calls_per_provider;
     OAuthProviderConfig p;
     p.name = "corp";
     p.client_id = "client-1";
@@ -466,6 +509,90 @@ START_TEST(provider_trouble_ends_on_the_login_page) {
 }
 END_TEST
 
+bool is_busy(const OAuthAnswer& a, const Config& c) {
+  return a.error && a.error->status == 503 && a.error->code == "provider_busy" &&
+         a.error->retry_after == c.oauth_call_timeout && a.location.empty() && a.binding.empty() && !a.clear_binding;
+}
+
+// A token endpoint that never answers holds the calls it was given and no
+// more: the next callback is told 503 before its state is spent (it works
+// later), while starts, refreshes and /me go on.
+START_TEST(a_hung_provider_holds_only_its_calls) {
+  OAuthWorld w(1);
+  OAuthAnswer warm = w.login();  // discovery and keys cached
+  ck_assert(warm.tokens.has_value());
+  OAuthAnswer first = w.oauth->start("corp", "", w.client), second = w.oauth->start("corp", "", w.client);
+  std::string code1 = w.idp.approve(first.location), code2 = w.idp.approve(second.location);
+  w.idp.hang("/token");
+  OAuthAnswer hung;
+  std::thread t([&] {
+    hung = w.oauth->callback("corp", {code1, query_param(first.location, "state"), "", kIssuer}, first.binding, w.client);
+  });
+  w.idp.wait_hanging(1);
+  ck_assert(w.oauth->metrics().find("spa_authd_provider_calls{provider=\"corp\"} 1\n") != std::string::npos);
+  OAuthAnswer shed =
+      w.oauth->callback("corp", {code2, query_param(second.location, "state"), "", kIssuer}, second.binding, w.client);
+  ck_assert(is_busy(shed, w.config));
+  ck_assert(w.oauth->metrics().find("spa_authd_provider_shed_total{provider=\"corp\"} 1\n") != std::string::npos);
+  // A start needs no call (the document is cached); quick work needs none.
+  OAuthAnswer third = w.oauth->start("corp", "", w.client);
+  ck_assert(!third.error && third.location.rfind("https://idp.example.com/auth?", 0) == 0);
+  ck_assert(w.service->refresh(warm.tokens->refresh_token, w.client).ok());
+  // The provider said no: nothing to wait for, so no call needed either.
+  ck_assert(w.oauth->callback("corp", {"", query_param(third.location, "state"), "access_denied", kIssuer},
+                              third.binding, w.client).location == "/login?error=access_denied");
+  w.idp.release();
+  t.join();
+  ck_assert(hung.tokens.has_value());
+  ck_assert(w.oauth->metrics().find("spa_authd_provider_calls{provider=\"corp\"} 0\n") != std::string::npos);
+  // The shed callback's state was not spent: the same callback signs in now.
+  OAuthAnswer again =
+      w.oauth->callback("corp", {code2, query_param(second.location, "state"), "", kIssuer}, second.binding, w.client);
+  ck_assert_msg(again.tokens.has_value(), "%s", again.location.c_str());
+}
+END_TEST
+
+// Refetching an expired discovery document holds no lock across the
+// network: while the provider hangs, other logins use the copy they have.
+START_TEST(a_refetch_holds_no_lock_across_the_network) {
+  OAuthWorld w;
+  ck_assert(w.login().tokens.has_value());
+  w.now += OAuthLogin::kMetadataMaxAge;
+  w.idp.hang("/.well-known/openid-configuration");
+  OAuthAnswer refetching;
+  std::thread t([&] { refetching = w.oauth->start("corp", "", w.client); });
+  w.idp.wait_hanging(1);
+  // A whole login (start, callback: token, keys, userinfo) meanwhile.
+  OAuthAnswer other = w.login();
+  ck_assert_msg(other.tokens.has_value(), "%s", other.location.c_str());
+  w.idp.release();
+  t.join();
+  ck_assert(!refetching.error && refetching.location.rfind("https://idp.example.com/auth?", 0) == 0);
+  ck_assert_int_eq(w.idp.discovery_fetches, 2);
+}
+END_TEST
+
+// Nothing cached and the provider hanging: one request fetches, one more
+// (within calls_per_provider) waits for that fetch, the next is shed.
+START_TEST(a_cold_cache_fetches_once) {
+  OAuthWorld w(2);
+  w.idp.hang("/.well-known/openid-configuration");
+  OAuthAnswer a, b;
+  std::thread ta([&] { a = w.oauth->start("corp", "", w.client); });
+  w.idp.wait_hanging(1);
+  std::thread tb([&] { b = w.oauth->start("corp", "", w.client); });
+  while (w.oauth->metrics().find("spa_authd_provider_calls{provider=\"corp\"} 2\n") == std::string::npos)
+    std::this_thread::yield();
+  ck_assert(is_busy(w.oauth->start("corp", "", w.client), w.config));
+  w.idp.release();
+  ta.join();
+  tb.join();
+  ck_assert(!a.error && a.location.rfind("https://idp.example.com/auth?", 0) == 0);
+  ck_assert(!b.error && b.location.rfind("https://idp.example.com/auth?", 0) == 0);
+  ck_assert_int_eq(w.idp.discovery_fetches, 1);
+}
+END_TEST
+
 START_TEST(google_is_built_in) {
   OAuthWorld w;
   OAuthProviderConfig g;
@@ -590,6 +717,9 @@ Suite* oidc_suite() {
   tcase_add_test(t, a_signed_in_owner_confirms_without_losing_her_account);
   tcase_add_test(t, provider_trouble_ends_on_the_login_page);
   tcase_add_test(t, google_is_built_in);
+  tcase_add_test(t, a_hung_provider_holds_only_its_calls);
+  tcase_add_test(t, a_refetch_holds_no_lock_across_the_network);
+  tcase_add_test(t, a_cold_cache_fetches_once);
   tcase_set_timeout(t, 60);
   suite_add_tcase(s, t);
   return s;
