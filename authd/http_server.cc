@@ -170,10 +170,13 @@ bool Server::write_response(int fd, const Request& req, Response& res) {
   return write_all(fd, out, Clock::now() + std::chrono::milliseconds(options_.write_timeout_ms));
 }
 
-void Server::handle_connection(int fd) {
+void Server::handle_connection(int fd, Clock::time_point accepted_at) {
   Request req;
   Response res;
-  auto deadline = Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
+  // From accept: a connection that waited in the queue past it is served
+  // only if its request is already there (the reads below poll without
+  // waiting), so idle connections cannot stall the queue behind them.
+  auto deadline = accepted_at + std::chrono::milliseconds(options_.request_timeout_ms);
   bool body_unread = false;  // the head is answered before its body was read
   auto answer = [&] {
     write_response(fd, req, res);
@@ -187,6 +190,9 @@ void Server::handle_connection(int fd) {
   // tokens and field values checked, at most kMaxHeadBytes; nothing decoded.
   beast::http::request_parser<beast::http::empty_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(kMaxHeadBytes));
+  // The body's bound is the edge's (413 on the head, then drained), not
+  // Beast's own 1 MiB default (a plain 400, undrained).
+  parser.body_limit(boost::none);
   std::string buf;
   size_t used = 0;
   beast::error_code ec;
@@ -258,15 +264,15 @@ void Server::handle_connection(int fd) {
 
 void Server::worker() {
   for (;;) {
-    int fd;
+    Accepted a;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return !queue_.empty() || done_; });
       if (queue_.empty()) return;
-      fd = queue_.front();
+      a = queue_.front();
       queue_.pop_front();
     }
-    handle_connection(fd);
+    handle_connection(a.fd, a.at);
   }
 }
 
@@ -300,10 +306,11 @@ bool Server::serve(int listen_fd) {
       Response res;
       refuse(req, res, 503, "overloaded", "too many requests are waiting; try again");
       write_response(fd, req, res);
+      if (logger_) logger_(req, res);  // logged and counted like any answer
       ::close(fd);
       continue;
     }
-    queue_.push_back(fd);
+    queue_.push_back({fd, Clock::now()});
     lock.unlock();
     cv_.notify_one();
   }

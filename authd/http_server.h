@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -27,7 +28,10 @@ using ErrorSender = std::function<void(const Request&, Response&, int status, co
 struct ServerOptions {
   size_t worker_threads = 64;
   size_t max_queued = 1024;  // accepted connections waiting for a worker; more are refused with 503
-  int request_timeout_ms = 10000;  // the whole head and body must arrive within this
+  // The whole head and body must arrive within this, counted from accept:
+  // time spent waiting for a worker counts (nginx sends a buffered request
+  // at once; only a stalling peer needs more).
+  int request_timeout_ms = 3000;
   int write_timeout_ms = 5000;
 };
 
@@ -54,8 +58,9 @@ class Server {
   bool serve(int fd);
   void stop() { stopping_ = true; }
 
-  // One connection: read a request, answer it, close. Public for tests.
-  void handle_connection(int fd);
+  // One connection: read a request, answer it, close; the head and body
+  // must have arrived by `accepted_at` + request_timeout_ms. Public for tests.
+  void handle_connection(int fd, std::chrono::steady_clock::time_point accepted_at = std::chrono::steady_clock::now());
 
  private:
   Server& add(const char* method, const std::string& pattern, Handler h);
@@ -73,7 +78,11 @@ class Server {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<int> queue_;
+  struct Accepted {
+    int fd;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::deque<Accepted> queue_;
   bool done_ = false;
 };
 

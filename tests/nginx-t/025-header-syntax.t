@@ -204,16 +204,16 @@ Cookie: __HOST-spa_at={{ mint() }}
 --- response_headers
 X-Result: missing
 
-=== a look-alike cookie before the real one does not shadow it
+=== a look-alike cookie beside the real one is no shadow: it makes the header ambiguous, and it is refused
 --- http_config
 spa_auth_jwks_file @DATA@/jwks.json;
 --- config
 location /t { spa_auth on; add_header X-Result $spa_auth_result always; }
 --- more_headers
 Cookie: __host-spa_at=not.a.token; __Host-spa_at={{ mint() }}
---- error_code: 200
+--- error_code: 401
 --- response_headers
-X-Result: ok
+X-Result: duplicate_cookie
 
 === the token cookie in a second Cookie line, with tabs
 --- http_config

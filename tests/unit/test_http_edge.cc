@@ -5,7 +5,13 @@
 #include <utility>
 #include <vector>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
 #include "authd/http_edge.h"
+#include "authd/http_server.h"
 #include "tests/unit/helpers.h"
 
 using namespace spa::authd::http;
@@ -187,6 +193,48 @@ START_TEST(queries) {
 }
 END_TEST
 
+// A connection's time runs from accept, not from when a worker takes it:
+// one that waited in the queue past request_timeout_ms is answered only
+// if its whole request is already there, and otherwise closed at once
+// (idle connections cannot hold the queue behind them for a timeout each).
+START_TEST(the_request_deadline_runs_from_accept) {
+  Server server(ServerOptions{1, 4, 3000, 1000});
+  std::vector<int> statuses;
+  server.Get("/health", [](const Request&, Response& res) { res.set_content("ok", "text/plain"); });
+  server.set_logger([&](const Request&, const Response& res) { statuses.push_back(res.status); });
+  auto long_ago = std::chrono::steady_clock::now() - std::chrono::seconds(60);
+  auto answer_of = [](int fd) {
+    std::string got;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+    return got;
+  };
+  // Its request arrived while it waited: served.
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  std::string request = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  ck_assert_int_eq(::write(sv[1], request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  server.handle_connection(sv[0], long_ago);
+  ck_assert(answer_of(sv[1]).rfind("HTTP/1.1 200 ", 0) == 0);
+  ::close(sv[1]);
+  // Nothing sent in all that time: closed unanswered, without waiting
+  // for a timeout of its own (the call returns; a 408 would be logged).
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  server.handle_connection(sv[0], long_ago);
+  ck_assert_str_eq(answer_of(sv[1]).c_str(), "");
+  ::close(sv[1]);
+  // Half a head: 408, at once.
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  ck_assert_int_eq(::write(sv[1], "GET /health HTTP/1.1\r\n", 22), 22);
+  server.handle_connection(sv[0], long_ago);
+  ck_assert(answer_of(sv[1]).rfind("HTTP/1.1 408 ", 0) == 0);
+  ::close(sv[1]);
+  ck_assert_uint_eq(statuses.size(), 2);
+  ck_assert_int_eq(statuses[0], 200);
+  ck_assert_int_eq(statuses[1], 408);
+}
+END_TEST
+
 Suite* http_edge_suite() {
   Suite* s = suite_create("http_edge");
   TCase* tc = tcase_create("authd");
@@ -194,6 +242,7 @@ Suite* http_edge_suite() {
   tcase_add_test(tc, content_length_and_expect_reported);
   tcase_add_test(tc, targets);
   tcase_add_test(tc, queries);
+  tcase_add_test(tc, the_request_deadline_runs_from_accept);
   suite_add_tcase(s, tc);
   return s;
 }
