@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include <boost/beast/http/empty_body.hpp>
@@ -192,7 +193,7 @@ void Server::handle_connection(int fd, Clock::time_point accepted_at) {
   parser.header_limit(static_cast<std::uint32_t>(kMaxHeadBytes));
   // The body's bound is the edge's (413 on the head, then drained), not
   // Beast's own 1 MiB default (a plain 400, undrained).
-  parser.body_limit(boost::none);
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   std::string buf;
   size_t used = 0;
   beast::error_code ec;

@@ -184,6 +184,8 @@ is(raw(req('POST /api/v1/auth/login HTTP/1.1', ['Content-Type: application/json;
     }
     $r = raw(req('POST /api/v1/auth/login HTTP/1.1', [$json, 'Content-Length: 70000']));
     is(code_of($r), '413 payload_too_large', 'a body over 64 KiB is refused on its Content-Length, unread');
+    $r = raw(req('POST /api/v1/auth/login HTTP/1.1', [$json, 'Content-Length: 2000000']));
+    is(code_of($r), '413 payload_too_large', 'over the HTTP parser\'s own 1 MiB too: 413, not a parser error');
     # A second request in the same connection (pipelined, or a GET's body
     # an HTTP library left unread) is never parsed.
     my $inner = "GET /api/v1/auth/smuggled-pipelined HTTP/1.1\r\nHost: localhost\r\n\r\n";
