@@ -80,7 +80,7 @@ AuthService::AuthService(const Config& config, Store& store, SigningKeys& keys, 
 
 bool AuthService::mail_room(MailClass cls, const std::string& address, const std::string& account, int64_t now,
                             int64_t& retry_after) const {
-  auto d = mail_quota_.take(cls, fold(address), account, now * 1000000);
+  auto d = mail_quota_.take(cls, inbox_of(address), account, now * 1000000);
   if (d.allowed) return true;
   retry_after = d.retry_after;
   mail_quota_.count_drop(cls, d.reason);
@@ -215,16 +215,16 @@ bool AuthService::open_second_factor_gate(Store::Txn& t, const json& u, const js
                   {"attempts", 0},
                   {"amr", first_factor},
                   {"epoch", credential_epoch(u)}};
+  // Over the code limit, or to an unproven address, no code is mailed, but
+  // the login still waits for a backup code: whoever keeps the bucket empty
+  // (knowing the password) cannot lock the owner out. `code_sent` says which.
+  int64_t wait = 0;
+  bool code_sent = false;
   if (by_mail && !u.value("email_verified", false)) {
     // Codes go to proven addresses only: no code (backup codes still work).
     mail_quota_.count_drop(MailClass::kCode, "unverified");
-  } else if (by_mail) {
-    int64_t wait = 0;
-    if (!mail_room(MailClass::kCode, u.value("email", ""), id, now, wait)) {
-      result = Outcome::error(429, "mail_rate_limited", "too many codes were mailed to this address; try again later",
-                              wait);
-      return false;
-    }
+  } else if (by_mail && mail_room(MailClass::kCode, u.value("email", ""), id, now, wait)) {
+    code_sent = true;
     std::string hash;
     code = new_email_code(id, hash);  // bound to this login's mfa_token
     pending["email_code"] = hash;
@@ -232,6 +232,7 @@ bool AuthService::open_second_factor_gate(Store::Txn& t, const json& u, const js
   }
   result = Outcome();
   result.data = {{"mfa_required", true}, {"mfa_token", token}, {"expires_in", ttl}, {"method", by_mail ? "email" : "totp"}};
+  if (by_mail) result.data["code_sent"] = code_sent;
   audit(t, "login_second_factor_pending", u, client, now);
   return put_user_record(t, Db::kMfaPending, sha256(token), id, pending.dump());
 }

@@ -2,6 +2,10 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
 namespace spa::authd {
 namespace {
 
@@ -16,6 +20,18 @@ std::string key(MailClass c, char kind, std::string_view id) {
 
 }  // namespace
 
+std::string inbox_of(std::string_view address) {
+  size_t at = address.rfind('@');
+  std::string_view local = at == std::string_view::npos ? address : address.substr(0, at);
+  std::string_view domain = at == std::string_view::npos ? std::string_view() : address.substr(at);
+  if (size_t plus = local.find('+'); plus != std::string_view::npos) local = local.substr(0, plus);
+  std::string out;
+  for (char ch : local)
+    if (ch != '.') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  for (char ch : domain) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  return out;
+}
+
 const char* mail_class_name(MailClass c) {
   switch (c) {
     case MailClass::kLink: return "link";
@@ -29,9 +45,20 @@ MailQuota::Decision MailQuota::take(MailClass c, std::string_view recipient, std
                                     int64_t now_us) {
   std::lock_guard<std::mutex> lock(mu_);
   if (tat_.size() >= kMaxKeys) {
-    // A key whose bucket is full again is the same as no key.
+    // A key whose bucket is full again is the same as no key; if that
+    // frees too little, the tenth nearest to full go (the least spent).
     std::erase_if(tat_, [&](const auto& e) { return e.second <= now_us; });
-    if (tat_.size() >= kMaxKeys) return {false, 60, "table_full"};
+    if (tat_.size() >= kMaxKeys - kMaxKeys / 10) {
+      std::vector<int64_t> tats;
+      tats.reserve(tat_.size());
+      for (const auto& e : tat_) tats.push_back(e.second);
+      auto cut = tats.begin() + static_cast<std::ptrdiff_t>(kMaxKeys / 10);
+      std::nth_element(tats.begin(), cut, tats.end());
+      int64_t below = *cut;
+      std::erase_if(tat_, [&](const auto& e) { return e.second < below; });
+      for (auto it = tat_.begin(); it != tat_.end() && tat_.size() >= kMaxKeys;)
+        it = it->second == below ? tat_.erase(it) : std::next(it);
+    }
   }
   std::string rk = key(c, 'r', recipient);
   auto r = core::rate_check(limits_.per_recipient, tat_.count(rk) ? tat_[rk] : 0, now_us);

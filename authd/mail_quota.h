@@ -23,6 +23,12 @@ enum class MailClass { kLink, kCode, kNotice };
 inline constexpr int kMailClasses = 3;
 const char* mail_class_name(MailClass c);
 
+// The inbox an address reaches, as the quota counts it: case-folded, the
+// subaddress (`+tag`) and the dots of the local part dropped, since most
+// providers deliver `Victim+1@x`, `v.ictim@x` and `victim@x` to one inbox.
+// Only for counting: nothing is sent to or stored under it.
+std::string inbox_of(std::string_view address);
+
 struct MailLimits {
   core::RateLimit per_recipient{5, 3600LL * 1000000};  // [smtp] recipient_limit = "5/1h"
   core::RateLimit per_account{20, 86400LL * 1000000};  // [smtp] account_limit = "20/1d"
@@ -30,6 +36,9 @@ struct MailLimits {
 
 class MailQuota {
  public:
+  // When this many keys are live, the tenth whose buckets are fullest
+  // (nearest to no key at all) are forgotten: a flood of new addresses
+  // makes room for itself, it never refuses everyone.
   static constexpr size_t kMaxKeys = 100000;
 
   explicit MailQuota(MailLimits limits) : limits_(limits) {}
@@ -37,7 +46,7 @@ class MailQuota {
   struct Decision {
     bool allowed = false;
     int64_t retry_after = 0;  // seconds
-    const char* reason = "";  // "recipient_limit", "account_limit", "table_full"
+    const char* reason = "";  // "recipient_limit", "account_limit"
   };
   // One message of class `c` to `recipient` (case-folded) about `account`
   // (a user id; empty when there is none) at `now_us`. Both buckets must

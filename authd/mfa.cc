@@ -274,8 +274,39 @@ Outcome AuthService::with_current_code(
 Outcome AuthService::mfa_disable(const Principal& who, const std::string& code, const ClientInfo& client) {
   return with_current_code(who, code, client, [&](Store::Txn& t, json& u, Outcome& result) {
     u.erase("mfa");
-    audit(t, "mfa_disabled", u, client, clock_());
-    result.data = {{"enabled", false}};
+    int64_t now = clock_();
+    // No session of the user says any more that it passed a second factor,
+    // and tokens minted saying so stop passing (a refresh mints one without).
+    std::vector<std::string> sids;
+    t.scan(Db::kUserSessions, who.user_id + ":", [&](std::string_view key, std::string_view) {
+      sids.emplace_back(key.substr(who.user_id.size() + 1));
+      return true;
+    });
+    for (const auto& sid : sids) {
+      auto meta = load_json(t, Db::kSessionMeta, sid);
+      if (!meta || !meta->contains("amr")) continue;
+      json kept = json::array();
+      for (const auto& m : (*meta)["amr"])
+        if (m != "otp" && m != "mfa") kept.push_back(m);
+      (*meta)["amr"] = kept;
+      t.put(Db::kSessionMeta, sid, meta->dump());
+    }
+    floor_all_sessions(t, who.user_id, now);
+    // The caller goes on in a new session (after the floor, so its tokens
+    // pass) that says what is true now.
+    json amr = json::array();
+    for (const auto& m : load_json(t, Db::kSessionMeta, who.sid).value_or(json::object()).value("amr", json::array({"pwd"})))
+      if (m != "otp" && m != "mfa") amr.push_back(m);
+    if (amr.empty()) amr.push_back("pwd");
+    IssuedTokens tokens;
+    std::string sid;
+    if (!end_session(t, who.sid, now) || !start_session(t, u, client, now, tokens, sid, amr)) {
+      result = store_failure(t.error().empty() ? "cannot start the session" : t.error());
+      return;
+    }
+    audit(t, "mfa_disabled", u, client, now);
+    result.tokens = tokens;
+    result.data = {{"enabled", false}, {"session_id", sid}};
   });
 }
 

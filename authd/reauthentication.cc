@@ -133,7 +133,15 @@ Outcome AuthService::reauthenticate(const Principal& who, const std::string& pas
         // one: whoever else holds this session's refresh token does not
         // become "recently authenticated" with it.
         auto meta = load_json(t, Db::kSessionMeta, who.sid).value_or(json::object());
-        json amr = meta.value("amr", json::array({"pwd"}));
+        // What this re-authentication proved, now: a password says "pwd"; a
+        // second factor adds "otp" to the session's first factor. A factor
+        // passed once, earlier in the session, is not carried over.
+        json first = json::array();
+        for (const auto& m : meta.value("amr", json::array({"pwd"})))
+          if (m != "otp" && m != "mfa") first.push_back(m);
+        if (first.empty()) first.push_back("pwd");
+        json amr = by_password ? json::array({"pwd"}) : first;
+        if (!by_password) amr.push_back("otp");
         IssuedTokens tokens;
         std::string sid;
         if (!end_session(t, who.sid, now) || !start_session(t, *u, client, now, tokens, sid, amr)) return false;

@@ -123,7 +123,12 @@ is(api('/api/v1/mfa/verify-backup', { mfa_token => $r->{json}{data}{mfa_token}, 
 
 my ($vauth, $vsecret, undef, $v) = mfa_user('onoff');
 is(code(api('/api/v1/mfa/disable', { code => '000000' }, $vauth)), '401 invalid_code', 'disable with a wrong code: 401');
-is(api('/api/v1/mfa/disable', { code => oath($vsecret, 30) }, $vauth)->{status}, 200, 'disable with a fresh code');
+my $off = api('/api/v1/mfa/disable', { code => oath($vsecret, 30) }, $vauth);
+is($off->{status}, 200, 'disable with a fresh code');
+# The token said "otp": it stops passing; the answer carries a new session's pair that does not.
+is(code(api('/api/v1/mfa/status', undef, $vauth)), '401 invalid_token', 'the old token, which claimed a second factor, is refused');
+ok(!claims($off->{json}{data}{access_token})->{mfa}, 'the new token claims no second factor');
+$vauth = "Authorization: Bearer $off->{json}{data}{access_token}";
 is(api('/api/v1/mfa/status', undef, $vauth)->{json}{data}{enabled}, JSON::PP::false, 'status: off');
 $r = api('/api/v1/auth/login', { email => $v->{email}, password => $v->{password} });
 ok($r->{json}{data}{access_token} && !$r->{json}{data}{mfa_required}, 'login no longer asks for a code');

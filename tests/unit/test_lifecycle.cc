@@ -315,6 +315,92 @@ START_TEST(an_inbox_cannot_be_flooded_and_codes_go_to_proven_addresses_only) {
 }
 END_TEST
 
+// A factor passed once is not carried: re-authentication by password makes
+// a session without "otp", and turning the second factor off takes it from
+// every session (old tokens saying it stop passing).
+START_TEST(a_second_factor_is_claimed_only_while_it_was_just_passed) {
+  World w;
+  auto [who, tokens] = w.signed_in("val");
+  std::string secret = w.with_totp(who);
+  Outcome gate = w.service->login("val@example.com", "val password!", w.client);
+  Outcome both = w.service->mfa_verify(gate.data["mfa_token"], totp::generate(secret, w.now), false, w.client);
+  Principal mfa = w.principal(both.tokens->access_token);
+  ck_assert(mfa.second_factor);
+  Outcome by_password = w.service->reauthenticate(mfa, "val password!", "", false, w.client);
+  ck_assert(by_password.ok());
+  ck_assert(!w.principal(by_password.tokens->access_token).second_factor);
+  w.now += 31;
+  Principal pwd = w.principal(by_password.tokens->access_token);
+  Outcome by_code = w.service->reauthenticate(pwd, "", totp::generate(secret, w.now), false, w.client);
+  ck_assert(by_code.ok());
+  Principal stepped = w.principal(by_code.tokens->access_token);
+  ck_assert(stepped.second_factor);
+  // Another session that passed the factor.
+  w.now += 31;
+  Outcome gate2 = w.service->login("val@example.com", "val password!", w.client);
+  Outcome other = w.service->mfa_verify(gate2.data["mfa_token"], totp::generate(secret, w.now), false, w.client);
+  ck_assert(w.principal(other.tokens->access_token).second_factor);
+  w.now += 31;
+  Outcome off = w.service->mfa_disable(stepped, totp::generate(secret, w.now), w.client);
+  ck_assert_msg(off.ok() && off.tokens, "%s", off.code.c_str());
+  ck_assert(!w.principal(off.tokens->access_token).second_factor);  // the caller, in a new session
+  std::string why;
+  ck_assert(!w.service->authenticate(by_code.tokens->access_token, why));
+  ck_assert(!w.service->authenticate(other.tokens->access_token, why));  // said "otp": floored
+  Outcome later = w.service->refresh(other.tokens->refresh_token, w.client);
+  ck_assert_msg(later.ok(), "%s", later.code.c_str());
+  ck_assert(!w.principal(later.tokens->access_token).second_factor);
+}
+END_TEST
+
+// Plus-addresses and dots reach one inbox: they share its bucket.
+START_TEST(one_inbox_one_bucket_whatever_the_spelling) {
+  ck_assert(inbox_of("Victim+1@Example.com") == "victim@example.com");
+  ck_assert(inbox_of("v.i.c.t.i.m+a+b@example.com") == "victim@example.com");
+  ck_assert(inbox_of("victim@ex.ample.com") == "victim@ex.ample.com");  // the domain's dots stay
+  World w;
+  w.config.require_verified_email = false;
+  for (int i = 1; i <= 8; ++i) {
+    std::string address = "Vic.tim+" + std::to_string(i) + "@example.com";
+    ck_assert_int_eq(w.service->signup(address, "victim" + std::to_string(i), "victim password " + std::to_string(i),
+                                       w.client).status, 201);
+  }
+  ck_assert_uint_eq(w.mail.bodies.size(), 5);
+}
+END_TEST
+
+// Whoever knows the password and keeps the code bucket empty does not lock
+// the owner out: the login still waits for a backup code.
+START_TEST(over_the_code_limit_a_login_still_takes_a_backup_code) {
+  World w;
+  auto [who, tokens] = w.signed_in("wes");
+  ck_assert(w.service->mfa_setup_email(who, w.client).ok());
+  Outcome on = w.service->mfa_enable(who, w.mail.code(), w.client);
+  ck_assert(on.ok());
+  std::string backup = on.data["backup_codes"][0];
+  Outcome last;
+  for (int i = 0; i < 6; ++i) last = w.service->login("wes@example.com", "wes password!", w.client);
+  ck_assert(last.ok() && last.data["mfa_required"] == true);
+  ck_assert(last.data["code_sent"] == false);
+  Outcome in = w.service->mfa_verify(last.data["mfa_token"], backup, true, w.client);
+  ck_assert_msg(in.ok() && in.tokens, "%s", in.code.c_str());
+}
+END_TEST
+
+// A full table forgets the least spent keys; it never refuses everyone.
+START_TEST(a_full_quota_table_makes_room) {
+  MailQuota q(MailLimits{});
+  int64_t t0 = 1'800'000'000LL * 1000000;
+  for (size_t i = 0; i < MailQuota::kMaxKeys; ++i)
+    ck_assert(q.take(MailClass::kNotice, "flood" + std::to_string(i) + "@example.com", "", t0).allowed);
+  ck_assert(q.take(MailClass::kLink, "owner@example.com", "u1", t0).allowed);
+  // The flooded keys' buckets were barely touched: a recipient that has
+  // spent its bucket is still counted.
+  for (int i = 0; i < 4; ++i) ck_assert(q.take(MailClass::kLink, "owner@example.com", "u1", t0).allowed);
+  ck_assert(!q.take(MailClass::kLink, "owner@example.com", "u1", t0).allowed);
+}
+END_TEST
+
 Suite* lifecycle_suite() {
   Suite* s = suite_create("lifecycle");
   TCase* tc = tcase_create("core");
@@ -328,6 +414,10 @@ Suite* lifecycle_suite() {
   tcase_add_test(tc, wrong_passwords_on_erasure_are_counted_and_audited);
   tcase_add_test(tc, mail_quota_counts_recipients_accounts_and_classes_apart);
   tcase_add_test(tc, an_inbox_cannot_be_flooded_and_codes_go_to_proven_addresses_only);
+  tcase_add_test(tc, a_second_factor_is_claimed_only_while_it_was_just_passed);
+  tcase_add_test(tc, one_inbox_one_bucket_whatever_the_spelling);
+  tcase_add_test(tc, over_the_code_limit_a_login_still_takes_a_backup_code);
+  tcase_add_test(tc, a_full_quota_table_makes_room);
   suite_add_tcase(s, tc);
   return s;
 }
