@@ -44,10 +44,11 @@ Outcome AuthService::verify_email_request(const std::string& email, const Client
       [&](Store::Txn& t) {
         auto id = t.get(Db::kUsersByEmail, fold(email));
         auto user = id ? load_json(t, Db::kUsers, *id) : std::nullopt;
-        if (!user || user->value("disabled", false) || user->value("email_verified", false)) return false;
+        // Every path commits (a link, or the pad): the time tells nothing.
+        if (!user || user->value("disabled", false) || user->value("email_verified", false)) return timing_pad(t);
         address = user->value("email", "");
         int64_t wait = 0;  // over the limit: nothing stored, nothing sent, the same answer
-        if (!mail_room(MailClass::kLink, address, *id, now, wait)) return false;
+        if (!mail_room(MailClass::kLink, address, *id, now, wait)) return timing_pad(t);
         audit(t, "email_verification_requested", *user, client, now);
         // A new link gets its full week before the account is erased.
         if (user->contains("unverified_erase_at")) {
@@ -59,7 +60,7 @@ Outcome AuthService::verify_email_request(const std::string& email, const Client
       },
       err);
   if (!ok && !err.empty()) return store_failure(err);
-  if (ok) mail_verify_link(address, token);
+  if (ok && !token.empty()) mail_verify_link(address, token);
   return same;
 }
 

@@ -24,21 +24,24 @@ Outcome AuthService::password_reset_request(const std::string& email, const Clie
   std::string token = random_token();
   std::string address;
   std::string err;
+  bool sent = false;
   bool ok = store_.write(
       [&](Store::Txn& t) {
         auto id = t.get(Db::kUsersByEmail, fold(email));
         auto user = id ? load(t, Db::kUsers, *id) : std::nullopt;
-        if (!user || user->value("disabled", false)) return false;
+        // Every path commits (a sent link, or the pad): a synchronous commit
+        // costs the same, so the time does not tell an account from none.
+        if (!user || user->value("disabled", false)) return timing_pad(t);
         address = user->value("email", "");
         int64_t wait = 0;  // over the limit: nothing stored, nothing sent, the same answer
-        if (!mail_room(MailClass::kLink, address, *id, now, wait)) return false;
+        if (!mail_room(MailClass::kLink, address, *id, now, wait)) return timing_pad(t);
         audit(t, "password_reset_requested", *user, client, now);
         json record = {{"user", *id}, {"expires_at", now + kResetTokenTtl}};
-        return put_user_record(t, Db::kResetTokens, sha256(token), *id, record.dump());
+        return sent = put_user_record(t, Db::kResetTokens, sha256(token), *id, record.dump());
       },
       err);
   if (!ok && !err.empty()) return store_failure(err);
-  if (ok) {
+  if (ok && sent) {
     // A fragment, not a query: browsers do not send it to any server, so
     // the token stays out of access logs and Referer headers.
     std::string base = config_.allowed_origins.empty() ? config_.issuer : config_.allowed_origins.front();
