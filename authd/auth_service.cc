@@ -62,6 +62,15 @@ json public_user(const json& u) {
 
 int64_t credential_epoch(const json& u) { return u.value("credential_epoch", int64_t{0}); }
 
+json first_factors(const json& amr) {
+  json first = json::array();
+  if (amr.is_array())
+    for (const auto& m : amr)
+      if (m != "otp" && m != "mfa") first.push_back(m);
+  if (first.empty()) first.push_back("pwd");
+  return first;
+}
+
 bool AuthService::new_credentials(Store::Txn& t, json& u) {
   std::string id = u.value("id", "");
   u["credential_epoch"] = credential_epoch(u) + 1;

@@ -316,4 +316,8 @@ nlohmann::json public_user(const nlohmann::json& user);
 // account is still in it.
 int64_t credential_epoch(const nlohmann::json& user);
 
+// The first factors of a session's amr (second factors, "otp" and "mfa",
+// left out); ["pwd"] when nothing else is left.
+nlohmann::json first_factors(const nlohmann::json& amr);
+
 }  // namespace spa::authd

@@ -285,19 +285,13 @@ Outcome AuthService::mfa_disable(const Principal& who, const std::string& code, 
     for (const auto& sid : sids) {
       auto meta = load_json(t, Db::kSessionMeta, sid);
       if (!meta || !meta->contains("amr")) continue;
-      json kept = json::array();
-      for (const auto& m : (*meta)["amr"])
-        if (m != "otp" && m != "mfa") kept.push_back(m);
-      (*meta)["amr"] = kept;
-      t.put(Db::kSessionMeta, sid, meta->dump());
+      (*meta)["amr"] = first_factors((*meta)["amr"]);
+      if (!t.put(Db::kSessionMeta, sid, meta->dump())) return void(result = store_failure(t.error()));
     }
-    floor_all_sessions(t, who.user_id, now);
+    if (!floor_all_sessions(t, who.user_id, now)) return void(result = store_failure(t.error()));
     // The caller goes on in a new session (after the floor, so its tokens
     // pass) that says what is true now.
-    json amr = json::array();
-    for (const auto& m : load_json(t, Db::kSessionMeta, who.sid).value_or(json::object()).value("amr", json::array({"pwd"})))
-      if (m != "otp" && m != "mfa") amr.push_back(m);
-    if (amr.empty()) amr.push_back("pwd");
+    json amr = first_factors(load_json(t, Db::kSessionMeta, who.sid).value_or(json::object()).value("amr", json::array()));
     IssuedTokens tokens;
     std::string sid;
     if (!end_session(t, who.sid, now) || !start_session(t, u, client, now, tokens, sid, amr)) {

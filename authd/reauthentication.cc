@@ -136,11 +136,7 @@ Outcome AuthService::reauthenticate(const Principal& who, const std::string& pas
         // What this re-authentication proved, now: a password says "pwd"; a
         // second factor adds "otp" to the session's first factor. A factor
         // passed once, earlier in the session, is not carried over.
-        json first = json::array();
-        for (const auto& m : meta.value("amr", json::array({"pwd"})))
-          if (m != "otp" && m != "mfa") first.push_back(m);
-        if (first.empty()) first.push_back("pwd");
-        json amr = by_password ? json::array({"pwd"}) : first;
+        json amr = by_password ? json::array({"pwd"}) : first_factors(meta.value("amr", json::array()));
         if (!by_password) amr.push_back("otp");
         IssuedTokens tokens;
         std::string sid;
