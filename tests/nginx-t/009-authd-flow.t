@@ -41,147 +41,158 @@ sub svc {
 
 my %alice = (email => 'Alice@Example.com', username => 'alice', password => 'correct horse battery');
 
-# --- sign-up and its refusals
-my $r = api(POST => '/api/v1/auth/signup', \%alice);
-is($r->{status}, 201, 'signup: 201');
-is($r->{json}{data}{user}{email}, 'Alice@Example.com', 'signup: user in the envelope');
-ok(!exists $r->{json}{data}{user}{password}, 'signup: no password hash in the answer');
-like($r->{json}{meta}{requestId}, qr/^[0-9a-f]{32}$/, 'signup: request id from nginx');
+my ($at, $rt, $r, $at2, $rt2, @s);
+step 'sign-up and its refusals' => sub {
+    $r = api(POST => '/api/v1/auth/signup', \%alice);
+    is($r->{status}, 201, 'signup: 201');
+    is($r->{json}{data}{user}{email}, 'Alice@Example.com', 'signup: user in the envelope');
+    ok(!exists $r->{json}{data}{user}{password}, 'signup: no password hash in the answer');
+    like($r->{json}{meta}{requestId}, qr/^[0-9a-f]{32}$/, 'signup: request id from nginx');
 
-# A taken address (case-folded) answers exactly as a new one: no account
-# oracle (the owner gets a mail instead; 025 reads it).
-my $new = api(POST => '/api/v1/auth/signup', { email => 'carl@example.com', username => 'carl', password => 'carl long password' });
-$r = api(POST => '/api/v1/auth/signup', { %alice, email => 'alice@EXAMPLE.com', username => 'alice2' });
-is("$r->{status} " . code($r), "$new->{status} " . code($new), 'duplicate e-mail: the status of a new sign-up');
-is_deeply([sort keys %{ $r->{json}{data}{user} }], [sort keys %{ $new->{json}{data}{user} }], 'and the same fields');
-is(api(POST => '/api/v1/auth/signup', { email => 'alice2@example.com', username => 'alice2', password => 'long enough pw 2' })->{status},
-   201, 'the second sign-up stored nothing (its username is still free)');
-$r = api(POST => '/api/v1/auth/signup', { %alice, email => 'other@example.com' });
-is("$r->{status} " . code($r), '409 username_taken', 'duplicate username: 409');
-$r = api(POST => '/api/v1/auth/signup', '{"email": "x@example.com", "username": ');
-is("$r->{status} " . code($r), '400 invalid_request', 'malformed JSON: 400 invalid_request');
-$r = api(POST => '/api/v1/auth/signup', { email => 42, username => 'bob', password => 'x' });
-is("$r->{status} " . code($r), '400 validation_failed', 'wrong type: 400 validation_failed');
-$r = api(POST => '/api/v1/auth/signup', { email => 'not-an-email', username => 'bob', password => 'long enough pw' });
-is("$r->{status} " . code($r), '400 validation_failed', 'bad e-mail: 400');
-$r = api(POST => '/api/v1/auth/signup', { email => 'bob@example.com', username => 'b', password => 'long enough pw' });
-is("$r->{status} " . code($r), '400 validation_failed', 'bad username: 400');
-$r = api(POST => '/api/v1/auth/signup', { email => 'bob@example.com', username => 'bob', password => 'short' });
-is("$r->{status} " . code($r), '400 validation_failed', 'short password: 400');
-$r = api(POST => '/api/v1/auth/signup', { email => 'bob@example.com', username => 'bob', password => 'Password123' });
-like($r->{json}{error}{message}, qr/too common/, 'common password refused');
-$r = api(POST => '/api/v1/auth/signup', '{"email":"' . ('a' x 200000) . '"}');
-is($r->{status}, 413, 'huge body: 413');
-$r = api(POST => '/api/v1/auth/signup', '{"email":"a@example.com","email":"b@example.com","username":"bob","password":"long enough pw"}');
-is("$r->{status} " . code($r), '400 invalid_request', 'duplicate JSON member: 400');
+    # A taken address (case-folded) answers exactly as a new one: no account
+    # oracle (the owner gets a mail instead; 025 reads it).
+    my $new = api(POST => '/api/v1/auth/signup', { email => 'carl@example.com', username => 'carl', password => 'carl long password' });
+    $r = api(POST => '/api/v1/auth/signup', { %alice, email => 'alice@EXAMPLE.com', username => 'alice2' });
+    is("$r->{status} " . code($r), "$new->{status} " . code($new), 'duplicate e-mail: the status of a new sign-up');
+    is_deeply([sort keys %{ $r->{json}{data}{user} }], [sort keys %{ $new->{json}{data}{user} }], 'and the same fields');
+    is(api(POST => '/api/v1/auth/signup', { email => 'alice2@example.com', username => 'alice2', password => 'long enough pw 2' })->{status},
+       201, 'the second sign-up stored nothing (its username is still free)');
+    $r = api(POST => '/api/v1/auth/signup', { %alice, email => 'other@example.com' });
+    is("$r->{status} " . code($r), '409 username_taken', 'duplicate username: 409');
+    $r = api(POST => '/api/v1/auth/signup', '{"email": "x@example.com", "username": ');
+    is("$r->{status} " . code($r), '400 invalid_request', 'malformed JSON: 400 invalid_request');
+    $r = api(POST => '/api/v1/auth/signup', { email => 42, username => 'bob', password => 'x' });
+    is("$r->{status} " . code($r), '400 validation_failed', 'wrong type: 400 validation_failed');
+    $r = api(POST => '/api/v1/auth/signup', { email => 'not-an-email', username => 'bob', password => 'long enough pw' });
+    is("$r->{status} " . code($r), '400 validation_failed', 'bad e-mail: 400');
+    $r = api(POST => '/api/v1/auth/signup', { email => 'bob@example.com', username => 'b', password => 'long enough pw' });
+    is("$r->{status} " . code($r), '400 validation_failed', 'bad username: 400');
+    $r = api(POST => '/api/v1/auth/signup', { email => 'bob@example.com', username => 'bob', password => 'short' });
+    is("$r->{status} " . code($r), '400 validation_failed', 'short password: 400');
+    $r = api(POST => '/api/v1/auth/signup', { email => 'bob@example.com', username => 'bob', password => 'Password123' });
+    like($r->{json}{error}{message}, qr/too common/, 'common password refused');
+    $r = api(POST => '/api/v1/auth/signup', '{"email":"' . ('a' x 200000) . '"}');
+    is($r->{status}, 413, 'huge body: 413');
+    $r = api(POST => '/api/v1/auth/signup', '{"email":"a@example.com","email":"b@example.com","username":"bob","password":"long enough pw"}');
+    is("$r->{status} " . code($r), '400 invalid_request', 'duplicate JSON member: 400');
+};
 
-# --- login
-$r = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => 'wrong password' });
-is("$r->{status} " . code($r), '401 invalid_credentials', 'wrong password: 401 invalid_credentials');
-$r = api(POST => '/api/v1/auth/login', { email => 'nobody@example.com', password => 'wrong password' });
-is("$r->{status} " . code($r), '401 invalid_credentials', 'unknown user: the same 401');
-$r = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} });
-is($r->{status}, 200, 'login: 200');
-my ($at, $rt) = @{ $r->{json}{data} }{qw(access_token refresh_token)};
-ok($at && $rt, 'login: bearer tokens (mode both)');
-is($r->{json}{data}{expires_in}, 900, 'expires_in');
-my @cookies = @{ $r->{headers}{'set-cookie'} // [] };
-ok((grep { /^__Host-spa_at=[^;]+; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=900$/ } @cookies), 'access cookie flags');
-ok((grep { /^__Secure-spa_rt=[^;]+; Path=\/api\/v1\/auth; Secure; HttpOnly; SameSite=Strict; Max-Age=604800$/ } @cookies), 'refresh cookie flags');
+step 'login' => sub {
+    $r = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => 'wrong password' });
+    is("$r->{status} " . code($r), '401 invalid_credentials', 'wrong password: 401 invalid_credentials');
+    $r = api(POST => '/api/v1/auth/login', { email => 'nobody@example.com', password => 'wrong password' });
+    is("$r->{status} " . code($r), '401 invalid_credentials', 'unknown user: the same 401');
+    $r = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} });
+    is($r->{status}, 200, 'login: 200');
+    ($at, $rt) = @{ $r->{json}{data} }{qw(access_token refresh_token)};
+    ok($at && $rt, 'login: bearer tokens (mode both)');
+    is($r->{json}{data}{expires_in}, 900, 'expires_in');
+    my @cookies = @{ $r->{headers}{'set-cookie'} // [] };
+    ok((grep { /^__Host-spa_at=[^;]+; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=900$/ } @cookies), 'access cookie flags');
+    ok((grep { /^__Secure-spa_rt=[^;]+; Path=\/api\/v1\/auth; Secure; HttpOnly; SameSite=Strict; Max-Age=604800$/ } @cookies), 'refresh cookie flags');
 
-my $claims = decode_json(MIME::Base64::decode_base64url((split /\./, $at)[1]));
-is_deeply([sort keys %$claims], [sort qw(iss aud sub sid jti iat nbf exp auth_time email email_verified username role amr mfa)], 'access token claims');
-is($claims->{exp} - $claims->{iat}, 900, '15-minute access token');
+    my $claims = decode_json(MIME::Base64::decode_base64url((split /\./, $at)[1]));
+    is_deeply([sort keys %$claims], [sort qw(iss aud sub sid jti iat nbf exp auth_time email email_verified username role amr mfa)], 'access token claims');
+    is($claims->{exp} - $claims->{iat}, 900, '15-minute access token');
 
-$r = http_request('GET /svc/x', "Authorization: Bearer $at");
-is($r->{status}, 200, 'protected upstream call with the access token');
-like($r->{body}, qr/email=Alice\@Example\.com/, 'identity reaches the service');
+    $r = http_request('GET /svc/x', "Authorization: Bearer $at");
+    is($r->{status}, 200, 'protected upstream call with the access token');
+    like($r->{body}, qr/email=Alice\@Example\.com/, 'identity reaches the service');
 
-$r = api(GET => '/api/v1/auth/me', undef, "Authorization: Bearer $at");
-is($r->{json}{data}{user}{username}, 'alice', 'me');
-$r = api(GET => '/api/v1/auth/me');
-is("$r->{status} " . code($r), '401 invalid_token', 'me without a token: 401');
+    $r = api(GET => '/api/v1/auth/me', undef, "Authorization: Bearer $at");
+    is($r->{json}{data}{user}{username}, 'alice', 'me');
+    $r = api(GET => '/api/v1/auth/me');
+    is("$r->{status} " . code($r), '401 invalid_token', 'me without a token: 401');
+};
 
-# --- refresh, grace, reuse
-$r = api(POST => '/api/v1/auth/refresh', { refresh_token => $rt });
-is($r->{status}, 200, 'refresh: 200');
-my ($at2, $rt2) = @{ $r->{json}{data} }{qw(access_token refresh_token)};
-isnt($rt2, $rt, 'refresh: rotated');
-$r = api(POST => '/api/v1/auth/refresh', { refresh_token => $rt });
-is($r->{json}{data}{refresh_token}, $rt2, 'parallel refresh within the grace window: the same new pair');
-is(svc($at2), '200 ok', 'new access token works');
-sleep 2.2;  # refresh_grace = 1s in this test
-$r = api(POST => '/api/v1/auth/refresh', { refresh_token => $rt });
-is("$r->{status} " . code($r), '401 invalid_token', 'reuse after the grace window: 401');
-like($r->{json}{error}{message}, qr/already used/, 'says why');
-is(svc($at2), '401 revoked', 'family revoked: its access token refused by the module on the next request');
-is(svc($at), '401 revoked', 'and the first one too');
-$r = api(POST => '/api/v1/auth/refresh', { refresh_token => $rt2 });
-is("$r->{status} " . code($r), '401 invalid_token', 'the successor is dead too');
-$r = api(POST => '/api/v1/auth/refresh', { refresh_token => 'made-up' });
-is("$r->{status} " . code($r), '401 invalid_token', 'unknown refresh token: 401');
-$r = api(POST => '/api/v1/auth/refresh', { refresh_token => 7 });
-is("$r->{status} " . code($r), '400 validation_failed', 'refresh token of the wrong type: 400');
+step 'refresh, grace, reuse' => sub {
+    $r = api(POST => '/api/v1/auth/refresh', { refresh_token => $rt });
+    is($r->{status}, 200, 'refresh: 200');
+    ($at2, $rt2) = @{ $r->{json}{data} }{qw(access_token refresh_token)};
+    isnt($rt2, $rt, 'refresh: rotated');
+    $r = api(POST => '/api/v1/auth/refresh', { refresh_token => $rt });
+    is($r->{json}{data}{refresh_token}, $rt2, 'parallel refresh within the grace window: the same new pair');
+    is(svc($at2), '200 ok', 'new access token works');
+    sleep 2.2;  # refresh_grace = 1s in this test
+    $r = api(POST => '/api/v1/auth/refresh', { refresh_token => $rt });
+    is("$r->{status} " . code($r), '401 invalid_token', 'reuse after the grace window: 401');
+    like($r->{json}{error}{message}, qr/already used/, 'says why');
+    is(svc($at2), '401 revoked', 'family revoked: its access token refused by the module on the next request');
+    is(svc($at), '401 revoked', 'and the first one too');
+    $r = api(POST => '/api/v1/auth/refresh', { refresh_token => $rt2 });
+    is("$r->{status} " . code($r), '401 invalid_token', 'the successor is dead too');
+    $r = api(POST => '/api/v1/auth/refresh', { refresh_token => 'made-up' });
+    is("$r->{status} " . code($r), '401 invalid_token', 'unknown refresh token: 401');
+    $r = api(POST => '/api/v1/auth/refresh', { refresh_token => 7 });
+    is("$r->{status} " . code($r), '400 validation_failed', 'refresh token of the wrong type: 400');
+};
 
-# --- tokens whose sid names no session of ours
-my $key = (glob("$dir/authd/keys/*.pem"))[0];
-my %iss = (iss => 'https://app.example.com', aud => 'spa');
-is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => undef })), '401 revoked', 'signed by authd but no sid: 401, not a server error');
-is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => 'x' x 600 })), '401 revoked', 'overlong sid: 401');
-is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => 'f' x 32 })), '401 revoked', 'unknown sid: 401');
+step 'tokens whose sid names no session of ours' => sub {
+    my $key = (glob("$dir/authd/keys/*.pem"))[0];
+    my %iss = (iss => 'https://app.example.com', aud => 'spa');
+    is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => undef })), '401 revoked', 'signed by authd but no sid: 401, not a server error');
+    is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => 'x' x 600 })), '401 revoked', 'overlong sid: 401');
+    is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => 'f' x 32 })), '401 revoked', 'unknown sid: 401');
+};
 
-# --- logout takes effect at once
-$r = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} });
-my $at3 = $r->{json}{data}{access_token};
-is(svc($at3), '200 ok', 'new session works');
-$r = api(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $at3");
-is($r->{status}, 200, 'logout: 200');
-ok((grep { /^__Host-spa_at=; .*Max-Age=0$/ } @{ $r->{headers}{'set-cookie'} // [] }), 'logout clears the cookies');
-is(svc($at3), '401 revoked', 'logged-out token refused on the very next request');
-my $s4 = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} })->{json}{data};
-$r = api(POST => '/api/v1/auth/logout', { refresh_token => $s4->{refresh_token} });
-is($r->{status}, 200, 'logout with only the refresh token (access token expired)');
-is(svc($s4->{access_token}), '401 revoked', 'that session ends too');
-$r = api(POST => '/api/v1/auth/logout', { refresh_token => 'nothing' });
-is("$r->{status} " . code($r), '401 invalid_token', 'logout without any session: 401');
+step 'logout takes effect at once' => sub {
+    $r = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} });
+    my $at3 = $r->{json}{data}{access_token};
+    is(svc($at3), '200 ok', 'new session works');
+    $r = api(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $at3");
+    is($r->{status}, 200, 'logout: 200');
+    ok((grep { /^__Host-spa_at=; .*Max-Age=0$/ } @{ $r->{headers}{'set-cookie'} // [] }), 'logout clears the cookies');
+    is(svc($at3), '401 revoked', 'logged-out token refused on the very next request');
+    my $s4 = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} })->{json}{data};
+    $r = api(POST => '/api/v1/auth/logout', { refresh_token => $s4->{refresh_token} });
+    is($r->{status}, 200, 'logout with only the refresh token (access token expired)');
+    is(svc($s4->{access_token}), '401 revoked', 'that session ends too');
+    $r = api(POST => '/api/v1/auth/logout', { refresh_token => 'nothing' });
+    is("$r->{status} " . code($r), '401 invalid_token', 'logout without any session: 401');
+};
 
-# --- sessions: list and revoke one
-my @s = map { api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} })->{json}{data} } 1 .. 2;
-$r = api(GET => '/api/v1/auth/sessions', undef, "Authorization: Bearer $s[0]{access_token}");
-is(scalar @{ $r->{json}{data}{sessions} }, 2, 'two active sessions listed');
-my ($current) = grep { $_->{current} } @{ $r->{json}{data}{sessions} };
-is($current->{id}, $s[0]{session_id}, 'the caller\'s own session is marked current');
-$r = api(DELETE => "/api/v1/auth/sessions/$s[1]{session_id}", undef, "Authorization: Bearer $s[0]{access_token}");
-is($r->{status}, 200, 'revoke another session');
-is(svc($s[1]{access_token}), '401 revoked', 'its token refused at once');
-is(svc($s[0]{access_token}), '200 ok', 'the caller\'s session is untouched');
-$r = api(DELETE => '/api/v1/auth/sessions/' . ('0' x 32), undef, "Authorization: Bearer $s[0]{access_token}");
-is("$r->{status} " . code($r), '404 not_found', 'someone else\'s or unknown session: 404');
+step 'sessions: list and revoke one' => sub {
+    @s = map { api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} })->{json}{data} } 1 .. 2;
+    $r = api(GET => '/api/v1/auth/sessions', undef, "Authorization: Bearer $s[0]{access_token}");
+    is(scalar @{ $r->{json}{data}{sessions} }, 2, 'two active sessions listed');
+    my ($current) = grep { $_->{current} } @{ $r->{json}{data}{sessions} };
+    is($current->{id}, $s[0]{session_id}, 'the caller\'s own session is marked current');
+    $r = api(DELETE => "/api/v1/auth/sessions/$s[1]{session_id}", undef, "Authorization: Bearer $s[0]{access_token}");
+    is($r->{status}, 200, 'revoke another session');
+    is(svc($s[1]{access_token}), '401 revoked', 'its token refused at once');
+    is(svc($s[0]{access_token}), '200 ok', 'the caller\'s session is untouched');
+    $r = api(DELETE => '/api/v1/auth/sessions/' . ('0' x 32), undef, "Authorization: Bearer $s[0]{access_token}");
+    is("$r->{status} " . code($r), '404 not_found', 'someone else\'s or unknown session: 404');
+};
 
-# --- cookies and Origin
-my $cookie_rt = $s[0]{refresh_token};
-$r = api(POST => '/api/v1/auth/refresh', undef, "Cookie: __Secure-spa_rt=$cookie_rt", 'Origin: https://evil.example');
-is("$r->{status} " . code($r), '403 origin_not_allowed', 'cookie refresh from a foreign Origin: 403');
-$r = api(POST => '/api/v1/auth/refresh', undef, "Cookie: __Secure-spa_rt=$cookie_rt");
-is("$r->{status} " . code($r), '403 origin_not_allowed', 'cookie refresh without Origin: 403');
-$r = api(POST => '/api/v1/auth/refresh', undef, "Cookie: __Secure-spa_rt=$cookie_rt", 'Origin: https://app.example.com');
-is($r->{status}, 200, 'cookie refresh from the app\'s Origin: 200');
+step 'cookies and Origin' => sub {
+    my $cookie_rt = $s[0]{refresh_token};
+    $r = api(POST => '/api/v1/auth/refresh', undef, "Cookie: __Secure-spa_rt=$cookie_rt", 'Origin: https://evil.example');
+    is("$r->{status} " . code($r), '403 origin_not_allowed', 'cookie refresh from a foreign Origin: 403');
+    $r = api(POST => '/api/v1/auth/refresh', undef, "Cookie: __Secure-spa_rt=$cookie_rt");
+    is("$r->{status} " . code($r), '403 origin_not_allowed', 'cookie refresh without Origin: 403');
+    $r = api(POST => '/api/v1/auth/refresh', undef, "Cookie: __Secure-spa_rt=$cookie_rt", 'Origin: https://app.example.com');
+    is($r->{status}, 200, 'cookie refresh from the app\'s Origin: 200');
+};
 
-# --- lockout
-api(POST => '/api/v1/auth/signup', { email => 'carol@example.com', username => 'carol', password => 'carol password 1' });
-my @codes = map { api(POST => '/api/v1/auth/login', { email => 'carol@example.com', password => 'nope nope nope' })->{status} } 1 .. 5;
-is("@codes", '401 401 401 401 423', 'fifth failure locks the account');
-$r = api(POST => '/api/v1/auth/login', { email => 'carol@example.com', password => 'carol password 1' });
-is("$r->{status} " . code($r), '423 account_locked', 'locked even with the right password');
-like($r->{headers}{'retry-after'}[0] // '', qr/^\d+$/, 'Retry-After given');
+step 'lockout' => sub {
+    api(POST => '/api/v1/auth/signup', { email => 'carol@example.com', username => 'carol', password => 'carol password 1' });
+    my @codes = map { api(POST => '/api/v1/auth/login', { email => 'carol@example.com', password => 'nope nope nope' })->{status} } 1 .. 5;
+    is("@codes", '401 401 401 401 423', 'fifth failure locks the account');
+    $r = api(POST => '/api/v1/auth/login', { email => 'carol@example.com', password => 'carol password 1' });
+    is("$r->{status} " . code($r), '423 account_locked', 'locked even with the right password');
+    like($r->{headers}{'retry-after'}[0] // '', qr/^\d+$/, 'Retry-After given');
+};
 
-# --- logs: never a password or token
-stop_authd('TERM');
-my $log = do { local $/; open my $fh, '<', "$dir/logs/authd.log" or die; <$fh> };
-for my $secret ($alice{password}, $at, $rt, $rt2, 'carol password 1') {
-    ok(index($log, $secret) < 0, 'no secret in the authd log');
-}
-like($log, qr/"event":"refresh_reuse"/, 'reuse logged (without the token)');
+step 'logs: never a password or token' => sub {
+    stop_authd('TERM');
+    my $log = do { local $/; open my $fh, '<', "$dir/logs/authd.log" or die; <$fh> };
+    for my $secret ($alice{password}, $at, $rt, $rt2, 'carol password 1') {
+        ok(index($log, $secret) < 0, 'no secret in the authd log');
+    }
+    like($log, qr/"event":"refresh_reuse"/, 'reuse logged (without the token)');
+};
+
 stop_nginx();
 unlike(error_log_text(), qr/\[(alert|crit|emerg)\]/, 'nginx error log clean');
 done_testing();

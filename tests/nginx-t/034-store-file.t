@@ -60,63 +60,68 @@ my $alice = session_of('alice');
 my $bob = session_of('bob');
 is(svc($alice->{access_token}), 200, 'alice passes');
 
-# --- killed workers: 1,000 SIGKILLs (the issue's number; the lock file has 512 slots), each worker registered as a reader first
-my $kills = 1000;
-my ($served, $last) = (0, 0);
-for my $i (1 .. $kills) {
-    my @w = workers();
-    my $before = $w[0] or last;
-    $last = svc($alice->{access_token});
-    $served++ if $last == 200;
-    kill 'KILL', $before;
-    poll_until(sub { my @n = workers(); @n && $n[0] != $before }, 10, 0.002) // last;
-}
-is($served, $kills, "$kills workers, each killed after it read the store: every request answered 200");
-is(svc($alice->{access_token}), 200, 'and the next worker still reads the store');
-my $readers = `mdb_stat -r $store 2>&1`;
-my ($slots) = $readers =~ /(\d+) slots? ha(?:s|ve) been used|/;
-my @live = $readers =~ /^\s+\d+\s+[0-9a-f]+\s+/mg;
-ok(@live < 10, 'dead readers do not pile up in the lock file (' . scalar(@live) . ' listed)');
+my ($mark);
+step 'killed workers: 1,000 SIGKILLs (the issue\'s number; the lock file has 512 slots), each worker registered as a reader first' => sub {
+    my $kills = 1000;
+    my ($served, $last) = (0, 0);
+    for my $i (1 .. $kills) {
+        my @w = workers();
+        my $before = $w[0] or last;
+        $last = svc($alice->{access_token});
+        $served++ if $last == 200;
+        kill 'KILL', $before;
+        poll_until(sub { my @n = workers(); @n && $n[0] != $before }, 10, 0.002) // last;
+    }
+    is($served, $kills, "$kills workers, each killed after it read the store: every request answered 200");
+    is(svc($alice->{access_token}), 200, 'and the next worker still reads the store');
+    my $readers = `mdb_stat -r $store 2>&1`;
+    my ($slots) = $readers =~ /(\d+) slots? ha(?:s|ve) been used|/;
+    my @live = $readers =~ /^\s+\d+\s+[0-9a-f]+\s+/mg;
+    ok(@live < 10, 'dead readers do not pile up in the lock file (' . scalar(@live) . ' listed)');
+};
 
-# --- a store replaced underneath: revoke alice only in a compacted copy
-stop_authd();
-my $copy = "$dir/copy";
-mkdir $copy or die;
-is(system("mdb_copy -c $store $copy"), 0, 'mdb_copy -c');
-my $copy_toml = SpaAuth::Test::authd_toml(mode => 'bearer');
-$copy_toml =~ s{path = "\Q$store\E"}{path = "$copy"} or die;
-start_authd(toml => $copy_toml);
-is(json_request(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $alice->{access_token}")->{status}, 200,
-   'alice logs out in the copy only');
-stop_authd();
-is(svc($alice->{access_token}), 200, 'the live file still has her session');
-rename "$copy/data.mdb", "$store/data.mdb" or die "rename: $!";
-my $after = poll_until(sub { svc($alice->{access_token}) != 200 }, 10);
-ok(defined $after && $after < 5, sprintf('the replaced file is noticed (%.2f s): alice is refused', $after // -1));
-# The old lock file belongs to the old data file: until spa-authd renews it,
-# workers refuse (503) rather than read through it; then they read the new file.
-start_authd(mode => 'bearer');
-my $settled = poll_until(sub { svc($alice->{access_token}) == 401 && svc($bob->{access_token}) == 200 }, 10);
-ok(defined $settled, 'after spa-authd starts on it: alice 401 (revoked in the new file), bob 200');
-is(svc($alice->{access_token}), 401, 'alice stays refused');
+step 'a store replaced underneath: revoke alice only in a compacted copy' => sub {
+    stop_authd();
+    my $copy = "$dir/copy";
+    mkdir $copy or die;
+    is(system("mdb_copy -c $store $copy"), 0, 'mdb_copy -c');
+    my $copy_toml = SpaAuth::Test::authd_toml(mode => 'bearer');
+    $copy_toml =~ s{path = "\Q$store\E"}{path = "$copy"} or die;
+    start_authd(toml => $copy_toml);
+    is(json_request(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $alice->{access_token}")->{status}, 200,
+       'alice logs out in the copy only');
+    stop_authd();
+    is(svc($alice->{access_token}), 200, 'the live file still has her session');
+    rename "$copy/data.mdb", "$store/data.mdb" or die "rename: $!";
+    my $after = poll_until(sub { svc($alice->{access_token}) != 200 }, 10);
+    ok(defined $after && $after < 5, sprintf('the replaced file is noticed (%.2f s): alice is refused', $after // -1));
+    # The old lock file belongs to the old data file: until spa-authd renews it,
+    # workers refuse (503) rather than read through it; then they read the new file.
+    start_authd(mode => 'bearer');
+    my $settled = poll_until(sub { svc($alice->{access_token}) == 401 && svc($bob->{access_token}) == 200 }, 10);
+    ok(defined $settled, 'after spa-authd starts on it: alice 401 (revoked in the new file), bob 200');
+    is(svc($alice->{access_token}), 401, 'alice stays refused');
+};
 
-# --- a truncated, then a garbage data.mdb: 503, logged once, no worker dies
-my $mark = length SpaAuth::Test::error_log_text();
-stop_authd();
-my $data = do { local $/; open my $fh, '<:raw', "$store/data.mdb" or die; <$fh> };
-for my $case (['truncated', substr($data, 0, 3 * 4096)], ['garbage', "\x5a" x 65536]) {
-    my ($name, $bytes) = @$case;
-    SpaAuth::Test::write_file("$store/new.mdb", $bytes);
-    rename "$store/new.mdb", "$store/data.mdb" or die;
-    ok(defined poll_until(sub { svc($bob->{access_token}) == 503 }, 10), "$name store: 503");
-    my ($status, $r) = svc($bob->{access_token});
-    is(decode_json($r->{body})->{error}{code} // '', 'temporarily_unavailable', "$name store: the JSON envelope");
-    like($r->{headers}{'x-spa-auth-result'}[0] // 'store_unavailable', qr/store_unavailable/, "$name: store_unavailable");
-    my %seen;
-    $seen{svc($bob->{access_token})}++ for 1 .. 50;
-    is_deeply(\%seen, { 503 => 50 }, "$name store: every request 503");
-}
-# nginx -t checks the store (directives.cpp): a garbage file is named, not a crash.
+step 'a truncated, then a garbage data.mdb: 503, logged once, no worker dies' => sub {
+    $mark = length SpaAuth::Test::error_log_text();
+    stop_authd();
+    my $data = do { local $/; open my $fh, '<:raw', "$store/data.mdb" or die; <$fh> };
+    for my $case (['truncated', substr($data, 0, 3 * 4096)], ['garbage', "\x5a" x 65536]) {
+        my ($name, $bytes) = @$case;
+        SpaAuth::Test::write_file("$store/new.mdb", $bytes);
+        rename "$store/new.mdb", "$store/data.mdb" or die;
+        ok(defined poll_until(sub { svc($bob->{access_token}) == 503 }, 10), "$name store: 503");
+        my ($status, $r) = svc($bob->{access_token});
+        is(decode_json($r->{body})->{error}{code} // '', 'temporarily_unavailable', "$name store: the JSON envelope");
+        like($r->{headers}{'x-spa-auth-result'}[0] // 'store_unavailable', qr/store_unavailable/, "$name: store_unavailable");
+        my %seen;
+        $seen{svc($bob->{access_token})}++ for 1 .. 50;
+        is_deeply(\%seen, { 503 => 50 }, "$name store: every request 503");
+    }
+    # nginx -t checks the store (directives.cpp): a garbage file is named, not a crash.
+};
+
 stop_nginx();
 my $nginx_bin = $ENV{SPA_NGINX} || "/usr/sbin/nginx";
 my $t = `$nginx_bin -p $dir -c $dir/conf/nginx.conf -t 2>&1`;

@@ -33,7 +33,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT_OK = qw(free_port);
 our @EXPORT = qw(run_blocks mint data_dir write_file build_dir jwks_for start_nginx stop_nginx
                  http_request error_log_text b64url port echo_port kid_of flip_sig hs256_raw
-                 raw_token prepare_prefix start_authd stop_authd authd_toml json_request error_of);
+                 raw_token prepare_prefix start_authd stop_authd authd_toml json_request error_of step);
 
 use Cwd qw(abs_path);
 my $BUILD = $ENV{SPA_BUILD} || do { my $d = abs_path(__FILE__); $d =~ s{tests/nginx-t/lib/SpaAuth/Test\.pm$}{build}; $d };
@@ -419,6 +419,18 @@ sub json_request {
 }
 
 # "401 invalid_token": the status and the envelope's error code.
+# A named step of a flow story: its checks run as one subtest, so a
+# failure says which step it was in; what later steps need is declared
+# before the first step. A step that only sets things up passes when it
+# runs to its end (an exception in it fails it, with its message).
+sub step {
+    my ($name, $code) = @_;
+    return subtest($name, sub {
+        $code->();
+        pass("$name: ran to its end") if Test::More->builder->current_test == 0;
+    });
+}
+
 sub error_of { my ($r) = @_; "$r->{status} " . ($r->{json}{error}{code} // '') }
 
 sub parse_blocks {
