@@ -40,6 +40,7 @@ Suite* token_carriers_suite();
 Suite* origin_suite();
 Suite* metrics_text_suite();
 Suite* names_suite();
+Suite* module_docs_suite();
 
 namespace test {
 

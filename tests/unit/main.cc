@@ -31,6 +31,7 @@ int main() {
   srunner_add_suite(sr, origin_suite());
   srunner_add_suite(sr, metrics_text_suite());
   srunner_add_suite(sr, names_suite());
+  srunner_add_suite(sr, module_docs_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
