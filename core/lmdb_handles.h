@@ -1,6 +1,6 @@
 // RAII for LMDB handles shared by spa-authd (read-write) and the module
-// (read-only): an environment, transactions that abort unless committed,
-// and the module's kept read transaction with its snapshot guard.
+// (read-only): an environment, transactions that abort unless committed
+// (or are kept, reset between lookups), and a snapshot guard.
 #pragma once
 
 #include <lmdb.h>
@@ -71,35 +71,17 @@ class LmdbTxn {
     if (txn_) mdb_txn_abort(txn_);
     txn_ = nullptr;
   }
-  MDB_txn* get() const { return txn_; }
-
- private:
-  MDB_txn* txn_ = nullptr;
-};
-
-// A read-only transaction kept across lookups (the module's SessionReader):
-// begun once, reset after each lookup so that its snapshot is released,
-// renewed for the next one, and aborted with its owner.
-class LmdbReadTxn {
- public:
-  LmdbReadTxn() = default;
-  ~LmdbReadTxn() { abort(); }
-  LmdbReadTxn(const LmdbReadTxn&) = delete;
-  LmdbReadTxn& operator=(const LmdbReadTxn&) = delete;
-
-  // Renews the kept transaction, or begins one; one that cannot be renewed
-  // is aborted, so the next call begins afresh.
-  int begin(MDB_env* env) {
+  // A read-only transaction kept across lookups (the module's
+  // SessionReader): renews the one reset() released, or begins one; one
+  // that cannot be renewed is aborted, so the next call begins afresh.
+  int renew_read(MDB_env* env) {
     int rc = txn_ ? mdb_txn_renew(txn_) : mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn_);
     if (rc != 0) abort();
     return rc;
   }
+  // Releases a read-only transaction's snapshot and keeps its slot.
   void reset() {
     if (txn_) mdb_txn_reset(txn_);
-  }
-  void abort() {
-    if (txn_) mdb_txn_abort(txn_);
-    txn_ = nullptr;
   }
   MDB_txn* get() const { return txn_; }
 
@@ -107,18 +89,18 @@ class LmdbReadTxn {
   MDB_txn* txn_ = nullptr;
 };
 
-// Releases a read transaction's snapshot when the lookup's scope ends, on
-// every path out: a reader that keeps its snapshot stalls the writer's
-// page reuse.
+// Releases a kept read transaction's snapshot when the lookup's scope
+// ends, on every path out: a reader that keeps its snapshot stalls the
+// writer's page reuse.
 class LmdbSnapshot {
  public:
-  explicit LmdbSnapshot(LmdbReadTxn& txn) : txn_(txn) {}
+  explicit LmdbSnapshot(LmdbTxn& txn) : txn_(txn) {}
   ~LmdbSnapshot() { txn_.reset(); }
   LmdbSnapshot(const LmdbSnapshot&) = delete;
   LmdbSnapshot& operator=(const LmdbSnapshot&) = delete;
 
  private:
-  LmdbReadTxn& txn_;
+  LmdbTxn& txn_;
 };
 
 // Readers and the writer pick the meta page by the transaction id in the

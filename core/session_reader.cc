@@ -83,15 +83,15 @@ SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, st
     err = reason_;
     return Lookup::kError;
   }
-  int rc = txn_.begin(env_.get());
+  int rc = txn_.renew_read(env_.get());
   if (rc == MDB_READERS_FULL) {
     // Slots of workers that were killed while registered: clear, retry once.
     int dead = 0;
     mdb_reader_check(env_.get(), &dead);
-    rc = txn_.begin(env_.get());
+    rc = txn_.renew_read(env_.get());
   } else if (rc == MDB_MAP_RESIZED) {
     mdb_env_set_mapsize(env_.get(), 0);  // the writer grew the map: adopt its size
-    rc = txn_.begin(env_.get());
+    rc = txn_.renew_read(env_.get());
   }
   if (rc != 0) {
     err = mdb_strerror(rc);

@@ -61,7 +61,7 @@ class SessionReader {
   std::string path_;
   LmdbEnv env_;
   MDB_dbi sessions_ = 0;
-  LmdbReadTxn txn_;  // kept, reset between lookups
+  LmdbTxn txn_;  // kept, reset between lookups
   bool txn_env_ok_ = false;
   std::string reason_ = "not opened";
   FileId data_id_, lock_id_;

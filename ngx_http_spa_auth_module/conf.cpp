@@ -130,31 +130,25 @@ char* merge(ngx_conf_t* cf, const LocSettings& p, LocSettings& c) {
   return kConfOk;
 }
 
+// ngx_pcalloc zeroes the pointer; the settings object starts with every
+// directive unset.
+template <typename Conf, typename Settings>
+void* create_conf(ngx_conf_t* cf) noexcept {
+  try {
+    auto* conf = static_cast<Conf*>(ngx_pcalloc(cf->pool, sizeof(Conf)));
+    if (conf == nullptr) return nullptr;
+    conf->s = pool_new<Settings>(cf->pool);
+    return conf->s ? conf : nullptr;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
 }  // namespace
 
-void* create_main_conf(ngx_conf_t* cf) {
-  try {
-    auto* conf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
-    if (conf == nullptr) return nullptr;
-    conf->s = pool_new<MainSettings>(cf->pool);
-    return conf->s ? conf : nullptr;
-  } catch (...) {
-    return nullptr;
-  }
-}
+void* create_main_conf(ngx_conf_t* cf) { return create_conf<MainConf, MainSettings>(cf); }
 
-void* create_loc_conf(ngx_conf_t* cf) {
-  try {
-    // ngx_pcalloc zeroes the pointer; the settings object starts with
-    // every directive unset.
-    auto* conf = static_cast<LocConf*>(ngx_pcalloc(cf->pool, sizeof(LocConf)));
-    if (conf == nullptr) return nullptr;
-    conf->s = pool_new<LocSettings>(cf->pool);
-    return conf->s ? conf : nullptr;
-  } catch (...) {
-    return nullptr;
-  }
-}
+void* create_loc_conf(ngx_conf_t* cf) { return create_conf<LocConf, LocSettings>(cf); }
 
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
   try {

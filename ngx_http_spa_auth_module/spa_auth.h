@@ -1,28 +1,37 @@
 // The glue's shared declarations, and its index. Everything here is nginx
 // glue; the decisions are made by core/.
 //
-//   module.cpp          the ngx_module_t, the one symbol the .so exports
-//   lifecycle.cpp       preconfiguration (variables and their getters), postconfiguration
-//                       (phase handlers, filter, metrics zone), worker start and stop
-//   directives.cpp      the directive table (directive_list.h) and the per-location directives
-//   directives_http.cpp the http-level directives: session store, cache size, limit zones;
-//                       and spa_auth_limit, spa_auth_status
-//   conf.cpp            conf creation and merge: inheritance, defaults, what the request path reads
-//   access.cpp          the request path: preaccess (identity headers, the token found before
-//                       its carriers go) and access (Origin, CSRF, verify, claims, session, claim headers)
-//   tokens.cpp          token sources, and the carriers taken off the request before proxying
-//   session.cpp         the session lookup in spa-authd's store, failing closed
-//   redact.cpp          secrets out of the request line and the error log's context
-//   headers.cpp         request and response header lists: read, find, add, remove
-//   responses.cpp       answers from memory: the JSON envelope, refusals with their challenge
-//   limit.cpp           rate limits at request time, zone memory, RateLimit headers
-//   metrics.cpp         shared counters and the spa_auth_status handler
-//   websocket.cpp       WebSocket upgrades and the socket's lifetime after the 101
+//   module.cpp            the ngx_module_t, the one symbol the .so exports
+//   lifecycle.cpp         variables and their getters (preconfiguration); postconfiguration
+//                         (phase handlers, header filter, metrics zone); worker start and stop
+//   directives.cpp        nginx's directive table (directive_list.h) and the handlers of
+//                         every directive but the rate-limit ones
+//   directives_limit.cpp  spa_auth_limit_zone, spa_auth_limit and spa_auth_status
+//   conf.cpp              conf creation and merge: inheritance, defaults, what the request
+//                         path reads
+//   access.cpp            the request path: preaccess (identity headers, the token found
+//                         before its carriers go) and access (Origin, CSRF, verify, claims,
+//                         session, claim headers, the refusal)
+//   tokens.cpp            token sources, and the carriers taken off the request before proxying
+//   session.cpp           the session lookup in spa-authd's store, failing closed
+//   redact.cpp            secrets out of the request line and the error log's context
+//   headers.cpp           request and response header lists: read, find, add, remove
+//   responses.cpp         answers from memory: the JSON envelope, a refusal with its challenge
+//   limit.cpp             rate limits at request time, zone memory, RateLimit headers
+//   metrics.cpp           shared counters and the spa_auth_status handler
+//   websocket.cpp         WebSocket upgrades, and the socket's lifetime after the 101
 //
-//   glue.h              C++ over nginx: pool objects, the shm lock guard, exception boundaries
-//   settings.h          configuration structs
-//   directive_list.h    every directive: name, contexts and arguments, handler
-//   ngx_includes.h      nginx's headers, as C
+//   spa_auth.h            this index; the per-request context, the worker's state, and what
+//                         the files above call of each other
+//   glue.h                C++ over nginx: pool objects, the shm lock guard, exception boundaries
+//   settings.h            the configuration structs
+//   directive_list.h      every directive: name, levels and arguments, handler
+//   directives.h          what the two directive files share
+//   ngx_includes.h        nginx's headers, as C
+//
+// The pure rules are in core/: status.h (status -> HTTP, error code,
+// challenge), token_carriers.h, origin.h, names.h, metrics_text.h,
+// rate_fields.h, and module_defaults.h (every default, named once).
 #pragma once
 
 #include "ngx_http_spa_auth_module/glue.h"

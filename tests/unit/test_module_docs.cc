@@ -3,7 +3,9 @@
 // a row in "## Directives" with its levels and, where the code names one,
 // its default; every $spa_auth_result of the status table (core/status.h)
 // has a row in "## Errors" with its HTTP status, challenge and error code.
-// A directive or a status added without its documentation fails here.
+// A directive or a status added without its documentation fails here; so
+// does a glue file that spa_auth.h's index does not list.
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -33,14 +35,17 @@ const Directive kDirectives[] = {
 #undef SPA_DIRECTIVE
 
 const char* kDoc = "../../docs/module.md";
+const char* kGlue = "../../ngx_http_spa_auth_module";
 
-std::string read_doc() {
-  std::ifstream in(kDoc);
-  ck_assert_msg(in.good(), "cannot read %s", kDoc);
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  ck_assert_msg(in.good(), "cannot read %s", path.c_str());
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
+
+std::string read_doc() { return read_file(kDoc); }
 
 // The lines from "## TITLE" to the next "## ".
 std::vector<std::string> section(const std::string& doc, const std::string& title) {
@@ -169,6 +174,19 @@ START_TEST(every_result_documented) {
 }
 END_TEST
 
+START_TEST(every_glue_file_in_the_index) {
+  const std::string index = read_file(std::string(kGlue) + "/spa_auth.h");
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kGlue)) {
+    std::string name = entry.path().filename().string();
+    ck_assert_msg(index.find("//   " + name + " ") != std::string::npos, "spa_auth.h's index does not list %s",
+                  name.c_str());
+    ++files;
+  }
+  ck_assert_uint_gt(files, 10);
+}
+END_TEST
+
 }  // namespace
 
 Suite* module_docs_suite() {
@@ -177,6 +195,7 @@ Suite* module_docs_suite() {
   tcase_add_test(t, every_directive_documented);
   tcase_add_test(t, documented_defaults_are_the_code_s);
   tcase_add_test(t, every_result_documented);
+  tcase_add_test(t, every_glue_file_in_the_index);
   suite_add_tcase(s, t);
   return s;
 }
