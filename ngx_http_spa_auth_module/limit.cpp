@@ -18,7 +18,8 @@ int64_t monotonic_us() { return static_cast<int64_t>(ngx_current_msec) * 1000; }
 
 // A response header whose name and value the caller keeps alive (static
 // names, zone strings that live with the configuration): no copies.
-bool push_static_header(ngx_http_request_t* r, ngx_str_t key, ngx_str_t lowcase, ngx_uint_t hash, std::string_view value) {
+bool push_static_header(ngx_http_request_t* r, ngx_str_t key, ngx_str_t lowcase, ngx_uint_t hash,
+                        std::string_view value) {
   auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
   if (h == nullptr) return false;
   h->key = key;

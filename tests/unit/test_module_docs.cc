@@ -156,7 +156,8 @@ START_TEST(every_result_documented) {
     const std::string& challenge = row[2];
     switch (info.challenge) {
       case Challenge::kNone:
-        ck_assert_msg(has(challenge, "none"), "%s: no challenge, documented as \"%s\"", name.c_str(), challenge.c_str());
+        ck_assert_msg(has(challenge, "none"), "%s: no challenge, documented as \"%s\"", name.c_str(),
+                      challenge.c_str());
         break;
       case Challenge::kRealm:
         ck_assert_msg(has(challenge, "realm only"), "%s: realm only, documented as \"%s\"", name.c_str(),

@@ -74,7 +74,8 @@ START_TEST(challenges) {
   std::string store = www_authenticate(Status::kStoreUnavailable, std::nullopt);
   ck_assert_str_eq(store.c_str(), "Bearer realm=\"spa\"");
   std::string expired = www_authenticate(Status::kExpired, 300);
-  ck_assert_str_eq(expired.c_str(), "Bearer realm=\"spa\", error=\"invalid_token\", error_description=\"token expired\"");
+  ck_assert_str_eq(expired.c_str(),
+                   "Bearer realm=\"spa\", error=\"invalid_token\", error_description=\"token expired\"");
   std::string scope = www_authenticate(Status::kForbidden, 300);
   ck_assert_str_eq(scope.c_str(),
                    "Bearer realm=\"spa\", error=\"insufficient_scope\", "
