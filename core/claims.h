@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/module_defaults.h"
 #include "core/status.h"
 
 namespace spa::core {
@@ -39,7 +40,7 @@ struct ClaimRequirement {
 struct ClaimPolicy {
   std::optional<std::string> issuer;
   std::vector<std::string> audiences;   // empty: aud not checked
-  int64_t leeway = 30;                  // seconds, for exp/nbf/iat
+  int64_t leeway = module_defaults::kLeewaySeconds;  // seconds, for exp/nbf/iat
   std::vector<ClaimRequirement> requirements;
   bool require_mfa = false;
   std::optional<int64_t> max_age;       // seconds: auth_time at most this old (plus leeway)

@@ -1,5 +1,6 @@
 // RAII for LMDB handles shared by spa-authd (read-write) and the module
-// (read-only): an environment, and transactions that abort unless committed.
+// (read-only): an environment, transactions that abort unless committed
+// (or are kept, reset between lookups), and a snapshot guard.
 #pragma once
 
 #include <lmdb.h>
@@ -50,6 +51,58 @@ class LmdbEnv {
   MDB_env* env_ = nullptr;
 };
 
+class LmdbTxn {
+ public:
+  LmdbTxn() = default;
+  ~LmdbTxn() { abort(); }
+  LmdbTxn(const LmdbTxn&) = delete;
+  LmdbTxn& operator=(const LmdbTxn&) = delete;
+
+  int begin(MDB_env* env, unsigned flags) {
+    abort();
+    return mdb_txn_begin(env, nullptr, flags, &txn_);
+  }
+  int commit() {
+    int rc = mdb_txn_commit(txn_);
+    txn_ = nullptr;
+    return rc;
+  }
+  void abort() {
+    if (txn_) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+  // A read-only transaction kept across lookups (the module's
+  // SessionReader): renews the one reset() released, or begins one; one
+  // that cannot be renewed is aborted, so the next call begins afresh.
+  int renew_read(MDB_env* env) {
+    int rc = txn_ ? mdb_txn_renew(txn_) : mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn_);
+    if (rc != 0) abort();
+    return rc;
+  }
+  // Releases a read-only transaction's snapshot and keeps its slot.
+  void reset() {
+    if (txn_) mdb_txn_reset(txn_);
+  }
+  MDB_txn* get() const { return txn_; }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+// Releases a kept read transaction's snapshot when the lookup's scope
+// ends, on every path out: a reader that keeps its snapshot stalls the
+// writer's page reuse.
+class LmdbSnapshot {
+ public:
+  explicit LmdbSnapshot(LmdbTxn& txn) : txn_(txn) {}
+  ~LmdbSnapshot() { txn_.reset(); }
+  LmdbSnapshot(const LmdbSnapshot&) = delete;
+  LmdbSnapshot& operator=(const LmdbSnapshot&) = delete;
+
+ private:
+  LmdbTxn& txn_;
+};
+
 // Readers and the writer pick the meta page by the transaction id in the
 // lock file. When data.mdb was replaced (a restore, `mdb_copy -c` and
 // rename) while some process kept the old lock file open, that id belongs
@@ -60,10 +113,10 @@ enum class LockState { kMatches, kTrailsByOne, kForeign };
 
 inline LockState lock_state(MDB_env* env) {
   MDB_envinfo before, after;
-  MDB_txn* txn = nullptr;
-  if (mdb_env_info(env, &before) != 0 || mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return LockState::kForeign;
-  size_t id = mdb_txn_id(txn);
-  mdb_txn_abort(txn);
+  LmdbTxn txn;
+  if (mdb_env_info(env, &before) != 0 || txn.begin(env, MDB_RDONLY) != 0) return LockState::kForeign;
+  size_t id = mdb_txn_id(txn.get());
+  txn.abort();
   if (mdb_env_info(env, &after) != 0) return LockState::kForeign;
   if (before.me_last_txnid <= id && id <= after.me_last_txnid) return LockState::kMatches;
   if (id + 1 == before.me_last_txnid) return LockState::kTrailsByOne;  // a commit in flight, or a foreign lock
@@ -84,12 +137,10 @@ inline bool lock_matches_data(MDB_env* env) {
 // For the writer, exact: under the writer's mutex no commit is in flight,
 // so the lock's id is the data file's newest.
 inline bool lock_matches_data_exactly(MDB_env* env) {
-  MDB_txn* txn = nullptr;
-  if (mdb_txn_begin(env, nullptr, 0, &txn) != 0) return false;
+  LmdbTxn txn;
+  if (txn.begin(env, 0) != 0) return false;
   MDB_envinfo info;
-  bool same = mdb_env_info(env, &info) == 0 && mdb_txn_id(txn) == info.me_last_txnid + 1;
-  mdb_txn_abort(txn);
-  return same;
+  return mdb_env_info(env, &info) == 0 && mdb_txn_id(txn.get()) == info.me_last_txnid + 1;
 }
 
 // A data file shorter than its last page would fault (SIGBUS) when read
@@ -120,31 +171,6 @@ inline bool data_file_whole(MDB_env* env, const std::string& dir, std::string& e
   return true;
 }
 
-class LmdbTxn {
- public:
-  LmdbTxn() = default;
-  ~LmdbTxn() { abort(); }
-  LmdbTxn(const LmdbTxn&) = delete;
-  LmdbTxn& operator=(const LmdbTxn&) = delete;
-
-  int begin(MDB_env* env, unsigned flags) {
-    abort();
-    return mdb_txn_begin(env, nullptr, flags, &txn_);
-  }
-  int commit() {
-    int rc = mdb_txn_commit(txn_);
-    txn_ = nullptr;
-    return rc;
-  }
-  void abort() {
-    if (txn_) mdb_txn_abort(txn_);
-    txn_ = nullptr;
-  }
-  MDB_txn* get() const { return txn_; }
-
- private:
-  MDB_txn* txn_ = nullptr;
-};
 
 inline MDB_val mdb_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 inline std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }

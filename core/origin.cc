@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/http_fields.h"
+
 namespace spa::core {
 namespace {
 
@@ -76,6 +78,21 @@ bool origin_listed(std::string_view origin, const std::vector<std::string>& allo
   auto a = parse_origin(origin);
   if (!a) return false;
   return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& o) { return parse_origin(o) == a; });
+}
+
+bool origin_allowed(const std::vector<std::string_view>& origin_lines, const std::vector<std::string>& allowed,
+                    std::string_view scheme, std::string_view host_header) {
+  if (origin_lines.size() != 1) return false;
+  std::string_view origin = trim_ows(origin_lines[0]);
+  if (!allowed.empty()) return origin_listed(origin, allowed);
+  return same_origin(origin, scheme, host_header);
+}
+
+bool csrf_origin_allowed(const std::vector<std::string_view>& origin_lines,
+                         const std::vector<std::string_view>& fetch_site_lines, const std::vector<std::string>& allowed,
+                         std::string_view scheme, std::string_view host_header) {
+  if (!origin_lines.empty()) return origin_allowed(origin_lines, allowed, scheme, host_header);
+  return fetch_site_lines.size() == 1 && trim_ows(fetch_site_lines[0]) == "same-origin";
 }
 
 }  // namespace spa::core

@@ -43,4 +43,18 @@ bool same_origin(std::string_view origin, std::string_view scheme, std::string_v
 // `origin` is one of `allowed` (configured origins), compared as tuples.
 bool origin_listed(std::string_view origin, const std::vector<std::string>& allowed);
 
+// The page behind a request's Origin lines may act here: exactly one line
+// (two: which one would the upstream read?), OWS trimmed, naming one of
+// `allowed` or, with none listed, the request's own origin (`scheme`,
+// `host_header`). The WebSocket upgrade's rule once an Origin was sent.
+bool origin_allowed(const std::vector<std::string_view>& origin_lines, const std::vector<std::string>& allowed,
+                    std::string_view scheme, std::string_view host_header);
+
+// CSRF (spa_auth_csrf_origin), for an unsafe request with the token cookie:
+// origin_allowed when any Origin was sent; without one, exactly one
+// `Sec-Fetch-Site: same-origin` (scripts cannot set Sec-Fetch-*).
+bool csrf_origin_allowed(const std::vector<std::string_view>& origin_lines,
+                         const std::vector<std::string_view>& fetch_site_lines, const std::vector<std::string>& allowed,
+                         std::string_view scheme, std::string_view host_header);
+
 }  // namespace spa::core

@@ -22,8 +22,7 @@ bool SessionReader::open(const std::string& path, std::string& err) {
 }
 
 void SessionReader::close() {
-  if (txn_) mdb_txn_abort(txn_);
-  txn_ = nullptr;
+  txn_.abort();
   env_.close();  // before any new open: closing a lock file fd drops this process's locks on it
   txn_env_ok_ = false;
 }
@@ -76,15 +75,6 @@ void SessionReader::refresh(int64_t now) {
   if (!same || !data_file_whole(env_.get(), path_, err)) reopen(err);
 }
 
-int SessionReader::begin() {
-  int rc = txn_ ? mdb_txn_renew(txn_) : mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &txn_);
-  if (rc != 0 && txn_) {
-    mdb_txn_abort(txn_);
-    txn_ = nullptr;
-  }
-  return rc;
-}
-
 SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, std::optional<int64_t> iat, std::string& err) {
   // spa-authd's ids are 32 hex characters; an empty or huge one (LMDB
   // refuses keys over 511 bytes) is simply not a session of ours.
@@ -93,34 +83,31 @@ SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, st
     err = reason_;
     return Lookup::kError;
   }
-  int rc = begin();
+  int rc = txn_.renew_read(env_.get());
   if (rc == MDB_READERS_FULL) {
     // Slots of workers that were killed while registered: clear, retry once.
     int dead = 0;
     mdb_reader_check(env_.get(), &dead);
-    rc = begin();
+    rc = txn_.renew_read(env_.get());
   } else if (rc == MDB_MAP_RESIZED) {
     mdb_env_set_mapsize(env_.get(), 0);  // the writer grew the map: adopt its size
-    rc = begin();
+    rc = txn_.renew_read(env_.get());
   }
   if (rc != 0) {
     err = mdb_strerror(rc);
     return Lookup::kError;
   }
+  LmdbSnapshot snapshot(txn_);  // released as soon as this lookup ends
   MDB_val key = mdb_val(sid), value;
-  rc = mdb_get(txn_, sessions_, &key, &value);
-  Lookup result;
-  if (rc == MDB_NOTFOUND) {
-    result = Lookup::kUnknown;
-  } else if (rc != 0) {
+  rc = mdb_get(txn_.get(), sessions_, &key, &value);
+  if (rc == MDB_NOTFOUND) return Lookup::kUnknown;
+  if (rc != 0) {
     err = mdb_strerror(rc);
-    result = Lookup::kError;
-  } else {
-    auto record = SessionRecord::decode(view(value));
-    result = !record ? Lookup::kUnknown : record->accepts(now, iat) ? Lookup::kValid : Lookup::kRevoked;
+    return Lookup::kError;
   }
-  mdb_txn_reset(txn_);  // release the snapshot at once: a long reader would stall the writer's page reuse
-  return result;
+  auto record = SessionRecord::decode(view(value));
+  if (!record) return Lookup::kUnknown;
+  return record->accepts(now, iat) ? Lookup::kValid : Lookup::kRevoked;
 }
 
 SessionReader::~SessionReader() { close(); }

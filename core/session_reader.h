@@ -57,12 +57,11 @@ class SessionReader {
   };
   bool reopen(std::string& err);
   void close();
-  int begin();
 
   std::string path_;
   LmdbEnv env_;
   MDB_dbi sessions_ = 0;
-  MDB_txn* txn_ = nullptr;  // kept reset between lookups
+  LmdbTxn txn_;  // kept, reset between lookups
   bool txn_env_ok_ = false;
   std::string reason_ = "not opened";
   FileId data_id_, lock_id_;

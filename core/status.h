@@ -2,6 +2,9 @@
 // name is what $spa_auth_result shows and the docs list.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace spa::core {
@@ -27,10 +30,36 @@ enum class Status {
   kDuplicateCookie,  // the token cookie's name was sent more than once (a planted cookie)
 };
 
-// Stable snake_case name: "ok", "bad_signature", ...
+// What a refusal says in WWW-Authenticate (RFC 6750 §3, RFC 9470 §3).
+enum class Challenge {
+  kNone,    // not a token problem (an Origin refusal): the module's own answer has no challenge
+  kRealm,   // `Bearer realm="spa"` alone: no token was sent (RFC 6750 §3), or the fault is ours
+  kError,   // plus error="<error_code>", error_description="<description>"
+  kStepUp,  // kError, plus max_age=N when the location has spa_auth_max_age (RFC 9470 §3)
+};
+
+// Everything a status means outside the module: one line per status in
+// status.cc, the only place that maps a status to HTTP.
+struct StatusInfo {
+  std::string_view name;          // $spa_auth_result: "ok", "bad_signature", ...
+  int http = 0;                   // the refusal's HTTP status; 0 for kOk (the request goes on)
+  std::string_view error_code;    // the refusal's body error.code and the challenge's error=
+  Challenge challenge = Challenge::kNone;
+  std::string_view description;   // error_description, the body's message, logs; never token data
+};
+
+StatusInfo status_info(Status s);
+
+// Stable snake_case name: "ok", "bad_signature", ... (status_info(s).name)
 std::string_view status_name(Status s);
 
 // One short sentence for error_description and logs. Never contains token data.
 std::string_view status_description(Status s);
+
+// The WWW-Authenticate value for a refusal with `s`. `max_age` is the
+// location's spa_auth_max_age, named by step-up challenges. kNone statuses
+// read as kError here: a refusal handed back to nginx under `satisfy any`
+// carries a challenge whatever the reason.
+std::string www_authenticate(Status s, std::optional<int64_t> max_age);
 
 }  // namespace spa::core

@@ -74,4 +74,13 @@ std::string close_frame(uint16_t code, std::string_view reason) {
   return f;
 }
 
+std::string_view close_reason_text(CloseReason r) {
+  switch (r) {
+    case CloseReason::kTokenExpired: return "token expired";
+    case CloseReason::kSessionRevoked: return "session revoked";
+    case CloseReason::kNoFrameBoundary: return "no frame boundary";
+  }
+  return "unknown";
+}
+
 }  // namespace spa::core

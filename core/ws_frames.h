@@ -35,4 +35,10 @@ class FrameTracker {
 // 123 bytes (RFC 6455 §5.5: control frames carry at most 125 bytes).
 std::string close_frame(uint16_t code, std::string_view reason);
 
+// Why the module ended an authorized socket. The text is the close frame's
+// reason (kNoFrameBoundary sends none) and spa_auth_status's label.
+enum class CloseReason { kTokenExpired, kSessionRevoked, kNoFrameBoundary };
+inline constexpr size_t kCloseReasons = 3;
+std::string_view close_reason_text(CloseReason r);
+
 }  // namespace spa::core

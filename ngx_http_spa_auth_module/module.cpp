@@ -21,7 +21,7 @@ extern "C" {
 __attribute__((visibility("default"))) ngx_module_t ngx_http_spa_auth_module = {
     NGX_MODULE_V1,
     &module_ctx,
-    spa::ngx::commands,
+    spa::ngx::directives::commands,
     NGX_HTTP_MODULE,
     nullptr,                   // init master
     nullptr,                   // init module

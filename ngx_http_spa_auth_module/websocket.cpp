@@ -13,11 +13,12 @@
 #include "ngx_http_spa_auth_module/spa_auth.h"
 
 #include "core/http_fields.h"
+#include "core/module_defaults.h"
 #include "core/origin.h"
-#include "core/session_reader.h"
-#include "core/ws_frames.h"
 
 namespace spa::ngx {
+
+namespace defaults = core::module_defaults;
 
 // One authorized socket. Lives in the request's pool (pool_new), so it goes
 // with the connection; its destructor takes its events off nginx's lists.
@@ -26,11 +27,11 @@ struct WsState {
   ngx_send_pt client_send = nullptr;  // the connection's own send()
   core::FrameTracker to_client;
   int64_t exp_ms = 0;
-  int64_t recheck_ms = 10'000;
+  int64_t recheck_ms = defaults::kWebSocketRecheckMs;
   std::string sid;
   std::optional<int64_t> iat;  // the token's: a role change refuses older tokens
-  const char* reason = nullptr;       // set once a close is due
-  bool close_pending = false;         // waiting for the frame under way to end
+  std::optional<core::CloseReason> reason;  // set once a close is due
+  bool close_pending = false;               // waiting for the frame under way to end
   bool close_sent = false;
   ngx_event_t timer{};
   ngx_event_t finish{};
@@ -50,23 +51,9 @@ struct WsState {
 
 namespace {
 
-// How long a close may wait for the frame under way to end before the
-// connection is closed without a close frame.
-constexpr ngx_msec_t kBoundaryWaitMs = 2000;
-
 ngx_http_output_header_filter_pt next_header_filter;
 
-ngx_table_elt_t* find_header(ngx_list_t* list, std::string_view lowercase) {
-  for (ngx_list_part_t* part = &list->part; part; part = part->next) {
-    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
-    for (ngx_uint_t i = 0; i < part->nelts; ++i)
-      if (h[i].hash != 0 && h[i].key.len == lowercase.size() &&
-          ngx_strncasecmp(h[i].key.data, reinterpret_cast<u_char*>(const_cast<char*>(lowercase.data())),
-                          lowercase.size()) == 0)
-        return &h[i];
-  }
-  return nullptr;
-}
+std::string reason_text(const WsState* ws) { return std::string(core::close_reason_text(*ws->reason)); }
 
 // Ends the proxied connection: unsent upstream bytes (whole frames: the
 // tracker is at a boundary) are dropped, the upstream side is marked
@@ -86,16 +73,17 @@ void finish(WsState* ws) {
 }
 
 void send_close(WsState* ws) {
-  std::string frame = core::close_frame(4401, ws->reason);
+  std::string reason = reason_text(ws);
+  std::string frame = core::close_frame(defaults::kCloseCode, reason);
   ngx_connection_t* c = ws->r->connection;
   ssize_t n = c->write->ready ? ws->client_send(c, reinterpret_cast<u_char*>(frame.data()), frame.size()) : 0;
   ws->close_sent = true;
-  ngx_log_error(NGX_LOG_INFO, c->log, 0, "spa_auth: websocket closed: %s%s", ws->reason,
+  ngx_log_error(NGX_LOG_INFO, c->log, 0, "spa_auth: websocket closed: %s%s", reason.c_str(),
                 n == static_cast<ssize_t>(frame.size()) ? "" : " (the client was not reading; no close frame)");
-  count_websocket_close(ws->reason);
+  count_websocket_close(*ws->reason);
 }
 
-void begin_close(WsState* ws, const char* reason) {
+void begin_close(WsState* ws, core::CloseReason reason) {
   ws->reason = reason;
   if (ws->to_client.at_boundary()) {
     send_close(ws);
@@ -104,37 +92,45 @@ void begin_close(WsState* ws, const char* reason) {
   }
   ws->close_pending = true;
   ngx_log_error(NGX_LOG_INFO, ws->r->connection->log, 0,
-                "spa_auth: websocket close due (%s), waiting for the frame under way to end", reason);
-  ngx_add_timer(&ws->timer, kBoundaryWaitMs);
+                "spa_auth: websocket close due (%s), waiting for the frame under way to end", reason_text(ws).c_str());
+  ngx_add_timer(&ws->timer, static_cast<ngx_msec_t>(defaults::kCloseBoundaryWaitMs));
+}
+
+// The timer: the token's exp, the next session recheck, or the end of the
+// wait for a frame boundary.
+bool on_timer_event(WsState* ws) {
+  if (ws->close_pending) {
+    ngx_log_error(NGX_LOG_INFO, ws->r->connection->log, 0,
+                  "spa_auth: websocket closed: %s (no frame boundary within %Mms, no close frame)",
+                  reason_text(ws).c_str(), static_cast<ngx_msec_t>(defaults::kCloseBoundaryWaitMs));
+    count_websocket_close(core::CloseReason::kNoFrameBoundary);
+    finish(ws);
+    return true;
+  }
+  int64_t now = now_ms();
+  if (now >= ws->exp_ms) {
+    begin_close(ws, core::CloseReason::kTokenExpired);
+    return true;
+  }
+  // A store that cannot be read keeps the socket (check_session logs it).
+  if (!ws->sid.empty() && check_session(ws->r, ws->sid, ws->iat) == core::Status::kRevoked) {
+    begin_close(ws, core::CloseReason::kSessionRevoked);
+    return true;
+  }
+  ngx_add_timer(&ws->timer, static_cast<ngx_msec_t>(std::min(ws->exp_ms - now, ws->recheck_ms)));
+  return true;
 }
 
 void on_timer(ngx_event_t* ev) {
   auto* ws = static_cast<WsState*>(ev->data);
-  try {
-    if (ws->close_pending) {
-      ngx_log_error(NGX_LOG_INFO, ws->r->connection->log, 0,
-                    "spa_auth: websocket closed: %s (no frame boundary within %Mms, no close frame)", ws->reason,
-                    kBoundaryWaitMs);
-      count_websocket_close("no frame boundary");
-      finish(ws);
-      return;
-    }
-    int64_t now = now_ms();
-    if (now >= ws->exp_ms) return begin_close(ws, "token expired");
-    // A store that cannot be read keeps the socket (check_session logs it).
-    if (!ws->sid.empty() && check_session(ws->r, ws->sid, ws->iat) == core::Status::kRevoked)
-      return begin_close(ws, "session revoked");
-    ngx_add_timer(&ws->timer, static_cast<ngx_msec_t>(std::min(ws->exp_ms - now, ws->recheck_ms)));
-  } catch (const std::exception& e) {
-    ngx_log_error(NGX_LOG_ERR, ws->r->connection->log, 0, "spa_auth: internal error: %s", e.what());
-    finish(ws);
-  }
+  // An exception ends the socket: its lifetime can no longer be enforced.
+  if (!at_boundary(ws->r->connection->log, false, [ws] { return on_timer_event(ws); })) finish(ws);
 }
 
 void on_finish(ngx_event_t* ev) { finish(static_cast<WsState*>(ev->data)); }
 
 // In front of the client connection's send() after the 101.
-ssize_t tracked_send(ngx_connection_t* c, u_char* buf, size_t size) {
+ssize_t tracked_send_bytes(ngx_connection_t* c, u_char* buf, size_t size) {
   auto* r = static_cast<ngx_http_request_t*>(c->data);
   RequestCtx* ctx = get_ctx(r);
   WsState* ws = ctx ? ctx->ws : nullptr;
@@ -155,7 +151,11 @@ ssize_t tracked_send(ngx_connection_t* c, u_char* buf, size_t size) {
   return n;
 }
 
-ngx_int_t header_filter(ngx_http_request_t* r) {
+ssize_t tracked_send(ngx_connection_t* c, u_char* buf, size_t size) {
+  return at_boundary(c->log, ssize_t{NGX_ERROR}, [&] { return tracked_send_bytes(c, buf, size); });
+}
+
+ngx_int_t filter_headers(ngx_http_request_t* r) {
   if (r->headers_out.status != NGX_HTTP_SWITCHING_PROTOCOLS) return next_header_filter(r);
   RequestCtx* ctx = r == r->main ? get_ctx(r) : nullptr;
   // Defence in depth: in a spa_auth_websocket location no 101 reaches the
@@ -189,6 +189,12 @@ ngx_int_t header_filter(ngx_http_request_t* r) {
   return rc;
 }
 
+ngx_int_t header_filter(ngx_http_request_t* r) {
+  return at_boundary(r->connection->log, ngx_int_t{NGX_ERROR}, [r] { return filter_headers(r); });
+}
+
+bool is_subprotocol_header(const ngx_table_elt_t& h, const void*) { return header_named(h, "sec-websocket-protocol"); }
+
 }  // namespace
 
 // Upgrade is a list (RFC 9110 §7.8) and may come in several lines: any
@@ -196,28 +202,17 @@ ngx_int_t header_filter(ngx_http_request_t* r) {
 bool is_upgrade(ngx_http_request_t* r) { return core::upgrade_offers(header_lines(r, "upgrade"), "websocket"); }
 
 // Cross-site WebSocket hijacking: a browser sends Origin with every
-// upgrade, and cookies with it. No list: the page must be on this host.
+// upgrade, and cookies with it. No list: the page must be on this host
+// (scheme, host and port, not the host alone).
 bool websocket_origin_allowed(ngx_http_request_t* r, const LocSettings& s) {
-  ngx_table_elt_t* o = find_header(&r->headers_in.headers, "origin");
-  if (o == nullptr) return true;  // not a browser: no cookies ride along uninvited
-  auto origins = header_lines(r, "origin");
-  if (origins.size() != 1) return false;  // two Origin lines: which one would the upstream read?
-  std::string_view origin = core::trim_ows(origins[0]);
-  if (!s.ws_origins->empty()) return core::origin_listed(origin, *s.ws_origins);
-  // Same origin: scheme, host and port, not the host alone.
-  return core::same_origin(origin, request_scheme(r), request_host(r));
+  if (find_header(&r->headers_in.headers, "origin") == nullptr) return true;  // not a browser: no cookies uninvited
+  return core::origin_allowed(header_lines(r, "origin"), *s.ws_origins, request_scheme(r), request_host(r));
 }
 
 bool subprotocol_token(ngx_http_request_t* r, std::string_view& token) {
   std::string rest;
   return core::subprotocol_bearer(header_lines(r, "sec-websocket-protocol"), token, rest) && !token.empty();
 }
-
-namespace {
-bool is_subprotocol_header(const ngx_table_elt_t& h, const void*) {
-  return h.key.len == 22 && ngx_strncasecmp(h.key.data, (u_char*)"sec-websocket-protocol", 22) == 0;
-}
-}  // namespace
 
 bool strip_subprotocol_token(ngx_http_request_t* r) {
   std::string rest;
@@ -243,35 +238,6 @@ ngx_int_t websocket_authorized(ngx_http_request_t* r, RequestCtx* ctx, const Loc
   ws->finish.log = r->connection->log;
   ctx->ws = ws;
   ctx->token_from_subprotocol = from_subprotocol;
-  return NGX_OK;
-}
-
-// Upstream headers of a spa_auth_websocket location: the upstream hears of
-// an upgrade only when the access handler let it through.
-ngx_int_t upgrade_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) {
-  static u_char websocket[] = "websocket";
-  RequestCtx* ctx = get_ctx(r->main);
-  if (ctx == nullptr || !ctx->upgrade_ok) {
-    v->not_found = 1;
-    return NGX_OK;
-  }
-  v->data = websocket;
-  v->len = sizeof websocket - 1;
-  v->valid = 1;
-  v->no_cacheable = 0;
-  v->not_found = 0;
-  return NGX_OK;
-}
-
-ngx_int_t connection_upgrade_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) {
-  static u_char upgrade[] = "upgrade", close[] = "close";
-  RequestCtx* ctx = get_ctx(r->main);
-  bool up = ctx != nullptr && ctx->upgrade_ok;
-  v->data = up ? upgrade : close;
-  v->len = up ? sizeof upgrade - 1 : sizeof close - 1;
-  v->valid = 1;
-  v->no_cacheable = 0;
-  v->not_found = 0;
   return NGX_OK;
 }
 

@@ -56,4 +56,10 @@ std::string truncate_signature(const std::string& token, size_t drop_chars) {
   return t;
 }
 
+std::vector<Status> all_statuses() {
+  std::vector<Status> out;
+  for (int i = 0; status_name(static_cast<Status>(i)) != "unknown"; ++i) out.push_back(static_cast<Status>(i));
+  return out;
+}
+
 }  // namespace test

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/jwk.h"
+#include "core/status.h"
 
 // Last: check.h defines macros (fail, ...) that clash with iostreams.
 #include <check.h>
@@ -33,6 +35,12 @@ Suite* lifecycle_suite();
 Suite* utf8_suite();
 Suite* http_edge_suite();
 Suite* bulkhead_suite();
+Suite* status_suite();
+Suite* token_carriers_suite();
+Suite* origin_suite();
+Suite* metrics_text_suite();
+Suite* names_suite();
+Suite* module_docs_suite();
 
 namespace test {
 
@@ -49,5 +57,9 @@ std::string mint(const spa::core::Jwk& key, spa::core::Alg alg, const nlohmann::
 // Token helpers for negative tests.
 std::string flip_signature_bit(const std::string& token, size_t bit);
 std::string truncate_signature(const std::string& token, size_t drop_chars);
+
+// Every core::Status in order: the status table's lines up to its fallback,
+// so a status added to the table is here without a list to update.
+std::vector<spa::core::Status> all_statuses();
 
 }  // namespace test

@@ -26,6 +26,12 @@ int main() {
   srunner_add_suite(sr, utf8_suite());
   srunner_add_suite(sr, http_edge_suite());
   srunner_add_suite(sr, bulkhead_suite());
+  srunner_add_suite(sr, status_suite());
+  srunner_add_suite(sr, token_carriers_suite());
+  srunner_add_suite(sr, origin_suite());
+  srunner_add_suite(sr, metrics_text_suite());
+  srunner_add_suite(sr, names_suite());
+  srunner_add_suite(sr, module_docs_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -1,11 +1,12 @@
 // Rate limits: GCRA with a fake clock (exact boundaries, long windows, a
 // clock going backwards) and the zone table (LRU eviction, long keys, kept
-// across a reload).
+// across a reload), and the text of the fields a limited answer carries.
 #include <string>
 #include <vector>
 
 #include "core/gcra.h"
 #include "core/limiter_table.h"
+#include "core/rate_fields.h"
 #include "tests/unit/helpers.h"
 
 namespace {
@@ -150,6 +151,34 @@ START_TEST(long_keys_and_reloads) {
 }
 END_TEST
 
+START_TEST(rate_fields_name_the_zone) {
+  auto rate = parse_rate("5/15m");
+  ck_assert(rate.has_value());
+  std::string policy = spa::core::rate_limit_policy("login", *rate);
+  ck_assert_str_eq(policy.c_str(), "\"login\";q=5;w=900");
+  // Passed: what is left and when the bucket is full again.
+  auto first = rate_check(*rate, 0, kT0);
+  std::string passed = spa::core::rate_limit_state("login", first);
+  ck_assert_str_eq(passed.c_str(), "\"login\";r=4;t=180");
+  // Refused: nothing left, and the wait, rounded up to whole seconds.
+  int64_t tat = first.tat_us;
+  for (int i = 0; i < 4; ++i) tat = rate_check(*rate, tat, kT0).tat_us;
+  auto refused = rate_check(*rate, tat, kT0 + kSec / 2);
+  ck_assert(!refused.allowed);
+  std::string state = spa::core::rate_limit_state("login", refused);
+  ck_assert_str_eq(state.c_str(), "\"login\";r=0;t=180");
+  ck_assert_int_eq(spa::core::retry_after_seconds(refused), 180);
+  // Retry-After is never 0: a wait under a second still says one.
+  spa::core::RateDecision soon;
+  soon.retry_after_us = 1;
+  ck_assert_int_eq(spa::core::retry_after_seconds(soon), 1);
+  soon.retry_after_us = 0;
+  ck_assert_int_eq(spa::core::retry_after_seconds(soon), 1);
+  std::string message = spa::core::rate_limited_message(180);
+  ck_assert_str_eq(message.c_str(), "too many requests; retry after 180 seconds");
+}
+END_TEST
+
 }  // namespace
 
 Suite* limiter_suite() {
@@ -161,6 +190,7 @@ Suite* limiter_suite() {
   tcase_add_test(t, clock_going_backwards);
   tcase_add_test(t, a_full_zone_evicts_the_least_recently_used);
   tcase_add_test(t, long_keys_and_reloads);
+  tcase_add_test(t, rate_fields_name_the_zone);
   suite_add_tcase(s, t);
   return s;
 }
