@@ -85,6 +85,11 @@ $(BUILD)/spa-verify-bench: $(BUILD)/bench/verify-bench.o $(BUILD)/libspa_core.a
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libspa_authd.a $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ $(AUTHD_LIBS) $(CHECK_FLAGS)
 
+# Made once, to write tests/unit/fixtures/store-v1.* (see its source); not
+# part of `make test`.
+$(BUILD)/make-store-v1: $(BUILD)/tests/unit/fixtures/make_store_v1.o $(BUILD)/libspa_authd.a $(BUILD)/libspa_core.a
+	$(CXX) -o $@ $^ $(AUTHD_LIBS) $(CHECK_FLAGS)
+
 test: deps
 	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests
 	@$(MAKE) --no-print-directory unit nginx-t
