@@ -19,7 +19,7 @@ CORE_SRCS := $(wildcard core/*.cc)
 CORE_OBJS := $(CORE_SRCS:%.cc=$(BUILD)/%.o)
 GLUE_SRCS := $(wildcard ngx_http_spa_auth_module/*.cpp)
 GLUE_OBJS := $(GLUE_SRCS:%.cpp=$(BUILD)/%.o)
-AUTHD_SRCS := $(filter-out authd/main.cc,$(wildcard authd/*.cc))
+AUTHD_SRCS := $(filter-out authd/main.cc,$(wildcard authd/*.cc authd/records/*.cc))
 AUTHD_OBJS := $(AUTHD_SRCS:%.cc=$(BUILD)/%.o)
 AUTHD_LIBS := -ltomlplusplus -llmdb -largon2 -loath -lqrencode -lcurl -lcrypto -lpthread
 UNIT_SRCS := $(wildcard tests/unit/*.cc)

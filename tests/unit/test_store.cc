@@ -21,6 +21,7 @@
 #include "core/session_reader.h"
 #include "tests/unit/auth_world.h"
 #include "tests/unit/helpers.h"
+#include "tests/unit/store_tests.h"
 
 using namespace spa::authd;
 using json = nlohmann::json;
@@ -515,5 +516,7 @@ Suite* store_suite() {
   tcase_add_test(tc, the_reader_follows_a_store_replaced_by_rename);
   tcase_add_test(tc, the_reader_refuses_truncated_and_garbage_files_without_faulting);
   suite_add_tcase(s, tc);
+  suite_add_tcase(s, records_tcase());
+  suite_add_tcase(s, migration_tcase());
   return s;
 }
