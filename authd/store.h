@@ -1,7 +1,8 @@
 // spa-authd's store: the interface the services write through, whatever
 // keeps the data. LmdbStore (authd/lmdb_store.h) is today's backend; a
-// PostgreSQL one (issue 18) implements the same two virtual functions and
-// the Txn primitives, and nothing above this header changes.
+// PostgreSQL one (issue 18) implements the same virtual functions (run_write,
+// run_read, usage, metrics, and Txn's load, save, remove, each) and calls
+// prepare_schema at open, and nothing above this header changes.
 //
 // The model, so that any backend can keep it: a fixed set of tables (Db),
 // each an ordered map from keys of 1 to kMaxKeyBytes bytes to values of any
