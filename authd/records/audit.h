@@ -12,28 +12,35 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "authd/records/json_fields.h"
+
 namespace spa::authd {
 
-struct AuditRecord {
+struct AuditRecord : records::JsonRecord<AuditRecord> {
   static constexpr int kVersion = 1;
 
   int64_t ts = 0;
   std::string event;
   std::optional<std::string> subject;
   std::string request_id;
-  nlohmann::json unknown = nlohmann::json::object();  // fields this format does not know, kept as they were
-
-  std::string to_json() const;
-  static std::optional<AuditRecord> from_json(std::string_view text);
-  nlohmann::json to_object() const;
-  static std::optional<AuditRecord> from_object(const nlohmann::json& j);
 
   // The event as the user's export shows it: without the subject.
-  nlohmann::json public_view() const;
+  nlohmann::json public_view() const {
+    nlohmann::json j = to_object();
+    j.erase("subject");
+    return j;
+  }
+
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("ts", r.ts);
+    f("event", r.event);
+    f("subject", r.subject);
+    f("request_id", r.request_id);
+  }
 };
 
 }  // namespace spa::authd

@@ -7,39 +7,38 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
-#include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "authd/records/json_fields.h"
 
 namespace spa::authd {
 
-struct ResetLinkRecord {
+struct ResetLinkRecord : records::JsonRecord<ResetLinkRecord> {
   static constexpr int kVersion = 1;
 
   std::string user;
   int64_t expires_at = 0;
-  nlohmann::json unknown = nlohmann::json::object();  // fields this format does not know, kept as they were
 
-  std::string to_json() const;
-  static std::optional<ResetLinkRecord> from_json(std::string_view text);
-  nlohmann::json to_object() const;
-  static std::optional<ResetLinkRecord> from_object(const nlohmann::json& j);
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("user", r.user);
+    f("expires_at", r.expires_at);
+  }
 };
 
-struct VerifyLinkRecord {
+struct VerifyLinkRecord : records::JsonRecord<VerifyLinkRecord> {
   static constexpr int kVersion = 1;
 
   std::string user;
   std::string email;
   int64_t expires_at = 0;
-  nlohmann::json unknown = nlohmann::json::object();  // fields this format does not know, kept as they were
 
-  std::string to_json() const;
-  static std::optional<VerifyLinkRecord> from_json(std::string_view text);
-  nlohmann::json to_object() const;
-  static std::optional<VerifyLinkRecord> from_object(const nlohmann::json& j);
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("user", r.user);
+    f("email", r.email);
+    f("expires_at", r.expires_at);
+  }
 };
 
 }  // namespace spa::authd

@@ -9,27 +9,26 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "authd/records/json_fields.h"
 
 namespace spa::authd {
 
-struct LockoutRecord {
+struct LockoutRecord : records::JsonRecord<LockoutRecord> {
   static constexpr int kVersion = 1;
 
   int failures = 0;
   int lockouts = 0;
   int64_t locked_until = 0;
   int64_t expires_at = 0;
-  nlohmann::json unknown = nlohmann::json::object();  // fields this format does not know, kept as they were
 
-  std::string to_json() const;
-  static std::optional<LockoutRecord> from_json(std::string_view text);
-  nlohmann::json to_object() const;
-  static std::optional<LockoutRecord> from_object(const nlohmann::json& j);
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("failures", r.failures);
+    f("lockouts", r.lockouts);
+    f("locked_until", r.locked_until);
+    f("expires_at", r.expires_at);
+  }
 };
 
 }  // namespace spa::authd

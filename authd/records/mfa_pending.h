@@ -13,14 +13,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "authd/records/json_fields.h"
 
 namespace spa::authd {
 
-struct MfaPendingRecord {
+struct MfaPendingRecord : records::JsonRecord<MfaPendingRecord> {
   static constexpr int kVersion = 1;
 
   std::string user;
@@ -29,12 +28,16 @@ struct MfaPendingRecord {
   std::optional<std::vector<std::string>> amr;
   std::optional<int64_t> epoch;
   std::optional<std::string> email_code;
-  nlohmann::json unknown = nlohmann::json::object();  // fields this format does not know, kept as they were
 
-  std::string to_json() const;
-  static std::optional<MfaPendingRecord> from_json(std::string_view text);
-  nlohmann::json to_object() const;
-  static std::optional<MfaPendingRecord> from_object(const nlohmann::json& j);
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("user", r.user);
+    f("expires_at", r.expires_at);
+    f("attempts", r.attempts);
+    f("amr", r.amr);
+    f("epoch", r.epoch);
+    f("email_code", r.email_code);
+  }
 };
 
 }  // namespace spa::authd

@@ -11,28 +11,26 @@
 //                       account; link_sid: the session that started it)
 #pragma once
 
-#include <optional>
 #include <string>
-#include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "authd/records/json_fields.h"
 
 namespace spa::authd {
 
-struct OAuthStateRecord {
+struct OAuthStateRecord : records::JsonRecord<OAuthStateRecord> {
   static constexpr int kVersion = 1;
 
   std::string provider;
   std::string box;
-  nlohmann::json unknown = nlohmann::json::object();  // fields this format does not know, kept as they were
 
-  std::string to_json() const;
-  static std::optional<OAuthStateRecord> from_json(std::string_view text);
-  nlohmann::json to_object() const;
-  static std::optional<OAuthStateRecord> from_object(const nlohmann::json& j);
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("provider", r.provider);
+    f("box", r.box);
+  }
 };
 
-struct OAuthStateSecrets {
+struct OAuthStateSecrets : records::JsonRecord<OAuthStateSecrets> {
   static constexpr int kVersion = 1;
 
   std::string nonce;
@@ -40,12 +38,15 @@ struct OAuthStateSecrets {
   std::string redirect_to = "/";
   std::string link_user;
   std::string link_sid;
-  nlohmann::json unknown = nlohmann::json::object();  // fields this format does not know, kept as they were
 
-  std::string to_json() const;
-  static std::optional<OAuthStateSecrets> from_json(std::string_view text);
-  nlohmann::json to_object() const;
-  static std::optional<OAuthStateSecrets> from_object(const nlohmann::json& j);
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("nonce", r.nonce);
+    f("verifier", r.verifier);
+    f("redirect_to", r.redirect_to);
+    f("link_user", r.link_user);
+    f("link_sid", r.link_sid);
+  }
 };
 
 }  // namespace spa::authd

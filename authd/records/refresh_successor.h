@@ -10,24 +10,24 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "authd/records/json_fields.h"
 
 namespace spa::authd {
 
-struct RefreshSuccessor {
+struct RefreshSuccessor : records::JsonRecord<RefreshSuccessor> {
   static constexpr int kVersion = 1;
 
   std::string access_token;
   std::string refresh_token;
   std::optional<int64_t> expires_at;  // always written; its readers take different defaults
-  nlohmann::json unknown = nlohmann::json::object();  // fields this format does not know, kept as they were
 
-  std::string to_json() const;
-  static std::optional<RefreshSuccessor> from_json(std::string_view text);
-  nlohmann::json to_object() const;
-  static std::optional<RefreshSuccessor> from_object(const nlohmann::json& j);
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("access_token", r.access_token);
+    f("refresh_token", r.refresh_token);
+    f("expires_at", r.expires_at);
+  }
 };
 
 }  // namespace spa::authd

@@ -18,11 +18,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "authd/records/json_fields.h"
 #include "core/session_record.h"
 
 namespace spa::authd {
 
-struct SessionMetaRecord {
+struct SessionMetaRecord : records::JsonRecord<SessionMetaRecord> {
   static constexpr int kVersion = 1;
 
   int64_t created_at = 0;
@@ -31,17 +32,21 @@ struct SessionMetaRecord {
   std::string user_agent;
   std::optional<std::vector<std::string>> amr;
   std::optional<int64_t> auth_time;
-  nlohmann::json unknown = nlohmann::json::object();  // fields this format does not know, kept as they were
-
-  std::string to_json() const;
-  static std::optional<SessionMetaRecord> from_json(std::string_view text);
-  nlohmann::json to_object() const;
-  static std::optional<SessionMetaRecord> from_object(const nlohmann::json& j);
 
   // A session as GET /sessions lists it; `meta` null when the session has
   // none (its times then come from the record).
   static nlohmann::json public_view(std::string_view sid, bool current, const core::SessionRecord& session,
                                     const SessionMetaRecord* meta);
+
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("created_at", r.created_at);
+    f("last_used_at", r.last_used_at);
+    f("ip", r.ip);
+    f("user_agent", r.user_agent);
+    f("amr", r.amr);
+    f("auth_time", r.auth_time);
+  }
 };
 
 }  // namespace spa::authd
