@@ -86,7 +86,9 @@ enum class TxnEnd { kCommit, kAbort };
 struct TxnError : Error {
   TxnError() = default;
   TxnError(Errc c, std::string m) : Error{c, std::move(m)} {}
-  // For `t.error().empty() ? "what failed" : t.error()`: a failure.
+  // transitional: removed when the services move to transact(). The
+  // string face: `store_failure(t.error())`, `t.error().empty()`, and
+  // `t.error().empty() ? "what failed" : t.error()` (a failure with that message).
   TxnError(const char* message) : Error{Errc::kStoreFailed, message} {}
   bool empty() const { return ok(); }
   operator const std::string&() const { return message; }
@@ -147,9 +149,11 @@ class Store {
     bool over_limit_ = false;
   };
 
+  // What the store takes, for /metrics and the 80 % warning (LMDB's terms;
+  // another backend fills what it can measure).
   struct Usage {
-    uint64_t used_bytes = 0;  // pages holding data (free pages not counted)
-    uint64_t file_bytes = 0;  // the file's high-water mark
+    uint64_t used_bytes = 0;  // what the data takes (LMDB: pages in use, free pages not counted)
+    uint64_t file_bytes = 0;  // the files' high-water mark
     uint64_t max_bytes = 0;   // [store] max_size
     uint64_t map_bytes = 0;   // max_size + the revocation reserve
   };
