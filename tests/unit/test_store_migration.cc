@@ -40,7 +40,8 @@ struct V1World : test::AuthWorld {
   std::string path;
 
   V1World() {
-    std::ifstream in("fixtures/store-v1.secrets.json");
+    std::ifstream in("fixtures/store-v1.secrets.json");  // `make unit` runs in tests/unit
+    ck_assert_msg(in.good(), "no fixtures/store-v1.secrets.json here: run from tests/unit");
     known = json::parse(in);
     // A TOTP step after the one spent at enabling; every link, pending
     // login and lockout of the fixture is still live.
