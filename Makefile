@@ -19,7 +19,7 @@ CORE_SRCS := $(wildcard core/*.cc)
 CORE_OBJS := $(CORE_SRCS:%.cc=$(BUILD)/%.o)
 GLUE_SRCS := $(wildcard ngx_http_spa_auth_module/*.cpp)
 GLUE_OBJS := $(GLUE_SRCS:%.cpp=$(BUILD)/%.o)
-AUTHD_SRCS := $(filter-out authd/main.cc,$(wildcard authd/*.cc))
+AUTHD_SRCS := $(filter-out authd/main.cc,$(wildcard authd/*.cc authd/records/*.cc))
 AUTHD_OBJS := $(AUTHD_SRCS:%.cc=$(BUILD)/%.o)
 AUTHD_LIBS := -ltomlplusplus -llmdb -largon2 -loath -lqrencode -lcurl -lcrypto -lpthread
 UNIT_SRCS := $(wildcard tests/unit/*.cc)
@@ -83,6 +83,11 @@ $(BUILD)/spa-verify-bench: $(BUILD)/bench/verify-bench.o $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ -lcrypto
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libspa_authd.a $(BUILD)/libspa_core.a
+	$(CXX) -o $@ $^ $(AUTHD_LIBS) $(CHECK_FLAGS)
+
+# Made once, to write tests/unit/fixtures/store-v1.* (see its source); not
+# part of `make test`.
+$(BUILD)/make-store-v1: $(BUILD)/tests/unit/fixtures/make_store_v1.o $(BUILD)/libspa_authd.a $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ $(AUTHD_LIBS) $(CHECK_FLAGS)
 
 test: deps

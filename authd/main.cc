@@ -24,7 +24,7 @@
 #include "authd/oauth.h"
 #include "authd/passwords.h"
 #include "authd/routes.h"
-#include "authd/store.h"
+#include "authd/lmdb_store.h"
 #include "authd/server.h"
 #include "authd/signing_keys.h"
 #include "authd/sweeper.h"
@@ -84,7 +84,7 @@ int rotate_keys(const Config& config) {
 }
 
 int set_role(const Config& config, const std::string& email, const std::string& role) {
-  Store store;
+  LmdbStore store;
   SigningKeys keys(key_options(config));
   std::string err;
   if (!store.open(config.store_path, err, config.store_max_size)) {
@@ -117,7 +117,7 @@ int serve(const Config& config) {
     log_event("error", "startup_failed", {{"reason", "signing keys: " + err}});
     return 1;
   }
-  Store store;
+  LmdbStore store;
   if (!store.open(config.store_path, err, config.store_max_size)) {
     log_event("error", "startup_failed", {{"reason", "store: " + err}});
     return 1;

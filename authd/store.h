@@ -1,43 +1,53 @@
-// spa-authd's LMDB store. One environment ([store] path), written only by
-// spa-authd; every change happens in one write transaction, committed
-// synchronously (LMDB's default), so `kill -9` loses nothing committed and
-// never leaves half a change.
+// spa-authd's store: the interface the services write through, whatever
+// keeps the data. LmdbStore (authd/lmdb_store.h) is today's backend; a
+// PostgreSQL one (issue 18) implements the same virtual functions (run_write,
+// run_read, usage, metrics, and Txn's load, save, remove, each) and calls
+// prepare_schema at open, and nothing above this header changes.
 //
-// Databases:
-//   meta           "schema_version" -> "1"
-//   users          user id (hex)                -> user JSON
+// The model, so that any backend can keep it: a fixed set of tables (Db),
+// each an ordered map from keys of 1 to kMaxKeyBytes bytes to values of any
+// bytes. Keys order as unsigned bytes (memcmp, a prefix before its
+// extensions); scans go by value (a prefix, or every key from one on), never
+// by a cursor a caller holds. Every change is one transaction that commits
+// whole, durably, before transact() returns, or not at all.
+//
+// Tables (key -> value; the JSON records are typed in authd/records/,
+// docs/authd.md "Store" has one line each):
+//   meta           "schema_version" -> "1", "indexes" -> "1", "timing_pad" -> ""
+//   users          user id (hex)                -> UserRecord
 //   users_by_email case-folded e-mail           -> user id
 //   users_by_name  case-folded username         -> user id
-//   sessions       session id (the JWT's sid)   -> core::SessionRecord (binary; the module reads it)
-//   session_meta   session id                   -> JSON (client address, user agent, last use)
+//   sessions       session id (the JWT's sid)   -> core::SessionRecord (binary; the module reads it;
+//                                                  the name and format are core/session_record.h's)
+//   session_meta   session id                   -> SessionMetaRecord (client address, user agent, amr)
 //   user_sessions  user id ":" session id       -> ""
-//   refresh        SHA-256(refresh token)       -> refresh record JSON
-//   audit          big-endian time ns + seq     -> event JSON (no personal data)
-//   mfa_pending    SHA-256(mfa_token)           -> {user, expires_at, attempts}: logins waiting for a second factor
-//   reset_tokens   SHA-256(reset token)         -> {user, expires_at}: password-reset links
+//   refresh        SHA-256(refresh token)       -> RefreshRecord (authd/refresh_rotation.h)
+//   audit          big-endian time ns + seq     -> AuditRecord (no personal data)
+//   mfa_pending    SHA-256(mfa_token)           -> MfaPendingRecord: logins waiting for a second factor
+//   reset_tokens   SHA-256(reset token)         -> ResetLinkRecord: password-reset links
 //   oauth_states   expiry (8 bytes, big-endian) + SHA-256(state)
-//                                               -> {provider, box}: OAuth logins under way; the
+//                                               -> OAuthStateRecord: OAuth logins under way; the
 //                                                  nonce, PKCE verifier and target sealed under a
 //                                                  key derived from the browser's binding cookie
 //   identities     provider ":" subject         -> user id: accounts at OAuth/OIDC providers
-//   verify_tokens  SHA-256(verification token)  -> {user, email, expires_at}: e-mail verification links
-//   lockouts       HMAC(mfa key, folded e-mail) -> {failures, lockouts, locked_until, expires_at}:
-//                                                  failed secrets per address, known or not, so a
-//                                                  lockout tells nothing about whether an account exists
+//   verify_tokens  SHA-256(verification token)  -> VerifyLinkRecord: e-mail verification links
+//   lockouts       HMAC(mfa key, folded e-mail) -> LockoutRecord: failed secrets per address, known
+//                                                  or not, so a lockout tells nothing about whether
+//                                                  an account exists
 //   session_refresh session id + SHA-256(refresh token) -> "": a session's refresh records
 //   user_records   user id + one letter (the table) + key -> "": a user's records in
 //                                                  mfa_pending (m), reset_tokens (r), ...
 //   user_audit     audit_id + audit key         -> "": a user's audit events
 //
 // Size: ordinary writes (sign-up, login, rotation, ...) are refused with
-// kFullError once the data passes `max_size`; the map is larger by a
-// reserve that only revocation-class writes (logout, revocation, disable,
-// reuse detection, deletion, sweeping) may use, so a full store can always
-// still end a session (docs/authd.md, "Store").
+// Errc::kStoreFull once the data passes `max_size`; revocation-class
+// writes (logout, revocation, disable, reuse detection, deletion,
+// sweeping) always run, growing the store only where Txn::over_limit
+// allows, so a full store can always still end a session (docs/authd.md,
+// "Store").
 #pragma once
 
-#include <sys/types.h>
-
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -48,7 +58,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/lmdb_handles.h"
+#include "authd/errors.h"
 #include "core/session_record.h"
 
 namespace spa::authd {
@@ -59,101 +69,141 @@ enum class Db {
 };
 inline constexpr int kDbCount = 18;
 inline constexpr const char* kSchemaVersion = "1";
+// LMDB's bound, kept by every backend so that a key works in all of them.
+inline constexpr size_t kMaxKeyBytes = 511;
+
+// The table's name (an LMDB named database; a SQL table). sessions is
+// core::kSessionsDb: the module opens it by that name.
+const char* db_name(Db db);
+
+// What a transaction's function decides: keep what it did, or drop it.
+enum class TxnEnd { kCommit, kAbort };
+
+// Txn::error(): an Error, still readable where the services take the
+// string error of Store::write (transitional: removed when the services
+// move to transact()). The message of kStoreFull and kStoreReplaced is
+// the old string (Store::kFullError, Store::kReplacedError).
+struct TxnError : Error {
+  TxnError() = default;
+  TxnError(Errc c, std::string m) : Error{c, std::move(m)} {}
+  // transitional: removed when the services move to transact(). The
+  // string face: `store_failure(t.error())`, `t.error().empty()`, and
+  // `t.error().empty() ? "what failed" : t.error()` (a failure with that message).
+  TxnError(const char* message) : Error{Errc::kStoreFailed, message} {}
+  bool empty() const { return ok(); }
+  operator const std::string&() const { return message; }
+};
 
 class Store {
  public:
-  class Txn {
-   public:
-    std::optional<std::string> get(Db db, std::string_view key) const;
-    bool put(Db db, std::string_view key, std::string_view value);
-    bool del(Db db, std::string_view key);
-    // Calls fn(key, value) for every key starting with prefix, in order,
-    // until fn returns false.
-    bool scan(Db db, std::string_view prefix,
-              const std::function<bool(std::string_view, std::string_view)>& fn) const;
-    // Like scan without a prefix, from the first key >= `from`.
-    bool scan_from(Db db, std::string_view from,
-                   const std::function<bool(std::string_view, std::string_view)>& fn) const;
-    const std::string& error() const { return err_; }
-    // In a revocation-class write: true when the store is past max_size,
-    // so whatever would grow it (a rotation, an audit event) must not.
-    bool over_limit() const { return over_limit_; }
-    // Ends the transaction's work with kFullError (return its result).
-    bool refuse_full() {
-      err_ = kFullError;
-      return false;
-    }
-
-   private:
-    friend class Store;
-    Txn(const Store& s, MDB_txn* t) : store_(s), txn_(t) {}
-    bool fail(int rc, const char* what) const;
-    const Store& store_;
-    MDB_txn* txn_;
-    mutable std::string err_;
-    bool over_limit_ = false;
-  };
-
-  // The error of a write refused because the store is full.
-  static constexpr const char* kFullError = "store_full";
-  // The error of a write after data.mdb was replaced underneath (a restore
-  // while spa-authd runs): it would land in the deleted file, so nothing is
-  // written until spa-authd is restarted on the new one.
-  static constexpr const char* kReplacedError = "store_replaced";
-  static constexpr uint64_t kDefaultMaxSize = uint64_t{1} << 30;
-  // Address space beyond max_size that only revocation-class writes use.
-  static uint64_t reserve_for(uint64_t max_size) { return std::max<uint64_t>(max_size / 4, uint64_t{4} << 20); }
-
   enum class WriteKind {
-    kOrdinary,    // refused (kFullError) once the store is past max_size
+    kOrdinary,    // refused (kStoreFull) once the store is past max_size
     kRevocation,  // always runs: ends sessions, deletes; grows only by what Txn::over_limit allows
   };
 
+  // One transaction's view of the tables. The primitives are the
+  // backend's; the rules around them (unusable keys, the first failure
+  // kept) are here, the same for every backend.
+  class Txn {
+   public:
+    using Visit = std::function<bool(std::string_view key, std::string_view value)>;
+
+    // nullopt when absent (or the key cannot exist); a failure is kept in error().
+    std::optional<std::string> get(Db db, std::string_view key) const;
+    bool put(Db db, std::string_view key, std::string_view value);
+    // True when the key is gone (absent already included).
+    bool del(Db db, std::string_view key);
+    // Calls fn(key, value) for every key starting with prefix, in order,
+    // until fn returns false. False only when the backend failed.
+    bool scan(Db db, std::string_view prefix, const Visit& fn) const;
+    // Like scan without a prefix, from the first key >= `from`.
+    bool scan_from(Db db, std::string_view from, const Visit& fn) const;
+
+    // The first failed call of this transaction (ok while none failed).
+    // Any failure means transact() commits nothing and answers it.
+    const TxnError& error() const { return error_; }
+    // In a revocation-class write: true when the store is past max_size,
+    // so whatever would grow it (a rotation, an audit event) must not.
+    bool over_limit() const { return over_limit_; }
+    // Ends the transaction's work with kStoreFull (return its result).
+    bool refuse_full();
+
+   protected:
+    explicit Txn(bool over_limit) : over_limit_(over_limit) {}
+    ~Txn() = default;
+    Txn(const Txn&) = delete;
+    Txn& operator=(const Txn&) = delete;
+    // Records a failure (only the first is kept: later ones are often its
+    // consequence); returns false for the caller to return.
+    bool fail(Errc code, std::string message) const;
+
+    // The backend's primitives, for keys already known to be usable.
+    virtual std::optional<std::string> load(Db db, std::string_view key) const = 0;
+    virtual bool save(Db db, std::string_view key, std::string_view value) = 0;
+    virtual bool remove(Db db, std::string_view key) = 0;
+    // Every key >= from that starts with prefix, in order, until fn says stop.
+    virtual bool each(Db db, std::string_view from, std::string_view prefix, const Visit& fn) const = 0;
+
+   private:
+    mutable TxnError error_;
+    bool over_limit_ = false;
+  };
+
+  // What the store takes, for /metrics and the 80 % warning (LMDB's terms;
+  // another backend fills what it can measure).
   struct Usage {
-    uint64_t used_bytes = 0;  // pages holding data (free pages not counted)
-    uint64_t file_bytes = 0;  // the file's high-water mark
+    uint64_t used_bytes = 0;  // what the data takes (LMDB: pages in use, free pages not counted)
+    uint64_t file_bytes = 0;  // the files' high-water mark
     uint64_t max_bytes = 0;   // [store] max_size
     uint64_t map_bytes = 0;   // max_size + the revocation reserve
   };
+  static constexpr uint64_t kDefaultMaxSize = uint64_t{1} << 30;
 
-  // Creates the directory (0750) and environment (files 0640, lock file
-  // 0660 so nginx's workers can register as readers) when missing; checks
-  // the schema version.
-  // Also clears reader slots left by dead processes (mdb_reader_check),
-  // and replaces a lock file that belongs to another data file (a store
-  // restored by renaming over data.mdb while nginx kept the old lock).
-  bool open(const std::string& path, std::string& err, uint64_t max_size = kDefaultMaxSize);
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
 
-  // Runs fn in a write transaction and commits when fn returns true; true
-  // means committed. When fn returns false everything it did is dropped
-  // and `err` stays empty, unless an LMDB call failed (or the store is
-  // full: kFullError). Only one write transaction runs at a time (LMDB's
-  // writer lock).
+  // Runs fn in a write transaction (one at a time). fn's answer decides:
+  // kCommit keeps what it did, kAbort drops it and the result is ok. Any
+  // failed Txn call inside (a backend error, the store full, the file
+  // replaced) drops everything and is the result, whatever fn answered.
+  // kStoreFull also before fn runs, for an ordinary write past max_size;
+  // kStoreReplaced when the data file was replaced underneath (a restore
+  // while spa-authd runs: the write would land in the deleted file).
+  Error transact(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind = WriteKind::kOrdinary) {
+    return run_write(fn, kind);
+  }
+  // Runs fn in a read transaction (a snapshot; many at once); the result
+  // is the first failed Txn call, if any.
+  Error view(const std::function<void(const Txn&)>& fn) const { return run_read(fn); }
+
+  virtual Usage usage() const = 0;
+  // Prometheus text: spa_authd_store_used_bytes, _file_bytes, _max_bytes.
+  virtual std::string metrics() const = 0;
+
+  // transitional: removed when the services move to transact().
+  // The string errors of write() and read(), and what Txn::error() reads as.
+  static constexpr const char* kFullError = "store_full";
+  static constexpr const char* kReplacedError = "store_replaced";
+  // transitional: removed when the services move to transact().
+  // transact() with fn's true as kCommit: true means committed. When fn
+  // returns false everything it did is dropped and `err` stays empty,
+  // unless a store call failed (kFullError, kReplacedError, or a reason).
   bool write(const std::function<bool(Txn&)>& fn, std::string& err, WriteKind kind = WriteKind::kOrdinary);
+  // transitional: removed when the services move to transact().
   bool read(const std::function<void(const Txn&)>& fn, std::string& err) const;
 
-  Usage usage() const;
-  // Prometheus text: spa_authd_store_used_bytes, _file_bytes, _max_bytes.
-  std::string metrics() const;
-
- private:
-  uint64_t used_bytes(MDB_txn* txn) const;
-  Usage usage_in(MDB_txn* txn) const;
-  bool past_limit(const Usage& u) const;
-  void note_usage(const Usage& u) const;
-
-  core::LmdbEnv env_;
-  MDB_dbi dbis_[kDbCount] = {};
-  std::string path_;
-  uint64_t max_size_ = kDefaultMaxSize;
-  uint64_t map_size_ = 0;
-  mutable std::atomic<bool> warned_{false};
-  mutable std::atomic<bool> full_logged_{false};  // "store_full" is said once per episode
-  mutable std::atomic<bool> replaced_logged_{false};
-  dev_t data_dev_ = 0;
-  ino_t data_ino_ = 0;
-  bool data_file_replaced() const;
+ protected:
+  Store() = default;
+  virtual Error run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) = 0;
+  virtual Error run_read(const std::function<void(const Txn&)>& fn) const = 0;
 };
+
+// What every backend does in its first write transaction at open: checks
+// (or, in an empty store, writes) meta/schema_version, and indexes a store
+// made before session_refresh, user_records and user_audit existed. ""
+// when it went well, else why not (the store must not be used).
+std::string prepare_schema(Store::Txn& t, const std::string& where);
 
 // The sessions database's record of `sid`; nullopt when absent or undecodable.
 std::optional<core::SessionRecord> load_session(const Store::Txn& t, std::string_view sid);

@@ -35,7 +35,7 @@ std::optional<nlohmann::json> parse(std::string_view v) {
 bool pass(Store& store, Db db, const Visit& visit, size_t& deleted, std::string& err) {
   std::string from;
   for (bool more = true; more;) {
-    bool ok = store.write(
+    Error e = store.transact(
         [&](Store::Txn& t) {
           Deletions dels;
           size_t seen = 0;
@@ -50,16 +50,19 @@ bool pass(Store& store, Db db, const Visit& visit, size_t& deleted, std::string&
             ++seen;
             return visit(t, k, v, dels);
           });
-          if (!scanned) return false;
+          if (!scanned) return TxnEnd::kAbort;  // the failure is the result
           for (const auto& [d, k] : dels) {
-            if (!t.del(d, k)) return false;
+            if (!t.del(d, k)) return TxnEnd::kAbort;
             if (d == db) ++deleted;
           }
           from = next;
-          return true;
+          return TxnEnd::kCommit;
         },
-        err, Store::WriteKind::kRevocation);  // deleting frees room: never refused
-    if (!ok) return false;
+        Store::WriteKind::kRevocation);  // deleting frees room: never refused
+    if (!e.ok()) {
+      err = e.message;
+      return false;
+    }
   }
   return true;
 }

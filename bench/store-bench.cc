@@ -18,7 +18,7 @@
 #include "authd/auth_service.h"
 #include "authd/crypto.h"
 #include "authd/signing_keys.h"
-#include "authd/store.h"
+#include "authd/lmdb_store.h"
 #include "authd/sweeper.h"
 
 using namespace spa::authd;
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   config.jwks_file = dir + "/jwks.json";
   int64_t now = 1'800'000'000;
   std::string err;
-  Store store;
+  LmdbStore store;
   if (!store.open(dir + "/store", err)) return std::fprintf(stderr, "%s\n", err.c_str()), 1;
   SigningKeys keys({config.key_dir, config.jwks_file, config.algorithm, config.access_ttl, 5});
   if (!keys.open(now, err)) return std::fprintf(stderr, "%s\n", err.c_str()), 1;

@@ -1,20 +1,44 @@
 #include "core/session_reader.h"
 
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
+
+#include "core/lmdb_handles.h"
 
 namespace spa::core {
 namespace {
 
-bool file_id(const std::string& file, dev_t& dev, ino_t& ino) {
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const FileId&) const = default;
+};
+
+bool file_id(const std::string& file, FileId& id) {
   struct stat st;
   if (::stat(file.c_str(), &st) != 0) return false;
-  dev = st.st_dev;
-  ino = st.st_ino;
+  id = {st.st_dev, st.st_ino};
   return true;
 }
 
 }  // namespace
+
+struct SessionReader::Lmdb {
+  LmdbEnv env;
+  MDB_dbi sessions = 0;
+  LmdbTxn txn;  // kept, reset between lookups
+  FileId data_id, lock_id;
+
+  ~Lmdb() { close(); }
+  void close() {
+    txn.abort();
+    env.close();  // before any new open: closing a lock file fd drops this process's locks on it
+  }
+  int begin() { return txn.renew_read(env.get()); }
+};
+
+SessionReader::SessionReader() : lmdb_(std::make_unique<Lmdb>()) {}
 
 bool SessionReader::open(const std::string& path, std::string& err) {
   path_ = path;
@@ -22,40 +46,40 @@ bool SessionReader::open(const std::string& path, std::string& err) {
 }
 
 void SessionReader::close() {
-  txn_.abort();
-  env_.close();  // before any new open: closing a lock file fd drops this process's locks on it
-  txn_env_ok_ = false;
+  lmdb_->close();
+  available_ = false;
 }
 
 bool SessionReader::reopen(std::string& err) {
   close();
+  Lmdb& l = *lmdb_;
   auto fail = [&](std::string why) {
-    env_.close();
+    l.env.close();
     reason_ = err = std::move(why);
     return false;
   };
   // Read the files' identities first: a replacement after this is seen
   // at the next refresh.
-  if (!file_id(path_ + "/data.mdb", data_id_.dev, data_id_.ino)) return fail(path_ + "/data.mdb: cannot stat");
+  if (!file_id(path_ + "/data.mdb", l.data_id)) return fail(path_ + "/data.mdb: cannot stat");
   struct stat st;
   long page = ::sysconf(_SC_PAGESIZE);
   if (::stat((path_ + "/data.mdb").c_str(), &st) != 0 || st.st_size < 2 * (page > 0 ? page : 4096))
     return fail(path_ + "/data.mdb is truncated (no room for its header)");
-  if (!env_.open(path_, MDB_RDONLY, 16, 0, 0, err)) return fail(err);
-  lock_id_ = {};
-  file_id(path_ + "/lock.mdb", lock_id_.dev, lock_id_.ino);
+  if (!l.env.open(path_, MDB_RDONLY, 16, 0, 0, err)) return fail(err);
+  l.lock_id = {};
+  file_id(path_ + "/lock.mdb", l.lock_id);
   std::string why;
-  if (!data_file_whole(env_.get(), path_, why)) return fail(why);
-  if (!lock_matches_data(env_.get()))
+  if (!data_file_whole(l.env.get(), path_, why)) return fail(why);
+  if (!lock_matches_data(l.env.get()))
     return fail(path_ + "/lock.mdb belongs to another data file (data.mdb was replaced; spa-authd renews the lock at start)");
   int dead = 0;
-  mdb_reader_check(env_.get(), &dead);  // slots of killed workers
+  mdb_reader_check(l.env.get(), &dead);  // slots of killed workers
   LmdbTxn txn;
-  int rc = txn.begin(env_.get(), MDB_RDONLY);
-  if (rc == 0) rc = mdb_dbi_open(txn.get(), "sessions", 0, &sessions_);
+  int rc = txn.begin(l.env.get(), MDB_RDONLY);
+  if (rc == 0) rc = mdb_dbi_open(txn.get(), kSessionsDb, 0, &l.sessions);
   if (rc != 0) return fail(std::string("LMDB ") + path_ + ": sessions database: " + mdb_strerror(rc));
   txn.commit();  // keeps the dbi handle open for the environment's life
-  txn_env_ok_ = true;
+  available_ = true;
   reason_.clear();
   return true;
 }
@@ -65,49 +89,56 @@ void SessionReader::refresh(int64_t now) {
   checked_ = true;
   checked_at_ = now;
   std::string err;
-  if (!txn_env_ok_) {
+  if (!available_) {
     if (!path_.empty()) reopen(err);
     return;
   }
+  Lmdb& l = *lmdb_;
   FileId data, lock;
-  bool same = file_id(path_ + "/data.mdb", data.dev, data.ino) && data == data_id_ &&
-              file_id(path_ + "/lock.mdb", lock.dev, lock.ino) && lock == lock_id_;
-  if (!same || !data_file_whole(env_.get(), path_, err)) reopen(err);
+  bool same = file_id(path_ + "/data.mdb", data) && data == l.data_id && file_id(path_ + "/lock.mdb", lock) &&
+              lock == l.lock_id;
+  if (!same || !data_file_whole(l.env.get(), path_, err)) reopen(err);
 }
 
 SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, std::optional<int64_t> iat, std::string& err) {
   // spa-authd's ids are 32 hex characters; an empty or huge one (LMDB
   // refuses keys over 511 bytes) is simply not a session of ours.
   if (sid.empty() || sid.size() > kMaxSidBytes) return Lookup::kUnknown;
-  if (!txn_env_ok_) {
+  if (!available_) {
     err = reason_;
     return Lookup::kError;
   }
-  int rc = txn_.renew_read(env_.get());
+  Lmdb& l = *lmdb_;
+  int rc = l.begin();
   if (rc == MDB_READERS_FULL) {
     // Slots of workers that were killed while registered: clear, retry once.
     int dead = 0;
-    mdb_reader_check(env_.get(), &dead);
-    rc = txn_.renew_read(env_.get());
+    mdb_reader_check(l.env.get(), &dead);
+    rc = l.begin();
   } else if (rc == MDB_MAP_RESIZED) {
-    mdb_env_set_mapsize(env_.get(), 0);  // the writer grew the map: adopt its size
-    rc = txn_.renew_read(env_.get());
+    mdb_env_set_mapsize(l.env.get(), 0);  // the writer grew the map: adopt its size
+    rc = l.begin();
   }
   if (rc != 0) {
     err = mdb_strerror(rc);
     return Lookup::kError;
   }
-  LmdbSnapshot snapshot(txn_);  // released as soon as this lookup ends
+  // The snapshot is released as soon as this lookup ends: a long reader
+  // would stall the writer's page reuse.
+  LmdbSnapshot snapshot(l.txn);
   MDB_val key = mdb_val(sid), value;
-  rc = mdb_get(txn_.get(), sessions_, &key, &value);
-  if (rc == MDB_NOTFOUND) return Lookup::kUnknown;
-  if (rc != 0) {
+  rc = mdb_get(l.txn.get(), l.sessions, &key, &value);
+  Lookup result;
+  if (rc == MDB_NOTFOUND) {
+    result = Lookup::kUnknown;
+  } else if (rc != 0) {
     err = mdb_strerror(rc);
-    return Lookup::kError;
+    result = Lookup::kError;
+  } else {
+    auto record = SessionRecord::decode(view(value));
+    result = !record ? Lookup::kUnknown : record->accepts(now, iat) ? Lookup::kValid : Lookup::kRevoked;
   }
-  auto record = SessionRecord::decode(view(value));
-  if (!record) return Lookup::kUnknown;
-  return record->accepts(now, iat) ? Lookup::kValid : Lookup::kRevoked;
+  return result;
 }
 
 SessionReader::~SessionReader() { close(); }

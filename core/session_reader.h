@@ -9,14 +9,12 @@
 // instead of faulting, and refresh() keeps trying to open it again.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "core/lmdb_handles.h"
 #include "core/session_record.h"
 
 namespace spa::core {
@@ -35,7 +33,7 @@ class SessionReader {
   // pages; retries a failed open.
   void refresh(int64_t now);
 
-  bool available() const { return txn_env_ok_; }
+  bool available() const { return available_; }
   // Why the reader is unavailable ("" while it is available).
   const std::string& unavailable_reason() const { return reason_; }
 
@@ -47,24 +45,22 @@ class SessionReader {
   // while unavailable.
   Lookup check(std::string_view sid, int64_t now, std::optional<int64_t> iat, std::string& err);
 
+  SessionReader();
   ~SessionReader();
+  SessionReader(const SessionReader&) = delete;
+  SessionReader& operator=(const SessionReader&) = delete;
 
  private:
-  struct FileId {
-    dev_t dev = 0;
-    ino_t ino = 0;
-    bool operator==(const FileId&) const = default;
-  };
   bool reopen(std::string& err);
   void close();
 
+  // The LMDB environment and the files' identities (session_reader.cc):
+  // what includes this header (the module's glue) sees no LMDB type.
+  struct Lmdb;
+  std::unique_ptr<Lmdb> lmdb_;
   std::string path_;
-  LmdbEnv env_;
-  MDB_dbi sessions_ = 0;
-  LmdbTxn txn_;  // kept, reset between lookups
-  bool txn_env_ok_ = false;
+  bool available_ = false;
   std::string reason_ = "not opened";
-  FileId data_id_, lock_id_;
   int64_t checked_at_ = 0;
   bool checked_ = false;
 };

@@ -18,6 +18,8 @@
 //   48          (size)
 //
 // Keys of the sessions database are the session id (`sid` claim) as text.
+// Its name and this format are defined here only: spa-authd's store and the
+// module's reader (core/session_reader.h) both take them from this file.
 #pragma once
 
 #include <array>
@@ -27,6 +29,9 @@
 #include <string_view>
 
 namespace spa::core {
+
+// The sessions database's name in spa-authd's LMDB environment.
+inline constexpr const char* kSessionsDb = "sessions";
 
 enum class SessionState : uint8_t { kActive = 0, kRevoked = 1, kUserDisabled = 2 };
 

@@ -11,6 +11,7 @@
 
 #include "authd/auth_service.h"
 #include "authd/crypto.h"
+#include "authd/lmdb_store.h"
 #include "authd/mailer.h"
 #include "tests/unit/helpers.h"
 
@@ -44,7 +45,7 @@ struct KeptMail final : spa::authd::MailSender {
 struct AuthWorld {
   std::string dir;
   spa::authd::Config config;
-  spa::authd::Store store;
+  spa::authd::LmdbStore store;
   std::unique_ptr<spa::authd::SigningKeys> keys;
   // No queue: the tests call from one thread, and a test that holds every
   // slot (hasher.admission()) sees the next check shed at once.

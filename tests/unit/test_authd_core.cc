@@ -6,7 +6,7 @@
 #include "authd/crypto.h"
 #include "authd/passwords.h"
 #include "authd/refresh_rotation.h"
-#include "authd/store.h"
+#include "authd/lmdb_store.h"
 #include "core/session_reader.h"
 #include "core/session_record.h"
 #include "tests/unit/helpers.h"
@@ -178,7 +178,7 @@ END_TEST
 
 START_TEST(store_commits_all_or_nothing) {
   TempDir d;
-  Store store;
+  LmdbStore store;
   std::string err;
   ck_assert_msg(store.open(d.path + "/db", err), "%s", err.c_str());
   ck_assert(store.write([](Store::Txn& t) { return t.put(Db::kUsers, "u1", "{}") && t.put(Db::kUsersByEmail, "a", "u1"); }, err));
@@ -206,11 +206,11 @@ START_TEST(store_refuses_another_schema_version) {
   TempDir d;
   std::string err;
   {
-    Store store;
+    LmdbStore store;
     ck_assert(store.open(d.path + "/db", err));
     ck_assert(store.write([](Store::Txn& t) { return t.put(Db::kMeta, "schema_version", "99"); }, err));
   }
-  Store again;
+  LmdbStore again;
   ck_assert(!again.open(d.path + "/db", err));
   ck_assert(err.find("schema version 99") != std::string::npos);
 }
@@ -218,7 +218,7 @@ END_TEST
 
 START_TEST(session_reader_sees_writes_at_once) {
   TempDir d;
-  Store store;
+  LmdbStore store;
   std::string err;
   ck_assert(store.open(d.path + "/db", err));
   SessionRecord r;
@@ -263,7 +263,7 @@ START_TEST(session_floor_refuses_older_tokens) {
   ck_assert_int_eq(SessionRecord::decode(old)->tokens_not_before, 0);
 
   TempDir d;
-  Store store;
+  LmdbStore store;
   std::string err;
   ck_assert(store.open(d.path + "/db", err));
   r.tokens_not_before = 400;

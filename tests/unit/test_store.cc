@@ -17,9 +17,11 @@
 #include "authd/mailer.h"
 #include "authd/refresh_rotation.h"
 #include "authd/sweeper.h"
+#include "core/lmdb_handles.h"
 #include "core/session_reader.h"
 #include "tests/unit/auth_world.h"
 #include "tests/unit/helpers.h"
+#include "tests/unit/store_tests.h"
 
 using namespace spa::authd;
 using json = nlohmann::json;
@@ -286,7 +288,7 @@ START_TEST(an_existing_store_opens_and_gets_its_indexes) {
     return t.put(Db::kResetTokens, "old-link", r.dump()) && t.del(Db::kMeta, "indexes");
   }, err));
   size_t events = w.count(Db::kAudit);
-  Store again;
+  LmdbStore again;
   ck_assert_msg(again.open(w.dir + "/store", err), "%s", err.c_str());
   size_t n = 0;
   again.read([&](const Store::Txn& t) {
@@ -326,7 +328,7 @@ std::string make_store(const std::string& dir, unsigned readers, int writes = 1)
     spa::core::LmdbTxn txn;
     ck_assert(txn.begin(env.get(), 0) == 0);
     MDB_dbi dbi;
-    ck_assert(mdb_dbi_open(txn.get(), "sessions", MDB_CREATE, &dbi) == 0);
+    ck_assert(mdb_dbi_open(txn.get(), spa::core::kSessionsDb, MDB_CREATE, &dbi) == 0);
     spa::core::SessionRecord r;
     r.expires_at = 2000;
     std::string active = r.encode();
@@ -340,14 +342,7 @@ std::string make_store(const std::string& dir, unsigned readers, int writes = 1)
   return dir;
 }
 
-struct Dir {
-  std::string path;
-  Dir() {
-    char tmpl[] = "/tmp/spa-reader-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~Dir() { std::system(("rm -rf " + path).c_str()); }
-};
+using Dir = test::StoreDir;
 
 void write_bytes(const std::string& file, const std::string& bytes) {
   std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
@@ -399,7 +394,7 @@ START_TEST(the_reader_follows_a_store_replaced_by_rename) {
   Dir d, copy;
   std::string err;
   {
-    Store store;
+    LmdbStore store;
     ck_assert(store.open(d.path, err));
   }
   make_store(d.path, 512, 30);  // many commits: the lock's transaction id is far from a fresh copy's
@@ -432,7 +427,7 @@ START_TEST(the_reader_follows_a_store_replaced_by_rename) {
     ck_assert(mdb_env_copy2(env.get(), copy.path.c_str(), MDB_CP_COMPACT) == 0);
   }
   {
-    Store c;
+    LmdbStore c;
     ck_assert_msg(c.open(copy.path, err), "%s", err.c_str());
     spa::core::SessionRecord r;
     r.expires_at = 2000;
@@ -447,7 +442,7 @@ START_TEST(the_reader_follows_a_store_replaced_by_rename) {
   ck_assert(reader.unavailable_reason().find("lock.mdb") != std::string::npos);
   // ...until spa-authd starts on the new file and renews the lock.
   {
-    Store restarted;
+    LmdbStore restarted;
     ck_assert_msg(restarted.open(d.path, err), "%s", err.c_str());
   }
   reader.refresh(3);
@@ -462,7 +457,7 @@ START_TEST(the_reader_refuses_truncated_and_garbage_files_without_faulting) {
   Dir d;
   std::string err;
   {
-    Store store;
+    LmdbStore store;
     ck_assert(store.open(d.path, err));
   }
   make_store(d.path, 512, 3);
@@ -514,5 +509,8 @@ Suite* store_suite() {
   tcase_add_test(tc, the_reader_follows_a_store_replaced_by_rename);
   tcase_add_test(tc, the_reader_refuses_truncated_and_garbage_files_without_faulting);
   suite_add_tcase(s, tc);
+  suite_add_tcase(s, interface_tcase());
+  suite_add_tcase(s, records_tcase());
+  suite_add_tcase(s, migration_tcase());
   return s;
 }

@@ -1,0 +1,52 @@
+// The LMDB backend of the Store (authd/store.h): one environment at
+// [store] path, written only by spa-authd; every change one write
+// transaction with LMDB's synchronous commit, so `kill -9` loses nothing
+// committed and never leaves half a change. nginx's workers read the
+// sessions database of the same environment (core/session_reader.h).
+//
+// Size: the map is `max_size` plus a reserve (reserve_for) that only
+// revocation-class writes may use; past max_size ordinary writes are
+// refused and Txn::over_limit tells revocations not to grow the store
+// (docs/authd.md, "Store").
+//
+// The only file of spa-authd that knows LMDB is lmdb_store.cc: this header
+// keeps the environment behind a pointer, so what includes it (main.cc,
+// tests) sees no LMDB type.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "authd/store.h"
+
+namespace spa::authd {
+
+class LmdbStore final : public Store {
+ public:
+  LmdbStore();
+  ~LmdbStore() override;
+
+  // Address space beyond max_size that only revocation-class writes use.
+  static uint64_t reserve_for(uint64_t max_size) { return std::max<uint64_t>(max_size / 4, uint64_t{4} << 20); }
+
+  // Creates the directory (0750) and environment (files 0640, lock file
+  // 0660 so nginx's workers can register as readers) when missing; checks
+  // the schema version (prepare_schema).
+  // Also clears reader slots left by dead processes (mdb_reader_check),
+  // and replaces a lock file that belongs to another data file (a store
+  // restored by renaming over data.mdb while nginx kept the old lock).
+  // On an open store, closes it first (no transaction may be running).
+  bool open(const std::string& path, std::string& err, uint64_t max_size = kDefaultMaxSize);
+
+  Usage usage() const override;
+  std::string metrics() const override;
+
+ private:
+  Error run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) override;
+  Error run_read(const std::function<void(const Txn&)>& fn) const override;
+
+  struct Env;  // the environment, its handles and the size bookkeeping (lmdb_store.cc)
+  std::unique_ptr<Env> env_;
+};
+
+}  // namespace spa::authd
