@@ -1,44 +1,41 @@
-// E-mail verification: a mailed single-use link, 24 hours, stored as the
-// SHA-256 of a 256-bit token ({"user", "email", "expires_at"} in
-// verify_tokens). Until it is used the address is not trusted: nothing is
-// linked to the account by that address, and with [security]
-// require_verified_email a password login answers 403 email_not_verified.
-#include "authd/auth_service.h"
+// E-mail verification (AccountService): a mailed single-use link, 24
+// hours, stored as the SHA-256 of a 256-bit token ({"user", "email",
+// "expires_at"} in verify_tokens). Until it is used the address is not
+// trusted: nothing is linked to the account by that address, and with
+// [security] require_verified_email a password login answers 403
+// email_not_verified.
+#include "authd/account_service.h"
 #include "authd/crypto.h"
-#include "authd/mailer.h"
-#include "authd/server.h"
+#include "authd/passwords.h"
 
 namespace spa::authd {
-namespace {
 
 using json = nlohmann::json;
 
-}  // namespace
-
-std::string AuthService::new_verify_link(Store::Txn& t, const json& user, int64_t now) {
+std::string AccountService::new_verify_link(Store::Txn& t, const json& user, int64_t now) {
   std::string token = random_token();
   json record = {{"user", user.value("id", "")}, {"email", user.value("email", "")},
                  {"expires_at", now + kVerifyTokenTtl}};
   return put_user_record(t, Db::kVerifyTokens, sha256(token), user.value("id", ""), record.dump()) ? token : std::string();
 }
 
-void AuthService::mail_verify_link(const std::string& address, const std::string& token) const {
+void AccountService::mail_verify_link(const std::string& address, const std::string& token) {
   // In the fragment: browsers send it to no server, so it stays out of
   // access logs and Referer headers (as the reset link).
-  std::string base = config_.allowed_origins.empty() ? config_.issuer : config_.allowed_origins.front();
-  deliver(MailClass::kLink, address, "Confirm your e-mail address",
-                "Someone created an account with this address. If it was you, open this link within 24 hours\n"
-                "and confirm with the password you chose:\n\n" + base + "/verify-email#token=" + token +
-                    "\n\nIf it was not you, ignore this message: without your address confirmed, the account\n"
-                    "cannot sign in, and you can still claim the address by resetting the password.\n");
+  issuer_.outbox().deliver(
+      MailClass::kLink, address, "Confirm your e-mail address",
+      "Someone created an account with this address. If it was you, open this link within 24 hours\n"
+      "and confirm with the password you chose:\n\n" + link_base(config_) + "/verify-email#token=" + token +
+          "\n\nIf it was not you, ignore this message: without your address confirmed, the account\n"
+          "cannot sign in, and you can still claim the address by resetting the password.\n");
 }
 
-Outcome AuthService::verify_email_request(const std::string& email, const ClientInfo& client) {
+Outcome AccountService::verify_email_request(const std::string& email, const ClientInfo& client) {
   Outcome same;  // the one answer, account or not, verified or not
   same.status = 202;
   same.data = {{"message", "if an account with this e-mail needs confirming, a link is on its way"}};
-  if (!valid_email(email)) return Outcome::error(400, "validation_failed", "email is not a valid address");
-  int64_t now = clock_();
+  if (!valid_email(email)) return Outcome::error(Errc::kValidationFailed, "email is not a valid address");
+  int64_t now = issuer_.now();
   std::string token, address, err;
   bool ok = store_.write(
       [&](Store::Txn& t) {
@@ -48,8 +45,8 @@ Outcome AuthService::verify_email_request(const std::string& email, const Client
         if (!user || user->value("disabled", false) || user->value("email_verified", false)) return timing_pad(t);
         address = user->value("email", "");
         int64_t wait = 0;  // over the limit: nothing stored, nothing sent, the same answer
-        if (!mail_room(MailClass::kLink, address, *id, now, wait)) return timing_pad(t);
-        audit(t, "email_verification_requested", *user, client, now);
+        if (!issuer_.outbox().room(MailClass::kLink, address, *id, now, wait)) return timing_pad(t);
+        issuer_.audit(t, "email_verification_requested", *user, client, now);
         // A new link gets its full week before the account is erased.
         if (user->contains("unverified_erase_at")) {
           (*user)["unverified_erase_at"] = std::max(user->value("unverified_erase_at", int64_t{0}), now + kUnverifiedTtl);
@@ -64,11 +61,11 @@ Outcome AuthService::verify_email_request(const std::string& email, const Client
   return same;
 }
 
-Outcome AuthService::verify_email_confirm(const std::string& token, const std::string& password,
-                                          const ClientInfo& client, const Principal* who) {
-  Outcome invalid = Outcome::error(401, "invalid_token", "the verification link is not valid or has expired");
+Outcome AccountService::verify_email_confirm(const std::string& token, const std::string& password,
+                                             const ClientInfo& client, const Principal* who) {
+  Outcome invalid = Outcome::error(Errc::kInvalidToken, "the verification link is not valid or has expired");
   if (token.empty() || token.size() > 128) return invalid;
-  int64_t now = clock_();
+  int64_t now = issuer_.now();
   std::string key = sha256(token);
   // Which account, to check its password outside the write lock.
   std::optional<json> user;
@@ -82,7 +79,7 @@ Outcome AuthService::verify_email_confirm(const std::string& token, const std::s
   if (!user) return invalid;
   bool has_password = !user->value("password", "").empty();
   std::optional<bool> good = false;
-  if (has_password) good = password_matches(&*user, password);
+  if (has_password) good = issuer_.password_matches(&*user, password);
   if (!good) return server_busy();  // the link stays usable
   Outcome result = invalid;
   bool ok = store_.write(
@@ -97,29 +94,29 @@ Outcome AuthService::verify_email_confirm(const std::string& token, const std::s
           return t.del(Db::kVerifyTokens, key) &&  // spent either way
                  t.del(Db::kUserRecords, user_record_index_key(Db::kVerifyTokens, id, key));
         std::string email = u->value("email", "");
-        if (auto locked = locked_out(t, email, now)) {
+        if (auto locked = issuer_.locked_out(t, email, now)) {
           result = *locked;
           return false;
         }
         // A password checked against credentials the account has since left is not good.
         if (has_password && (!*good || credential_epoch(*u) != credential_epoch(*user))) {
           // the link stays usable: a typo does not burn it
-          result = record_failure(t, email, &*u, client, now, "invalid_credentials",
-                                  "give the password chosen at sign-up to confirm the address");
+          result = issuer_.record_failure(t, email, &*u, client, now, Errc::kInvalidCredentials,
+                                          "give the password chosen at sign-up to confirm the address");
           return true;
         }
         if (!u->value("email_verified", false)) {
           // No password: nothing ties whoever set the account up to this
           // mailbox, so the mailbox's owner claims it (a reset sets a password).
           bool signed_in = who && who->user_id == id;
-          if (!has_password && !signed_in && !claim_unverified_account(t, *u, client, now)) return false;
+          if (!has_password && !signed_in && !issuer_.claim_unverified_account(t, *u, client, now)) return false;
           (*u)["email_verified"] = true;
           (*u)["email_verified_at"] = now;
           (*u)["updated_at"] = now;
           u->erase("unverified_erase_at");
-          audit(t, "email_verified", *u, client, now);
+          issuer_.audit(t, "email_verified", *u, client, now);
         }
-        if (!delete_user_records(t, Db::kVerifyTokens, id) || !clear_failures(t, email)) return false;
+        if (!delete_user_records(t, Db::kVerifyTokens, id) || !issuer_.clear_failures(t, email)) return false;
         result = Outcome();
         result.data = {{"email_verified", true}, {"user", public_user(*u)}};
         return t.put(Db::kUsers, id, u->dump());

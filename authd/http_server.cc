@@ -145,7 +145,8 @@ void Server::route(Request& req, Response& res) {
     try {
       route.second(req, res);
     } catch (...) {
-      // The exception's text may hold request data: it goes nowhere.
+      // Still inside the catch, so that the handler can name the exception
+      // in flight (std::current_exception); its text goes nowhere.
       res = Response();
       res.status = 500;
       if (exception_handler_) exception_handler_(req, res);

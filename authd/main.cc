@@ -154,22 +154,10 @@ int serve(const Config& config) {
     return 1;
   }
   AuthServer server(hasher.max_callers() + oauth.max_callers());
-  register_auth_routes(server, service, oauth, config);
-  auto& http = server.http();
-  http.Get("/health", [](const http::Request& req, http::Response& res) {
-    res.set_content(spa::core::success_envelope({{"status", "ok"}}, AuthServer::request_id(req), unix_now()) + "\n",
-                    "application/json");
-  });
-  http.Get("/api/v1/auth/jwks.json", [&config](const http::Request& req, http::Response& res) {
-    std::string text, e;
-    if (!read_file(config.jwks_file, text, e)) return AuthServer::send_error(req, res, 503, "unavailable", "keys not published");
-    res.set_header("Cache-Control", "public, max-age=60");
-    res.set_content(text, "application/jwk-set+json");
-  });
-  http.Get("/metrics", [&server, &store, &service, &hasher, &oauth](const http::Request&, http::Response& res) {
-    res.set_content(server.metrics() + store.metrics() + service.mail_metrics() + hasher.metrics() + oauth.metrics(),
-                    "text/plain; version=0.0.4");
-  });
+  register_routes(server, service, oauth, config,
+                  {[&server] { return server.metrics(); }, [&store] { return store.metrics(); },
+                   [&service] { return service.mail_metrics(); }, [&hasher] { return hasher.metrics(); },
+                   [&oauth] { return oauth.metrics(); }});
 
   std::thread waiter([&server, stop_signals] {
     int sig = 0;

@@ -1,7 +1,6 @@
 #include "authd/oauth.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include "authd/crypto.h"
 #include "authd/files.h"
@@ -59,25 +58,11 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
-// Ends a fetch however it ends (an exception included): the flag drops
-// and the requests waiting for it wake. Relocks when it must.
-class FetchDone {
- public:
-  FetchDone(std::unique_lock<std::mutex>& lock, bool& flag, std::condition_variable& cv)
-      : lock_(lock), flag_(flag), cv_(cv) {}
-  ~FetchDone() {
-    if (!lock_.owns_lock()) lock_.lock();
-    flag_ = false;
-    cv_.notify_all();
-  }
-  FetchDone(const FetchDone&) = delete;
-  FetchDone& operator=(const FetchDone&) = delete;
+Outcome unknown_provider() { return Outcome::error(Errc::kUnknownProvider, "no such sign-in provider"); }
 
- private:
-  std::unique_lock<std::mutex>& lock_;
-  bool& flag_;
-  std::condition_variable& cv_;
-};
+Outcome invalid_redirect() {
+  return Outcome::error(Errc::kInvalidRedirect, "redirect_to must be a path on this site or an allowed URL");
+}
 
 // The provider's "error" code in our log, if it is a plain word.
 std::string safe_code(const std::string& s) {
@@ -89,9 +74,10 @@ std::string safe_code(const std::string& s) {
 
 }  // namespace
 
-OAuthLogin::OAuthLogin(const Config& config, AuthService& service, Store& store, HttpClient& http, Clock clock)
+OAuthLogin::OAuthLogin(const Config& config, IdentityService& identities, Store& store, HttpClient& http,
+                       Clock clock)
     : config_(config),
-      service_(service),
+      identities_(identities),
       store_(store),
       http_(http),
       clock_(std::move(clock)),
@@ -127,22 +113,9 @@ OAuthLogin::Provider* OAuthLogin::find(const std::string& name) const {
 
 bool OAuthLogin::has_provider(const std::string& name) const { return find(name) != nullptr; }
 
-bool OAuthLogin::Call::acquire() {
-  if (mine_pass_) return true;
-  if (shed_) return false;
-  mine_pass_ = provider_.calls.enter();
-  if (mine_pass_) all_pass_ = all_.enter();
-  if (mine_pass_ && all_pass_) return true;
-  mine_pass_.release();
-  all_pass_.release();
-  shed_ = true;
-  ++provider_.shed;
-  return false;
-}
-
 Outcome OAuthLogin::busy() const {
   // A call in use ends within call_timeout: by then there is room again.
-  return Outcome::error(503, "provider_busy", "the sign-in provider is slow to answer; try again in a few seconds",
+  return Outcome::error(Errc::kProviderBusy, "the sign-in provider is slow to answer; try again in a few seconds",
                         config_.oauth_call_timeout);
 }
 
@@ -160,113 +133,6 @@ std::string OAuthLogin::metrics() const {
     shed += "spa_authd_provider_shed_total" + label + std::to_string(p->shed.load()) + "\n";
   }
   return calls + shed;
-}
-
-std::optional<oidc::ProviderMetadata> OAuthLogin::metadata(Provider& p, int64_t now, Call& call, std::string& why) {
-  if (p.config.discovery.empty()) return oidc::google_metadata();
-  // Another request's fetch ends within one call's timeout.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.oauth_call_timeout + 1);
-  std::unique_lock<std::mutex> lock(p.mu);
-  for (;;) {
-    if (p.metadata && now - p.metadata_at < kMetadataMaxAge) return p.metadata;
-    if (!p.metadata && now - p.failed_at < kFailureBackoff) {
-      why = "discovery failed moments ago";
-      return std::nullopt;
-    }
-    if (p.metadata && p.fetching_metadata) return p.metadata;  // an older copy serves while another request fetches
-    if (!call.held()) {
-      lock.unlock();
-      bool held = call.acquire();
-      lock.lock();
-      if (held) continue;  // looked at again: another request may have fetched meanwhile
-      if (p.metadata) return p.metadata;  // no call free: the older copy serves, unrefreshed
-      why = "every call to the provider is in use";
-      return std::nullopt;
-    }
-    if (!p.fetching_metadata) break;
-    // Nothing to serve: wait for that fetch, then take what it got.
-    if (!p.fetched.wait_until(lock, deadline, [&] { return !p.fetching_metadata; })) {
-      why = "discovery: another request's fetch did not end";
-      return std::nullopt;
-    }
-    if (!p.metadata) why = "discovery failed moments ago";
-    return p.metadata;
-  }
-  p.fetching_metadata = true;
-  FetchDone done(lock, p.fetching_metadata, p.fetched);
-  lock.unlock();  // never held across the network
-  HttpResult r = http_.get(p.config.discovery, {});
-  oidc::ProviderMetadata m;
-  bool good = false;
-  if (!r.error.empty() || r.status != 200)
-    why = "discovery: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
-  else
-    good = oidc::parse_discovery(r.body, p.config.discovery, m, why);
-  lock.lock();
-  if (good) {
-    p.metadata = std::move(m);
-    p.metadata_at = now;
-  } else {
-    p.failed_at = now;
-  }
-  return p.metadata;  // on failure an older copy, if any, still serves
-}
-
-std::shared_ptr<const core::Jwks> OAuthLogin::keys(Provider& p, const oidc::ProviderMetadata& m, int64_t now,
-                                                   bool refetch, Call& call, std::string& why) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.oauth_call_timeout + 1);
-  std::unique_lock<std::mutex> lock(p.mu);
-  for (;;) {
-    bool stale = !p.keys || now - p.keys_at >= kKeysMaxAge;
-    if (refetch) {
-      // A kid we do not know: the provider may have rotated. Asking again
-      // is allowed once a minute, so tokens with made-up kids cannot make
-      // us hammer the provider.
-      if (now - p.keys_refetched_at < kKeysRefetch) {
-        why = "unknown signing key (keys fetched again less than a minute ago)";
-        return nullptr;
-      }
-    } else if (!stale) {
-      return p.keys;
-    } else if (p.keys && p.fetching_keys) {
-      return p.keys;  // the last good set serves while another request fetches
-    }
-    if (!call.held()) {
-      lock.unlock();
-      bool held = call.acquire();
-      lock.lock();
-      if (held) continue;
-      if (!refetch && p.keys) return p.keys;
-      why = "every call to the provider is in use";
-      return nullptr;
-    }
-    if (!p.fetching_keys) break;
-    // Another request is fetching: its answer is as new as ours would be.
-    if (!p.fetched.wait_until(lock, deadline, [&] { return !p.fetching_keys; })) {
-      why = "JWKS: another request's fetch did not end";
-      return nullptr;
-    }
-    if (!p.keys) why = "JWKS: the provider's keys could not be fetched";
-    return p.keys;
-  }
-  if (refetch) p.keys_refetched_at = now;
-  p.fetching_keys = true;
-  FetchDone done(lock, p.fetching_keys, p.fetched);
-  lock.unlock();  // never held across the network
-  HttpResult r = http_.get(m.jwks_uri, {});
-  auto set = std::make_shared<core::Jwks>();
-  bool good = false;
-  if (!r.error.empty() || r.status != 200)
-    why = "JWKS: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
-  else
-    good = oidc::parse_provider_jwks(r.body, *set, why);
-  lock.lock();
-  if (good) {
-    p.keys = std::move(set);
-    p.keys_at = now;
-    return p.keys;
-  }
-  return refetch ? nullptr : p.keys;  // keep serving the last good set
 }
 
 std::string OAuthLogin::begin(Provider& p, const Pending& pending, int64_t now, Call& call, std::string& binding,
@@ -301,14 +167,14 @@ OAuthAnswer OAuthLogin::start(const std::string& provider, const std::string& re
   OAuthAnswer a;
   Provider* p = find(provider);
   if (!p) {
-    a.error = Outcome::error(404, "unknown_provider", "no such sign-in provider");
+    a.error = unknown_provider();
     return a;
   }
   Provider& prov = *p;
   auto target = redirect_to.empty() ? std::optional<std::string>("/")
                                     : oidc::safe_redirect(redirect_to, prov.config.allowed_redirects);
   if (!target) {
-    a.error = Outcome::error(400, "invalid_redirect", "redirect_to must be a path on this site or an allowed URL");
+    a.error = invalid_redirect();
     return a;
   }
   Pending pending{random_token(), random_token(), *target, "", ""};
@@ -321,20 +187,19 @@ OAuthAnswer OAuthLogin::start(const std::string& provider, const std::string& re
     a.error = busy();
     return a;
   }
-  if (a.location.empty()) return fail(provider, "provider_unavailable", why, client);
+  if (a.location.empty()) return fail(provider, Errc::kProviderUnavailable, why, client);
   return a;
 }
 
 Outcome OAuthLogin::start_link(const Principal& who, const std::string& provider, const std::string& redirect_to,
                                std::string& binding, const ClientInfo& client) {
   // Another way into the account: only right after proving who one is.
-  if (auto stale = service_.require_recent_auth(who)) return *stale;
+  if (auto stale = identities_.may_start_link(who)) return *stale;
   Provider* p = find(provider);
-  if (!p) return Outcome::error(404, "unknown_provider", "no such sign-in provider");
+  if (!p) return unknown_provider();
   auto target = redirect_to.empty() ? std::optional<std::string>("/")
                                     : oidc::safe_redirect(redirect_to, p->config.allowed_redirects);
-  if (!target)
-    return Outcome::error(400, "invalid_redirect", "redirect_to must be a path on this site or an allowed URL");
+  if (!target) return invalid_redirect();
   Pending pending{random_token(), random_token(), *target, who.user_id, who.sid};
   std::string why;
   Call call(all_calls_, *p);
@@ -344,9 +209,12 @@ Outcome OAuthLogin::start_link(const Principal& who, const std::string& provider
     return busy();
   }
   if (url.empty()) {
-    log_event("warn", "oauth_failed", {{"provider", provider}, {"reason", "provider_unavailable"}, {"detail", why},
-                                       {"request_id", client.request_id}});
-    return Outcome::error(502, "provider_unavailable", "the sign-in provider cannot be reached");
+    log_event("warn", "oauth_failed",
+              {{"provider", provider},
+               {"reason", std::string(error_code(Errc::kProviderUnavailable))},
+               {"detail", why},
+               {"request_id", client.request_id}});
+    return Outcome::error(Errc::kProviderUnavailable, "the sign-in provider cannot be reached");
   }
   Outcome o;
   o.data = {{"authorization_url", url}};
@@ -376,10 +244,9 @@ std::optional<OAuthLogin::Pending> OAuthLogin::take(const std::string& provider,
                  j.value("link_sid", "")};
 }
 
-std::optional<AuthService::ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::ProviderMetadata& m,
-                                                                  const Pending& pending, const std::string& code,
-                                                                  int64_t now, Call& call, std::string& reason,
-                                                                  std::string& why) {
+std::optional<ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::ProviderMetadata& m,
+                                                    const Pending& pending, const std::string& code, int64_t now,
+                                                    Call& call, Errc& reason, std::string& why) {
   // The code exchange (RFC 6749 §4.1.3) with the PKCE verifier; the client
   // authenticates as the provider prefers, Basic when it offers both.
   std::vector<std::pair<std::string, std::string>> form = {{"grant_type", "authorization_code"},
@@ -397,7 +264,7 @@ std::optional<AuthService::ExternalIdentity> OAuthLogin::identity(Provider& p, c
   }
   HttpResult r = http_.post_form(m.token_endpoint, oidc::form_encode(form), headers);
   if (!r.error.empty()) {
-    reason = "provider_unavailable";
+    reason = Errc::kProviderUnavailable;
     why = "token endpoint: " + r.error;
     return std::nullopt;
   }
@@ -406,35 +273,36 @@ std::optional<AuthService::ExternalIdentity> OAuthLogin::identity(Provider& p, c
     json j;
     std::string e;
     std::string code_word = core::parse_json_strict(r.body, j, e) && j.is_object() ? j.value("error", "") : "";
-    reason = "provider_error";
+    reason = Errc::kProviderError;
     why = "token endpoint: HTTP " + std::to_string(r.status) + " " + safe_code(code_word);
     return std::nullopt;
   }
   if (!oidc::parse_token_response(r.body, tokens, why)) {
-    reason = "provider_error";
+    reason = Errc::kProviderError;
     return std::nullopt;
   }
 
   oidc::IdTokenCheck check{&m, p.config.client_id, pending.nonce, now};
   json claims;
-  auto set = keys(p, m, now, false, call, why);
+  KeysMissing missing;
+  auto set = keys(p, m, now, false, call, why, missing);
   auto result = set ? oidc::verify_id_token(tokens.id_token, *set, check, claims, why) : oidc::IdTokenResult::kInvalid;
   if (set && result == oidc::IdTokenResult::kUnknownKey) {
-    set = keys(p, m, now, true, call, why);
+    set = keys(p, m, now, true, call, why, missing);
     result = set ? oidc::verify_id_token(tokens.id_token, *set, check, claims, why) : oidc::IdTokenResult::kInvalid;
     if (result == oidc::IdTokenResult::kUnknownKey) why = "no key of the provider has the ID token's kid";
   }
-  if (!set && why.find("JWKS:") == 0) {
-    reason = "provider_unavailable";
+  if (!set && missing == KeysMissing::kUnreachable) {
+    reason = Errc::kProviderUnavailable;
     return std::nullopt;
   }
   if (result != oidc::IdTokenResult::kOk) {
-    reason = "invalid_id_token";
+    reason = Errc::kInvalidIdToken;
     why = "ID token: " + why;
     return std::nullopt;
   }
 
-  AuthService::ExternalIdentity id;
+  ExternalIdentity id;
   id.provider = p.config.name;
   id.subject = claims.value("sub", "");
   auto take_claims = [&](const json& c) {
@@ -450,19 +318,19 @@ std::optional<AuthService::ExternalIdentity> OAuthLogin::identity(Provider& p, c
     json info;
     std::string e;
     if (!u.error.empty()) {
-      reason = "provider_unavailable";
+      reason = Errc::kProviderUnavailable;
       why = "userinfo: " + u.error;
       return std::nullopt;
     }
     if (u.status != 200 || !core::parse_json_strict(u.body, info, e, core::JsonLimits{64 * 1024, 8}) ||
         !info.is_object()) {
-      reason = "provider_error";
+      reason = Errc::kProviderError;
       why = "userinfo: HTTP " + std::to_string(u.status);
       return std::nullopt;
     }
     // OIDC Core §5.3.2: a userinfo answer about someone else is discarded.
     if (info.value("sub", "") != id.subject) {
-      reason = "invalid_id_token";
+      reason = Errc::kInvalidIdToken;
       why = "userinfo: sub does not match the ID token";
       return std::nullopt;
     }
@@ -471,13 +339,14 @@ std::optional<AuthService::ExternalIdentity> OAuthLogin::identity(Provider& p, c
   return id;
 }
 
-OAuthAnswer OAuthLogin::fail(const std::string& provider, const std::string& reason, const std::string& detail,
+OAuthAnswer OAuthLogin::fail(const std::string& provider, Errc reason, const std::string& detail,
                              const ClientInfo& client) const {
+  std::string code(error_code(reason));
   log_event("warn", "oauth_failed",
-            {{"provider", provider}, {"reason", reason}, {"detail", detail}, {"request_id", client.request_id}});
+            {{"provider", provider}, {"reason", code}, {"detail", detail}, {"request_id", client.request_id}});
   OAuthAnswer a;
   a.clear_binding = true;
-  a.location = with_query(config_.oauth_login_page, "error=" + reason);
+  a.location = with_query(config_.oauth_login_page, "error=" + code);
   return a;
 }
 
@@ -486,7 +355,7 @@ OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackPara
   Provider* p = find(provider);
   if (!p) {
     OAuthAnswer a;
-    a.error = Outcome::error(404, "unknown_provider", "no such sign-in provider");
+    a.error = unknown_provider();
     return a;
   }
   int64_t now = clock_();
@@ -503,25 +372,26 @@ OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackPara
   auto pending = take(provider, params.state, binding, now);
   if (!params.error.empty()) {
     // RFC 6749 §4.1.2.1: the user said no, or the provider could not go on.
-    std::string reason = params.error == "access_denied" ? "access_denied" : "provider_error";
+    Errc reason = params.error == "access_denied" ? Errc::kAccessDenied : Errc::kProviderError;
     return fail(provider, reason, "provider answered error=" + safe_code(params.error), client);
   }
-  if (!pending) return fail(provider, "invalid_state", "state unknown, expired, used or from another browser", client);
+  if (!pending) return fail(provider, Errc::kInvalidState, "state unknown, expired, used or from another browser", client);
   std::string why;
   auto m = metadata(*p, now, call, why);
-  if (!m) return fail(provider, "provider_unavailable", why, client);
+  if (!m) return fail(provider, Errc::kProviderUnavailable, why, client);
   // RFC 9207: the answer names its issuer, so another provider's code
   // cannot be slipped into this callback.
   if (params.iss.empty() ? m->iss_parameter : params.iss != m->issuer)
-    return fail(provider, "invalid_state", "iss parameter does not name the provider", client);
-  if (params.code.empty() || params.code.size() > 4096) return fail(provider, "provider_error", "no code", client);
-  std::string reason;
+    return fail(provider, Errc::kInvalidState, "iss parameter does not name the provider", client);
+  if (params.code.empty() || params.code.size() > 4096) return fail(provider, Errc::kProviderError, "no code", client);
+  Errc reason = Errc::kOk;
   auto ext = identity(*p, *m, *pending, params.code, now, call, reason, why);
   if (!ext) return fail(provider, reason, why, client);
 
-  Outcome o = pending->link_user.empty() ? service_.oauth_sign_in(*ext, client)
-                                         : service_.oauth_link(pending->link_user, pending->link_sid, *ext, client);
-  if (!o.ok()) return fail(provider, o.code, o.message, client);
+  Outcome o = pending->link_user.empty()
+                  ? identities_.oauth_sign_in(*ext, client)
+                  : identities_.oauth_link(pending->link_user, pending->link_sid, *ext, client);
+  if (!o.ok()) return fail(provider, o.errc, o.message, client);
   OAuthAnswer a;
   a.clear_binding = true;
   if (o.data.value("mfa_required", false)) {

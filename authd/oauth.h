@@ -1,7 +1,7 @@
 // OAuth 2.0 / OpenID Connect login, server side: the authorization code
 // flow with PKCE S256, state and nonce (RFC 6749, RFC 7636, OIDC Core
 // §3.1), the code exchanged and the ID token checked here, never in the
-// browser or in nginx. Accounts are AuthService's (authd/oauth_accounts.cc).
+// browser or in nginx. Accounts are IdentityService's (authd/oauth_accounts.cc).
 //
 // A login under way is a record in the oauth_states database, keyed by the
 // state's expiry and hash; its nonce, PKCE verifier and target are sealed
@@ -21,10 +21,11 @@
 #include <vector>
 
 #include "authd/admission.h"
-#include "authd/auth_service.h"
 #include "authd/config.h"
 #include "authd/http_client.h"
+#include "authd/identity_service.h"
 #include "authd/oidc.h"
+#include "authd/service_types.h"
 #include "authd/store.h"
 #include "core/jwk.h"
 
@@ -59,7 +60,7 @@ class OAuthLogin {
   // `config.oauth_calls_per_provider` requests may wait on one provider at
   // once; `config.oauth_call_timeout` is what one call may take (the
   // HttpClient's own limit) and the Retry-After of those shed.
-  OAuthLogin(const Config& config, AuthService& service, Store& store, HttpClient& http, Clock clock);
+  OAuthLogin(const Config& config, IdentityService& identities, Store& store, HttpClient& http, Clock clock);
 
   // Reads every provider's client_secret_file; false names the first that fails.
   bool load_secrets(std::string& err);
@@ -119,11 +120,19 @@ class OAuthLogin {
   };
 
   Provider* find(const std::string& name) const;
+  // Why keys() has no set to give.
+  enum class KeysMissing {
+    kNone,
+    kUnreachable,  // the provider did not give its JWKS (network, HTTP status, a fetch that did not end)
+    kNotFetched,   // not asked: a refetch within kKeysRefetch, or no call free
+    kBadDocument,  // it gave one we cannot use
+  };
   // Discovery and keys from the cache, or fetched with `call` held (nullopt
-  // / nullptr with `why`, or with call.shed() when no call was free).
+  // / nullptr with `why`, and for keys `missing`; or with call.shed() when
+  // no call was free).
   std::optional<oidc::ProviderMetadata> metadata(Provider& p, int64_t now, Call& call, std::string& why);
   std::shared_ptr<const core::Jwks> keys(Provider& p, const oidc::ProviderMetadata& m, int64_t now, bool refetch,
-                                         Call& call, std::string& why);
+                                         Call& call, std::string& why, KeysMissing& missing);
   // The authorization URL, after storing the pending login; "" with `why`
   // (or call.shed()).
   std::string begin(Provider& p, const Pending& pending, int64_t now, Call& call, std::string& binding,
@@ -134,15 +143,17 @@ class OAuthLogin {
   // none, it expired, belongs to another provider or another browser.
   std::optional<Pending> take(const std::string& provider, const std::string& state, const std::string& binding,
                               int64_t now);
-  std::optional<AuthService::ExternalIdentity> identity(Provider& p, const oidc::ProviderMetadata& m,
-                                                        const Pending& pending, const std::string& code,
-                                                        int64_t now, Call& call, std::string& reason,
-                                                        std::string& why);
-  OAuthAnswer fail(const std::string& provider, const std::string& reason, const std::string& detail,
+  // What the provider vouched for; nullopt with `reason` (what the login
+  // page is told) and `why` (for the log).
+  std::optional<ExternalIdentity> identity(Provider& p, const oidc::ProviderMetadata& m, const Pending& pending,
+                                           const std::string& code, int64_t now, Call& call, Errc& reason,
+                                           std::string& why);
+  // Back to the login page with error=<reason's code>, logged with `detail`.
+  OAuthAnswer fail(const std::string& provider, Errc reason, const std::string& detail,
                    const ClientInfo& client) const;
 
   const Config& config_;
-  AuthService& service_;
+  IdentityService& identities_;
   Store& store_;
   HttpClient& http_;
   Clock clock_;

@@ -1,10 +1,9 @@
-// Password reset by e-mailed link: a 256-bit single-use token, stored
-// hashed, valid 30 minutes; completing it revokes every session.
-#include "authd/auth_service.h"
+// Password reset by e-mailed link (CredentialService): a 256-bit
+// single-use token, stored hashed, valid 30 minutes; completing it revokes
+// every session.
+#include "authd/credential_service.h"
 #include "authd/crypto.h"
-#include "authd/mailer.h"
-#include "authd/server.h"
-#include "core/json_strict.h"
+#include "authd/passwords.h"
 
 namespace spa::authd {
 namespace {
@@ -13,14 +12,16 @@ using json = nlohmann::json;
 
 std::optional<json> load(const Store::Txn& t, Db db, std::string_view key) { return load_json(t, db, key); }
 
+Outcome invalid_link() { return Outcome::error(Errc::kInvalidToken, "the reset link is not valid or has expired"); }
+
 }  // namespace
 
-Outcome AuthService::password_reset_request(const std::string& email, const ClientInfo& client) {
+Outcome CredentialService::password_reset_request(const std::string& email, const ClientInfo& client) {
   Outcome same;  // the one answer, account or not
   same.status = 202;
   same.data = {{"message", "if an account has this e-mail, a reset link is on its way"}};
-  if (!valid_email(email)) return Outcome::error(400, "validation_failed", "email is not a valid address");
-  int64_t now = clock_();
+  if (!valid_email(email)) return Outcome::error(Errc::kValidationFailed, "email is not a valid address");
+  int64_t now = issuer_.now();
   std::string token = random_token();
   std::string address;
   std::string err;
@@ -34,8 +35,8 @@ Outcome AuthService::password_reset_request(const std::string& email, const Clie
         if (!user || user->value("disabled", false)) return timing_pad(t);
         address = user->value("email", "");
         int64_t wait = 0;  // over the limit: nothing stored, nothing sent, the same answer
-        if (!mail_room(MailClass::kLink, address, *id, now, wait)) return timing_pad(t);
-        audit(t, "password_reset_requested", *user, client, now);
+        if (!issuer_.outbox().room(MailClass::kLink, address, *id, now, wait)) return timing_pad(t);
+        issuer_.audit(t, "password_reset_requested", *user, client, now);
         json record = {{"user", *id}, {"expires_at", now + kResetTokenTtl}};
         return sent = put_user_record(t, Db::kResetTokens, sha256(token), *id, record.dump());
       },
@@ -44,19 +45,18 @@ Outcome AuthService::password_reset_request(const std::string& email, const Clie
   if (ok && sent) {
     // A fragment, not a query: browsers do not send it to any server, so
     // the token stays out of access logs and Referer headers.
-    std::string base = config_.allowed_origins.empty() ? config_.issuer : config_.allowed_origins.front();
-    deliver(MailClass::kLink, address, "Reset your password",
-                  "Someone asked to reset the password of your account.\n\n"
-                  "To choose a new password, open this link within 30 minutes:\n\n" +
-                      base + "/reset-password#token=" + token +
-                      "\n\nIf it was not you, ignore this message; your password stays as it is.\n");
+    issuer_.outbox().deliver(MailClass::kLink, address, "Reset your password",
+                             "Someone asked to reset the password of your account.\n\n"
+                             "To choose a new password, open this link within 30 minutes:\n\n" +
+                                 link_base(config_) + "/reset-password#token=" + token +
+                                 "\n\nIf it was not you, ignore this message; your password stays as it is.\n");
   }
   return same;
 }
 
-Outcome AuthService::password_reset_confirm(const std::string& token, const std::string& password,
-                                            const ClientInfo& client) {
-  int64_t now = clock_();
+Outcome CredentialService::password_reset_confirm(const std::string& token, const std::string& password,
+                                                  const ClientInfo& client) {
+  int64_t now = issuer_.now();
   std::string key = sha256(token);
   std::optional<json> user;
   std::string err;
@@ -66,13 +66,13 @@ Outcome AuthService::password_reset_confirm(const std::string& token, const std:
           user = load(t, Db::kUsers, record->value("user", ""));
       }, err))
     return store_failure(err);
-  if (!user) return Outcome::error(401, "invalid_token", "the reset link is not valid or has expired");
+  if (!user) return invalid_link();
   if (auto problem = password_problem(password, user->value("email", ""), user->value("username", "")))
-    return Outcome::error(400, "validation_failed", *problem);
-  auto phc = hasher_.hash(password);  // slow; outside the write lock
+    return Outcome::error(Errc::kValidationFailed, *problem);
+  auto phc = issuer_.hasher().hash(password);  // slow; outside the write lock
   if (!phc) return server_busy();  // the link is untouched
   std::string id = user->value("id", "");
-  Outcome result = Outcome::error(401, "invalid_token", "the reset link is not valid or has expired");
+  Outcome result = invalid_link();
   bool ok = store_.write(
       [&](Store::Txn& t) {
         // Checked again: the link may have been used meanwhile.
@@ -83,15 +83,15 @@ Outcome AuthService::password_reset_confirm(const std::string& token, const std:
         if (!delete_user_records(t, Db::kResetTokens, id) || !t.del(Db::kResetTokens, key)) return false;
         // The first proof of the address: whatever was set up before it
         // (another's provider identity, second factor, sessions) goes.
-        if (!u->value("email_verified", false) && !claim_unverified_account(t, *u, client, now)) return false;
+        if (!u->value("email_verified", false) && !issuer_.claim_unverified_account(t, *u, client, now)) return false;
         (*u)["password"] = *phc;
-        if (!new_credentials(t, *u)) return false;
+        if (!issuer_.new_credentials(t, *u)) return false;
         // The link reached the address: it is proven now.
         (*u)["email_verified"] = true;
         (*u)["updated_at"] = now;
-        if (!clear_failures(t, u->value("email", ""))) return false;
-        if (!end_all_sessions(t, id, now, core::SessionState::kRevoked)) return false;
-        audit(t, "password_reset", *u, client, now);
+        if (!issuer_.clear_failures(t, u->value("email", ""))) return false;
+        if (!issuer_.end_all_sessions(t, id, now, core::SessionState::kRevoked)) return false;
+        issuer_.audit(t, "password_reset", *u, client, now);
         result = Outcome();
         result.data = {{"reset", true}};
         return t.put(Db::kUsers, id, u->dump());

@@ -1,6 +1,12 @@
-// HTTP routes of /api/v1/{auth,mfa,oauth,admin}: request parsing, cookies and Origin checks
-// around AuthService.
+// Every HTTP route of spa-authd, registered in one table (authd/routes.cc):
+// /api/v1/{auth,mfa,oauth,admin}, /health, /api/v1/auth/jwks.json and
+// /metrics. Handlers live by feature in authd/routes_*.cc; each reads the
+// request, calls the one service it needs and answers (authd/routes_api.h).
 #pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "authd/auth_service.h"
 #include "authd/config.h"
@@ -9,6 +15,8 @@
 
 namespace spa::authd {
 
-void register_auth_routes(AuthServer& server, AuthService& service, OAuthLogin& oauth, const Config& config);
+// `metric_sources`: what /metrics answers, concatenated in this order.
+void register_routes(AuthServer& server, AuthService& services, OAuthLogin& oauth, const Config& config,
+                     std::vector<std::function<std::string()>> metric_sources);
 
 }  // namespace spa::authd

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "authd/errors.h"
 #include "authd/http_server.h"
 
 namespace spa::authd {
@@ -38,6 +39,8 @@ class AuthServer {
   static std::string request_id(const http::Request& req);
   static void send_error(const http::Request& req, http::Response& res, int status, const std::string& code,
                          const std::string& message, const nlohmann::json& extra = nlohmann::json::object());
+  // The same, with the status and code of `e` (authd/errors.cc).
+  static void send_error(const http::Request& req, http::Response& res, Errc e, const std::string& message);
 
  private:
   void log_request(const http::Request& req, const http::Response& res);

@@ -1,9 +1,29 @@
 #include "tests/unit/helpers.h"
 
+#include <map>
+
 #include "core/base64url.h"
 #include "core/jws.h"
 
 namespace test {
+namespace {
+
+// Built on first use: registrations run during static initialisation, in
+// an order across files nobody chooses.
+std::map<std::string, SuiteMaker>& suites() {
+  static std::map<std::string, SuiteMaker> all;
+  return all;
+}
+
+}  // namespace
+
+bool register_suite(const char* name, SuiteMaker make) { return suites().emplace(name, make).second; }
+
+std::vector<SuiteMaker> registered_suites() {
+  std::vector<SuiteMaker> out;
+  for (const auto& [name, make] : suites()) out.push_back(make);
+  return out;
+}
 
 using namespace spa::core;
 

@@ -12,37 +12,19 @@
 // Last: check.h defines macros (fail, ...) that clash with iostreams.
 #include <check.h>
 
-Suite* base64url_suite();
-Suite* json_suite();
-Suite* jws_suite();
-Suite* jwk_suite();
-Suite* claims_suite();
-Suite* verifier_suite();
-Suite* token_cache_suite();
-Suite* jwks_file_suite();
-Suite* authd_config_suite();
-Suite* signing_keys_suite();
-Suite* authd_core_suite();
-Suite* auth_service_suite();
-Suite* totp_suite();
-Suite* oidc_suite();
-Suite* limiter_suite();
-Suite* ws_suite();
-Suite* account_security_suite();
-Suite* http_fields_suite();
-Suite* store_suite();
-Suite* lifecycle_suite();
-Suite* utf8_suite();
-Suite* http_edge_suite();
-Suite* bulkhead_suite();
-Suite* status_suite();
-Suite* token_carriers_suite();
-Suite* origin_suite();
-Suite* metrics_text_suite();
-Suite* names_suite();
-Suite* module_docs_suite();
+// Suites register themselves: after its suite function, a test file says
+// REGISTER_SUITE(name_suite); main.cc runs every registered suite.
+#define REGISTER_SUITE(make) [[maybe_unused]] static const bool make##_registered = test::register_suite(#make, make)
+
 
 namespace test {
+
+using SuiteMaker = Suite* (*)();
+// Adds a suite to those main.cc runs (in the order of their names, so a
+// run does not depend on the order of static initialisation).
+bool register_suite(const char* name, SuiteMaker make);
+// Every registered suite, ordered by name.
+std::vector<SuiteMaker> registered_suites();
 
 // A fresh private key of the given kind (kid = its thumbprint).
 spa::core::JwkPtr make_key(spa::core::KeyKind kind);

@@ -91,7 +91,7 @@ START_TEST(verification_links_expire_and_resend_answers_alike) {
   World w;
   ck_assert(w.service->signup("late@example.com", "late", "late password 1", w.client).ok());
   std::string first = w.mail.token();
-  w.now += AuthService::kVerifyTokenTtl;
+  w.now += AccountService::kVerifyTokenTtl;
   ck_assert_int_eq(w.service->verify_email_confirm(first, "late password 1", w.client).status, 401);
   // The same answer for an unknown address, an unverified one and a verified one.
   Outcome unknown = w.service->verify_email_request("nobody@example.com", w.client);
@@ -157,7 +157,7 @@ START_TEST(account_changes_need_a_recent_authentication) {
   World w;
   auto [who, tokens] = w.signed_in("rita");
   ck_assert_int_eq(claims_of(tokens.access_token)["auth_time"].get<int64_t>(), w.now);
-  w.now += AuthService::kRecentAuth + 1;
+  w.now += SessionIssuer::kRecentAuth + 1;
   // A valid access token alone is not enough any more.
   for (const Outcome& o : {w.service->mfa_setup(who), w.service->mfa_setup_email(who, w.client),
                            w.service->mfa_enable(who, "123456", w.client),
@@ -166,7 +166,7 @@ START_TEST(account_changes_need_a_recent_authentication) {
                            w.service->oauth_unlink(who, "corp", w.client)}) {
     ck_assert_int_eq(o.status, 401);
     ck_assert(o.code == "reauthentication_required");
-    ck_assert_int_eq(o.max_age, AuthService::kRecentAuth);
+    ck_assert_int_eq(o.max_age, SessionIssuer::kRecentAuth);
   }
   ck_assert(w.passes(tokens.access_token));  // still signed in
   // The password renews auth_time in a new session that replaces this one.
@@ -188,7 +188,7 @@ START_TEST(account_changes_need_a_recent_authentication) {
   w.now += 5;
   Outcome r = w.service->refresh(re.tokens->refresh_token, w.client);
   ck_assert_int_eq(claims_of(r.tokens->access_token)["auth_time"].get<int64_t>(), w.now - 5);
-  w.now += AuthService::kRecentAuth;
+  w.now += SessionIssuer::kRecentAuth;
   ck_assert(w.service->mfa_setup(w.principal(r.tokens->access_token)).code == "reauthentication_required");
 }
 END_TEST
@@ -299,7 +299,7 @@ START_TEST(a_role_change_reaches_the_proxy_at_once) {
     ck_assert(w.service->admin_update_user(admin, bob.user_id, {{"role", i % 2 ? "user" : "admin"}}, w.client).ok());
   Outcome burst = w.service->refresh(down.tokens->refresh_token, w.client);
   ck_assert(burst.ok());
-  ck_assert(claims_of(burst.tokens->access_token)["iat"].get<int64_t>() <= w.now + AuthService::kMaxFloorAhead);
+  ck_assert(claims_of(burst.tokens->access_token)["iat"].get<int64_t>() <= w.now + SessionIssuer::kMaxFloorAhead);
   ck_assert(w.passes(burst.tokens->access_token));
   down = burst;
   // Disabled: nothing passes, and no refresh.
@@ -329,7 +329,7 @@ START_TEST(lockouts_and_verification_links_are_swept) {
   std::string err;
   ck_assert(sweeper.sweep(w.now + 3600, deleted, err));
   ck_assert_uint_eq(count(Db::kLockouts), 2);  // still remembered
-  ck_assert(sweeper.sweep(w.now + 60 + AuthService::kLockoutMemory + 1, deleted, err));
+  ck_assert(sweeper.sweep(w.now + 60 + SessionIssuer::kLockoutMemory + 1, deleted, err));
   ck_assert_uint_eq(count(Db::kLockouts), 0);
   ck_assert_uint_eq(count(Db::kVerifyTokens), 0);  // 24 h links are gone too
   ck_assert_uint_eq(deleted["verify_tokens"], 1);
@@ -345,7 +345,7 @@ START_TEST(unconfirmed_accounts_are_erased_after_a_week) {
   w.signup_verified("kept@example.com", "kept", "kept password 1");
   size_t erased = 0;
   std::string err;
-  w.now += AuthService::kUnverifiedTtl - 1;
+  w.now += AccountService::kUnverifiedTtl - 1;
   ck_assert(w.service->sweep_unverified(w.now, erased, err));
   ck_assert_uint_eq(erased, 0);
   w.now += 1;
@@ -359,7 +359,7 @@ START_TEST(unconfirmed_accounts_are_erased_after_a_week) {
   ck_assert(w.service->signup("relaxed@example.com", "relaxed", "relaxed password 1", w.client).ok());
   ck_assert(w.service->login("relaxed@example.com", "relaxed password 1", w.client).ok());
   w.config.require_verified_email = true;
-  w.now += 2 * AuthService::kUnverifiedTtl;
+  w.now += 2 * AccountService::kUnverifiedTtl;
   erased = 0;
   ck_assert(w.service->sweep_unverified(w.now, erased, err));
   ck_assert_uint_eq(erased, 1);  // "someone", made under the setting; not "relaxed":
@@ -368,7 +368,7 @@ START_TEST(unconfirmed_accounts_are_erased_after_a_week) {
   w.config.require_verified_email = true;
   // A new link on day 6 gives the week again.
   ck_assert(w.service->signup("late@example.com", "late", "late password 1", w.client).ok());
-  w.now += AuthService::kUnverifiedTtl - 86400;
+  w.now += AccountService::kUnverifiedTtl - 86400;
   ck_assert_int_eq(w.service->verify_email_request("late@example.com", w.client).status, 202);
   w.now += 2 * 86400;
   ck_assert(w.service->sweep_unverified(w.now, erased, err));
@@ -419,3 +419,4 @@ Suite* account_security_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(account_security_suite);

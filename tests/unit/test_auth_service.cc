@@ -138,10 +138,10 @@ START_TEST(reset_links_expire_after_thirty_minutes) {
   ck_assert_uint_eq(mail.bodies.size(), 1);
   std::string token = mail.token();
   ck_assert_uint_eq(token.size(), 43);
-  w.now += AuthService::kResetTokenTtl;
+  w.now += CredentialService::kResetTokenTtl;
   ck_assert_int_eq(w.service->password_reset_confirm(token, "fay new password", w.client).status, 401);
   ck_assert_int_eq(w.service->password_reset_request("fay@example.com", w.client).status, 202);
-  w.now += AuthService::kResetTokenTtl - 1;
+  w.now += CredentialService::kResetTokenTtl - 1;
   ck_assert(w.service->password_reset_confirm(mail.token(), "fay new password", w.client).ok());
 }
 END_TEST
@@ -198,3 +198,4 @@ Suite* auth_service_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(auth_service_suite);

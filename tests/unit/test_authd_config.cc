@@ -238,3 +238,4 @@ Suite* authd_config_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(authd_config_suite);

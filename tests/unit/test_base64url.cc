@@ -63,3 +63,4 @@ Suite* base64url_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(base64url_suite);

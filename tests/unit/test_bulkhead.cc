@@ -198,3 +198,4 @@ Suite* bulkhead_suite() {
   suite_add_tcase(s, t);
   return s;
 }
+REGISTER_SUITE(bulkhead_suite);

@@ -216,3 +216,4 @@ Suite* claims_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(claims_suite);

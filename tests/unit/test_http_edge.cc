@@ -246,3 +246,4 @@ Suite* http_edge_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(http_edge_suite);

@@ -347,3 +347,4 @@ Suite* http_fields_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(http_fields_suite);

@@ -55,3 +55,4 @@ Suite* json_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(json_suite);

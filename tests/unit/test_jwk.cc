@@ -163,3 +163,4 @@ Suite* jwk_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(jwk_suite);

@@ -155,3 +155,4 @@ Suite* jwks_file_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(jwks_file_suite);

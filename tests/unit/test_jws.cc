@@ -224,3 +224,4 @@ Suite* jws_suite() {
   suite_add_tcase(s, neg);
   return s;
 }
+REGISTER_SUITE(jws_suite);

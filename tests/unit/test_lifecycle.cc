@@ -220,7 +220,7 @@ END_TEST
 START_TEST(wrong_passwords_on_erasure_are_counted_and_audited) {
   World w;
   auto [who, tokens] = w.signed_in("tess");
-  for (int i = 1; i < AuthService::kFailuresBeforeLock; ++i) {
+  for (int i = 1; i < SessionIssuer::kFailuresBeforeLock; ++i) {
     Outcome wrong = w.service->delete_account(who, "guess " + std::to_string(i), w.client);
     ck_assert_str_eq(wrong.code.c_str(), "invalid_credentials");
   }
@@ -234,7 +234,7 @@ START_TEST(wrong_passwords_on_erasure_are_counted_and_audited) {
     failed += e["event"] == "login_failed";
     locks += e["event"] == "account_locked";
   }
-  ck_assert_int_eq(failed, AuthService::kFailuresBeforeLock);
+  ck_assert_int_eq(failed, SessionIssuer::kFailuresBeforeLock);
   ck_assert_int_eq(locks, 1);
 }
 END_TEST
@@ -443,3 +443,4 @@ Suite* lifecycle_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(lifecycle_suite);

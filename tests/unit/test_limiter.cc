@@ -194,3 +194,4 @@ Suite* limiter_suite() {
   suite_add_tcase(s, t);
   return s;
 }
+REGISTER_SUITE(limiter_suite);

@@ -71,3 +71,5 @@ Suite* metrics_text_suite() {
   suite_add_tcase(s, t);
   return s;
 }
+
+REGISTER_SUITE(metrics_text_suite);

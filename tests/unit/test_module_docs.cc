@@ -200,3 +200,5 @@ Suite* module_docs_suite() {
   suite_add_tcase(s, t);
   return s;
 }
+
+REGISTER_SUITE(module_docs_suite);

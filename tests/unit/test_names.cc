@@ -54,3 +54,5 @@ Suite* names_suite() {
   suite_add_tcase(s, t);
   return s;
 }
+
+REGISTER_SUITE(names_suite);

@@ -55,3 +55,5 @@ Suite* origin_suite() {
   suite_add_tcase(s, t);
   return s;
 }
+
+REGISTER_SUITE(origin_suite);

@@ -99,13 +99,13 @@ json signup_user() {
                {"password", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"},
                {"role", "user"}, {"disabled", false},            {"created_at", kNow},
                {"updated_at", kNow}, {"email_verified", false},  {"audit_id", kAuditId}};
-  user["unverified_erase_at"] = kNow + AuthService::kUnverifiedTtl;
+  user["unverified_erase_at"] = kNow + AccountService::kUnverifiedTtl;
   return user;
 }
 
 std::vector<std::string> backup_hashes() {
   std::vector<std::string> h;
-  for (int i = 0; i < AuthService::kBackupCodes; ++i) h.push_back(std::string(64, static_cast<char>('a' + i)));
+  for (int i = 0; i < FactorCodes::kBackupCodes; ++i) h.push_back(std::string(64, static_cast<char>('a' + i)));
   return h;
 }
 
@@ -115,7 +115,7 @@ START_TEST(user_records_write_what_the_services_wrote) {
   json user = signup_user();
   UserRecord u = round_trip<UserRecord>(user);
   ck_assert(u.id == kId && u.email == "Alice@Example.com" && u.role == "user" && !u.disabled);
-  ck_assert(u.email_verified == false && u.unverified_erase_at == kNow + AuthService::kUnverifiedTtl);
+  ck_assert(u.email_verified == false && u.unverified_erase_at == kNow + AccountService::kUnverifiedTtl);
   ck_assert(!u.mfa && !u.identities && !u.credential_epoch && u.epoch() == 0);
   std::string view = u.public_view().dump(), today = public_user(user).dump();
   ck_assert_str_eq(view.c_str(), today.c_str());
@@ -149,9 +149,9 @@ START_TEST(user_records_write_what_the_services_wrote) {
   // The e-mail method with an action code out (mfa_setup_email, new_action_code).
   user["mfa"] = {{"enabled", true}, {"method", "email"}, {"enabled_at", kNow}};
   user["mfa"]["backup"] = backup_hashes();
-  user["mfa"]["email_code"] = {{"hash", std::string(64, 'e')}, {"expires_at", kNow + AuthService::kEmailCodeTtl}};
+  user["mfa"]["email_code"] = {{"hash", std::string(64, 'e')}, {"expires_at", kNow + FactorCodes::kEmailCodeTtl}};
   u = round_trip<UserRecord>(user);
-  ck_assert(u.mfa->email_method() && u.mfa->email_code->expires_at == kNow + AuthService::kEmailCodeTtl);
+  ck_assert(u.mfa->email_method() && u.mfa->email_code->expires_at == kNow + FactorCodes::kEmailCodeTtl);
 
   // A provider linked (oauth_accounts.cc add_identity), a credential epoch.
   json list = json::array();
@@ -267,7 +267,7 @@ END_TEST
 
 START_TEST(pending_logins_links_and_lockouts_write_what_the_services_wrote) {
   // AuthService::open_second_factor_gate, then a wrong code (mfa_verify).
-  json pending = {{"user", kId}, {"expires_at", kNow + AuthService::kMfaTokenTtl}, {"attempts", 0},
+  json pending = {{"user", kId}, {"expires_at", kNow + SessionIssuer::kMfaTokenTtl}, {"attempts", 0},
                   {"amr", json::array({"oauth"})}, {"epoch", 2}};
   round_trip<MfaPendingRecord>(pending);
   pending["email_code"] = std::string(64, 'c');
@@ -282,11 +282,11 @@ START_TEST(pending_logins_links_and_lockouts_write_what_the_services_wrote) {
   ck_assert(!p.amr && !p.epoch && p.attempts == 4);
 
   // password_reset_request, new_verify_link.
-  json reset = {{"user", kId}, {"expires_at", kNow + AuthService::kResetTokenTtl}};
-  ck_assert(round_trip<ResetLinkRecord>(reset).expires_at == kNow + AuthService::kResetTokenTtl);
+  json reset = {{"user", kId}, {"expires_at", kNow + CredentialService::kResetTokenTtl}};
+  ck_assert(round_trip<ResetLinkRecord>(reset).expires_at == kNow + CredentialService::kResetTokenTtl);
   fields_are_typed<ResetLinkRecord>(reset, {});
   refuses_what_is_not_its_format<ResetLinkRecord>(reset);
-  json verify = {{"user", kId}, {"email", "Alice@Example.com"}, {"expires_at", kNow + AuthService::kVerifyTokenTtl}};
+  json verify = {{"user", kId}, {"email", "Alice@Example.com"}, {"expires_at", kNow + AccountService::kVerifyTokenTtl}};
   ck_assert(round_trip<VerifyLinkRecord>(verify).email == "Alice@Example.com");
   fields_are_typed<VerifyLinkRecord>(verify, {});
   refuses_what_is_not_its_format<VerifyLinkRecord>(verify);
@@ -297,13 +297,13 @@ START_TEST(pending_logins_links_and_lockouts_write_what_the_services_wrote) {
   json lockout = {{"failures", failures},
                   {"lockouts", lockouts},
                   {"locked_until", locked_until},
-                  {"expires_at", std::max(locked_until, kNow) + AuthService::kLockoutMemory}};
+                  {"expires_at", std::max(locked_until, kNow) + SessionIssuer::kLockoutMemory}};
   LockoutRecord l = round_trip<LockoutRecord>(lockout);
   ck_assert(l.lockouts == 1 && l.locked_until == kNow + 120);
   LockoutRecord built;
   built.lockouts = 1;
   built.locked_until = locked_until;
-  built.expires_at = locked_until + AuthService::kLockoutMemory;
+  built.expires_at = locked_until + SessionIssuer::kLockoutMemory;
   std::string built_text = built.to_json(), today_text = lockout.dump();
   ck_assert_str_eq(built_text.c_str(), today_text.c_str());
   fields_are_typed<LockoutRecord>(lockout, {});

@@ -157,3 +157,4 @@ Suite* signing_keys_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(signing_keys_suite);

@@ -108,3 +108,5 @@ Suite* status_suite() {
   suite_add_tcase(s, t);
   return s;
 }
+
+REGISTER_SUITE(status_suite);

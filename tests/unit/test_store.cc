@@ -196,7 +196,7 @@ START_TEST(the_sweeper_deletes_only_what_nothing_can_use) {
   ck_assert_uint_eq(w.count(Db::kOAuthStates), 1);  // the expired one
 
   ck_assert_uint_eq(w.count(Db::kResetTokens), 1);
-  deleted = w.sweep(t0 + AuthService::kResetTokenTtl);
+  deleted = w.sweep(t0 + CredentialService::kResetTokenTtl);
   ck_assert_uint_eq(deleted["reset_tokens"], 1);
   ck_assert_uint_eq(w.count(Db::kResetTokens), 0);
   ck_assert_uint_eq(w.count(Db::kUserRecords), 0);
@@ -514,3 +514,5 @@ Suite* store_suite() {
   suite_add_tcase(s, migration_tcase());
   return s;
 }
+
+REGISTER_SUITE(store_suite);

@@ -236,7 +236,7 @@ START_TEST(a_v1_store_goes_on_where_it_was_left) {
   ck_assert(w.module_view_of(before->sid) == Lookup::kRevoked);
 
   // The sweeper, once everything of the fixture has expired: only the audit trail is left.
-  w.now += w.config.refresh_ttl + w.config.access_ttl + Sweeper::kMaxLeeway + AuthService::kLockoutMemory;
+  w.now += w.config.refresh_ttl + w.config.access_ttl + Sweeper::kMaxLeeway + SessionIssuer::kLockoutMemory;
   Sweeper sweeper(w.store, SweepSettings{w.config.access_ttl, w.config.audit_retention});
   std::map<std::string, size_t> deleted;
   std::string err;

@@ -77,3 +77,4 @@ Suite* token_cache_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(token_cache_suite);

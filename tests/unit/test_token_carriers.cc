@@ -81,3 +81,5 @@ Suite* token_carriers_suite() {
   suite_add_tcase(s, t);
   return s;
 }
+
+REGISTER_SUITE(token_carriers_suite);

@@ -124,7 +124,7 @@ START_TEST(mfa_token_expires_after_five_minutes) {
   MfaWorld w;
   ck_assert(w.service->mfa_enable(w.who, w.code(), w.client).ok());
   std::string token = w.mfa_token();
-  w.now += AuthService::kMfaTokenTtl;
+  w.now += SessionIssuer::kMfaTokenTtl;
   Outcome late = w.service->mfa_verify(token, w.code(), false, w.client);
   ck_assert_int_eq(late.status, 401);
   ck_assert(late.code == "invalid_token");
@@ -160,18 +160,18 @@ START_TEST(email_codes_last_ten_minutes_and_are_single_use) {
   Outcome login = w.service->login("e@example.com", "e password 123", w.client);
   Principal who = *w.service->authenticate(login.tokens->access_token, err);
   ck_assert(w.service->mfa_setup_email(who, w.client).ok());
-  w.now += AuthService::kEmailCodeTtl;  // the setup code has expired
+  w.now += FactorCodes::kEmailCodeTtl;  // the setup code has expired
   ck_assert_int_eq(w.service->mfa_enable(who, mail.code(), w.client).status, 401);
   ck_assert(w.service->mfa_send_email_code(who, w.client).ok());
   ck_assert(w.service->mfa_enable(who, mail.code(), w.client).ok());
   Outcome gate = w.service->login("e@example.com", "e password 123", w.client);
   ck_assert(gate.data["method"] == "email");
   std::string token = gate.data["mfa_token"], code = mail.code();
-  w.now += AuthService::kEmailCodeTtl - 1;
+  w.now += FactorCodes::kEmailCodeTtl - 1;
   ck_assert(w.service->mfa_verify(token, code, false, w.client).ok());
   ck_assert_int_eq(w.service->mfa_verify(token, code, false, w.client).status, 401);  // single use
   gate = w.service->login("e@example.com", "e password 123", w.client);
-  w.now += AuthService::kEmailCodeTtl;
+  w.now += FactorCodes::kEmailCodeTtl;
   ck_assert_int_eq(w.service->mfa_verify(gate.data["mfa_token"], mail.code(), false, w.client).status, 401);
 }
 END_TEST
@@ -191,3 +191,4 @@ Suite* totp_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(totp_suite);

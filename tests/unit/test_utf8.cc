@@ -120,3 +120,4 @@ Suite* utf8_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(utf8_suite);

@@ -127,3 +127,4 @@ Suite* verifier_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(verifier_suite);

@@ -91,3 +91,4 @@ Suite* ws_suite() {
   suite_add_tcase(s, t);
   return s;
 }
+REGISTER_SUITE(ws_suite);

@@ -1,11 +1,8 @@
-// spa-authd's pure pieces: the refresh state machine (time passed in),
-// sealing, the session record format, passwords and input validation, and
-// store transactions.
+// The session record the module reads (core/session_record.h), store
+// transactions (all or nothing, prefix scans, the schema version), and the
+// module's reader seeing what authd writes at once.
 #include <cstdlib>
 
-#include "authd/crypto.h"
-#include "authd/passwords.h"
-#include "authd/refresh_rotation.h"
 #include "authd/lmdb_store.h"
 #include "core/session_reader.h"
 #include "core/session_record.h"
@@ -17,15 +14,6 @@ using spa::core::SessionState;
 
 namespace {
 
-RefreshRecord fresh(int64_t issued, int64_t ttl) {
-  RefreshRecord r;
-  r.sid = "s";
-  r.user_id = "u";
-  r.issued_at = issued;
-  r.expires_at = issued + ttl;
-  return r;
-}
-
 struct TempDir {
   std::string path;
   TempDir() {
@@ -36,81 +24,6 @@ struct TempDir {
 };
 
 }  // namespace
-
-START_TEST(rotation_first_use_rotates) {
-  RefreshRecord r = fresh(1000, 3600);
-  ck_assert(decide_refresh(&r, true, 1000, 10) == RefreshDecision::kRotate);
-  ck_assert(decide_refresh(&r, true, 4599, 10) == RefreshDecision::kRotate);
-}
-END_TEST
-
-START_TEST(rotation_expiry_and_ended_sessions) {
-  RefreshRecord r = fresh(1000, 3600);
-  ck_assert(decide_refresh(&r, true, 4600, 10) == RefreshDecision::kExpired);
-  ck_assert(decide_refresh(&r, false, 2000, 10) == RefreshDecision::kSessionEnded);
-  ck_assert(decide_refresh(nullptr, true, 2000, 10) == RefreshDecision::kUnknown);
-}
-END_TEST
-
-START_TEST(rotation_grace_window_boundaries) {
-  RefreshRecord r = fresh(1000, 3600);
-  r.rotated_at = 2000;
-  r.successor = "abc";
-  r.successor_box = "sealed";
-  ck_assert(decide_refresh(&r, true, 2000, 10) == RefreshDecision::kSameSuccessor);
-  ck_assert(decide_refresh(&r, true, 2010, 10) == RefreshDecision::kSameSuccessor);
-  ck_assert(decide_refresh(&r, true, 2011, 10) == RefreshDecision::kReuse);
-  ck_assert(decide_refresh(&r, true, 2000, 0) == RefreshDecision::kSameSuccessor);
-  ck_assert(decide_refresh(&r, true, 2001, 0) == RefreshDecision::kReuse);
-  // A revoked family never hands out its successor, even inside the window.
-  ck_assert(decide_refresh(&r, false, 2005, 10) == RefreshDecision::kReuse);
-  // Without a sealed successor there is nothing to hand out.
-  r.successor_box.clear();
-  ck_assert(decide_refresh(&r, true, 2005, 10) == RefreshDecision::kReuse);
-}
-END_TEST
-
-START_TEST(refresh_record_round_trip_and_garbage) {
-  RefreshRecord r = fresh(1000, 3600);
-  r.rotated_at = 1500;
-  r.parent = "ee";
-  r.successor = "ff";
-  r.successor_box = "box";
-  auto back = RefreshRecord::from_json(r.to_json());
-  ck_assert(back && back->sid == "s" && back->rotated_at == 1500 && back->successor_box == "box" && back->parent == "ee");
-  ck_assert(!RefreshRecord::from_json("{}"));
-  ck_assert(!RefreshRecord::from_json("not json"));
-  ck_assert(!RefreshRecord::from_json(R"({"sid":1,"user":"u","issued_at":1,"expires_at":2,"rotated_at":0})"));
-}
-END_TEST
-
-START_TEST(sealed_boxes_open_only_with_their_key_and_aad) {
-  std::string key = hkdf_sha256("refresh-token-1", "info");
-  std::string other = hkdf_sha256("refresh-token-2", "info");
-  ck_assert_uint_eq(key.size(), 32);
-  ck_assert(key != other);
-  std::string box = seal(key, "the pair", "aad");
-  ck_assert(open_sealed(key, box, "aad") == std::string("the pair"));
-  ck_assert(!open_sealed(other, box, "aad"));
-  ck_assert(!open_sealed(key, box, "other aad"));
-  std::string tampered = box;
-  tampered[15] ^= 1;
-  ck_assert(!open_sealed(key, tampered, "aad"));
-  ck_assert(!open_sealed(key, box.substr(0, 20), "aad"));
-  ck_assert(seal(key, "the pair", "aad") != box);  // fresh nonce each time
-}
-END_TEST
-
-START_TEST(random_ids_and_constant_time_compare) {
-  ck_assert_uint_eq(random_hex_id().size(), 32);
-  ck_assert_uint_eq(random_token().size(), 43);
-  ck_assert(random_token() != random_token());
-  ck_assert(equal_secret("abc", "abc"));
-  ck_assert(!equal_secret("abc", "abd"));
-  ck_assert(!equal_secret("abc", "abcd"));
-  ck_assert(hex(sha256("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2 B.1
-}
-END_TEST
 
 START_TEST(session_record_round_trip_and_fail_closed) {
   SessionRecord r;
@@ -134,45 +47,6 @@ START_TEST(session_record_round_trip_and_fail_closed) {
   ck_assert(!SessionRecord::decode(wrong_state));
   r.state = SessionState::kUserDisabled;
   ck_assert(!SessionRecord::decode(r.encode())->valid_at(r.created_at));
-}
-END_TEST
-
-START_TEST(passwords_hash_and_verify) {
-  PasswordHasher h(19456, 2, 1);
-  std::string phc = h.hash("correct horse battery").value();
-  ck_assert(phc.rfind("$argon2id$v=19$m=19456,t=2,p=1$", 0) == 0);
-  ck_assert(h.verify(phc, "correct horse battery") == true);
-  ck_assert(h.verify(phc, "correct horse batterY") == false);
-  ck_assert(h.verify("garbage", "x") == false);
-  ck_assert(h.hash("correct horse battery").value() != phc);  // salted
-}
-END_TEST
-
-START_TEST(password_rules) {
-  ck_assert(!password_problem("correct horse", "a@example.com", "alice"));
-  ck_assert(password_problem("short", "a@example.com", "alice"));
-  ck_assert(password_problem(std::string(129, 'x'), "a@example.com", "alice"));
-  ck_assert(!password_problem(std::string(128, 'x'), "a@example.com", "alice"));
-  ck_assert(password_problem("PASSWORD123", "a@example.com", "alice"));  // common, any case
-  ck_assert(password_problem("alice@example.com", "alice@example.com", "bob"));
-  // 8 characters of UTF-8 (16 bytes) count as 8, not 16.
-  ck_assert(!password_problem("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "a@example.com", "alice"));
-  ck_assert(password_problem("\xc3\xa9\xc3\xa9\xc3\xa9", "a@example.com", "alice"));
-}
-END_TEST
-
-START_TEST(email_and_username_rules) {
-  for (const char* ok : {"a@example.com", "first.last+tag@sub.example.org", "A_B@x-y.io"})
-    ck_assert_msg(valid_email(ok), "refused %s", ok);
-  for (const char* bad : {"", "a", "@example.com", "a@", "a@b", "a@@b.com", "a b@example.com", "a@-x.com",
-                          "a@x-.com", ".a@example.com", "a..b@example.com", "a@exa mple.com", "a@example..com"})
-    ck_assert_msg(!valid_email(bad), "accepted %s", bad);
-  ck_assert(valid_username("alice_01"));
-  ck_assert(!valid_username("al"));
-  ck_assert(!valid_username("_alice"));
-  ck_assert(!valid_username("alice!"));
-  ck_assert(!valid_username(std::string(33, 'a')));
-  ck_assert(fold("Alice@Example.COM") == "alice@example.com");
 }
 END_TEST
 
@@ -275,20 +149,11 @@ START_TEST(session_floor_refuses_older_tokens) {
 }
 END_TEST
 
-Suite* authd_core_suite() {
-  Suite* s = suite_create("authd_core");
+Suite* session_store_suite() {
+  Suite* s = suite_create("session_store");
   TCase* tc = tcase_create("core");
   tcase_set_timeout(tc, 30);
-  tcase_add_test(tc, rotation_first_use_rotates);
-  tcase_add_test(tc, rotation_expiry_and_ended_sessions);
-  tcase_add_test(tc, rotation_grace_window_boundaries);
-  tcase_add_test(tc, refresh_record_round_trip_and_garbage);
-  tcase_add_test(tc, sealed_boxes_open_only_with_their_key_and_aad);
-  tcase_add_test(tc, random_ids_and_constant_time_compare);
   tcase_add_test(tc, session_record_round_trip_and_fail_closed);
-  tcase_add_test(tc, passwords_hash_and_verify);
-  tcase_add_test(tc, password_rules);
-  tcase_add_test(tc, email_and_username_rules);
   tcase_add_test(tc, store_commits_all_or_nothing);
   tcase_add_test(tc, store_refuses_another_schema_version);
   tcase_add_test(tc, session_reader_sees_writes_at_once);
@@ -296,3 +161,4 @@ Suite* authd_core_suite() {
   suite_add_tcase(s, tc);
   return s;
 }
+REGISTER_SUITE(session_store_suite);

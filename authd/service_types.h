@@ -1,0 +1,85 @@
+// What every service of spa-authd speaks: who calls (Principal, ClientInfo)
+// and what it answers (Outcome, IssuedTokens), without HTTP. routes.cc
+// turns an Outcome into a response; errors.cc decides the status and code
+// of each Errc.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "authd/errors.h"
+
+namespace spa::authd {
+
+struct ClientInfo {
+  // Bounds of what is kept (session metadata); routes.cc clips at entry.
+  static constexpr size_t kMaxIpBytes = 64;
+  static constexpr size_t kMaxUserAgentBytes = 256;
+  std::string request_id;
+  std::string ip;
+  std::string user_agent;
+};
+
+struct IssuedTokens {
+  std::string access_token;
+  std::string refresh_token;
+  int64_t expires_in = 0;
+};
+
+// A response in the making: either data (and maybe tokens), or an error.
+// `status` and `code` of an error are the table's for `errc` (errors.cc),
+// set once by Outcome::error; they are fields so that a route and a test
+// read them without asking the table again.
+struct Outcome {
+  int status = 200;  // of a success: 200, 201 created, 202 accepted
+  Errc errc = Errc::kOk;
+  std::string code;  // snake_case, "" when ok
+  std::string message;
+  nlohmann::json data = nlohmann::json::object();
+  std::optional<IssuedTokens> tokens;
+  int64_t retry_after = 0;
+  int64_t max_age = 0;       // reauthentication_required: the largest auth age accepted (RFC 9470)
+  bool end_session = false;  // tell the browser to drop its cookies
+
+  bool ok() const { return errc == Errc::kOk; }
+  static Outcome error(Errc errc, std::string message, int64_t retry_after = 0);
+};
+
+// The one place a store error becomes an answer: store_full and
+// store_unavailable as they are (the store logs those, once per episode),
+// anything else logged here and answered 500 internal_error.
+Outcome store_failure(const std::string& err);
+
+// 503 server_busy with Retry-After: every Argon2 slot busy, the queue full.
+Outcome server_busy();
+
+// Who is calling, from a verified access token whose session is active.
+struct Principal {
+  std::string user_id;
+  std::string sid;
+  int64_t auth_time = 0;  // the token's: when the user last proved who they are
+  bool second_factor = false;  // the token's amr lists a second factor
+};
+
+// The user as the API shows it (never the password hash or counters).
+nlohmann::json public_user(const nlohmann::json& user);
+
+// The account's credential epoch (SessionIssuer::new_credentials): a
+// secret checked against a record of one epoch commits only while the
+// account is still in it.
+int64_t credential_epoch(const nlohmann::json& user);
+
+// A user record's "identities" [{provider, subject, email, linked_at}]
+// (an empty array when there are none), and the identities database's key
+// of one of them.
+nlohmann::json identities_of(const nlohmann::json& user);
+std::string identity_key(const std::string& provider, const std::string& subject);
+
+// The first factors of a session's amr (second factors, "otp" and "mfa",
+// left out); ["pwd"] when nothing else is left.
+nlohmann::json first_factors(const nlohmann::json& amr);
+
+}  // namespace spa::authd

@@ -1,0 +1,306 @@
+#include "authd/session_issuer.h"
+
+#include <algorithm>
+#include <array>
+
+#include "authd/crypto.h"
+#include "authd/refresh_rotation.h"
+#include "authd/server.h"
+#include "core/jws.h"
+#include "core/utf8.h"
+
+namespace spa::authd {
+namespace {
+
+using json = nlohmann::json;
+using core::SessionRecord;
+using core::SessionState;
+
+std::array<uint8_t, 16> id_bytes(const std::string& hex_id) {
+  std::array<uint8_t, 16> out{};
+  for (size_t i = 0; i < out.size() && 2 * i + 1 < hex_id.size(); ++i)
+    out[i] = static_cast<uint8_t>(std::stoi(hex_id.substr(2 * i, 2), nullptr, 16));
+  return out;
+}
+
+}  // namespace
+
+SessionIssuer::SessionIssuer(const Config& config, Store& store, SigningKeys& keys, const PasswordHasher& hasher,
+                             Clock clock, std::string mfa_key)
+    : config_(config),
+      store_(store),
+      signing_keys_(keys),
+      hasher_(hasher),
+      clock_(std::move(clock)),
+      mfa_key_(std::move(mfa_key)),
+      outbox_(config.mail_limits) {}
+
+// --- keys and tokens
+
+SessionIssuer::KeyView SessionIssuer::keys(int64_t now) {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  // `spa-authd keys rotate` runs as another process: look at its schedule
+  // at most once a second.
+  if (!verify_set_ || now != keys_checked_at_) {
+    std::string err;
+    if (!signing_keys_.reload_if_changed(now, err)) log_event("error", "keys_reload_failed", {{"reason", err}});
+    auto set = std::make_shared<core::Jwks>();
+    for (const auto& k : signing_keys_.keys()) set->add(k);
+    verify_set_ = std::move(set);
+    keys_checked_at_ = now;
+  }
+  return {signing_keys_.signing_key(now), verify_set_};
+}
+
+std::string SessionIssuer::access_token(const json& user, const std::string& sid, const SessionRecord& session,
+                                        const json& meta, int64_t now, const KeyView& k) const {
+  json amr = meta.value("amr", json::array({"pwd"}));
+  if (!amr.is_array()) amr = json::array({"pwd"});
+  bool second_factor = std::find(amr.begin(), amr.end(), "otp") != amr.end();
+  // Never before the session's floor (a role change in this very second
+  // refuses tokens issued before it; this one must pass).
+  int64_t iat = std::max(now, session.tokens_not_before);
+  json claims = {{"iss", config_.issuer},
+                 {"aud", config_.audience},
+                 {"sub", user.value("id", "")},
+                 {"sid", sid},
+                 {"jti", random_hex_id()},
+                 {"iat", iat},
+                 {"nbf", iat},
+                 {"exp", iat + config_.access_ttl},
+                 {"auth_time", meta.value("auth_time", session.created_at)},
+                 {"email", user.value("email", "")},
+                 {"email_verified", user.value("email_verified", false)},
+                 {"username", user.value("username", "")},
+                 {"role", user.value("role", "user")},
+                 {"amr", amr},
+                 {"mfa", second_factor}};
+  auto token = core::make_compact_jws({{"typ", "at+jwt"}}, claims.dump(), config_.algorithm, *k.signer);
+  if (!token) throw std::runtime_error("signing failed");
+  return *token;
+}
+
+// --- sessions
+
+bool SessionIssuer::start_session(Store::Txn& t, const json& user, const ClientInfo& client, int64_t now,
+                                  IssuedTokens& out, std::string& sid, const json& amr) {
+  KeyView k = keys(now);
+  sid = random_hex_id();
+  std::string uid = user.value("id", "");
+  SessionRecord rec;
+  rec.created_at = now;
+  rec.expires_at = now + config_.refresh_ttl;
+  rec.user_id = id_bytes(uid);
+  // How the session was authenticated; refreshed tokens keep saying so.
+  json meta = {{"created_at", now}, {"last_used_at", now}, {"ip", core::utf8_clip(client.ip, ClientInfo::kMaxIpBytes)},
+               {"user_agent", core::utf8_clip(client.user_agent, ClientInfo::kMaxUserAgentBytes)}, {"amr", amr}, {"auth_time", now}};
+  out.refresh_token = random_token();
+  out.access_token = access_token(user, sid, rec, meta, now, k);
+  out.expires_in = config_.access_ttl;
+  RefreshRecord r;
+  r.sid = sid;
+  r.user_id = uid;
+  r.issued_at = now;
+  r.expires_at = now + config_.refresh_ttl;
+  return t.put(Db::kSessions, sid, rec.encode()) && t.put(Db::kSessionMeta, sid, meta.dump()) &&
+         t.put(Db::kUserSessions, uid + ":" + sid, "") && t.put(Db::kRefresh, sha256(out.refresh_token), r.to_json()) &&
+         t.put(Db::kSessionRefresh, sid + sha256(out.refresh_token), "");
+}
+
+bool SessionIssuer::end_session(Store::Txn& t, const std::string& sid, int64_t now, SessionState state) {
+  auto rec = load_session(t, sid);
+  if (!rec || rec->state != SessionState::kActive) return true;
+  rec->state = state;
+  rec->revoked_at = now;
+  return t.put(Db::kSessions, sid, rec->encode());
+}
+
+std::vector<std::string> SessionIssuer::session_ids(const Store::Txn& t, const std::string& user_id) {
+  std::vector<std::string> sids;
+  t.scan(Db::kUserSessions, user_id + ":", [&](std::string_view key, std::string_view) {
+    sids.emplace_back(key.substr(user_id.size() + 1));
+    return true;
+  });
+  return sids;
+}
+
+bool SessionIssuer::end_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now, SessionState state) {
+  for (const auto& sid : session_ids(t, user_id))
+    if (!end_session(t, sid, now, state)) return false;
+  return true;
+}
+
+bool SessionIssuer::floor_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now) {
+  for (const auto& sid : session_ids(t, user_id)) {
+    auto rec = load_session(t, sid);
+    if (!rec || rec->state != SessionState::kActive) continue;
+    // iat is in whole seconds: a token of this very second may predate
+    // the change, so the floor is the next second; new tokens start there.
+    // Strictly later than any earlier floor: tokens minted after an
+    // earlier change in this same second carry iat = that floor.
+    // Capped a few seconds ahead, so that a burst of changes cannot push
+    // new tokens past the module's leeway (nbf) or beyond their lifetime.
+    rec->tokens_not_before = std::min(std::max(rec->tokens_not_before + 1, now + 1), now + kMaxFloorAhead);
+    if (!t.put(Db::kSessions, sid, rec->encode())) return false;
+  }
+  return true;
+}
+
+// --- the second-factor gate
+
+bool SessionIssuer::open_second_factor_gate(Store::Txn& t, const json& u, const json& first_factor,
+                                            const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
+                                            std::string& to) {
+  std::string id = u.value("id", "");
+  std::string token = random_token();
+  bool by_mail = u["mfa"].value("method", "totp") == "email";
+  int64_t ttl = by_mail ? FactorCodes::kEmailCodeTtl : kMfaTokenTtl;
+  json pending = {{"user", id},
+                  {"expires_at", now + ttl},
+                  {"attempts", 0},
+                  {"amr", first_factor},
+                  {"epoch", credential_epoch(u)}};
+  // Over the code limit, or to an unproven address, no code is mailed, but
+  // the login still waits for a backup code: whoever keeps the bucket empty
+  // (knowing the password) cannot lock the owner out. `code_sent` says which.
+  int64_t wait = 0;
+  bool code_sent = false;
+  if (by_mail && !u.value("email_verified", false)) {
+    // Codes go to proven addresses only: no code (backup codes still work).
+    outbox_.count_drop(MailClass::kCode, "unverified");
+  } else if (by_mail && outbox_.room(MailClass::kCode, u.value("email", ""), id, now, wait)) {
+    code_sent = true;
+    std::string hash;
+    code = codes_.new_email_code(id, hash);  // bound to this login's mfa_token
+    pending["email_code"] = hash;
+    to = u.value("email", "");
+  }
+  result = Outcome();
+  result.data = {{"mfa_required", true}, {"mfa_token", token}, {"expires_in", ttl}, {"method", by_mail ? "email" : "totp"}};
+  if (by_mail) result.data["code_sent"] = code_sent;
+  audit(t, "login_second_factor_pending", u, client, now);
+  return put_user_record(t, Db::kMfaPending, sha256(token), id, pending.dump());
+}
+
+bool SessionIssuer::finish_first_factor(Store::Txn& t, json& u, const json& amr, const char* event,
+                                        const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
+                                        std::string& to) {
+  std::string id = u.value("id", "");
+  // With MFA on, the session waits for the second factor, and the lockout
+  // counters reset only when both are through.
+  if (u.contains("mfa") && u["mfa"].value("enabled", false))
+    return open_second_factor_gate(t, u, amr, client, now, result, code, to) && t.put(Db::kUsers, id, u.dump());
+  if (!clear_failures(t, u.value("email", ""))) return false;
+  IssuedTokens tokens;
+  std::string sid;
+  if (!start_session(t, u, client, now, tokens, sid, amr)) return false;
+  audit(t, event, u, client, now);
+  result.tokens = tokens;
+  result.data = {{"user", public_user(u)}, {"session_id", sid}};
+  return t.put(Db::kUsers, id, u.dump());
+}
+
+void SessionIssuer::mail_code(const std::string& address, const std::string& code) {
+  outbox_.deliver(MailClass::kCode, address, "Your sign-in code",
+                  "Your code is " + code + ". It is valid for 10 minutes and can be used once.\n\n"
+                  "If you did not ask for it, someone may know your password: change it.\n");
+}
+
+std::optional<json> SessionIssuer::current_account(const Principal& who, Outcome& result) const {
+  std::optional<json> user;
+  std::string err;
+  if (!store_.read([&](const Store::Txn& t) { user = load_json(t, Db::kUsers, who.user_id); }, err))
+    result = store_failure(err);
+  else if (!user)
+    result = Outcome::error(Errc::kInvalidToken, "account no longer exists");
+  return user;
+}
+
+// --- recent authentication
+
+std::optional<Outcome> SessionIssuer::require_recent_auth(const Principal& who) const {
+  if (who.auth_time > 0 && who.auth_time >= clock_() - kRecentAuth) return std::nullopt;
+  Outcome o = Outcome::error(Errc::kReauthenticationRequired,
+                             "confirm it is you (POST /api/v1/auth/reauthenticate), then try again within 10 minutes");
+  o.max_age = kRecentAuth;
+  return o;
+}
+
+// --- credentials
+
+bool SessionIssuer::new_credentials(Store::Txn& t, json& u) {
+  std::string id = u.value("id", "");
+  u["credential_epoch"] = credential_epoch(u) + 1;
+  return delete_user_records(t, Db::kMfaPending, id) && delete_user_records(t, Db::kResetTokens, id);
+}
+
+bool SessionIssuer::claim_unverified_account(Store::Txn& t, json& u, const ClientInfo& client, int64_t now) {
+  std::string id = u.value("id", "");
+  for (const auto& i : identities_of(u))
+    if (!t.del(Db::kIdentities, identity_key(i.value("provider", ""), i.value("subject", "")))) return false;
+  for (const auto& table : kUserTables)
+    if (!delete_user_records(t, table.db, id)) return false;
+  if (!end_all_sessions(t, id, now, SessionState::kRevoked) || !new_credentials(t, u)) return false;
+  u["password"] = "";
+  u["identities"] = json::array();
+  u.erase("mfa");
+  u["email_verified"] = true;
+  u["email_verified_at"] = now;
+  u["updated_at"] = now;
+  audit(t, "unverified_account_claimed", u, client, now);
+  return clear_failures(t, u.value("email", ""));
+}
+
+std::optional<bool> SessionIssuer::password_matches(const json* user, const std::string& password) const {
+  std::string phc = user ? user->value("password", "") : std::string();
+  if (phc.empty()) {
+    if (!hasher_.verify_dummy(password)) return std::nullopt;
+    return false;
+  }
+  return hasher_.verify(phc, password);
+}
+
+Outcome SessionIssuer::check_password(const json& user, const std::string& password, const ClientInfo& client) {
+  auto good = password_matches(&user, password);
+  if (!good) return server_busy();
+  int64_t now = clock_();
+  std::string email = user.value("email", "");
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        if (auto locked = locked_out(t, email, now)) {
+          result = *locked;
+          return false;
+        }
+        if (*good) return false;  // nothing to write
+        result = record_failure(t, email, &user, client, now, Errc::kInvalidCredentials, "password is wrong");
+        return true;
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+// --- audit
+
+void SessionIssuer::audit(Store::Txn& t, const std::string& event, const json& user, const ClientInfo& client,
+                          int64_t now) {
+  char key[16];
+  uint64_t ns = static_cast<uint64_t>(now) * 1000000000ull + (audit_seq_++ % 1000000000ull);
+  for (int i = 0; i < 8; ++i) key[i] = static_cast<char>((ns >> (56 - 8 * i)) & 0xff);
+  std::string rnd = random_bytes(8);
+  std::copy(rnd.begin(), rnd.end(), key + 8);
+  json e = {{"ts", now}, {"event", event}, {"subject", user.value("audit_id", "")}, {"request_id", client.request_id}};
+  if (t.over_limit()) {
+    // A revocation in a full store: it must not grow the store, so the
+    // event goes to the log (journald) instead of the audit database.
+    log_event("warn", "audit_not_stored", {{"audit_event", event}, {"request_id", client.request_id}});
+    return;
+  }
+  std::string subject = user.value("audit_id", "");
+  t.put(Db::kAudit, std::string_view(key, sizeof key), e.dump());
+  if (!subject.empty()) t.put(Db::kUserAudit, subject + std::string(key, sizeof key), "");
+}
+
+}  // namespace spa::authd

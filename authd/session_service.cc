@@ -1,0 +1,285 @@
+#include "authd/session_service.h"
+
+#include "authd/crypto.h"
+#include "authd/passwords.h"
+#include "authd/refresh_rotation.h"
+#include "authd/server.h"
+#include "core/base64url.h"
+#include "core/claims.h"
+#include "core/json_strict.h"
+#include "core/jws.h"
+#include "core/verifier.h"
+
+namespace spa::authd {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kSuccessorInfo = "spa-auth refresh successor v1";
+
+}  // namespace
+
+Outcome SessionService::login(const std::string& email, const std::string& password, const ClientInfo& client) {
+  std::optional<json> user;
+  std::string err;
+  if (!store_.read(
+          [&](const Store::Txn& t) {
+            if (auto id = t.get(Db::kUsersByEmail, fold(email))) user = load_json(t, Db::kUsers, *id);
+          },
+          err))
+    return store_failure(err);
+  // An unknown address, and an account made by an OAuth provider (no
+  // password until one is set), cost the time of a wrong password.
+  auto good = issuer_.password_matches(user ? &*user : nullptr, password);
+  if (!good) return server_busy();  // known and unknown addresses alike: nothing evaluated, nothing counted
+  int64_t now = issuer_.now();
+  Outcome result;
+  std::string mailed_code, mail_to;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        // Known and unknown addresses take the same path through the
+        // lockout, so neither the answer nor its headers tell them apart.
+        if (auto locked = issuer_.locked_out(t, email, now)) {
+          result = *locked;
+          return false;
+        }
+        // Re-read inside the write: the account may have changed meanwhile.
+        auto fresh = user ? load_json(t, Db::kUsers, user->value("id", "")) : std::nullopt;
+        // A password reset (or change, disable, erasure) that committed
+        // after the check: the password checked is not the account's now.
+        if (fresh && credential_epoch(*fresh) != credential_epoch(*user)) good = false;
+        if (!fresh || !*good) {
+          result = issuer_.record_failure(t, email, fresh ? &*fresh : nullptr, client, now,
+                                          Errc::kInvalidCredentials, "e-mail or password is wrong");
+          return true;  // commit the count, answer with the error
+        }
+        json& u = *fresh;
+        if (u.value("disabled", false)) {
+          result = Outcome::error(Errc::kAccountDisabled, "this account is disabled");
+          return false;
+        }
+        if (config_.require_verified_email && !u.value("email_verified", false)) {
+          result = Outcome::error(Errc::kEmailNotVerified,
+                                  "confirm your e-mail address with the link we sent; "
+                                  "POST /api/v1/auth/verify-email/request sends a new one");
+          return false;
+        }
+        return issuer_.finish_first_factor(t, u, json::array({"pwd"}), "login", client, now, result, mailed_code,
+                                           mail_to);
+      },
+      err);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (ok && !mailed_code.empty()) issuer_.mail_code(mail_to, mailed_code);
+  return result;
+}
+
+Outcome SessionService::refresh(const std::string& token, const ClientInfo& client) {
+  Outcome invalid = Outcome::error(Errc::kInvalidToken, "refresh token is not valid");
+  if (token.empty() || token.size() > 128) return invalid;
+  int64_t now = issuer_.now();
+  std::string hash = sha256(token);
+  Outcome result;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        auto text = t.get(Db::kRefresh, hash);
+        auto record = text ? RefreshRecord::from_json(*text) : std::nullopt;
+        auto session = record ? load_session(t, record->sid) : std::nullopt;
+        auto user = record ? load_json(t, Db::kUsers, record->user_id) : std::nullopt;
+        bool active = session && session->valid_at(now) && user && !user->value("disabled", false);
+        RefreshDecision d = decide_refresh(record ? &*record : nullptr, active, now, config_.refresh_grace);
+        std::string key = hkdf_sha256(token, kSuccessorInfo);
+        switch (d) {
+          case RefreshDecision::kUnknown:
+          case RefreshDecision::kExpired:
+          case RefreshDecision::kSessionEnded:
+            result = invalid;
+            result.end_session = true;
+            return false;
+          case RefreshDecision::kReuse: {
+            // A used token came back after the grace window: someone else
+            // has it. End the whole family (the session).
+            result = Outcome::error(Errc::kInvalidToken, "refresh token was already used; the session is ended");
+            result.end_session = true;
+            if (user) issuer_.audit(t, "refresh_reuse", *user, client, now);
+            log_event("warn", "refresh_reuse", {{"request_id", client.request_id}});
+            return issuer_.end_session(t, record->sid, now);
+          }
+          case RefreshDecision::kSameSuccessor: {
+            std::string box;
+            auto pair = core::base64url_decode(record->successor_box, box) ? open_sealed(key, box, hash) : std::nullopt;
+            json j;
+            std::string e;
+            if (!pair || !core::parse_json_strict(*pair, j, e)) {
+              result = invalid;
+              return false;
+            }
+            result.tokens = IssuedTokens{j.value("access_token", ""), j.value("refresh_token", ""),
+                                         j.value("expires_at", now) - now};
+            // The session was floored (a role change) since that access
+            // token was made: the module would refuse it, so the parallel
+            // tab gets a fresh one with the same successor refresh token.
+            if (j.value("expires_at", int64_t{0}) - config_.access_ttl < session->tokens_not_before) {
+              SessionIssuer::KeyView k = issuer_.keys(now);
+              auto meta = load_json(t, Db::kSessionMeta, record->sid).value_or(json::object());
+              result.tokens->access_token = issuer_.access_token(*user, record->sid, *session, meta, now, k);
+              result.tokens->expires_in = config_.access_ttl;
+            }
+            result.data = {{"user", public_user(*user)}};
+            return false;  // nothing to change
+          }
+          case RefreshDecision::kRotate: {
+            // A rotation grows the store; reuse detection above must not
+            // be refused, so this write runs as a revocation and only
+            // the rotation waits for room.
+            if (t.over_limit()) return t.refuse_full();
+            SessionIssuer::KeyView k = issuer_.keys(now);
+            IssuedTokens next;
+            next.refresh_token = random_token();
+            auto meta = load_json(t, Db::kSessionMeta, record->sid).value_or(json::object());
+            next.access_token = issuer_.access_token(*user, record->sid, *session, meta, now, k);
+            next.expires_in = config_.access_ttl;
+            json pair = {{"access_token", next.access_token}, {"refresh_token", next.refresh_token},
+                         {"expires_at", now + config_.access_ttl}};
+            RefreshRecord successor;
+            successor.sid = record->sid;
+            successor.user_id = record->user_id;
+            successor.issued_at = now;
+            successor.expires_at = now + config_.refresh_ttl;
+            successor.parent = hex(hash);
+            record->rotated_at = now;
+            record->successor = hex(sha256(next.refresh_token));
+            record->successor_box = core::base64url_encode(seal(key, pair.dump(), hash));
+            session->expires_at = now + config_.refresh_ttl;  // the family lives as long as its newest token
+            meta["last_used_at"] = now;
+            result.tokens = next;
+            result.data = {{"user", public_user(*user)}};
+            return t.put(Db::kRefresh, hash, record->to_json()) &&
+                   t.put(Db::kRefresh, sha256(next.refresh_token), successor.to_json()) &&
+                   t.put(Db::kSessionRefresh, record->sid + sha256(next.refresh_token), "") &&
+                   t.put(Db::kSessions, record->sid, session->encode()) &&
+                   t.put(Db::kSessionMeta, record->sid, meta.dump());
+          }
+        }
+        return false;
+      },
+      err, Store::WriteKind::kRevocation);
+  if (!ok && !err.empty()) return store_failure(err);
+  return result;
+}
+
+Outcome SessionService::logout(const std::optional<Principal>& who, const std::string& refresh_token,
+                               const ClientInfo& client) {
+  int64_t now = issuer_.now();
+  std::string err;
+  bool found = false;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        std::string sid, user_id;
+        if (who) {
+          sid = who->sid;
+          user_id = who->user_id;
+        } else if (!refresh_token.empty()) {
+          auto text = t.get(Db::kRefresh, sha256(refresh_token));
+          auto record = text ? RefreshRecord::from_json(*text) : std::nullopt;
+          if (record) sid = record->sid, user_id = record->user_id;
+        }
+        if (sid.empty()) return false;
+        found = true;
+        if (auto user = load_json(t, Db::kUsers, user_id)) issuer_.audit(t, "logout", *user, client, now);
+        return issuer_.end_session(t, sid, now);
+      },
+      err, Store::WriteKind::kRevocation);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (!found) return Outcome::error(Errc::kInvalidToken, "no session to end");
+  Outcome o;
+  o.end_session = true;
+  o.data = {{"logged_out", true}};
+  return o;
+}
+
+std::optional<Principal> SessionService::authenticate(std::string_view token, std::string& why) {
+  int64_t now = issuer_.now();
+  SessionIssuer::KeyView k = issuer_.keys(now);
+  core::KeySource source{k.verify.get(), nullptr};
+  core::AlgSet allowed;
+  allowed.add(config_.algorithm);
+  for (const auto& key : k.verify->keys())
+    for (core::Alg a : {core::Alg::kEdDSA, core::Alg::kES256, core::Alg::kRS256})
+      if (key->usable_for(a)) allowed.add(a);
+  core::VerifiedTokenPtr verified;
+  core::Status s = core::verify_access_token(token, source, allowed, verified, why);
+  if (s == core::Status::kOk) {
+    core::ClaimPolicy policy;
+    policy.issuer = config_.issuer;
+    policy.audiences = {config_.audience};
+    s = core::check_claims(verified->claims, policy, now, why);
+  }
+  if (s != core::Status::kOk) {
+    why = std::string(core::status_name(s));
+    return std::nullopt;
+  }
+  const json& auth_time = verified->claims.payload["auth_time"];
+  Principal p{verified->claims.sub, verified->claims.sid,
+              auth_time.is_number_integer() ? auth_time.get<int64_t>() : 0, verified->claims.second_factor};
+  bool active = false;
+  std::string err;
+  store_.read([&](const Store::Txn& t) {
+    auto rec = load_session(t, p.sid);
+    active = rec && rec->accepts(now, verified->claims.iat);
+  }, err);
+  if (!active) {
+    why = "revoked";
+    return std::nullopt;
+  }
+  return p;
+}
+
+Outcome SessionService::list_sessions(const Principal& who) {
+  int64_t now = issuer_.now();
+  json list = json::array();
+  std::string err;
+  bool ok = store_.read(
+      [&](const Store::Txn& t) {
+        for (const auto& sid : SessionIssuer::session_ids(t, who.user_id)) {
+          auto rec = load_session(t, sid);
+          if (!rec || !rec->valid_at(now)) continue;
+          auto meta = load_json(t, Db::kSessionMeta, sid).value_or(json::object());
+          list.push_back({{"id", sid},
+                          {"current", sid == who.sid},
+                          {"created_at", rec->created_at},
+                          {"expires_at", rec->expires_at},
+                          {"last_used_at", meta.value("last_used_at", rec->created_at)},
+                          {"ip", meta.value("ip", "")},
+                          {"user_agent", meta.value("user_agent", "")}});
+        }
+      },
+      err);
+  if (!ok) return store_failure(err);
+  Outcome o;
+  o.data = {{"sessions", list}};
+  return o;
+}
+
+Outcome SessionService::revoke_session(const Principal& who, const std::string& sid, const ClientInfo& client) {
+  int64_t now = issuer_.now();
+  bool owned = false;
+  std::string err;
+  bool ok = store_.write(
+      [&](Store::Txn& t) {
+        owned = t.get(Db::kUserSessions, who.user_id + ":" + sid).has_value();
+        if (!owned) return false;
+        auto user = load_json(t, Db::kUsers, who.user_id).value_or(json::object());
+        issuer_.audit(t, "session_revoked", user, client, now);
+        return issuer_.end_session(t, sid, now);
+      },
+      err, Store::WriteKind::kRevocation);
+  if (!ok && !err.empty()) return store_failure(err);
+  if (!owned) return Outcome::error(Errc::kNotFound, "no such session");
+  Outcome o;
+  o.end_session = sid == who.sid;
+  o.data = {{"revoked", sid}};
+  return o;
+}
+
+}  // namespace spa::authd
