@@ -19,6 +19,10 @@ package SpaAuth::Test;
 # In every section: @PORT@, @ECHO_PORT@, @DATA@ (keys, JWKS) and @DIR@
 # (this block's prefix) are replaced, and {{ perl }} is evaluated in main,
 # where mint(...) and friends are available.
+#
+# Longer than our ~500-line rule, on purpose: it is one harness, as
+# Test::Nginx::Socket is, and every .t file imports it whole; the parts
+# (tokens, processes, requests, blocks) are the sections below, in that order.
 use strict;
 use warnings;
 use Exporter 'import';
@@ -63,6 +67,8 @@ sub run_cmd {
 }
 
 # Keys for every algorithm the module supports, made once per test file.
+# --- tokens: keys, JWKS and minted JWTs
+
 sub data_dir {
     return $DATA if $DATA;
     $DATA = tempdir('spa-data-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -153,6 +159,8 @@ sub raw_token {
     my ($header, $payload, $sig) = @_;
     return join '.', encode_base64url($header), encode_base64url($payload), $sig // '';
 }
+
+# --- processes: nginx and spa-authd in a temp prefix
 
 sub free_port {
     my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
@@ -364,6 +372,8 @@ END { local $?; if ($$ == $OWNER) { stop_nginx(); stop_authd("KILL") if $AUTHD_P
 
 # One HTTP/1.1 request with Connection: close; returns a hash with
 # status, headers (lowercased name => [values]) and body.
+# --- requests
+
 sub http_request {
     my ($request, $headers, %o) = @_;
     my ($line, $body) = split /\n/, $request, 2;
@@ -432,6 +442,8 @@ sub step {
 }
 
 sub error_of { my ($r) = @_; "$r->{status} " . ($r->{json}{error}{code} // '') }
+
+# --- blocks: the __DATA__ dialect
 
 sub parse_blocks {
     my ($text) = @_;
