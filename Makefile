@@ -91,8 +91,8 @@ $(BUILD)/make-store-v1: $(BUILD)/tests/unit/fixtures/make_store_v1.o $(BUILD)/li
 	$(CXX) -o $@ $^ $(AUTHD_LIBS) $(CHECK_FLAGS)
 
 test: deps
-	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests
-	@$(MAKE) --no-print-directory unit nginx-t
+	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory unit nginx-t fuzz-check
 	@echo "==> all suites passed"
 
 unit: $(BUILD)/unit-tests
@@ -137,8 +137,36 @@ install: all
 	  usermod -aG spa-authd www-data; chgrp spa-authd /etc/spa-authd/authd.toml; chown spa-authd /etc/spa-authd/mfa.key; }
 	@echo "==> installed; start with: systemctl daemon-reload && systemctl enable --now spa-authd"
 
+# --- fuzzing (docs/testing.md, "Fuzzing"): libFuzzer targets, one per
+# tests/fuzz/fuzz_NAME.cc, built with Debian's clang over core/ compiled
+# again with ASan + UBSan. `make fuzz` runs each for FUZZ_SECONDS;
+# `make fuzz-check` (part of `make test`) a few seconds each on its corpus.
+FUZZ_CXX := clang++
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -Wall -Wextra -Werror -I. -DSPA_FUZZ_DIR='"$(CURDIR)/tests/fuzz"'
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.cc,%,$(wildcard tests/fuzz/fuzz_*.cc))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_CORE_OBJS := $(CORE_SRCS:%.cc=$(BUILD)/fuzz/%.o)
+
+$(BUILD)/fuzz/core/%.o: core/%.cc
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.cc $(FUZZ_CORE_OBJS)
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_CORE_OBJS) -lcrypto -llmdb
+
+.PHONY: fuzz fuzz-check
+fuzz: deps
+	@$(MAKE) --no-print-directory -j$(shell nproc) $(FUZZ_BINS)
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-check: $(FUZZ_BINS)
+	@scripts/fuzz.sh 3 $(FUZZ_TARGETS)
+
 clean:
 	rm -rf $(BUILD)
 
--include $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
+-include $(FUZZ_CORE_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
          $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d bench/authd-bench.d bench/authd-load.d bench/store-bench.d)

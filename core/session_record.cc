@@ -55,7 +55,12 @@ std::optional<SessionRecord> SessionRecord::decode(std::string_view bytes) {
   r.created_at = get64(bytes, 8);
   r.expires_at = get64(bytes, 16);
   r.revoked_at = get64(bytes, 24);
-  if (uint32_t delta = get32(bytes, 4)) r.tokens_not_before = r.created_at + delta;
+  if (uint32_t delta = get32(bytes, 4)) {
+    // spa-authd writes created_at as a time (> 0); anything else is a damaged
+    // record, whose floor would overflow or land at or before 0 ("no floor").
+    if (r.created_at < 0 || r.created_at > INT64_MAX - delta) return std::nullopt;
+    r.tokens_not_before = r.created_at + delta;
+  }
   for (size_t i = 0; i < r.user_id.size(); ++i) r.user_id[i] = static_cast<uint8_t>(bytes[32 + i]);
   return r;
 }

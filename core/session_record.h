@@ -47,8 +47,9 @@ struct SessionRecord {
   std::array<uint8_t, 16> user_id{};
 
   std::string encode() const;
-  // nullopt for a wrong size, version or state: the module treats that as
-  // revoked (fail closed).
+  // nullopt for a wrong size, version or state, or a floor that a damaged
+  // created_at would put out of range: the module treats that as revoked
+  // (fail closed).
   static std::optional<SessionRecord> decode(std::string_view bytes);
 
   // Usable for a request at `now`: active and not past its end.

@@ -8,6 +8,7 @@ packages=(
   nginx nginx-dev libssl-dev nlohmann-json3-dev libcpp-httplib-dev libboost-dev libtomlplusplus-dev
   liblmdb-dev lmdb-utils libargon2-dev liboath-dev libqrencode-dev oathtool libcurl4-openssl-dev
   check wrk faketime
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Writes the seed corpora of tests/fuzz/corpus/ from the unit tests'
+# vectors and tokens signed by tests/fuzz/keys/ (keys made for fuzzing
+# only: they sign nothing anywhere else), beside the inputs fuzzing found
+# (kept: each is also a unit test). Needs build/spa-auth-mint (`make`).
+set -eu
+cd "$(dirname "$0")"
+mint=../../build/spa-auth-mint
+out=corpus
+mkdir -p "$out"/{jws,claims,jwks,fields,ws_frames,limiter,session_record,base64url}
+# A seed is named by its SHA-1, as libFuzzer names what it finds.
+seed() {
+  local tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  mv "$tmp" "$out/$1/$(sha1sum <"$tmp" | cut -c1-40)"
+}
+
+# jws: every algorithm, with and without kid, and the classic refusals.
+printf 'fuzzing-secret-of-thirty-two-bytes!!' >/tmp/spa-fuzz-hmac
+claims='{"sub":"alice","iss":"https://issuer.example","aud":"spa","role":"admin","amr":["pwd","otp"],"auth_time":1799999900,"iat":1799999900,"sid":"0123456789abcdef0123456789abcdef"}'
+for k in ed25519:EdDSA es256:ES256 es384:ES384 rsa:RS256 rsa:PS256; do
+  $mint token --key keys/${k%%:*}.pem --alg ${k##*:} --claims "$claims" --ttl 600 | seed jws
+  $mint token --key keys/${k%%:*}.pem --alg ${k##*:} --no-kid --claims '{"sub":"bob"}' --ttl 60 | seed jws
+done
+$mint token --hmac-secret /tmp/spa-fuzz-hmac --alg HS256 --claims "$claims" --ttl 600 | seed jws
+rm -f /tmp/spa-fuzz-hmac
+printf 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.' | seed jws
+printf 'eyJhbGciOiJFZERTQSIsImNyaXQiOlsiYiJdfQ.e30.AAAA' | seed jws
+printf 'a.b.c' | seed jws
+
+# claims: 8 bytes of time (big-endian halves), then a payload.
+t() { printf '\x00\x00\x00\x6b\x00\x00\x00\x00'; }
+for p in "$claims" '{"sub":"a","exp":1}' '{"exp":1800000000,"nbf":1900000000}' \
+         '{"exp":1800000000,"aud":["spa","x"],"groups":["ops","dev"],"role":"admin","amr":"otp"}' \
+         '{"exp":1.5e9,"sub":"a\r\nX-Evil: 1"}' '{"exp":1800000000,"sub":"a","sub":"b"}'; do
+  { t; printf '%s' "$p"; } | seed claims
+done
+
+# jwks: the fixed set, one key each, and RFC 8037 A.2's public key.
+cp keys/jwks.json "$out/jwks/seed-set"
+printf '{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}' | seed jwks
+printf '{"keys":[{"kty":"oct","k":"AAAA"}]}' | seed jwks
+printf '{"keys":[]}' | seed jwks
+
+# fields: a name line, then field lines.
+printf '__Host-spa_at\n__Host-spa_at=eyJ.a.b; theme=dark\na=1, __Host-spa_at=x' | seed fields
+printf 'app.example.com\nhttps://app.example.com\n' | seed fields
+printf 'Host\nBearer eyJhbGciOiJFZERTQSJ9.e30.sig\nbearer, eyJ.x.y, chat\nwebsocket, Upgrade' | seed fields
+printf 'x\n/p?code=abc&state=xyz&access_token=t;id_token=u&ok=1\nGET /cb?CODE%%3D=1&%%63ode=2 HTTP/1.1' | seed fields
+printf 'X_User_Id\n"quoted, comma", WebSocket/13\n\xff\xfe\xc0\x80' | seed fields
+
+# ws_frames: a cut seed byte, then frames (small, 16-bit and 64-bit lengths, masked).
+printf '\x07\x81\x05hello\x88\x02\x03\xe8' | seed ws_frames
+printf '\x03\x82\x7e\x00\x04abcd\x01\x80\x00' | seed ws_frames
+printf '\x11\x81\x85\x01\x02\x03\x04abcde\x82\x7f\x00\x00\x00\x00\x00\x00\x00\x02xy' | seed ws_frames
+
+# limiter: a limit, a period, a size, then (key, time) pairs.
+printf '\x04\x02\x03\x05\x10\x05\x10\x05\x10\x05\x10\x05\x10\x06\x01\x07\xf0\x05\x00' | seed limiter
+printf '\x00\x00\x00\x01\x01\x02\x05abcde\x01\x03\xe7\x03\x00' | seed limiter
+
+# session_record: records as spa-authd writes them (version 1, 48 bytes,
+# little-endian): state, the floor's delta, created 1.8e9, expires a week on.
+rec() {
+  printf "\\x01\\x$1\\x00\\x00$2"
+  printf '\x00\xd2\x49\x6b\x00\x00\x00\x00\x80\x0c\x53\x6b\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+  printf '0123456789abcdef'
+}
+rec 00 '\x00\x00\x00\x00' | seed session_record
+rec 01 '\x3c\x00\x00\x00' | seed session_record
+rec 02 '\x10\x0e\x00\x00' | seed session_record
+
+# base64url: RFC 7515's header and a few edges.
+for s in eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9 AQAB _-8 'a=' ''; do printf '%s' "$s" | seed base64url; done
+echo "wrote $(find "$out" -type f | wc -l) seeds under tests/fuzz/$out/"
