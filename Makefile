@@ -153,9 +153,18 @@ $(BUILD)/fuzz/core/%.o: core/%.cc
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
+# The authd objects a target needs beyond core/ (most need none).
+FUZZ_AUTHD_oidc := oidc crypto
+FUZZ_AUTHD_config := config oidc crypto mail_quota
+
+$(BUILD)/fuzz/authd/%.o: authd/%.cc
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(foreach t,$(FUZZ_TARGETS),$(eval $(BUILD)/fuzz/fuzz_$(t): $(patsubst %,$(BUILD)/fuzz/authd/%.o,$(FUZZ_AUTHD_$(t)))))
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.cc $(FUZZ_CORE_OBJS)
 	@mkdir -p $(@D)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_CORE_OBJS) -lcrypto -llmdb
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(filter %.o,$^) $(AUTHD_LIBS)
 
 .PHONY: fuzz fuzz-check
 fuzz: deps
@@ -168,5 +177,5 @@ fuzz-check: $(FUZZ_BINS)
 clean:
 	rm -rf $(BUILD)
 
--include $(FUZZ_CORE_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
+-include $(FUZZ_CORE_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(wildcard $(BUILD)/fuzz/authd/*.d) $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
          $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d bench/authd-bench.d bench/authd-load.d bench/store-bench.d)

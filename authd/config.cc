@@ -1,11 +1,34 @@
 #include "authd/config.h"
 
+#include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
 
+// toml++ 3.3.0 (Debian 12) asserts, and so aborts, on some malformed
+// input instead of reporting it (a table header such as "[)", found by
+// tests/fuzz/fuzz_config.cc). Here its assertions throw instead, and
+// parse_config reports the file as malformed. With NDEBUG they would turn
+// into compiler assumptions: undefined behaviour on such input.
+#ifdef NDEBUG
+#error "authd/config.cc needs toml++'s assertions: build it without NDEBUG"
+#endif
+namespace spa::authd {
+struct TomlAssertion {};
+}  // namespace spa::authd
+#define TOML_ASSERT(expr) ((expr) ? static_cast<void>(0) : throw ::spa::authd::TomlAssertion{})
+// In toml++'s noexcept functions the throw still ends the process, as the
+// assertion did; the parser's own functions are not noexcept.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wterminate"
+#endif
 #include <toml++/toml.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include "authd/oidc.h"
 #include "core/duration.h"
@@ -160,12 +183,66 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   return std::nullopt;
 }
 
+// What toml++ 3.3.0 (Debian 12) must never see, refused here with its
+// line (found by tests/fuzz/fuzz_config.cc):
+// - control characters, which TOML allows nowhere but tab (and CR before
+//   LF); the parser aborted on some, such as a NUL after "[";
+// - any byte past ASCII: where the parser looks for whitespace (a bare key,
+//   after a value, a multi-line string's trimmed line end) a character such
+//   as U+00E9 reaches __builtin_unreachable() in its Unicode tables, which
+//   is undefined behaviour. Text beyond ASCII is written as \uXXXX in a
+//   "basic string", which TOML reads the same.
+static bool unsupported_bytes_refused(std::string_view text, std::vector<ConfigError>& errors) {
+  int64_t line = 1;
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      ++line;
+      continue;
+    }
+    bool allowed = c == '\t' || (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n');
+    char what[96] = "";
+    if ((c < 0x20 || c == 0x7f) && !allowed)
+      std::snprintf(what, sizeof what, "control character U+%04X is not allowed in TOML", c);
+    else if (c >= 0x80)
+      std::snprintf(what, sizeof what, "only ASCII is read here: write other characters as \\uXXXX in a \"string\"");
+    if (what[0]) {
+      errors.push_back({"", line, what});
+      return true;
+    }
+  }
+  return false;
+}
+
+// The line of the first table header whose name does not start like a
+// key ("[)", "[[ ="), where toml++'s assertion fires; 0 when none is.
+static int64_t malformed_table_header(std::string_view text) {
+  int64_t line = 0;
+  while (!text.empty()) {
+    ++line;
+    size_t nl = text.find('\n');
+    std::string_view l = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    size_t at = l.find_first_not_of(" \t");
+    if (at == std::string_view::npos || l[at] != '[') continue;
+    at = l.find_first_not_of(" \t[", at);
+    if (at == std::string_view::npos) return line;
+    unsigned char c = static_cast<unsigned char>(l[at]);
+    if (!(std::isalnum(c) || c == '_' || c == '-' || c == '"' || c == '\'' || c >= 0x80)) return line;
+  }
+  return 0;
+}
+
 bool parse_config(std::string_view text, const std::string& source, Config& out, std::vector<ConfigError>& errors) {
+  if (unsupported_bytes_refused(text, errors)) return false;
   toml::table doc;
   try {
     doc = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     errors.push_back({"", static_cast<int64_t>(e.source().begin.line), std::string(e.description())});
+    return false;
+  } catch (const TomlAssertion&) {
+    errors.push_back({"", malformed_table_header(text), "malformed TOML (a table header or key the parser cannot read)"});
     return false;
   }
   Checker c(errors);

@@ -7,13 +7,15 @@ set -eu
 cd "$(dirname "$0")"
 mint=../../build/spa-auth-mint
 out=corpus
-mkdir -p "$out"/{jws,claims,jwks,fields,ws_frames,limiter,session_record,base64url}
-# A seed is named by its SHA-1, as libFuzzer names what it finds.
+mkdir -p "$out"/{jws,claims,jwks,fields,ws_frames,limiter,session_record,base64url,oidc,config}
+# A seed written here is seed-SHA1; the inputs fuzzing found are named by
+# their SHA-1 alone, as libFuzzer names them, and are never removed.
+find "$out" -name 'seed-*' -delete
 seed() {
   local tmp
   tmp=$(mktemp)
   cat >"$tmp"
-  mv "$tmp" "$out/$1/$(sha1sum <"$tmp" | cut -c1-40)"
+  mv "$tmp" "$out/$1/seed-$(sha1sum <"$tmp" | cut -c1-40)"
 }
 
 # jws: every algorithm, with and without kid, and the classic refusals.
@@ -38,7 +40,7 @@ for p in "$claims" '{"sub":"a","exp":1}' '{"exp":1800000000,"nbf":1900000000}' \
 done
 
 # jwks: the fixed set, one key each, and RFC 8037 A.2's public key.
-cp keys/jwks.json "$out/jwks/seed-set"
+seed jwks <keys/jwks.json
 printf '{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}' | seed jwks
 printf '{"keys":[{"kty":"oct","k":"AAAA"}]}' | seed jwks
 printf '{"keys":[]}' | seed jwks
@@ -72,4 +74,25 @@ rec 02 '\x10\x0e\x00\x00' | seed session_record
 
 # base64url: RFC 7515's header and a few edges.
 for s in eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9 AQAB _-8 'a=' ''; do printf '%s' "$s" | seed base64url; done
+# oidc: a selector byte (0 discovery, 1 token response, 2 JWKS, 3 ID token
+# after four bytes of time, 4 redirect target), then the provider's text.
+printf '\x00{"issuer":"https://op.example","authorization_endpoint":"https://op.example/auth","token_endpoint":"https://op.example/token","jwks_uri":"https://op.example/jwks","response_types_supported":["code"],"code_challenge_methods_supported":["S256"],"id_token_signing_alg_values_supported":["EdDSA","RS256","ES256"],"token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post"],"authorization_response_iss_parameter_supported":true}' | seed oidc
+printf '\x01{"access_token":"at","token_type":"Bearer","id_token":"eyJ.a.b","expires_in":3600}' | seed oidc
+{ printf '\x02'; cat keys/jwks.json; } | seed oidc
+now=$(date +%s)
+le32() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 24 & 255)))"; }
+id='{"iss":"https://op.example","aud":"spa-client","azp":"spa-client","nonce":"n-0S6_WzA2Mj","sub":"248289761001","email":"a@example.com","email_verified":true}'
+for k in ed25519:EdDSA es256:ES256 rsa:RS256; do
+  { printf '\x03'; printf "$(le32 $now)"; $mint token --key keys/${k%%:*}.pem --alg ${k##*:} --claims "$id" --ttl 300; } | seed oidc
+done
+for r in /app '/app?x=1#y' //evil.example '/\evil.example' https://app.example.com/cb https://app.example.comx/ https://other.example.com; do
+  { printf '\x04'; printf '%s' "$r"; } | seed oidc
+done
+
+# config: the shipped configuration and a few broken ones.
+seed config <../../conf/authd.toml
+printf '[tokens]\naccess_ttl = "15x"\n[store]\nmax_size = "1PiB"\n' | seed config
+printf '[security]\nallowed_origins = ["https://a.example", "ftp://b"]\n[smtp]\nrecipient_limit = "0/1h"\n' | seed config
+printf '[server\nsocket = 3\n' | seed config
+
 echo "wrote $(find "$out" -type f | wc -l) seeds under tests/fuzz/$out/"

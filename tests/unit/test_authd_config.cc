@@ -130,6 +130,44 @@ START_TEST(syntax_errors_have_a_line) {
 }
 END_TEST
 
+// Found by tests/fuzz/fuzz_config.cc: toml++ 3.3.0 asserted (the process
+// aborted, `--check-config` included) on a NUL after "[" and on a table
+// header such as "[)". Each is now an error with its line.
+START_TEST(hostile_files_are_errors_not_aborts) {
+  auto nul = errors_of(std::string(kMinimal) + std::string("[\0\n", 3));
+  ck_assert_uint_eq(nul.size(), 1);
+  ck_assert_int_eq(nul[0].line, 3);
+  ck_assert(nul[0].message.find("U+0000") != std::string::npos);
+  for (const char* header : {"[)\n", "[ )\n", "[[=]]\n", "[.]\n"}) {
+    auto e = errors_of(std::string(kMinimal) + "\n" + header);
+    ck_assert_msg(e.size() == 1 && e[0].line == 4, "%s: %zu errors", header, e.size());
+  }
+  // Control characters TOML does not allow, anywhere (a bare CR, escape, DEL).
+  for (const char* bad : {"\r", "\x1b", "\x7f"}) {
+    auto e = errors_of(std::string(kMinimal) + "# a" + bad + "comment\n");
+    ck_assert_msg(e.size() == 1 && e[0].line == 3, "control 0x%02x: %zu errors", bad[0], e.size());
+  }
+  // Past ASCII, toml++ reaches __builtin_unreachable() where it looks for
+  // whitespace ("a = 1 \u00e9", a multi-line string's trimmed line end):
+  // refused everywhere, with the way to write it instead.
+  for (const char* text : {"a = 1 \xc3\xa9\n", "# caf\xc3\xa9\n", "x = \"\xef\xb3\xbf\"\n", "\xff\n"}) {
+    auto e = errors_of(std::string(kMinimal) + text);
+    ck_assert_msg(e.size() == 1 && e[0].line == 3 && e[0].message.find("\\uXXXX") != std::string::npos,
+                  "%s: %zu errors", text, e.size());
+  }
+  {
+    Config escaped;
+    std::vector<ConfigError> none;
+    ck_assert(parse_config(std::string(kMinimal) + "[mfa]\nissuer_name = \"Caf\\u00e9\"\n", "t.toml", escaped, none));
+    ck_assert_str_eq(escaped.mfa_issuer_name.c_str(), "Caf\xc3\xa9");
+  }
+  // CRLF line ends and tabs stay fine.
+  Config c;
+  std::vector<ConfigError> errors;
+  ck_assert(parse_config("[tokens]\r\nissuer =\t\"https://app.example.com\"\r\n", "t.toml", c, errors));
+}
+END_TEST
+
 START_TEST(issuer_is_required_and_refresh_outlives_access) {
   ck_assert(has_error(errors_of("[tokens]\naudience = \"spa\"\n"), "tokens.issuer", 0));
   ck_assert(has_error(errors_of("[tokens]\nissuer = \"x\"\naccess_ttl = \"1h\"\nrefresh_ttl = \"30m\"\n"),
@@ -231,6 +269,7 @@ Suite* authd_config_suite() {
   tcase_add_test(tc, the_shipped_example_is_valid);
   tcase_add_test(tc, each_bad_key_is_named_with_its_line);
   tcase_add_test(tc, syntax_errors_have_a_line);
+  tcase_add_test(tc, hostile_files_are_errors_not_aborts);
   tcase_add_test(tc, issuer_is_required_and_refresh_outlives_access);
   tcase_add_test(tc, oauth_providers);
   tcase_add_test(tc, durations);
