@@ -11,7 +11,7 @@ state=$1
 port=$2
 demo_port=${3:-9101}
 ws_port=${4:-9103}
-build="$top/build"
+build="${SPA_BUILD:-$top/build}"  # build/san under SANITIZE=1
 mkdir -p "$state"/{tls,logs,tmp,run,authd}
 
 sed -e "s|/run/spa-authd/|$state/run/|" \

@@ -16,6 +16,7 @@ use POSIX ();
 use Time::HiRes qw(sleep);
 use SpaAuth::Test qw(free_port);
 
+my $NGINX = $ENV{SPA_NGINX} || "nginx";  # SANITIZE=1 preloads the sanitizers' runtimes
 my @STACKS;
 my $OWNER = $$;
 END { local $?; if ($$ == $OWNER) { $_->stop for @STACKS } }
@@ -70,8 +71,8 @@ sub start {
     }
     for (1 .. 300) { last if -S "$state/run/authd.sock" && -f "$state/authd/jwks.json"; sleep 0.02 }
     system("chgrp www-data $state/run/authd.sock $state/authd $state/authd/data.mdb $state/authd/lock.mdb 2>/dev/null") if $> == 0;
-    $self->{nginx_t} = `nginx -p $state -c $state/nginx.conf -t 2>&1`;
-    $self->{nginx_ok} = $? == 0 && system("nginx -p $state -c $state/nginx.conf") == 0;
+    $self->{nginx_t} = `$NGINX -p $state -c $state/nginx.conf -t 2>&1`;
+    $self->{nginx_ok} = $? == 0 && system("$NGINX -p $state -c $state/nginx.conf") == 0;
     for my $p ($self->{demo_port}, $self->{ws_port}) {
         for (1 .. 250) { last if IO::Socket::INET->new("127.0.0.1:$p"); sleep 0.02 }
     }
@@ -81,7 +82,7 @@ sub start {
 sub stop {
     my ($self) = @_;
     return if $self->{stopped}++;
-    system("nginx -p $self->{state} -c $self->{state}/nginx.conf -s stop 2>/dev/null");
+    system("$NGINX -p $self->{state} -c $self->{state}/nginx.conf -s stop 2>/dev/null");
     kill 'TERM', @{ $self->{pids} };
     waitpid($_, 0) for @{ $self->{pids} };
 }

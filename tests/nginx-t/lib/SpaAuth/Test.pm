@@ -337,7 +337,9 @@ sub start_authd {
         # faketime => '+660s': spa-authd's clock runs ahead of nginx's
         # (Debian's libfaketime, preloaded so that the pid is spa-authd's own).
         if ($o{faketime}) {
-            $ENV{LD_PRELOAD} = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+            # Under SANITIZE=1 the sanitizer's runtime must come first.
+            $ENV{LD_PRELOAD} = join ':', grep { $_ } $ENV{SPA_SANITIZER_PRELOAD},
+                '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
             $ENV{FAKETIME} = $o{faketime};
             $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = 1;
         }
