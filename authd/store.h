@@ -13,7 +13,7 @@
 //
 // Tables (key -> value; the JSON records are typed in authd/records/,
 // docs/authd.md "Store" has one line each):
-//   meta           "schema_version" -> "1", "indexes" -> "1", "timing_pad" -> ""
+//   meta           "schema_version" -> "1", "indexes" -> "2", "timing_pad" -> ""
 //   users          user id (hex)                -> UserRecord
 //   users_by_email case-folded e-mail           -> user id
 //   users_by_name  case-folded username         -> user id
@@ -38,6 +38,9 @@
 //   user_records   user id + one letter (the table) + key -> "": a user's records in
 //                                                  mfa_pending (m), reset_tokens (r), ...
 //   user_audit     audit_id + audit key         -> "": a user's audit events
+//   unverified     big-endian unverified_erase_at (8 bytes) + user id -> "": the accounts
+//                                                  PrivacyService::sweep_unverified erases,
+//                                                  due first (UserRecord::unverified_sweep_at)
 //
 // Size: ordinary writes (sign-up, login, rotation, ...) are refused with
 // Errc::kStoreFull once the data passes `max_size`; revocation-class
@@ -59,6 +62,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authd/errors.h"
+#include "authd/records/user.h"
 #include "core/session_record.h"
 
 namespace spa::authd {
@@ -66,8 +70,9 @@ namespace spa::authd {
 enum class Db {
   kMeta, kUsers, kUsersByEmail, kUsersByName, kSessions, kSessionMeta, kUserSessions, kRefresh, kAudit, kMfaPending,
   kResetTokens, kOAuthStates, kIdentities, kSessionRefresh, kUserRecords, kUserAudit, kVerifyTokens, kLockouts,
+  kUnverified,
 };
-inline constexpr int kDbCount = 18;
+inline constexpr int kDbCount = 19;
 inline constexpr const char* kSchemaVersion = "1";
 // LMDB's bound, kept by every backend so that a key works in all of them.
 inline constexpr size_t kMaxKeyBytes = 511;
@@ -78,6 +83,9 @@ const char* db_name(Db db);
 
 // What a transaction's function decides: keep what it did, or drop it.
 enum class TxnEnd { kCommit, kAbort };
+// kCommit when every write of a chain went (`put(a) && put(b)`); when one
+// failed, kAbort, and transact() answers that failure whatever fn says.
+inline TxnEnd commit_if(bool all_written) { return all_written ? TxnEnd::kCommit : TxnEnd::kAbort; }
 
 // Txn::error(): an Error, still readable where the services take the
 // string error of Store::write (transitional: removed when the services
@@ -118,6 +126,19 @@ class Store {
     bool scan(Db db, std::string_view prefix, const Visit& fn) const;
     // Like scan without a prefix, from the first key >= `from`.
     bool scan_from(Db db, std::string_view from, const Visit& fn) const;
+
+    // A JSON record (authd/records/, RefreshRecord) under `key`: nullopt
+    // when absent, or not R's format (a record that does not decode is
+    // read as none, never half).
+    template <class R>
+    std::optional<R> get_record(Db db, std::string_view key) const {
+      auto text = get(db, key);
+      return text ? R::from_json(*text) : std::nullopt;
+    }
+    template <class R>
+    bool put_record(Db db, std::string_view key, const R& record) {
+      return put(db, key, record.to_json());
+    }
 
     // The first failed call of this transaction (ok while none failed).
     // Any failure means transact() commits nothing and answers it.
@@ -201,7 +222,8 @@ class Store {
 
 // What every backend does in its first write transaction at open: checks
 // (or, in an empty store, writes) meta/schema_version, and indexes a store
-// made before session_refresh, user_records and user_audit existed. ""
+// made before its indexes existed (meta/indexes: absent before
+// session_refresh, user_records and user_audit; "1" before unverified). ""
 // when it went well, else why not (the store must not be used).
 std::string prepare_schema(Store::Txn& t, const std::string& where);
 
@@ -227,6 +249,15 @@ inline constexpr UserTable kUserTables[] = {
     {Db::kVerifyTokens, 'v', "verify_tokens"},
 };
 
+// Whose record of a UserTable `value` is and when it expires, read as the
+// table's record (MfaPendingRecord, ResetLinkRecord, VerifyLinkRecord);
+// nullopt when it does not decode.
+struct OwnedRecord {
+  std::string user;
+  int64_t expires_at = 0;
+};
+std::optional<OwnedRecord> owned_record(Db db, std::string_view value);
+
 // A commit with nothing to say (meta "timing_pad"): for answers that must
 // take as long whether or not they stored something.
 inline bool timing_pad(Store::Txn& t) { return t.put(Db::kMeta, "timing_pad", ""); }
@@ -239,6 +270,18 @@ std::vector<std::string> user_record_keys(const Store::Txn& t, Db db, const std:
 bool delete_user_records(Store::Txn& t, Db db, const std::string& user_id);
 // The user_records key of a record.
 std::string user_record_index_key(Db db, const std::string& user_id, std::string_view key);
+
+// The users table through UserRecord, with the unverified index kept in
+// step with every record written (so no writer can forget it).
+std::optional<UserRecord> load_user(const Store::Txn& t, std::string_view id);
+bool save_user(Store::Txn& t, const UserRecord& u);
+// The stored record and its unverified entry (users_by_email, _by_name
+// and the identities are the caller's: erasure deletes them itself).
+bool delete_user(Store::Txn& t, std::string_view id);
+// The unverified key of an account due for erasure at `erase_at`.
+std::string unverified_key(int64_t erase_at, std::string_view user_id);
+// The erase_at of an unverified key.
+int64_t unverified_due(std::string_view key);
 
 // A JSON object stored under `key`; nullopt when absent or not an object.
 std::optional<nlohmann::json> load_json(const Store::Txn& t, Db db, std::string_view key);
