@@ -42,13 +42,13 @@ struct World : test::AuthWorld {
   size_t count(Db db) {
     size_t n = 0;
     std::string err;
-    store.read([&](const Store::Txn& t) { t.scan(db, "", [&](std::string_view, std::string_view) { return ++n, true; }); }, err);
+    store.view([&](const Store::Txn& t) { t.scan(db, "", [&](std::string_view, std::string_view) { return ++n, true; }); });
     return n;
   }
   bool has(Db db, const std::string& key) {
     bool found = false;
     std::string err;
-    store.read([&](const Store::Txn& t) { found = t.get(db, key).has_value(); }, err);
+    store.view([&](const Store::Txn& t) { found = t.get(db, key).has_value(); });
     return found;
   }
   std::map<std::string, size_t> sweep(int64_t at) {
@@ -169,9 +169,9 @@ START_TEST(the_sweeper_deletes_only_what_nothing_can_use) {
     for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((static_cast<uint64_t>(v) >> (56 - 8 * i)) & 0xff);
     return s;
   };
-  ck_assert(w.store.write([&](Store::Txn& t) {
-    return t.put(Db::kOAuthStates, be64(t0 + 600) + "aaaa", "{}") && t.put(Db::kOAuthStates, be64(t0 + 6000) + "bbbb", "{}");
-  }, err));
+  ck_assert(w.store.transact([&](Store::Txn& t) {
+    return commit_if(t.put(Db::kOAuthStates, be64(t0 + 600) + "aaaa", "{}") && t.put(Db::kOAuthStates, be64(t0 + 6000) + "bbbb", "{}"));
+  }).ok());
   size_t reset_links = w.count(Db::kResetTokens);
   ck_assert_uint_eq(reset_links, 1);
 
@@ -226,14 +226,14 @@ START_TEST(the_sweeper_works_in_bounded_batches_and_cleans_dangling_index_entrie
   std::string err;
   const size_t n = Sweeper::kBatch * 2 + 17;
   for (size_t i = 0; i < n; ++i)
-    ck_assert(w.store.write([&](Store::Txn& t) {
+    ck_assert(w.store.transact([&](Store::Txn& t) {
       json r = {{"user", "0123456789abcdef0123456789abcdef"}, {"expires_at", w.now + (i % 2 ? 10 : 100000)}};
-      return put_user_record(t, Db::kResetTokens, sha256(std::to_string(i)), "0123456789abcdef0123456789abcdef", r.dump());
-    }, err));
+      return commit_if(put_user_record(t, Db::kResetTokens, sha256(std::to_string(i)), "0123456789abcdef0123456789abcdef", r.dump()));
+    }).ok());
   // An index entry whose record was deleted without it (as mfa_verify does).
-  ck_assert(w.store.write([&](Store::Txn& t) {
-    return put_user_record(t, Db::kMfaPending, "k", "0123456789abcdef0123456789abcdef", "{}") && t.del(Db::kMfaPending, "k");
-  }, err));
+  ck_assert(w.store.transact([&](Store::Txn& t) {
+    return commit_if(put_user_record(t, Db::kMfaPending, "k", "0123456789abcdef0123456789abcdef", "{}") && t.del(Db::kMfaPending, "k"));
+  }).ok());
   ck_assert_uint_eq(w.count(Db::kUserRecords), n + 1);
   auto deleted = w.sweep(w.now + 11);
   ck_assert_uint_eq(deleted["reset_tokens"], n / 2);
@@ -255,13 +255,13 @@ START_TEST(export_and_erasure_go_through_the_indexes) {
   // The events come from user_audit: without its entries, none are found.
   std::string err;
   std::vector<std::string> index;
-  w.store.read([&](const Store::Txn& t) {
+  w.store.view([&](const Store::Txn& t) {
     t.scan(Db::kUserAudit, "", [&](std::string_view k, std::string_view) { return index.emplace_back(k), true; });
-  }, err);
-  ck_assert(w.store.write([&](Store::Txn& t) {
+  });
+  ck_assert(w.store.transact([&](Store::Txn& t) {
     for (const auto& k : index) t.del(Db::kUserAudit, k);
-    return true;
-  }, err));
+    return TxnEnd::kCommit;
+  }).ok());
   ck_assert_uint_eq(w.service->export_data(*w.who(a)).data["events"].size(), 0);
   // Erasure deletes alice's refresh records (found by session) and nothing of bob's.
   size_t bob_refresh = 1;
@@ -278,24 +278,24 @@ START_TEST(an_existing_store_opens_and_gets_its_indexes) {
   Outcome a = w.signup_and_login("alice");
   std::string err;
   // As a store written before the indexes: drop them and the marker.
-  ck_assert(w.store.write([&](Store::Txn& t) {
+  ck_assert(w.store.transact([&](Store::Txn& t) {
     for (Db db : {Db::kSessionRefresh, Db::kUserAudit, Db::kUserRecords}) {
       std::vector<std::string> keys;
       t.scan(db, "", [&](std::string_view k, std::string_view) { return keys.emplace_back(k), true; });
       for (const auto& k : keys) t.del(db, k);
     }
     json r = {{"user", a.data["user"]["id"]}, {"expires_at", w.now + 100}};
-    return t.put(Db::kResetTokens, "old-link", r.dump()) && t.del(Db::kMeta, "indexes");
-  }, err));
+    return commit_if(t.put(Db::kResetTokens, "old-link", r.dump()) && t.del(Db::kMeta, "indexes"));
+  }).ok());
   size_t events = w.count(Db::kAudit);
   LmdbStore again;
   ck_assert_msg(again.open(w.dir + "/store", err), "%s", err.c_str());
   size_t n = 0;
-  again.read([&](const Store::Txn& t) {
+  again.view([&](const Store::Txn& t) {
     n += t.get(Db::kSessionRefresh, sid_of(a) + sha256(a.tokens->refresh_token)).has_value();
     n += t.get(Db::kUserRecords, user_record_index_key(Db::kResetTokens, a.data["user"]["id"], "old-link")).has_value();
     t.scan(Db::kUserAudit, "", [&](std::string_view, std::string_view) { return ++n, true; });
-  }, err);
+  });
   ck_assert_uint_eq(n, 2 + events);
 }
 END_TEST
@@ -432,7 +432,7 @@ START_TEST(the_reader_follows_a_store_replaced_by_rename) {
     spa::core::SessionRecord r;
     r.expires_at = 2000;
     r.state = spa::core::SessionState::kRevoked;
-    ck_assert(c.write([&](Store::Txn& t) { return t.put(Db::kSessions, "s1", r.encode()); }, err));
+    ck_assert(c.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s1", r.encode())); }).ok());
   }
   ck_assert(::rename((copy.path + "/data.mdb").c_str(), (d.path + "/data.mdb").c_str()) == 0);
   // Within the second it may still answer from the old file; from the next

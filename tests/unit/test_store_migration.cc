@@ -72,9 +72,9 @@ struct V1World : test::AuthWorld {
   std::optional<RefreshRecord> refresh_record(const std::string& token) {
     std::optional<RefreshRecord> r;
     std::string err;
-    ck_assert(store.read([&](const Store::Txn& t) {
+    ck_assert(store.view([&](const Store::Txn& t) {
       if (auto text = t.get(Db::kRefresh, sha256(token))) r = RefreshRecord::from_json(*text);
-    }, err));
+    }).ok());
     return r;
   }
   Lookup module_view_of(const std::string& sid) {
@@ -86,8 +86,7 @@ struct V1World : test::AuthWorld {
   size_t count(Db db) {
     size_t n = 0;
     std::string err;
-    store.read([&](const Store::Txn& t) { t.scan(db, "", [&](std::string_view, std::string_view) { return ++n, true; }); },
-               err);
+    store.view([&](const Store::Txn& t) { t.scan(db, "", [&](std::string_view, std::string_view) { return ++n, true; }); });
     return n;
   }
 };
