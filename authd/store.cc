@@ -4,7 +4,6 @@
 #include "authd/records/mfa_pending.h"
 #include "authd/records/audit.h"
 #include "authd/refresh_rotation.h"
-#include "core/json_strict.h"
 
 namespace spa::authd {
 namespace {
@@ -67,11 +66,11 @@ bool backfill_indexes(Store::Txn& t, const std::optional<std::string>& built) {
 const char* db_name(Db db) { return kNames[static_cast<int>(db)]; }
 
 bool Store::Txn::fail(Errc code, std::string message) const {
-  if (error_.ok()) error_ = TxnError(code, std::move(message));
+  if (error_.ok()) error_ = Error{code, std::move(message)};
   return false;
 }
 
-bool Store::Txn::refuse_full() { return fail(Errc::kStoreFull, kFullError); }
+bool Store::Txn::refuse_full() { return fail(Errc::kStoreFull, "store_full"); }
 
 std::optional<std::string> Store::Txn::get(Db db, std::string_view key) const {
   if (!usable_key(key)) return std::nullopt;
@@ -91,24 +90,6 @@ bool Store::Txn::del(Db db, std::string_view key) {
 bool Store::Txn::scan(Db db, std::string_view prefix, const Visit& fn) const { return each(db, prefix, prefix, fn); }
 
 bool Store::Txn::scan_from(Db db, std::string_view from, const Visit& fn) const { return each(db, from, "", fn); }
-
-bool Store::write(const std::function<bool(Txn&)>& fn, std::string& err, WriteKind kind) {
-  bool done = false;
-  Error e = transact(
-      [&](Txn& t) {
-        done = fn(t);
-        return done ? TxnEnd::kCommit : TxnEnd::kAbort;
-      },
-      kind);
-  err = e.message;
-  return e.ok() && done;
-}
-
-bool Store::read(const std::function<void(const Txn&)>& fn, std::string& err) const {
-  Error e = view(fn);
-  err = e.message;
-  return e.ok();
-}
 
 std::string prepare_schema(Store::Txn& t, const std::string& where) {
   auto version = t.get(Db::kMeta, "schema_version");
@@ -202,15 +183,6 @@ bool delete_user(Store::Txn& t, std::string_view id) {
   auto stored = load_user(t, id);
   auto at = stored ? stored->unverified_sweep_at() : std::nullopt;
   return (!at || t.del(Db::kUnverified, unverified_key(*at, id))) && t.del(Db::kUsers, id);
-}
-
-std::optional<nlohmann::json> load_json(const Store::Txn& t, Db db, std::string_view key) {
-  auto text = t.get(db, key);
-  nlohmann::json j;
-  std::string err;
-  if (!text || !core::parse_json_strict(*text, j, err, core::JsonLimits{1 << 20, 8}) || !j.is_object())
-    return std::nullopt;
-  return j;
 }
 
 }  // namespace spa::authd

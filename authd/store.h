@@ -59,8 +59,6 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "authd/errors.h"
 #include "authd/records/user.h"
 #include "core/session_record.h"
@@ -86,21 +84,6 @@ enum class TxnEnd { kCommit, kAbort };
 // kCommit when every write of a chain went (`put(a) && put(b)`); when one
 // failed, kAbort, and transact() answers that failure whatever fn says.
 inline TxnEnd commit_if(bool all_written) { return all_written ? TxnEnd::kCommit : TxnEnd::kAbort; }
-
-// Txn::error(): an Error, still readable where the services take the
-// string error of Store::write (transitional: removed when the services
-// move to transact()). The message of kStoreFull and kStoreReplaced is
-// the old string (Store::kFullError, Store::kReplacedError).
-struct TxnError : Error {
-  TxnError() = default;
-  TxnError(Errc c, std::string m) : Error{c, std::move(m)} {}
-  // transitional: removed when the services move to transact(). The
-  // string face: `store_failure(t.error())`, `t.error().empty()`, and
-  // `t.error().empty() ? "what failed" : t.error()` (a failure with that message).
-  TxnError(const char* message) : Error{Errc::kStoreFailed, message} {}
-  bool empty() const { return ok(); }
-  operator const std::string&() const { return message; }
-};
 
 class Store {
  public:
@@ -142,7 +125,7 @@ class Store {
 
     // The first failed call of this transaction (ok while none failed).
     // Any failure means transact() commits nothing and answers it.
-    const TxnError& error() const { return error_; }
+    const Error& error() const { return error_; }
     // In a revocation-class write: true when the store is past max_size,
     // so whatever would grow it (a rotation, an audit event) must not.
     bool over_limit() const { return over_limit_; }
@@ -166,7 +149,7 @@ class Store {
     virtual bool each(Db db, std::string_view from, std::string_view prefix, const Visit& fn) const = 0;
 
    private:
-    mutable TxnError error_;
+    mutable Error error_;
     bool over_limit_ = false;
   };
 
@@ -201,18 +184,6 @@ class Store {
   virtual Usage usage() const = 0;
   // Prometheus text: spa_authd_store_used_bytes, _file_bytes, _max_bytes.
   virtual std::string metrics() const = 0;
-
-  // transitional: removed when the services move to transact().
-  // The string errors of write() and read(), and what Txn::error() reads as.
-  static constexpr const char* kFullError = "store_full";
-  static constexpr const char* kReplacedError = "store_replaced";
-  // transitional: removed when the services move to transact().
-  // transact() with fn's true as kCommit: true means committed. When fn
-  // returns false everything it did is dropped and `err` stays empty,
-  // unless a store call failed (kFullError, kReplacedError, or a reason).
-  bool write(const std::function<bool(Txn&)>& fn, std::string& err, WriteKind kind = WriteKind::kOrdinary);
-  // transitional: removed when the services move to transact().
-  bool read(const std::function<void(const Txn&)>& fn, std::string& err) const;
 
  protected:
   Store() = default;
@@ -282,8 +253,5 @@ bool delete_user(Store::Txn& t, std::string_view id);
 std::string unverified_key(int64_t erase_at, std::string_view user_id);
 // The erase_at of an unverified key.
 int64_t unverified_due(std::string_view key);
-
-// A JSON object stored under `key`; nullopt when absent or not an object.
-std::optional<nlohmann::json> load_json(const Store::Txn& t, Db db, std::string_view key);
 
 }  // namespace spa::authd

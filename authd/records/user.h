@@ -116,7 +116,7 @@ struct UserRecord : records::JsonRecord<UserRecord> {
     return unverified_erase_at;
   }
 
-  // The user as the API shows it (AuthService's public_user): never the
+  // The user as the API shows it (every answer with a user): never the
   // password hash, secrets or counters.
   nlohmann::json public_view() const;
 
