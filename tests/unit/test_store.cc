@@ -273,6 +273,60 @@ START_TEST(export_and_erasure_go_through_the_indexes) {
 }
 END_TEST
 
+// The unverified index follows the account: made at sign-up (under
+// require_verified_email), moved by a new link, gone once the address is
+// proven or the account erased; the sweep finds accounts through it only.
+START_TEST(the_unverified_index_follows_the_account) {
+  World w;
+  auto entries = [&] {
+    std::vector<std::pair<int64_t, std::string>> out;
+    w.store.view([&](const Store::Txn& t) {
+      t.scan(Db::kUnverified, "", [&](std::string_view k, std::string_view) {
+        return out.emplace_back(unverified_due(k), std::string(k.substr(8))), true;
+      });
+    });
+    return out;
+  };
+  ck_assert(w.service->signup("una@example.com", "una", "una password!", w.client).ok());
+  std::string una_link = w.mail.token();
+  ck_assert(w.service->signup("ugo@example.com", "ugo", "ugo password!", w.client).ok());
+  w.signup_verified("vera@example.com", "vera", "vera password!");
+  auto e = entries();
+  ck_assert_uint_eq(e.size(), 2);
+  ck_assert(e[0].first == w.now + AccountService::kUnverifiedTtl && e[1].first == e[0].first);
+  // Proven: una's entry goes.
+  ck_assert(w.service->verify_email_confirm(una_link, "una password!", w.client).ok());
+  e = entries();
+  ck_assert_uint_eq(e.size(), 1);
+  std::string ugo_id = e[0].second;
+  // A new link on day 3 moves the date (one entry, at its new place).
+  w.now += 3 * 86400;
+  ck_assert_int_eq(w.service->verify_email_request("ugo@example.com", w.client).status, 202);
+  e = entries();
+  ck_assert(e.size() == 1 && e[0].second == ugo_id && e[0].first == w.now + AccountService::kUnverifiedTtl);
+  // Without its entry, an unverified account is not found by the sweep.
+  std::vector<std::string> keys;
+  w.store.view([&](const Store::Txn& t) {
+    t.scan(Db::kUnverified, "", [&](std::string_view k, std::string_view) { return keys.emplace_back(k), true; });
+  });
+  ck_assert(w.store.transact([&](Store::Txn& t) { return commit_if(t.del(Db::kUnverified, keys.at(0))); }).ok());
+  size_t erased = 0;
+  std::string err;
+  w.now += 30 * 86400;
+  ck_assert(w.service->sweep_unverified(w.now, erased, err));
+  ck_assert_uint_eq(erased, 0);
+  // As a store from before the index (meta/indexes "1"): reopened, it is built again and the sweep erases.
+  ck_assert(w.store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kMeta, "indexes", "1")); }).ok());
+  ck_assert_msg(w.store.open(w.dir + "/store", err), "%s", err.c_str());
+  ck_assert_uint_eq(entries().size(), 1);
+  ck_assert(w.service->sweep_unverified(w.now, erased, err));
+  ck_assert_uint_eq(erased, 1);
+  ck_assert(entries().empty() && !w.has(Db::kUsers, ugo_id));
+  ck_assert(w.service->login("vera@example.com", "vera password!", w.client).ok());
+  ck_assert(w.service->login("una@example.com", "una password!", w.client).ok());
+}
+END_TEST
+
 START_TEST(an_existing_store_opens_and_gets_its_indexes) {
   World w;
   Outcome a = w.signup_and_login("alice");
@@ -504,6 +558,7 @@ Suite* store_suite() {
   tcase_add_test(tc, the_sweeper_works_in_bounded_batches_and_cleans_dangling_index_entries);
   tcase_add_test(tc, export_and_erasure_go_through_the_indexes);
   tcase_add_test(tc, an_existing_store_opens_and_gets_its_indexes);
+  tcase_add_test(tc, the_unverified_index_follows_the_account);
   tcase_add_test(tc, authd_writes_nothing_into_a_replaced_file);
   tcase_add_test(tc, the_reader_clears_slots_of_killed_readers);
   tcase_add_test(tc, the_reader_follows_a_store_replaced_by_rename);
