@@ -40,7 +40,7 @@ class AccountService : public ServiceBase {
   static constexpr int64_t kUnverifiedTtl = 7 * 86400;
 
  private:
-  std::string new_verify_link(Store::Txn& t, const nlohmann::json& user, int64_t now);
+  std::string new_verify_link(Store::Txn& t, const UserRecord& user, int64_t now);
   void mail_verify_link(const std::string& address, const std::string& token);
 };
 

@@ -7,16 +7,17 @@
 #include "authd/account_service.h"
 #include "authd/crypto.h"
 #include "authd/passwords.h"
+#include "authd/records/links.h"
 
 namespace spa::authd {
 
-using json = nlohmann::json;
-
-std::string AccountService::new_verify_link(Store::Txn& t, const json& user, int64_t now) {
+std::string AccountService::new_verify_link(Store::Txn& t, const UserRecord& user, int64_t now) {
   std::string token = random_token();
-  json record = {{"user", user.value("id", "")}, {"email", user.value("email", "")},
-                 {"expires_at", now + kVerifyTokenTtl}};
-  return put_user_record(t, Db::kVerifyTokens, sha256(token), user.value("id", ""), record.dump()) ? token : std::string();
+  VerifyLinkRecord record;
+  record.user = user.id;
+  record.email = user.email;
+  record.expires_at = now + kVerifyTokenTtl;
+  return put_user_record(t, Db::kVerifyTokens, sha256(token), user.id, record.to_json()) ? token : std::string();
 }
 
 void AccountService::mail_verify_link(const std::string& address, const std::string& token) {
@@ -36,28 +37,26 @@ Outcome AccountService::verify_email_request(const std::string& email, const Cli
   same.data = {{"message", "if an account with this e-mail needs confirming, a link is on its way"}};
   if (!valid_email(email)) return Outcome::error(Errc::kValidationFailed, "email is not a valid address");
   int64_t now = issuer_.now();
-  std::string token, address, err;
-  bool ok = store_.write(
-      [&](Store::Txn& t) {
-        auto id = t.get(Db::kUsersByEmail, fold(email));
-        auto user = id ? load_json(t, Db::kUsers, *id) : std::nullopt;
-        // Every path commits (a link, or the pad): the time tells nothing.
-        if (!user || user->value("disabled", false) || user->value("email_verified", false)) return timing_pad(t);
-        address = user->value("email", "");
-        int64_t wait = 0;  // over the limit: nothing stored, nothing sent, the same answer
-        if (!issuer_.outbox().room(MailClass::kLink, address, *id, now, wait)) return timing_pad(t);
-        issuer_.audit(t, "email_verification_requested", *user, client, now);
-        // A new link gets its full week before the account is erased.
-        if (user->contains("unverified_erase_at")) {
-          (*user)["unverified_erase_at"] = std::max(user->value("unverified_erase_at", int64_t{0}), now + kUnverifiedTtl);
-          if (!t.put(Db::kUsers, *id, user->dump())) return false;
-        }
-        token = new_verify_link(t, *user, now);
-        return !token.empty();
-      },
-      err);
-  if (!ok && !err.empty()) return store_failure(err);
-  if (ok && !token.empty()) mail_verify_link(address, token);
+  std::string token, address;
+  Error e = store_.transact([&](Store::Txn& t) {
+    auto id = t.get(Db::kUsersByEmail, fold(email));
+    auto user = id ? load_user(t, *id) : std::nullopt;
+    // Every path commits (a link, or the pad): the time tells nothing.
+    if (!user || user->disabled || user->verified()) return commit_if(timing_pad(t));
+    address = user->email;
+    int64_t wait = 0;  // over the limit: nothing stored, nothing sent, the same answer
+    if (!issuer_.outbox().room(MailClass::kLink, address, *id, now, wait)) return commit_if(timing_pad(t));
+    issuer_.audit(t, "email_verification_requested", *user, client, now);
+    // A new link gets its full week before the account is erased.
+    if (user->unverified_erase_at) {
+      user->unverified_erase_at = std::max(*user->unverified_erase_at, now + kUnverifiedTtl);
+      if (!save_user(t, *user)) return TxnEnd::kAbort;
+    }
+    token = new_verify_link(t, *user, now);
+    return commit_if(!token.empty());
+  });
+  if (!e.ok()) return store_failure(e);
+  if (!token.empty()) mail_verify_link(address, token);
   return same;
 }
 
@@ -68,61 +67,57 @@ Outcome AccountService::verify_email_confirm(const std::string& token, const std
   int64_t now = issuer_.now();
   std::string key = sha256(token);
   // Which account, to check its password outside the write lock.
-  std::optional<json> user;
-  std::string err;
-  if (!store_.read([&](const Store::Txn& t) {
-        auto record = load_json(t, Db::kVerifyTokens, key);
-        if (record && record->value("expires_at", int64_t{0}) > now)
-          user = load_json(t, Db::kUsers, record->value("user", ""));
-      }, err))
-    return store_failure(err);
+  std::optional<UserRecord> user;
+  Error e = store_.view([&](const Store::Txn& t) {
+    auto record = t.get_record<VerifyLinkRecord>(Db::kVerifyTokens, key);
+    if (record && record->expires_at > now) user = load_user(t, record->user);
+  });
+  if (!e.ok()) return store_failure(e);
   if (!user) return invalid;
-  bool has_password = !user->value("password", "").empty();
+  bool has_password = !user->password.empty();
   std::optional<bool> good = false;
   if (has_password) good = issuer_.password_matches(&*user, password);
   if (!good) return server_busy();  // the link stays usable
   Outcome result = invalid;
-  bool ok = store_.write(
-      [&](Store::Txn& t) {
-        auto record = load_json(t, Db::kVerifyTokens, key);
-        if (!record) return false;
-        std::string id = record->value("user", "");
-        auto u = load_json(t, Db::kUsers, id);
-        // A link mailed to an address the account no longer has proves nothing.
-        if (record->value("expires_at", int64_t{0}) <= now || !u || id != user->value("id", "") ||
-            fold(u->value("email", "")) != fold(record->value("email", "")))
-          return t.del(Db::kVerifyTokens, key) &&  // spent either way
-                 t.del(Db::kUserRecords, user_record_index_key(Db::kVerifyTokens, id, key));
-        std::string email = u->value("email", "");
-        if (auto locked = issuer_.locked_out(t, email, now)) {
-          result = *locked;
-          return false;
-        }
-        // A password checked against credentials the account has since left is not good.
-        if (has_password && (!*good || credential_epoch(*u) != credential_epoch(*user))) {
-          // the link stays usable: a typo does not burn it
-          result = issuer_.record_failure(t, email, &*u, client, now, Errc::kInvalidCredentials,
-                                          "give the password chosen at sign-up to confirm the address");
-          return true;
-        }
-        if (!u->value("email_verified", false)) {
-          // No password: nothing ties whoever set the account up to this
-          // mailbox, so the mailbox's owner claims it (a reset sets a password).
-          bool signed_in = who && who->user_id == id;
-          if (!has_password && !signed_in && !issuer_.claim_unverified_account(t, *u, client, now)) return false;
-          (*u)["email_verified"] = true;
-          (*u)["email_verified_at"] = now;
-          (*u)["updated_at"] = now;
-          u->erase("unverified_erase_at");
-          issuer_.audit(t, "email_verified", *u, client, now);
-        }
-        if (!delete_user_records(t, Db::kVerifyTokens, id) || !issuer_.clear_failures(t, email)) return false;
-        result = Outcome();
-        result.data = {{"email_verified", true}, {"user", public_user(*u)}};
-        return t.put(Db::kUsers, id, u->dump());
-      },
-      err);
-  if (!ok && !err.empty()) return store_failure(err);
+  e = store_.transact([&](Store::Txn& t) {
+    auto record = t.get_record<VerifyLinkRecord>(Db::kVerifyTokens, key);
+    if (!record) return TxnEnd::kAbort;
+    const std::string& id = record->user;
+    auto u = load_user(t, id);
+    // A link mailed to an address the account no longer has proves nothing.
+    if (record->expires_at <= now || !u || id != user->id || fold(u->email) != fold(record->email))
+      return commit_if(t.del(Db::kVerifyTokens, key) &&  // spent either way
+                       t.del(Db::kUserRecords, user_record_index_key(Db::kVerifyTokens, id, key)));
+    std::string email = u->email;
+    if (auto locked = issuer_.locked_out(t, email, now)) {
+      result = *locked;
+      return TxnEnd::kAbort;
+    }
+    // A password checked against credentials the account has since left is not good.
+    if (has_password && (!*good || u->epoch() != user->epoch())) {
+      // the link stays usable: a typo does not burn it
+      result = issuer_.record_failure(t, email, &*u, client, now, Errc::kInvalidCredentials,
+                                      "give the password chosen at sign-up to confirm the address");
+      return TxnEnd::kCommit;  // the count
+    }
+    if (!u->verified()) {
+      // No password: nothing ties whoever set the account up to this
+      // mailbox, so the mailbox's owner claims it (a reset sets a password).
+      bool signed_in = who && who->user_id == id;
+      if (!has_password && !signed_in && !issuer_.claim_unverified_account(t, *u, client, now))
+        return TxnEnd::kAbort;
+      u->email_verified = true;
+      u->email_verified_at = now;
+      u->updated_at = now;
+      u->unverified_erase_at.reset();
+      issuer_.audit(t, "email_verified", *u, client, now);
+    }
+    if (!delete_user_records(t, Db::kVerifyTokens, id) || !issuer_.clear_failures(t, email)) return TxnEnd::kAbort;
+    result = Outcome();
+    result.data = {{"email_verified", true}, {"user", u->public_view()}};
+    return commit_if(save_user(t, *u));
+  });
+  if (!e.ok()) return store_failure(e);
   return result;
 }
 

@@ -9,8 +9,6 @@
 namespace spa::authd {
 namespace {
 
-using json = nlohmann::json;
-
 std::string six_digits() {
   std::string raw = random_bytes(4);
   uint32_t n = 0;
@@ -32,11 +30,11 @@ std::string FactorCodes::seal_totp(const std::string& user_id, const std::string
   return core::base64url_encode(seal(key_, secret, "totp:" + user_id));
 }
 
-std::optional<std::string> FactorCodes::totp_secret(const json& u, const char* field) const {
-  if (!u.contains("mfa")) return std::nullopt;
+std::optional<std::string> FactorCodes::open_totp(const std::string& user_id,
+                                                  const std::optional<std::string>& sealed) const {
   std::string box;
-  if (!core::base64url_decode(u["mfa"].value(field, ""), box)) return std::nullopt;
-  return open_sealed(key_, box, "totp:" + u.value("id", ""));
+  if (!sealed || !core::base64url_decode(*sealed, box)) return std::nullopt;
+  return open_sealed(key_, box, "totp:" + user_id);
 }
 
 std::string FactorCodes::backup_code_hash(const std::string& user_id, std::string_view code) const {
@@ -45,10 +43,9 @@ std::string FactorCodes::backup_code_hash(const std::string& user_id, std::strin
   return hex(hmac_sha256(key_, "backup-code:" + user_id + ":" + normalize_backup_code(code)));
 }
 
-std::vector<std::string> FactorCodes::new_backup_codes(const std::string& user_id, json& mfa) const {
+std::vector<std::string> FactorCodes::new_backup_codes(const std::string& user_id, UserRecord::Mfa& mfa) const {
   static const char* alphabet = "abcdefghjkmnpqrstuvwxyz23456789";  // no 0/o, 1/l/i
-  std::vector<std::string> codes;
-  json hashes = json::array();
+  std::vector<std::string> codes, hashes;
   for (int i = 0; i < kBackupCodes; ++i) {
     std::string raw = random_bytes(8), code;
     for (size_t j = 0; j < raw.size(); ++j) {
@@ -58,7 +55,7 @@ std::vector<std::string> FactorCodes::new_backup_codes(const std::string& user_i
     hashes.push_back(backup_code_hash(user_id, code));
     codes.push_back(code);
   }
-  mfa["backup"] = hashes;
+  mfa.backup = hashes;
   return codes;
 }
 
@@ -72,47 +69,49 @@ std::string FactorCodes::new_email_code(const std::string& user_id, std::string&
   return code;
 }
 
-std::string FactorCodes::new_action_code(json& u, int64_t now) const {
+std::string FactorCodes::new_action_code(UserRecord& u, int64_t now) const {
   std::string hash;
-  std::string code = new_email_code(u.value("id", ""), hash);
-  u["mfa"]["email_code"] = {{"hash", hash}, {"expires_at", now + kEmailCodeTtl}};
+  std::string code = new_email_code(u.id, hash);
+  if (!u.mfa) u.mfa.emplace();
+  UserRecord::EmailCode c;
+  c.hash = hash;
+  c.expires_at = now + kEmailCodeTtl;
+  u.mfa->email_code = c;
   return code;
 }
 
-bool FactorCodes::take_action_code(json& u, std::string_view code, int64_t now) const {
-  if (!u.contains("mfa") || !u["mfa"].contains("email_code")) return false;
-  const json& c = u["mfa"]["email_code"];
-  bool good = c.value("expires_at", int64_t{0}) > now &&
-              equal_secret(c.value("hash", ""), email_code_hash(u.value("id", ""), code));
-  if (good) u["mfa"].erase("email_code");  // single use
+bool FactorCodes::take_action_code(UserRecord& u, std::string_view code, int64_t now) const {
+  if (!u.mfa || !u.mfa->email_code) return false;
+  const UserRecord::EmailCode& c = *u.mfa->email_code;
+  bool good = c.expires_at > now && equal_secret(c.hash, email_code_hash(u.id, code));
+  if (good) u.mfa->email_code.reset();  // single use
   return good;
 }
 
-bool FactorCodes::take_second_factor(json& u, const std::string& code, bool backup, int64_t now) const {
-  if (!u.contains("mfa") || !u["mfa"].value("enabled", false)) return false;
-  json& mfa = u["mfa"];
-  std::string id = u.value("id", "");
+bool FactorCodes::take_second_factor(UserRecord& u, const std::string& code, bool backup, int64_t now) const {
+  if (!u.mfa_enabled()) return false;
+  UserRecord::Mfa& mfa = *u.mfa;
   if (backup) {
     // Single use: the matching hash leaves the list. Every entry is
     // compared, so the time does not tell which one matched.
-    std::string h = backup_code_hash(id, code);
-    json remaining = json::array();
+    std::string h = backup_code_hash(u.id, code);
+    std::vector<std::string> remaining;
     bool good = false;
-    for (const auto& stored : mfa.value("backup", json::array())) {
-      bool match = stored.is_string() && equal_secret(stored.get<std::string>(), h);
+    for (const auto& stored : mfa.backup.value_or(std::vector<std::string>{})) {
+      bool match = equal_secret(stored, h);
       if (match && !good) good = true;
       else remaining.push_back(stored);
     }
-    if (good) mfa["backup"] = remaining;
+    if (good) mfa.backup = remaining;
     return good;
   }
-  if (mfa.value("method", "totp") == "email") return take_action_code(u, code, now);
-  auto secret = totp_secret(u, "secret");
+  if (mfa.email_method()) return take_action_code(u, code, now);
+  auto secret = open_totp(u.id, mfa.secret);
   if (!secret) return false;
   auto step = totp::verify(*secret, code, now);
   // A code accepted once (this step or an earlier one) is spent.
-  if (!step || *step <= mfa.value("last_step", uint64_t{0})) return false;
-  mfa["last_step"] = *step;
+  if (!step || *step <= mfa.last_step.value_or(0)) return false;
+  mfa.last_step = *step;
   return true;
 }
 

@@ -15,7 +15,8 @@ constexpr MDB_dbi kFreeDbi = 0, kMainDbi = 1;  // LMDB's own: free pages, and th
 using core::mdb_val;
 using core::view;
 
-Error store_full() { return {Errc::kStoreFull, Store::kFullError}; }
+// The messages are for the log; callers decide by the code.
+Error store_full() { return {Errc::kStoreFull, "store_full"}; }
 Error lmdb_failure(const std::string& what, int rc) { return {Errc::kStoreFailed, what + ": " + mdb_strerror(rc)}; }
 
 // Closes a cursor however the scan ends (a visitor may throw).
@@ -225,7 +226,7 @@ Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind
   if (e.data_file_replaced()) {
     if (!e.replaced_logged.exchange(true))
       log_event("error", "store_file_replaced", {{"path", e.path}, {"action", "restart spa-authd to use the new file"}});
-    return {Errc::kStoreReplaced, kReplacedError};
+    return {Errc::kStoreReplaced, "store_replaced"};
   }
   for (int attempt = 0;; ++attempt) {
     core::LmdbTxn txn;

@@ -4,17 +4,16 @@
 // of a known one (423, the same Retry-After): the lockout is not an
 // account oracle.
 //
-// Record: {"failures": N, "lockouts": N, "locked_until": T, "expires_at": T}
-// keyed by HMAC(mfa key, "lockout:" + folded e-mail), so the store holds no
-// address of a stranger; swept once expires_at passes.
+// Record: LockoutRecord (authd/records/lockout.h), keyed by HMAC(mfa key,
+// "lockout:" + folded e-mail), so the store holds no address of a
+// stranger; swept once expires_at passes.
 #include "authd/crypto.h"
 #include "authd/passwords.h"
+#include "authd/records/lockout.h"
 #include "authd/session_issuer.h"
 
 namespace spa::authd {
 namespace {
-
-using json = nlohmann::json;
 
 Outcome account_locked(int64_t retry_after) {
   return Outcome::error(Errc::kAccountLocked, "too many failed attempts; try again later", retry_after);
@@ -27,22 +26,22 @@ std::string SessionIssuer::lockout_key(const std::string& email) const {
 }
 
 std::optional<Outcome> SessionIssuer::locked_out(const Store::Txn& t, const std::string& email, int64_t now) const {
-  auto record = load_json(t, Db::kLockouts, lockout_key(email));
-  int64_t until = record ? record->value("locked_until", int64_t{0}) : 0;
+  auto record = t.get_record<LockoutRecord>(Db::kLockouts, lockout_key(email));
+  int64_t until = record ? record->locked_until : 0;
   if (until <= now) return std::nullopt;
   return account_locked(until - now);
 }
 
-Outcome SessionIssuer::record_failure(Store::Txn& t, const std::string& email, const json* user,
+Outcome SessionIssuer::record_failure(Store::Txn& t, const std::string& email, const UserRecord* user,
                                       const ClientInfo& client, int64_t now, Errc code, const std::string& message) {
   std::string key = lockout_key(email);
-  json record = load_json(t, Db::kLockouts, key).value_or(json::object());
-  int failures = record.value("failures", 0) + 1;
-  int lockouts = record.value("lockouts", 0);
+  LockoutRecord before = t.get_record<LockoutRecord>(Db::kLockouts, key).value_or(LockoutRecord{});
+  int failures = before.failures + 1;
+  int lockouts = before.lockouts;
   // A lockout long past no longer doubles the next one.
-  if (record.value("expires_at", int64_t{0}) <= now) failures = 1, lockouts = 0;
+  if (before.expires_at <= now) failures = 1, lockouts = 0;
   Outcome result = Outcome::error(code, message);
-  int64_t locked_until = record.value("locked_until", int64_t{0});
+  int64_t locked_until = before.locked_until;
   if (failures >= kFailuresBeforeLock) {
     int64_t lock = std::min<int64_t>(int64_t{60} << std::min(lockouts, 6), 3600);
     locked_until = now + lock;
@@ -51,12 +50,15 @@ Outcome SessionIssuer::record_failure(Store::Txn& t, const std::string& email, c
     result = account_locked(lock);
     if (user) audit(t, "account_locked", *user, client, now);
   }
-  record = {{"failures", failures},
-            {"lockouts", lockouts},
-            {"locked_until", locked_until},
-            {"expires_at", std::max(locked_until, now) + kLockoutMemory}};
+  // A new record (what it held besides the counts is not kept).
+  LockoutRecord record;
+  record.failures = failures;
+  record.lockouts = lockouts;
+  record.locked_until = locked_until;
+  record.expires_at = std::max(locked_until, now) + kLockoutMemory;
   if (user) audit(t, code == Errc::kInvalidCode ? "mfa_code_failed" : "login_failed", *user, client, now);
-  if (!t.put(Db::kLockouts, key, record.dump())) return store_failure(t.error());
+  // A failed write is the transaction's result (transact answers it).
+  if (!t.put_record(Db::kLockouts, key, record)) return store_failure(t.error());
   return result;
 }
 

@@ -4,6 +4,7 @@
 
 #include "authd/crypto.h"
 #include "authd/files.h"
+#include "authd/records/oauth_state.h"
 #include "authd/server.h"
 #include "core/base64url.h"
 #include "core/json_strict.h"
@@ -141,15 +142,20 @@ std::string OAuthLogin::begin(Provider& p, const Pending& pending, int64_t now, 
   if (!m) return {};
   std::string state = core::base64url_encode(be64(now + kStateTtl) + random_bytes(24));
   binding = random_token();
-  json sealed = {{"nonce", pending.nonce}, {"verifier", pending.verifier}, {"redirect_to", pending.redirect_to},
-                 {"link_user", pending.link_user}, {"link_sid", pending.link_sid}};
+  OAuthStateSecrets sealed;
+  sealed.nonce = pending.nonce;
+  sealed.verifier = pending.verifier;
+  sealed.redirect_to = pending.redirect_to;
+  sealed.link_user = pending.link_user;
+  sealed.link_sid = pending.link_sid;
   std::string key = *state_key(state);
-  json record = {{"provider", p.config.name},
-                 {"box", core::base64url_encode(seal(hkdf_sha256(binding, kBindingInfo), sealed.dump(), key))}};
-  std::string err;
-  if (!store_.write([&](Store::Txn& t) { return sweep(t, now) && t.put(Db::kOAuthStates, key, record.dump()); },
-                    err)) {
-    why = "store: " + err;
+  OAuthStateRecord record;
+  record.provider = p.config.name;
+  record.box = core::base64url_encode(seal(hkdf_sha256(binding, kBindingInfo), sealed.to_json(), key));
+  Error e = store_.transact(
+      [&](Store::Txn& t) { return commit_if(sweep(t, now) && t.put_record(Db::kOAuthStates, key, record)); });
+  if (!e.ok()) {
+    why = "store: " + e.message;
     return {};
   }
   return with_query(m->authorization_endpoint,
@@ -225,23 +231,21 @@ std::optional<OAuthLogin::Pending> OAuthLogin::take(const std::string& provider,
                                                     const std::string& binding, int64_t now) {
   auto key = state_key(state);
   if (!key) return std::nullopt;
-  std::optional<json> record;
-  std::string err;
-  bool ok = store_.write(
-      [&](Store::Txn& t) {
-        record = load_json(t, Db::kOAuthStates, *key);
-        return record && t.del(Db::kOAuthStates, *key);
-      },
-      err);
-  if (!ok || !record || from_be64(*key) <= now || record->value("provider", "") != provider) return std::nullopt;
+  std::optional<OAuthStateRecord> record;
+  // Single use: taken out of the store whatever comes next.
+  Error e = store_.transact([&](Store::Txn& t) {
+    auto text = t.get(Db::kOAuthStates, *key);
+    if (!text) return TxnEnd::kAbort;
+    record = OAuthStateRecord::from_json(*text);
+    return commit_if(t.del(Db::kOAuthStates, *key));
+  });
+  if (!e.ok() || !record || from_be64(*key) <= now || record->provider != provider) return std::nullopt;
   std::string box;
-  if (!core::base64url_decode(record->value("box", ""), box)) return std::nullopt;
+  if (!core::base64url_decode(record->box, box)) return std::nullopt;
   auto opened = open_sealed(hkdf_sha256(binding, kBindingInfo), box, *key);  // another browser: fails here
-  json j;
-  std::string e;
-  if (!opened || !core::parse_json_strict(*opened, j, e) || !j.is_object()) return std::nullopt;
-  return Pending{j.value("nonce", ""), j.value("verifier", ""), j.value("redirect_to", "/"), j.value("link_user", ""),
-                 j.value("link_sid", "")};
+  auto j = opened ? OAuthStateSecrets::from_json(*opened) : std::nullopt;
+  if (!j) return std::nullopt;
+  return Pending{j->nonce, j->verifier, j->redirect_to, j->link_user, j->link_sid};
 }
 
 std::optional<ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::ProviderMetadata& m,

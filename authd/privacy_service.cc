@@ -3,7 +3,8 @@
 #include <vector>
 
 #include "authd/passwords.h"
-#include "core/json_strict.h"
+#include "authd/records/audit.h"
+#include "authd/records/lockout.h"
 #include "core/session_record.h"
 
 namespace spa::authd {
@@ -15,66 +16,56 @@ Outcome PrivacyService::export_data(const Principal& who) {
   // Addresses, devices and the audit trail: not for a stolen token alone.
   if (auto stale = issuer_.require_recent_auth(who)) return *stale;
   json out;
-  std::string err;
   bool found = false;
-  bool ok = store_.read(
-      [&](const Store::Txn& t) {
-        auto user = load_json(t, Db::kUsers, who.user_id);
-        if (!user) return;
-        found = true;
-        json account = public_user(*user);
-        account["updated_at"] = user->value("updated_at", int64_t{0});
-        auto lockout =
-            load_json(t, Db::kLockouts, issuer_.lockout_key(user->value("email", ""))).value_or(json::object());
-        account["failed_logins"] = lockout.value("failures", 0);
-        account["locked_until"] = lockout.value("locked_until", int64_t{0});
-        account["password"] = user->value("password", "").empty()
-                                  ? "not set"
-                                  : "set (an Argon2id hash; the hash itself is not exported)";
-        account["identities"] = user->value("identities", json::array());
-        if (user->contains("mfa"))
-          account["mfa"] = {{"totp", (*user)["mfa"].value("enabled", false)},
-                            {"backup_codes_remaining", (*user)["mfa"].value("backup", json::array()).size()},
-                            {"secret", "set (encrypted; not exported)"}};
-        json sessions = json::array();
-        for (const auto& sid : SessionIssuer::session_ids(t, who.user_id)) {
-          auto rec = load_session(t, sid);
-          json s = load_json(t, Db::kSessionMeta, sid).value_or(json::object());
-          s["id"] = sid;
-          if (rec) {
-            s["state"] = rec->state == SessionState::kActive ? "active" : "ended";
-            s["expires_at"] = rec->expires_at;
-            s["revoked_at"] = rec->revoked_at;
-          }
-          sessions.push_back(s);
-        }
-        // The user's own events, through user_audit: never a scan of everyone's.
-        json events = json::array();
-        std::string subject = user->value("audit_id", "");
-        if (!subject.empty())
-          t.scan(Db::kUserAudit, subject, [&](std::string_view k, std::string_view) {
-            auto v = t.get(Db::kAudit, k.substr(subject.size()));
-            json e;
-            std::string e_err;
-            if (v && core::parse_json_strict(*v, e, e_err) && e.is_object() && e.value("subject", "") == subject) {
-              e.erase("subject");
-              events.push_back(e);
-            }
-            return true;
-          });
-        out = {{"account", account}, {"sessions", sessions}, {"events", events}};
-      },
-      err);
-  if (!ok) return store_failure(err);
+  Error e = store_.view([&](const Store::Txn& t) {
+    auto user = load_user(t, who.user_id);
+    if (!user) return;
+    found = true;
+    json account = user->public_view();
+    account["updated_at"] = user->updated_at;
+    auto lockout = t.get_record<LockoutRecord>(Db::kLockouts, issuer_.lockout_key(user->email)).value_or(LockoutRecord{});
+    account["failed_logins"] = lockout.failures;
+    account["locked_until"] = lockout.locked_until;
+    account["password"] =
+        user->password.empty() ? "not set" : "set (an Argon2id hash; the hash itself is not exported)";
+    account["identities"] = records::write_value(user->identities.value_or(std::vector<UserRecord::Identity>{}));
+    if (user->mfa)
+      account["mfa"] = {{"totp", user->mfa->enabled},
+                        {"backup_codes_remaining", user->mfa->backup.value_or(std::vector<std::string>{}).size()},
+                        {"secret", "set (encrypted; not exported)"}};
+    json sessions = json::array();
+    for (const auto& sid : SessionIssuer::session_ids(t, who.user_id)) {
+      auto rec = load_session(t, sid);
+      auto meta = t.get_record<SessionMetaRecord>(Db::kSessionMeta, sid);
+      json s = meta ? meta->to_object() : json::object();
+      s["id"] = sid;
+      if (rec) {
+        s["state"] = rec->state == SessionState::kActive ? "active" : "ended";
+        s["expires_at"] = rec->expires_at;
+        s["revoked_at"] = rec->revoked_at;
+      }
+      sessions.push_back(s);
+    }
+    // The user's own events, through user_audit: never a scan of everyone's.
+    json events = json::array();
+    const std::string& subject = user->audit_id;
+    if (!subject.empty())
+      t.scan(Db::kUserAudit, subject, [&](std::string_view k, std::string_view) {
+        auto event = t.get_record<AuditRecord>(Db::kAudit, k.substr(subject.size()));
+        if (event && event->subject.value_or("") == subject) events.push_back(event->public_view());
+        return true;
+      });
+    out = {{"account", account}, {"sessions", sessions}, {"events", events}};
+  });
+  if (!e.ok()) return store_failure(e);
   if (!found) return Outcome::error(Errc::kInvalidToken, "account no longer exists");
   Outcome o;
   o.data = out;
   return o;
 }
 
-bool PrivacyService::erase_user(Store::Txn& t, const json& account, const ClientInfo& client, int64_t now) {
-  const json* user = &account;
-  std::string id = account.value("id", "");
+bool PrivacyService::erase_user(Store::Txn& t, const UserRecord& user, const ClientInfo& client, int64_t now) {
+  const std::string& id = user.id;
   // Everything through the indexes: no scan of other users' records.
   std::vector<std::string> sids = SessionIssuer::session_ids(t, id), refresh_index, audit_index;
   for (const auto& sid : sids)
@@ -82,9 +73,9 @@ bool PrivacyService::erase_user(Store::Txn& t, const json& account, const Client
       refresh_index.emplace_back(key);
       return true;
     });
-  if (!issuer_.clear_failures(t, user->value("email", ""))) return false;
-  issuer_.audit(t, "account_deleted", *user, client, now);
-  std::string subject = user->value("audit_id", "");
+  if (!issuer_.clear_failures(t, user.email)) return false;
+  issuer_.audit(t, "account_deleted", user, client, now);
+  const std::string& subject = user.audit_id;
   if (!subject.empty())
     t.scan(Db::kUserAudit, subject, [&](std::string_view key, std::string_view) {
       audit_index.emplace_back(key);
@@ -101,21 +92,21 @@ bool PrivacyService::erase_user(Store::Txn& t, const json& account, const Client
   // tied them to the user.
   for (const auto& k : audit_index) {
     std::string key = std::string(k).substr(subject.size());
-    if (auto event = load_json(t, Db::kAudit, key)) {
-      event->erase("subject");
-      done = done && t.put(Db::kAudit, key, event->dump());
+    if (auto event = t.get_record<AuditRecord>(Db::kAudit, key)) {
+      event->subject.reset();
+      done = done && t.put_record(Db::kAudit, key, *event);
     }
     done = done && t.del(Db::kUserAudit, k);
   }
-  for (const auto& i : user->value("identities", json::array()))
-    done = done && t.del(Db::kIdentities, identity_key(i.value("provider", ""), i.value("subject", "")));
-  return done && t.del(Db::kUsersByEmail, fold(user->value("email", ""))) &&
-         t.del(Db::kUsersByName, fold(user->value("username", ""))) && t.del(Db::kUsers, id);
+  for (const auto& i : user.identities.value_or(std::vector<UserRecord::Identity>{}))
+    done = done && t.del(Db::kIdentities, i.key());
+  return done && t.del(Db::kUsersByEmail, fold(user.email)) && t.del(Db::kUsersByName, fold(user.username)) &&
+         delete_user(t, id);
 }
 
 Outcome PrivacyService::delete_account(const Principal& who, const std::string& password, const ClientInfo& client) {
   Outcome gone_already;
-  std::optional<json> user = issuer_.current_account(who, gone_already);
+  std::optional<UserRecord> user = issuer_.current_account(who, gone_already);
   if (!user) return gone_already;
   int64_t now = issuer_.now();
   // Irreversible: a recent authentication, or the password right here
@@ -127,21 +118,24 @@ Outcome PrivacyService::delete_account(const Principal& who, const std::string& 
     return *stale;
   }
   Outcome ended = Outcome::error(Errc::kInvalidToken, "the session has ended");
-  bool gone = false;
-  std::string err;
-  bool ok = store_.write(
+  bool gone = false, erased = false;
+  Error e = store_.transact(
       [&](Store::Txn& t) {
         // As the account is now: if its session ended or its credentials
         // changed since the check (a reset), the check proves nothing.
-        auto u = load_json(t, Db::kUsers, who.user_id);
+        auto u = load_user(t, who.user_id);
         auto session = load_session(t, who.sid);
-        if (!u || !session || !session->valid_at(now) || credential_epoch(*u) != credential_epoch(*user))
-          return gone = true, false;
-        return erase_user(t, *u, client, now);
+        if (!u || !session || !session->valid_at(now) || u->epoch() != user->epoch()) {
+          gone = true;
+          return TxnEnd::kAbort;
+        }
+        erased = erase_user(t, *u, client, now);
+        return commit_if(erased);
       },
-      err, Store::WriteKind::kRevocation);
+      Store::WriteKind::kRevocation);
   if (gone) return ended;
-  if (!ok) return store_failure(err.empty() ? "delete failed" : err);
+  if (!e.ok()) return store_failure(e);
+  if (!erased) return store_failure({Errc::kStoreFailed, "delete failed"});
   Outcome o;
   o.end_session = true;
   o.data = {{"deleted", true}};
@@ -150,40 +144,34 @@ Outcome PrivacyService::delete_account(const Principal& who, const std::string& 
 
 bool PrivacyService::sweep_unverified(int64_t now, size_t& erased, std::string& err) {
   if (!config_.require_verified_email) return true;  // such accounts may be in use
-  std::string after;
+  // Only the due entries of the unverified index are read, oldest first;
+  // every one looked at is erased or, if its account changed, dropped, so
+  // each round makes progress.
   for (bool more = true; more;) {
-    std::vector<json> stale;
-    more = false;
-    bool ok = store_.read(
-        [&](const Store::Txn& t) {
-          size_t seen = 0;
-          t.scan(Db::kUsers, "", [&](std::string_view key, std::string_view v) {
-            if (!after.empty() && key <= after) return true;
-            if (++seen > 500) return more = true, false;
-            after = std::string(key);
-            json u;
-            std::string e;
-            if (core::parse_json_strict(v, u, e) && u.is_object() && !u.value("email_verified", false) &&
-                u.contains("unverified_erase_at") && u.value("unverified_erase_at", now) <= now &&
-                u.value("identities", json::array()).empty())
-              stale.push_back(std::move(u));
-            return true;
-          });
-        },
-        err);
-    if (!ok) return false;
-    for (const auto& candidate : stale) {
-      bool done = store_.write(
+    std::vector<std::string> due;
+    Error e = store_.view([&](const Store::Txn& t) {
+      t.scan(Db::kUnverified, "", [&](std::string_view key, std::string_view) {
+        if (unverified_due(key) > now || due.size() == kSweepBatch) return false;
+        due.emplace_back(key);
+        return true;
+      });
+    });
+    if (!e.ok()) return err = e.message, false;
+    more = due.size() == kSweepBatch;
+    for (const auto& key : due) {
+      bool done = false;
+      e = store_.transact(
           [&](Store::Txn& t) {
-            auto u = load_json(t, Db::kUsers, candidate.value("id", ""));  // unchanged meanwhile?
-            if (!u || u->value("email_verified", false) || !u->value("identities", json::array()).empty() ||
-                u->value("unverified_erase_at", now + 1) > now)
-              return false;
-            return erase_user(t, *u, ClientInfo{}, now);
+            auto u = load_user(t, std::string_view(key).substr(8));  // unchanged meanwhile?
+            auto at = u ? u->unverified_sweep_at() : std::nullopt;
+            if (!at || *at > now || unverified_key(*at, u->id) != key)
+              return commit_if(t.del(Db::kUnverified, key));  // an entry its account no longer wants
+            done = erase_user(t, *u, ClientInfo{}, now);
+            return commit_if(done);
           },
-          err, Store::WriteKind::kRevocation);
+          Store::WriteKind::kRevocation);
+      if (!e.ok()) return err = e.message, false;
       if (done) ++erased;
-      else if (!err.empty()) return false;
     }
   }
   return true;

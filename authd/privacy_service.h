@@ -22,12 +22,14 @@ class PrivacyService : public ServiceBase {
   // After a recent authentication, or with the password in the request.
   Outcome delete_account(const Principal& who, const std::string& password, const ClientInfo& client);
   // Erases the accounts AccountService::kUnverifiedTtl past sign-up with
-  // their address unproven (only under require_verified_email). False with
+  // their address unproven (only under require_verified_email), found
+  // through the unverified index: only the due ones are read. False with
   // `err` when the store failed; `erased` counts.
   bool sweep_unverified(int64_t now, size_t& erased, std::string& err);
+  static constexpr size_t kSweepBatch = 500;  // due entries read per read transaction
 
  private:
-  bool erase_user(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now);
+  bool erase_user(Store::Txn& t, const UserRecord& user, const ClientInfo& client, int64_t now);
 };
 
 }  // namespace spa::authd

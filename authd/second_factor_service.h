@@ -35,12 +35,13 @@ class SecondFactorService : public ServiceBase {
   // Stores a fresh e-mailed code once `check` allows it (it may reshape
   // the record, or answer with a refusal) and mails it after the commit.
   Outcome mail_action_code(const Principal& who, const ClientInfo& client, const char* event,
-                           const std::function<std::optional<Outcome>(nlohmann::json&)>& check);
+                           const std::function<std::optional<Outcome>(UserRecord&)>& check);
   // Runs `action` on the user record after a current, unspent code (an
   // action on an enabled second factor); a wrong code counts toward the
-  // lockout. The record is saved with whatever `action` changed.
+  // lockout. The record is saved with whatever `action` changed; false
+  // from `action`: a store call failed (the transaction's result).
   Outcome with_current_code(const Principal& who, const std::string& code, const ClientInfo& client,
-                            const std::function<void(Store::Txn&, nlohmann::json&, Outcome&)>& action);
+                            const std::function<bool(Store::Txn&, UserRecord&, Outcome&)>& action);
 };
 
 }  // namespace spa::authd

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -48,10 +49,10 @@ struct Outcome {
   static Outcome error(Errc errc, std::string message, int64_t retry_after = 0);
 };
 
-// The one place a store error becomes an answer: store_full and
-// store_unavailable as they are (the store logs those, once per episode),
-// anything else logged here and answered 500 internal_error.
-Outcome store_failure(const std::string& err);
+// The one place a store error becomes an answer, by its code:
+// kStoreFull and kStoreReplaced as they are (the store logs those, once
+// per episode), anything else logged here and answered 500 internal_error.
+Outcome store_failure(const Error& err);
 
 // 503 server_busy with Retry-After: every Argon2 slot busy, the queue full.
 Outcome server_busy();
@@ -64,22 +65,8 @@ struct Principal {
   bool second_factor = false;  // the token's amr lists a second factor
 };
 
-// The user as the API shows it (never the password hash or counters).
-nlohmann::json public_user(const nlohmann::json& user);
-
-// The account's credential epoch (SessionIssuer::new_credentials): a
-// secret checked against a record of one epoch commits only while the
-// account is still in it.
-int64_t credential_epoch(const nlohmann::json& user);
-
-// A user record's "identities" [{provider, subject, email, linked_at}]
-// (an empty array when there are none), and the identities database's key
-// of one of them.
-nlohmann::json identities_of(const nlohmann::json& user);
-std::string identity_key(const std::string& provider, const std::string& subject);
-
 // The first factors of a session's amr (second factors, "otp" and "mfa",
 // left out); ["pwd"] when nothing else is left.
-nlohmann::json first_factors(const nlohmann::json& amr);
+std::vector<std::string> first_factors(const std::vector<std::string>& amr);
 
 }  // namespace spa::authd

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <array>
 
+#include <nlohmann/json.hpp>
+
 #include "authd/crypto.h"
+#include "authd/records/audit.h"
+#include "authd/records/mfa_pending.h"
 #include "authd/refresh_rotation.h"
 #include "authd/server.h"
 #include "core/jws.h"
@@ -52,27 +56,26 @@ SessionIssuer::KeyView SessionIssuer::keys(int64_t now) {
   return {signing_keys_.signing_key(now), verify_set_};
 }
 
-std::string SessionIssuer::access_token(const json& user, const std::string& sid, const SessionRecord& session,
-                                        const json& meta, int64_t now, const KeyView& k) const {
-  json amr = meta.value("amr", json::array({"pwd"}));
-  if (!amr.is_array()) amr = json::array({"pwd"});
+std::string SessionIssuer::access_token(const UserRecord& user, const std::string& sid, const SessionRecord& session,
+                                        const SessionMetaRecord& meta, int64_t now, const KeyView& k) const {
+  std::vector<std::string> amr = meta.amr.value_or(std::vector<std::string>{"pwd"});
   bool second_factor = std::find(amr.begin(), amr.end(), "otp") != amr.end();
   // Never before the session's floor (a role change in this very second
   // refuses tokens issued before it; this one must pass).
   int64_t iat = std::max(now, session.tokens_not_before);
   json claims = {{"iss", config_.issuer},
                  {"aud", config_.audience},
-                 {"sub", user.value("id", "")},
+                 {"sub", user.id},
                  {"sid", sid},
                  {"jti", random_hex_id()},
                  {"iat", iat},
                  {"nbf", iat},
                  {"exp", iat + config_.access_ttl},
-                 {"auth_time", meta.value("auth_time", session.created_at)},
-                 {"email", user.value("email", "")},
-                 {"email_verified", user.value("email_verified", false)},
-                 {"username", user.value("username", "")},
-                 {"role", user.value("role", "user")},
+                 {"auth_time", meta.auth_time.value_or(session.created_at)},
+                 {"email", user.email},
+                 {"email_verified", user.verified()},
+                 {"username", user.username},
+                 {"role", user.role},
                  {"amr", amr},
                  {"mfa", second_factor}};
   auto token = core::make_compact_jws({{"typ", "at+jwt"}}, claims.dump(), config_.algorithm, *k.signer);
@@ -82,18 +85,23 @@ std::string SessionIssuer::access_token(const json& user, const std::string& sid
 
 // --- sessions
 
-bool SessionIssuer::start_session(Store::Txn& t, const json& user, const ClientInfo& client, int64_t now,
-                                  IssuedTokens& out, std::string& sid, const json& amr) {
+bool SessionIssuer::start_session(Store::Txn& t, const UserRecord& user, const ClientInfo& client, int64_t now,
+                                  IssuedTokens& out, std::string& sid, const std::vector<std::string>& amr) {
   KeyView k = keys(now);
   sid = random_hex_id();
-  std::string uid = user.value("id", "");
+  const std::string& uid = user.id;
   SessionRecord rec;
   rec.created_at = now;
   rec.expires_at = now + config_.refresh_ttl;
   rec.user_id = id_bytes(uid);
   // How the session was authenticated; refreshed tokens keep saying so.
-  json meta = {{"created_at", now}, {"last_used_at", now}, {"ip", core::utf8_clip(client.ip, ClientInfo::kMaxIpBytes)},
-               {"user_agent", core::utf8_clip(client.user_agent, ClientInfo::kMaxUserAgentBytes)}, {"amr", amr}, {"auth_time", now}};
+  SessionMetaRecord meta;
+  meta.created_at = now;
+  meta.last_used_at = now;
+  meta.ip = core::utf8_clip(client.ip, ClientInfo::kMaxIpBytes);
+  meta.user_agent = core::utf8_clip(client.user_agent, ClientInfo::kMaxUserAgentBytes);
+  meta.amr = amr;
+  meta.auth_time = now;
   out.refresh_token = random_token();
   out.access_token = access_token(user, sid, rec, meta, now, k);
   out.expires_in = config_.access_ttl;
@@ -102,8 +110,8 @@ bool SessionIssuer::start_session(Store::Txn& t, const json& user, const ClientI
   r.user_id = uid;
   r.issued_at = now;
   r.expires_at = now + config_.refresh_ttl;
-  return t.put(Db::kSessions, sid, rec.encode()) && t.put(Db::kSessionMeta, sid, meta.dump()) &&
-         t.put(Db::kUserSessions, uid + ":" + sid, "") && t.put(Db::kRefresh, sha256(out.refresh_token), r.to_json()) &&
+  return t.put(Db::kSessions, sid, rec.encode()) && t.put_record(Db::kSessionMeta, sid, meta) &&
+         t.put(Db::kUserSessions, uid + ":" + sid, "") && t.put_record(Db::kRefresh, sha256(out.refresh_token), r) &&
          t.put(Db::kSessionRefresh, sid + sha256(out.refresh_token), "");
 }
 
@@ -148,56 +156,54 @@ bool SessionIssuer::floor_all_sessions(Store::Txn& t, const std::string& user_id
 
 // --- the second-factor gate
 
-bool SessionIssuer::open_second_factor_gate(Store::Txn& t, const json& u, const json& first_factor,
-                                            const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
-                                            std::string& to) {
-  std::string id = u.value("id", "");
+bool SessionIssuer::open_second_factor_gate(Store::Txn& t, const UserRecord& u,
+                                            const std::vector<std::string>& first_factor, const ClientInfo& client,
+                                            int64_t now, Outcome& result, std::string& code, std::string& to) {
+  const std::string& id = u.id;
   std::string token = random_token();
-  bool by_mail = u["mfa"].value("method", "totp") == "email";
+  bool by_mail = u.mfa && u.mfa->email_method();
   int64_t ttl = by_mail ? FactorCodes::kEmailCodeTtl : kMfaTokenTtl;
-  json pending = {{"user", id},
-                  {"expires_at", now + ttl},
-                  {"attempts", 0},
-                  {"amr", first_factor},
-                  {"epoch", credential_epoch(u)}};
+  MfaPendingRecord pending;
+  pending.user = id;
+  pending.expires_at = now + ttl;
+  pending.amr = first_factor;
+  pending.epoch = u.epoch();
   // Over the code limit, or to an unproven address, no code is mailed, but
   // the login still waits for a backup code: whoever keeps the bucket empty
   // (knowing the password) cannot lock the owner out. `code_sent` says which.
   int64_t wait = 0;
   bool code_sent = false;
-  if (by_mail && !u.value("email_verified", false)) {
+  if (by_mail && !u.verified()) {
     // Codes go to proven addresses only: no code (backup codes still work).
     outbox_.count_drop(MailClass::kCode, "unverified");
-  } else if (by_mail && outbox_.room(MailClass::kCode, u.value("email", ""), id, now, wait)) {
+  } else if (by_mail && outbox_.room(MailClass::kCode, u.email, id, now, wait)) {
     code_sent = true;
     std::string hash;
     code = codes_.new_email_code(id, hash);  // bound to this login's mfa_token
-    pending["email_code"] = hash;
-    to = u.value("email", "");
+    pending.email_code = hash;
+    to = u.email;
   }
   result = Outcome();
   result.data = {{"mfa_required", true}, {"mfa_token", token}, {"expires_in", ttl}, {"method", by_mail ? "email" : "totp"}};
   if (by_mail) result.data["code_sent"] = code_sent;
   audit(t, "login_second_factor_pending", u, client, now);
-  return put_user_record(t, Db::kMfaPending, sha256(token), id, pending.dump());
+  return put_user_record(t, Db::kMfaPending, sha256(token), id, pending.to_json());
 }
 
-bool SessionIssuer::finish_first_factor(Store::Txn& t, json& u, const json& amr, const char* event,
-                                        const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
-                                        std::string& to) {
-  std::string id = u.value("id", "");
+bool SessionIssuer::finish_first_factor(Store::Txn& t, UserRecord& u, const std::vector<std::string>& amr,
+                                        const char* event, const ClientInfo& client, int64_t now, Outcome& result,
+                                        std::string& code, std::string& to) {
   // With MFA on, the session waits for the second factor, and the lockout
   // counters reset only when both are through.
-  if (u.contains("mfa") && u["mfa"].value("enabled", false))
-    return open_second_factor_gate(t, u, amr, client, now, result, code, to) && t.put(Db::kUsers, id, u.dump());
-  if (!clear_failures(t, u.value("email", ""))) return false;
+  if (u.mfa_enabled()) return open_second_factor_gate(t, u, amr, client, now, result, code, to) && save_user(t, u);
+  if (!clear_failures(t, u.email)) return false;
   IssuedTokens tokens;
   std::string sid;
   if (!start_session(t, u, client, now, tokens, sid, amr)) return false;
   audit(t, event, u, client, now);
   result.tokens = tokens;
-  result.data = {{"user", public_user(u)}, {"session_id", sid}};
-  return t.put(Db::kUsers, id, u.dump());
+  result.data = {{"user", u.public_view()}, {"session_id", sid}};
+  return save_user(t, u);
 }
 
 void SessionIssuer::mail_code(const std::string& address, const std::string& code) {
@@ -206,12 +212,11 @@ void SessionIssuer::mail_code(const std::string& address, const std::string& cod
                   "If you did not ask for it, someone may know your password: change it.\n");
 }
 
-std::optional<json> SessionIssuer::current_account(const Principal& who, Outcome& result) const {
-  std::optional<json> user;
-  std::string err;
-  if (!store_.read([&](const Store::Txn& t) { user = load_json(t, Db::kUsers, who.user_id); }, err))
-    result = store_failure(err);
-  else if (!user)
+std::optional<UserRecord> SessionIssuer::current_account(const Principal& who, Outcome& result) const {
+  std::optional<UserRecord> user;
+  if (Error e = store_.view([&](const Store::Txn& t) { user = load_user(t, who.user_id); }); !e.ok())
+    return result = store_failure(e), std::nullopt;
+  if (!user)
     result = Outcome::error(Errc::kInvalidToken, "account no longer exists");
   return user;
 }
@@ -228,31 +233,29 @@ std::optional<Outcome> SessionIssuer::require_recent_auth(const Principal& who) 
 
 // --- credentials
 
-bool SessionIssuer::new_credentials(Store::Txn& t, json& u) {
-  std::string id = u.value("id", "");
-  u["credential_epoch"] = credential_epoch(u) + 1;
-  return delete_user_records(t, Db::kMfaPending, id) && delete_user_records(t, Db::kResetTokens, id);
+bool SessionIssuer::new_credentials(Store::Txn& t, UserRecord& u) {
+  u.credential_epoch = u.epoch() + 1;
+  return delete_user_records(t, Db::kMfaPending, u.id) && delete_user_records(t, Db::kResetTokens, u.id);
 }
 
-bool SessionIssuer::claim_unverified_account(Store::Txn& t, json& u, const ClientInfo& client, int64_t now) {
-  std::string id = u.value("id", "");
-  for (const auto& i : identities_of(u))
-    if (!t.del(Db::kIdentities, identity_key(i.value("provider", ""), i.value("subject", "")))) return false;
+bool SessionIssuer::claim_unverified_account(Store::Txn& t, UserRecord& u, const ClientInfo& client, int64_t now) {
+  for (const auto& i : u.identities.value_or(std::vector<UserRecord::Identity>{}))
+    if (!t.del(Db::kIdentities, i.key())) return false;
   for (const auto& table : kUserTables)
-    if (!delete_user_records(t, table.db, id)) return false;
-  if (!end_all_sessions(t, id, now, SessionState::kRevoked) || !new_credentials(t, u)) return false;
-  u["password"] = "";
-  u["identities"] = json::array();
-  u.erase("mfa");
-  u["email_verified"] = true;
-  u["email_verified_at"] = now;
-  u["updated_at"] = now;
+    if (!delete_user_records(t, table.db, u.id)) return false;
+  if (!end_all_sessions(t, u.id, now, SessionState::kRevoked) || !new_credentials(t, u)) return false;
+  u.password = "";
+  u.identities.emplace();  // an empty list, as the services wrote it
+  u.mfa.reset();
+  u.email_verified = true;
+  u.email_verified_at = now;
+  u.updated_at = now;
   audit(t, "unverified_account_claimed", u, client, now);
-  return clear_failures(t, u.value("email", ""));
+  return clear_failures(t, u.email);
 }
 
-std::optional<bool> SessionIssuer::password_matches(const json* user, const std::string& password) const {
-  std::string phc = user ? user->value("password", "") : std::string();
+std::optional<bool> SessionIssuer::password_matches(const UserRecord* user, const std::string& password) const {
+  std::string phc = user ? user->password : std::string();
   if (phc.empty()) {
     if (!hasher_.verify_dummy(password)) return std::nullopt;
     return false;
@@ -260,47 +263,45 @@ std::optional<bool> SessionIssuer::password_matches(const json* user, const std:
   return hasher_.verify(phc, password);
 }
 
-Outcome SessionIssuer::check_password(const json& user, const std::string& password, const ClientInfo& client) {
+Outcome SessionIssuer::check_password(const UserRecord& user, const std::string& password, const ClientInfo& client) {
   auto good = password_matches(&user, password);
   if (!good) return server_busy();
   int64_t now = clock_();
-  std::string email = user.value("email", "");
   Outcome result;
-  std::string err;
-  bool ok = store_.write(
-      [&](Store::Txn& t) {
-        if (auto locked = locked_out(t, email, now)) {
-          result = *locked;
-          return false;
-        }
-        if (*good) return false;  // nothing to write
-        result = record_failure(t, email, &user, client, now, Errc::kInvalidCredentials, "password is wrong");
-        return true;
-      },
-      err);
-  if (!ok && !err.empty()) return store_failure(err);
-  return result;
+  Error e = store_.transact([&](Store::Txn& t) {
+    if (auto locked = locked_out(t, user.email, now)) {
+      result = *locked;
+      return TxnEnd::kAbort;
+    }
+    if (*good) return TxnEnd::kAbort;  // nothing to write
+    result = record_failure(t, user.email, &user, client, now, Errc::kInvalidCredentials, "password is wrong");
+    return TxnEnd::kCommit;  // the count
+  });
+  return e.ok() ? result : store_failure(e);
 }
 
 // --- audit
 
-void SessionIssuer::audit(Store::Txn& t, const std::string& event, const json& user, const ClientInfo& client,
+void SessionIssuer::audit(Store::Txn& t, const std::string& event, const UserRecord& user, const ClientInfo& client,
                           int64_t now) {
   char key[16];
   uint64_t ns = static_cast<uint64_t>(now) * 1000000000ull + (audit_seq_++ % 1000000000ull);
   for (int i = 0; i < 8; ++i) key[i] = static_cast<char>((ns >> (56 - 8 * i)) & 0xff);
   std::string rnd = random_bytes(8);
   std::copy(rnd.begin(), rnd.end(), key + 8);
-  json e = {{"ts", now}, {"event", event}, {"subject", user.value("audit_id", "")}, {"request_id", client.request_id}};
+  AuditRecord e;
+  e.ts = now;
+  e.event = event;
+  e.subject = user.audit_id;  // "" for none, as always written
+  e.request_id = client.request_id;
   if (t.over_limit()) {
     // A revocation in a full store: it must not grow the store, so the
     // event goes to the log (journald) instead of the audit database.
     log_event("warn", "audit_not_stored", {{"audit_event", event}, {"request_id", client.request_id}});
     return;
   }
-  std::string subject = user.value("audit_id", "");
-  t.put(Db::kAudit, std::string_view(key, sizeof key), e.dump());
-  if (!subject.empty()) t.put(Db::kUserAudit, subject + std::string(key, sizeof key), "");
+  t.put_record(Db::kAudit, std::string_view(key, sizeof key), e);
+  if (!user.audit_id.empty()) t.put(Db::kUserAudit, user.audit_id + std::string(key, sizeof key), "");
 }
 
 }  // namespace spa::authd

@@ -8,9 +8,11 @@
 // never each other: a rule that two of them need lives here, once.
 //
 // Most calls take the caller's write transaction (Store::Txn) and return
-// false when a store call failed (the caller's transaction then fails);
-// none opens a transaction of its own except check_password. Time is the
-// caller's `now`, read once per request from now().
+// false when a store call failed (the caller's transaction then fails:
+// the failure is in Txn::error(), and transact() answers it); none opens
+// a transaction of its own except check_password and current_account.
+// Time is the caller's `now`, read once per request from now(). Records
+// are the typed ones (authd/records/).
 #pragma once
 
 #include <cstdint>
@@ -21,12 +23,12 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "authd/config.h"
 #include "authd/factor_codes.h"
 #include "authd/outbox.h"
 #include "authd/passwords.h"
+#include "authd/records/session_meta.h"
+#include "authd/records/user.h"
 #include "authd/service_types.h"
 #include "authd/signing_keys.h"
 #include "authd/store.h"
@@ -65,14 +67,14 @@ class SessionIssuer {
   KeyView keys(int64_t now);
   // An access token for `sid`. `session`: the session's record (its
   // tokens_not_before floors iat) and metadata (amr, auth_time).
-  std::string access_token(const nlohmann::json& user, const std::string& sid, const core::SessionRecord& session,
-                           const nlohmann::json& meta, int64_t now, const KeyView& k) const;
+  std::string access_token(const UserRecord& user, const std::string& sid, const core::SessionRecord& session,
+                           const SessionMetaRecord& meta, int64_t now, const KeyView& k) const;
 
   // --- sessions
   // A new session of `user` (a refresh family, its first pair in `out`),
   // authenticated by `amr`, with auth_time now.
-  bool start_session(Store::Txn& t, const nlohmann::json& user, const ClientInfo& client, int64_t now,
-                     IssuedTokens& out, std::string& sid, const nlohmann::json& amr);
+  bool start_session(Store::Txn& t, const UserRecord& user, const ClientInfo& client, int64_t now,
+                     IssuedTokens& out, std::string& sid, const std::vector<std::string>& amr);
   bool end_session(Store::Txn& t, const std::string& sid, int64_t now,
                    core::SessionState state = core::SessionState::kRevoked);
   bool end_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now, core::SessionState state);
@@ -90,7 +92,7 @@ class SessionIssuer {
   // method}, with `code`/`to` an e-mail to send (mail_code) once the
   // transaction commits; else the lockout counters reset and the session
   // starts (audited as `event`). Saves the user record.
-  bool finish_first_factor(Store::Txn& t, nlohmann::json& user, const nlohmann::json& amr, const char* event,
+  bool finish_first_factor(Store::Txn& t, UserRecord& user, const std::vector<std::string>& amr, const char* event,
                            const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
                            std::string& to);
   static constexpr int64_t kMfaTokenTtl = 300;  // five minutes to enter the code
@@ -99,7 +101,7 @@ class SessionIssuer {
 
   // The caller's account as it is now (a read, outside any write); nullopt
   // with `result` when it is gone (401 invalid_token) or the store failed.
-  std::optional<nlohmann::json> current_account(const Principal& who, Outcome& result) const;
+  std::optional<UserRecord> current_account(const Principal& who, Outcome& result) const;
 
   // --- recent authentication
   // Actions that change how an account is reached (linking a provider,
@@ -116,19 +118,19 @@ class SessionIssuer {
   // the old credentials (a password verified outside the write lock, a
   // login waiting for its second factor) can no longer commit; pending
   // second-factor logins and reset links die. Changes `u`; the caller saves it.
-  bool new_credentials(Store::Txn& t, nlohmann::json& u);
+  bool new_credentials(Store::Txn& t, UserRecord& u);
   // An account nobody proved the address of, claimed by whoever just did
   // (a provider that verified it, a reset link, a verification link):
   // everything the squatter set up to reach it goes. Changes `u`.
-  bool claim_unverified_account(Store::Txn& t, nlohmann::json& u, const ClientInfo& client, int64_t now);
+  bool claim_unverified_account(Store::Txn& t, UserRecord& u, const ClientInfo& client, int64_t now);
   // Argon2id against the user's hash; an account without a password (made
   // by a provider) or none at all costs the time of a wrong one. nullopt:
   // the hasher shed the check (answer server_busy(); nothing was evaluated).
-  std::optional<bool> password_matches(const nlohmann::json* user, const std::string& password) const;
+  std::optional<bool> password_matches(const UserRecord* user, const std::string& password) const;
   // The password of `user`, checked as a login checks it (Argon2id outside
   // the write lock; refused unevaluated while locked out; a wrong one
   // counts). An ok Outcome when right.
-  Outcome check_password(const nlohmann::json& user, const std::string& password, const ClientInfo& client);
+  Outcome check_password(const UserRecord& user, const std::string& password, const ClientInfo& client);
 
   // --- lockout (authd/lockout.cc), keyed by the e-mail address
   // This many failures in a row lock the address for 60 s, doubling with
@@ -142,18 +144,18 @@ class SessionIssuer {
   // A failed password or code: counts toward the lockout and says 401
   // (`code`: kInvalidCredentials or kInvalidCode) or 423 when this failure
   // locks the address. `user` may be null (an unknown address); it is only audited.
-  Outcome record_failure(Store::Txn& t, const std::string& email, const nlohmann::json* user,
+  Outcome record_failure(Store::Txn& t, const std::string& email, const UserRecord* user,
                          const ClientInfo& client, int64_t now, Errc code, const std::string& message);
   bool clear_failures(Store::Txn& t, const std::string& email);
 
   // --- audit
   // Events name the user only by an opaque id that erasure removes from
   // the user record, so after deletion the trail is anonymous.
-  void audit(Store::Txn& t, const std::string& event, const nlohmann::json& user, const ClientInfo& client,
+  void audit(Store::Txn& t, const std::string& event, const UserRecord& user, const ClientInfo& client,
              int64_t now);
 
  private:
-  bool open_second_factor_gate(Store::Txn& t, const nlohmann::json& user, const nlohmann::json& first_factor,
+  bool open_second_factor_gate(Store::Txn& t, const UserRecord& user, const std::vector<std::string>& first_factor,
                                const ClientInfo& client, int64_t now, Outcome& result, std::string& code,
                                std::string& to);
 

@@ -2,11 +2,12 @@
 
 #include "authd/crypto.h"
 #include "authd/passwords.h"
+#include "authd/records/refresh_successor.h"
+#include "authd/records/session_meta.h"
 #include "authd/refresh_rotation.h"
 #include "authd/server.h"
 #include "core/base64url.h"
 #include "core/claims.h"
-#include "core/json_strict.h"
 #include "core/jws.h"
 #include "core/verifier.h"
 
@@ -20,14 +21,11 @@ constexpr const char* kSuccessorInfo = "spa-auth refresh successor v1";
 }  // namespace
 
 Outcome SessionService::login(const std::string& email, const std::string& password, const ClientInfo& client) {
-  std::optional<json> user;
-  std::string err;
-  if (!store_.read(
-          [&](const Store::Txn& t) {
-            if (auto id = t.get(Db::kUsersByEmail, fold(email))) user = load_json(t, Db::kUsers, *id);
-          },
-          err))
-    return store_failure(err);
+  std::optional<UserRecord> user;
+  Error e = store_.view([&](const Store::Txn& t) {
+    if (auto id = t.get(Db::kUsersByEmail, fold(email))) user = load_user(t, *id);
+  });
+  if (!e.ok()) return store_failure(e);
   // An unknown address, and an account made by an OAuth provider (no
   // password until one is set), cost the time of a wrong password.
   auto good = issuer_.password_matches(user ? &*user : nullptr, password);
@@ -35,41 +33,38 @@ Outcome SessionService::login(const std::string& email, const std::string& passw
   int64_t now = issuer_.now();
   Outcome result;
   std::string mailed_code, mail_to;
-  bool ok = store_.write(
-      [&](Store::Txn& t) {
-        // Known and unknown addresses take the same path through the
-        // lockout, so neither the answer nor its headers tell them apart.
-        if (auto locked = issuer_.locked_out(t, email, now)) {
-          result = *locked;
-          return false;
-        }
-        // Re-read inside the write: the account may have changed meanwhile.
-        auto fresh = user ? load_json(t, Db::kUsers, user->value("id", "")) : std::nullopt;
-        // A password reset (or change, disable, erasure) that committed
-        // after the check: the password checked is not the account's now.
-        if (fresh && credential_epoch(*fresh) != credential_epoch(*user)) good = false;
-        if (!fresh || !*good) {
-          result = issuer_.record_failure(t, email, fresh ? &*fresh : nullptr, client, now,
-                                          Errc::kInvalidCredentials, "e-mail or password is wrong");
-          return true;  // commit the count, answer with the error
-        }
-        json& u = *fresh;
-        if (u.value("disabled", false)) {
-          result = Outcome::error(Errc::kAccountDisabled, "this account is disabled");
-          return false;
-        }
-        if (config_.require_verified_email && !u.value("email_verified", false)) {
-          result = Outcome::error(Errc::kEmailNotVerified,
-                                  "confirm your e-mail address with the link we sent; "
-                                  "POST /api/v1/auth/verify-email/request sends a new one");
-          return false;
-        }
-        return issuer_.finish_first_factor(t, u, json::array({"pwd"}), "login", client, now, result, mailed_code,
-                                           mail_to);
-      },
-      err);
-  if (!ok && !err.empty()) return store_failure(err);
-  if (ok && !mailed_code.empty()) issuer_.mail_code(mail_to, mailed_code);
+  e = store_.transact([&](Store::Txn& t) {
+    // Known and unknown addresses take the same path through the
+    // lockout, so neither the answer nor its headers tell them apart.
+    if (auto locked = issuer_.locked_out(t, email, now)) {
+      result = *locked;
+      return TxnEnd::kAbort;
+    }
+    // Re-read inside the write: the account may have changed meanwhile.
+    auto fresh = user ? load_user(t, user->id) : std::nullopt;
+    // A password reset (or change, disable, erasure) that committed
+    // after the check: the password checked is not the account's now.
+    if (fresh && fresh->epoch() != user->epoch()) good = false;
+    if (!fresh || !*good) {
+      result = issuer_.record_failure(t, email, fresh ? &*fresh : nullptr, client, now, Errc::kInvalidCredentials,
+                                      "e-mail or password is wrong");
+      return TxnEnd::kCommit;  // commit the count, answer with the error
+    }
+    UserRecord& u = *fresh;
+    if (u.disabled) {
+      result = Outcome::error(Errc::kAccountDisabled, "this account is disabled");
+      return TxnEnd::kAbort;
+    }
+    if (config_.require_verified_email && !u.verified()) {
+      result = Outcome::error(Errc::kEmailNotVerified,
+                              "confirm your e-mail address with the link we sent; "
+                              "POST /api/v1/auth/verify-email/request sends a new one");
+      return TxnEnd::kAbort;
+    }
+    return commit_if(issuer_.finish_first_factor(t, u, {"pwd"}, "login", client, now, result, mailed_code, mail_to));
+  });
+  if (!e.ok()) return store_failure(e);
+  if (!mailed_code.empty()) issuer_.mail_code(mail_to, mailed_code);
   return result;
 }
 
@@ -79,14 +74,12 @@ Outcome SessionService::refresh(const std::string& token, const ClientInfo& clie
   int64_t now = issuer_.now();
   std::string hash = sha256(token);
   Outcome result;
-  std::string err;
-  bool ok = store_.write(
+  Error e = store_.transact(
       [&](Store::Txn& t) {
-        auto text = t.get(Db::kRefresh, hash);
-        auto record = text ? RefreshRecord::from_json(*text) : std::nullopt;
+        auto record = t.get_record<RefreshRecord>(Db::kRefresh, hash);
         auto session = record ? load_session(t, record->sid) : std::nullopt;
-        auto user = record ? load_json(t, Db::kUsers, record->user_id) : std::nullopt;
-        bool active = session && session->valid_at(now) && user && !user->value("disabled", false);
+        auto user = record ? load_user(t, record->user_id) : std::nullopt;
+        bool active = session && session->valid_at(now) && user && !user->disabled;
         RefreshDecision d = decide_refresh(record ? &*record : nullptr, active, now, config_.refresh_grace);
         std::string key = hkdf_sha256(token, kSuccessorInfo);
         switch (d) {
@@ -95,7 +88,7 @@ Outcome SessionService::refresh(const std::string& token, const ClientInfo& clie
           case RefreshDecision::kSessionEnded:
             result = invalid;
             result.end_session = true;
-            return false;
+            return TxnEnd::kAbort;
           case RefreshDecision::kReuse: {
             // A used token came back after the grace window: someone else
             // has it. End the whole family (the session).
@@ -103,44 +96,52 @@ Outcome SessionService::refresh(const std::string& token, const ClientInfo& clie
             result.end_session = true;
             if (user) issuer_.audit(t, "refresh_reuse", *user, client, now);
             log_event("warn", "refresh_reuse", {{"request_id", client.request_id}});
-            return issuer_.end_session(t, record->sid, now);
+            return commit_if(issuer_.end_session(t, record->sid, now));
           }
           case RefreshDecision::kSameSuccessor: {
             std::string box;
-            auto pair = core::base64url_decode(record->successor_box, box) ? open_sealed(key, box, hash) : std::nullopt;
-            json j;
-            std::string e;
-            if (!pair || !core::parse_json_strict(*pair, j, e)) {
+            auto text = core::base64url_decode(record->successor_box, box) ? open_sealed(key, box, hash) : std::nullopt;
+            auto pair = text ? RefreshSuccessor::from_json(*text) : std::nullopt;
+            if (!pair) {
               result = invalid;
-              return false;
+              return TxnEnd::kAbort;
             }
-            result.tokens = IssuedTokens{j.value("access_token", ""), j.value("refresh_token", ""),
-                                         j.value("expires_at", now) - now};
+            result.tokens = IssuedTokens{pair->access_token, pair->refresh_token, pair->expires_at.value_or(now) - now};
             // The session was floored (a role change) since that access
             // token was made: the module would refuse it, so the parallel
             // tab gets a fresh one with the same successor refresh token.
-            if (j.value("expires_at", int64_t{0}) - config_.access_ttl < session->tokens_not_before) {
+            if (pair->expires_at.value_or(0) - config_.access_ttl < session->tokens_not_before) {
               SessionIssuer::KeyView k = issuer_.keys(now);
-              auto meta = load_json(t, Db::kSessionMeta, record->sid).value_or(json::object());
+              auto meta = t.get_record<SessionMetaRecord>(Db::kSessionMeta, record->sid).value_or(SessionMetaRecord{});
               result.tokens->access_token = issuer_.access_token(*user, record->sid, *session, meta, now, k);
               result.tokens->expires_in = config_.access_ttl;
             }
-            result.data = {{"user", public_user(*user)}};
-            return false;  // nothing to change
+            result.data = {{"user", user->public_view()}};
+            return TxnEnd::kAbort;  // nothing to change
           }
           case RefreshDecision::kRotate: {
             // A rotation grows the store; reuse detection above must not
             // be refused, so this write runs as a revocation and only
             // the rotation waits for room.
-            if (t.over_limit()) return t.refuse_full();
+            if (t.over_limit()) {
+              t.refuse_full();  // the result: kStoreFull
+              return TxnEnd::kAbort;
+            }
             SessionIssuer::KeyView k = issuer_.keys(now);
             IssuedTokens next;
             next.refresh_token = random_token();
-            auto meta = load_json(t, Db::kSessionMeta, record->sid).value_or(json::object());
+            // (A session has its metadata from its start; were it missing,
+            // the one written here takes the session's creation time.)
+            SessionMetaRecord fallback;
+            fallback.created_at = session->created_at;
+            SessionMetaRecord meta =
+                t.get_record<SessionMetaRecord>(Db::kSessionMeta, record->sid).value_or(fallback);
             next.access_token = issuer_.access_token(*user, record->sid, *session, meta, now, k);
             next.expires_in = config_.access_ttl;
-            json pair = {{"access_token", next.access_token}, {"refresh_token", next.refresh_token},
-                         {"expires_at", now + config_.access_ttl}};
+            RefreshSuccessor pair;
+            pair.access_token = next.access_token;
+            pair.refresh_token = next.refresh_token;
+            pair.expires_at = now + config_.access_ttl;
             RefreshRecord successor;
             successor.sid = record->sid;
             successor.user_id = record->user_id;
@@ -149,48 +150,46 @@ Outcome SessionService::refresh(const std::string& token, const ClientInfo& clie
             successor.parent = hex(hash);
             record->rotated_at = now;
             record->successor = hex(sha256(next.refresh_token));
-            record->successor_box = core::base64url_encode(seal(key, pair.dump(), hash));
+            record->successor_box = core::base64url_encode(seal(key, pair.to_json(), hash));
             session->expires_at = now + config_.refresh_ttl;  // the family lives as long as its newest token
-            meta["last_used_at"] = now;
+            meta.last_used_at = now;
             result.tokens = next;
-            result.data = {{"user", public_user(*user)}};
-            return t.put(Db::kRefresh, hash, record->to_json()) &&
-                   t.put(Db::kRefresh, sha256(next.refresh_token), successor.to_json()) &&
-                   t.put(Db::kSessionRefresh, record->sid + sha256(next.refresh_token), "") &&
-                   t.put(Db::kSessions, record->sid, session->encode()) &&
-                   t.put(Db::kSessionMeta, record->sid, meta.dump());
+            result.data = {{"user", user->public_view()}};
+            return commit_if(t.put_record(Db::kRefresh, hash, *record) &&
+                             t.put_record(Db::kRefresh, sha256(next.refresh_token), successor) &&
+                             t.put(Db::kSessionRefresh, record->sid + sha256(next.refresh_token), "") &&
+                             t.put(Db::kSessions, record->sid, session->encode()) &&
+                             t.put_record(Db::kSessionMeta, record->sid, meta));
           }
         }
-        return false;
+        return TxnEnd::kAbort;
       },
-      err, Store::WriteKind::kRevocation);
-  if (!ok && !err.empty()) return store_failure(err);
+      Store::WriteKind::kRevocation);
+  if (!e.ok()) return store_failure(e);
   return result;
 }
 
 Outcome SessionService::logout(const std::optional<Principal>& who, const std::string& refresh_token,
                                const ClientInfo& client) {
   int64_t now = issuer_.now();
-  std::string err;
   bool found = false;
-  bool ok = store_.write(
+  Error e = store_.transact(
       [&](Store::Txn& t) {
         std::string sid, user_id;
         if (who) {
           sid = who->sid;
           user_id = who->user_id;
         } else if (!refresh_token.empty()) {
-          auto text = t.get(Db::kRefresh, sha256(refresh_token));
-          auto record = text ? RefreshRecord::from_json(*text) : std::nullopt;
-          if (record) sid = record->sid, user_id = record->user_id;
+          if (auto record = t.get_record<RefreshRecord>(Db::kRefresh, sha256(refresh_token)))
+            sid = record->sid, user_id = record->user_id;
         }
-        if (sid.empty()) return false;
+        if (sid.empty()) return TxnEnd::kAbort;
         found = true;
-        if (auto user = load_json(t, Db::kUsers, user_id)) issuer_.audit(t, "logout", *user, client, now);
-        return issuer_.end_session(t, sid, now);
+        if (auto user = load_user(t, user_id)) issuer_.audit(t, "logout", *user, client, now);
+        return commit_if(issuer_.end_session(t, sid, now));
       },
-      err, Store::WriteKind::kRevocation);
-  if (!ok && !err.empty()) return store_failure(err);
+      Store::WriteKind::kRevocation);
+  if (!e.ok()) return store_failure(e);
   if (!found) return Outcome::error(Errc::kInvalidToken, "no session to end");
   Outcome o;
   o.end_session = true;
@@ -223,12 +222,12 @@ std::optional<Principal> SessionService::authenticate(std::string_view token, st
   Principal p{verified->claims.sub, verified->claims.sid,
               auth_time.is_number_integer() ? auth_time.get<int64_t>() : 0, verified->claims.second_factor};
   bool active = false;
-  std::string err;
-  store_.read([&](const Store::Txn& t) {
+  // A failed read leaves it inactive: refused (fail closed).
+  Error e = store_.view([&](const Store::Txn& t) {
     auto rec = load_session(t, p.sid);
     active = rec && rec->accepts(now, verified->claims.iat);
-  }, err);
-  if (!active) {
+  });
+  if (!e.ok() || !active) {
     why = "revoked";
     return std::nullopt;
   }
@@ -238,24 +237,15 @@ std::optional<Principal> SessionService::authenticate(std::string_view token, st
 Outcome SessionService::list_sessions(const Principal& who) {
   int64_t now = issuer_.now();
   json list = json::array();
-  std::string err;
-  bool ok = store_.read(
-      [&](const Store::Txn& t) {
-        for (const auto& sid : SessionIssuer::session_ids(t, who.user_id)) {
-          auto rec = load_session(t, sid);
-          if (!rec || !rec->valid_at(now)) continue;
-          auto meta = load_json(t, Db::kSessionMeta, sid).value_or(json::object());
-          list.push_back({{"id", sid},
-                          {"current", sid == who.sid},
-                          {"created_at", rec->created_at},
-                          {"expires_at", rec->expires_at},
-                          {"last_used_at", meta.value("last_used_at", rec->created_at)},
-                          {"ip", meta.value("ip", "")},
-                          {"user_agent", meta.value("user_agent", "")}});
-        }
-      },
-      err);
-  if (!ok) return store_failure(err);
+  Error e = store_.view([&](const Store::Txn& t) {
+    for (const auto& sid : SessionIssuer::session_ids(t, who.user_id)) {
+      auto rec = load_session(t, sid);
+      if (!rec || !rec->valid_at(now)) continue;
+      auto meta = t.get_record<SessionMetaRecord>(Db::kSessionMeta, sid);
+      list.push_back(SessionMetaRecord::public_view(sid, sid == who.sid, *rec, meta ? &*meta : nullptr));
+    }
+  });
+  if (!e.ok()) return store_failure(e);
   Outcome o;
   o.data = {{"sessions", list}};
   return o;
@@ -264,17 +254,16 @@ Outcome SessionService::list_sessions(const Principal& who) {
 Outcome SessionService::revoke_session(const Principal& who, const std::string& sid, const ClientInfo& client) {
   int64_t now = issuer_.now();
   bool owned = false;
-  std::string err;
-  bool ok = store_.write(
+  Error e = store_.transact(
       [&](Store::Txn& t) {
         owned = t.get(Db::kUserSessions, who.user_id + ":" + sid).has_value();
-        if (!owned) return false;
-        auto user = load_json(t, Db::kUsers, who.user_id).value_or(json::object());
+        if (!owned) return TxnEnd::kAbort;
+        auto user = load_user(t, who.user_id).value_or(UserRecord{});  // gone: an event without a subject
         issuer_.audit(t, "session_revoked", user, client, now);
-        return issuer_.end_session(t, sid, now);
+        return commit_if(issuer_.end_session(t, sid, now));
       },
-      err, Store::WriteKind::kRevocation);
-  if (!ok && !err.empty()) return store_failure(err);
+      Store::WriteKind::kRevocation);
+  if (!e.ok()) return store_failure(e);
   if (!owned) return Outcome::error(Errc::kNotFound, "no such session");
   Outcome o;
   o.end_session = sid == who.sid;

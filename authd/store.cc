@@ -1,7 +1,9 @@
 #include "authd/store.h"
 
+#include "authd/records/links.h"
+#include "authd/records/mfa_pending.h"
+#include "authd/records/audit.h"
 #include "authd/refresh_rotation.h"
-#include "core/json_strict.h"
 
 namespace spa::authd {
 namespace {
@@ -10,38 +12,53 @@ constexpr const char* kNames[] = {"meta",          "users",           "users_by_
                                   core::kSessionsDb, "session_meta",  "user_sessions",  "refresh",
                                   "audit",         "mfa_pending",     "reset_tokens",   "oauth_states",
                                   "identities",    "session_refresh", "user_records",   "user_audit",
-                                  "verify_tokens", "lockouts"};
+                                  "verify_tokens", "lockouts",        "unverified"};
 static_assert(std::size(kNames) == kDbCount, "one name per Db");
+constexpr const char* kIndexesVersion = "2";
 
 // No key of ours is empty or longer than LMDB takes.
 bool usable_key(std::string_view key) { return !key.empty() && key.size() <= kMaxKeyBytes; }
 
-// Stores made before session_refresh, user_records and user_audit existed:
-// index what they hold, once, at open.
-bool backfill_indexes(Store::Txn& t) {
-  std::vector<std::pair<Db, std::string>> entries;
+using Entries = std::vector<std::pair<Db, std::string>>;
+
+// Stores made before session_refresh, user_records and user_audit existed
+// (meta/indexes absent): what they hold, indexed.
+void first_indexes(const Store::Txn& t, Entries& entries) {
   t.scan(Db::kRefresh, "", [&](std::string_view k, std::string_view v) {
     if (auto r = RefreshRecord::from_json(v)) entries.emplace_back(Db::kSessionRefresh, r->sid + std::string(k));
     return true;
   });
   for (const auto& u : kUserTables)
     t.scan(u.db, "", [&](std::string_view k, std::string_view v) {
-      nlohmann::json j;
-      std::string e;
-      if (core::parse_json_strict(v, j, e) && j.is_object() && j.value("user", "").size() > 0)
-        entries.emplace_back(Db::kUserRecords, user_record_index_key(u.db, j.value("user", ""), k));
+      if (auto r = owned_record(u.db, v); r && !r->user.empty())
+        entries.emplace_back(Db::kUserRecords, user_record_index_key(u.db, r->user, k));
       return true;
     });
   t.scan(Db::kAudit, "", [&](std::string_view k, std::string_view v) {
-    nlohmann::json j;
-    std::string e;
-    if (core::parse_json_strict(v, j, e) && j.is_object() && j.value("subject", "").size() > 0)
-      entries.emplace_back(Db::kUserAudit, j.value("subject", "") + std::string(k));
+    if (auto e = AuditRecord::from_json(v); e && !e->subject.value_or("").empty())
+      entries.emplace_back(Db::kUserAudit, *e->subject + std::string(k));
     return true;
   });
+}
+
+// Stores made before unverified existed (meta/indexes "1" or absent).
+void unverified_index(const Store::Txn& t, Entries& entries) {
+  t.scan(Db::kUsers, "", [&](std::string_view, std::string_view v) {
+    auto u = UserRecord::from_json(v);
+    if (auto at = u ? u->unverified_sweep_at() : std::nullopt)
+      entries.emplace_back(Db::kUnverified, unverified_key(*at, u->id));
+    return true;
+  });
+}
+
+// Indexes what a store made before some of its indexes holds, once, at open.
+bool backfill_indexes(Store::Txn& t, const std::optional<std::string>& built) {
+  Entries entries;
+  if (!built) first_indexes(t, entries);
+  unverified_index(t, entries);
   for (const auto& [db, key] : entries)
     if (!t.put(db, key, "")) return false;
-  return t.error().ok();
+  return t.error().ok() && t.put(Db::kMeta, "indexes", kIndexesVersion);
 }
 
 }  // namespace
@@ -49,11 +66,11 @@ bool backfill_indexes(Store::Txn& t) {
 const char* db_name(Db db) { return kNames[static_cast<int>(db)]; }
 
 bool Store::Txn::fail(Errc code, std::string message) const {
-  if (error_.ok()) error_ = TxnError(code, std::move(message));
+  if (error_.ok()) error_ = Error{code, std::move(message)};
   return false;
 }
 
-bool Store::Txn::refuse_full() { return fail(Errc::kStoreFull, kFullError); }
+bool Store::Txn::refuse_full() { return fail(Errc::kStoreFull, "store_full"); }
 
 std::optional<std::string> Store::Txn::get(Db db, std::string_view key) const {
   if (!usable_key(key)) return std::nullopt;
@@ -74,24 +91,6 @@ bool Store::Txn::scan(Db db, std::string_view prefix, const Visit& fn) const { r
 
 bool Store::Txn::scan_from(Db db, std::string_view from, const Visit& fn) const { return each(db, from, "", fn); }
 
-bool Store::write(const std::function<bool(Txn&)>& fn, std::string& err, WriteKind kind) {
-  bool done = false;
-  Error e = transact(
-      [&](Txn& t) {
-        done = fn(t);
-        return done ? TxnEnd::kCommit : TxnEnd::kAbort;
-      },
-      kind);
-  err = e.message;
-  return e.ok() && done;
-}
-
-bool Store::read(const std::function<void(const Txn&)>& fn, std::string& err) const {
-  Error e = view(fn);
-  err = e.message;
-  return e.ok();
-}
-
 std::string prepare_schema(Store::Txn& t, const std::string& where) {
   auto version = t.get(Db::kMeta, "schema_version");
   if (!t.error().ok()) return t.error().message;
@@ -100,8 +99,8 @@ std::string prepare_schema(Store::Txn& t, const std::string& where) {
   } else if (*version != kSchemaVersion) {
     return "store " + where + " has schema version " + *version + ", this spa-authd reads version " + kSchemaVersion;
   }
-  if (!t.get(Db::kMeta, "indexes") && (!backfill_indexes(t) || !t.put(Db::kMeta, "indexes", "1")))
-    return "building indexes: " + t.error().message;
+  auto built = t.get(Db::kMeta, "indexes");
+  if (built != kIndexesVersion && !backfill_indexes(t, built)) return "building indexes: " + t.error().message;
   return {};
 }
 
@@ -145,13 +144,45 @@ bool delete_user_records(Store::Txn& t, Db db, const std::string& user_id) {
   return true;
 }
 
-std::optional<nlohmann::json> load_json(const Store::Txn& t, Db db, std::string_view key) {
-  auto text = t.get(db, key);
-  nlohmann::json j;
-  std::string err;
-  if (!text || !core::parse_json_strict(*text, j, err, core::JsonLimits{1 << 20, 8}) || !j.is_object())
-    return std::nullopt;
-  return j;
+std::optional<OwnedRecord> owned_record(Db db, std::string_view value) {
+  auto owned = [](const auto& r) { return r ? std::optional<OwnedRecord>({r->user, r->expires_at}) : std::nullopt; };
+  switch (db) {
+    case Db::kMfaPending: return owned(MfaPendingRecord::from_json(value));
+    case Db::kResetTokens: return owned(ResetLinkRecord::from_json(value));
+    case Db::kVerifyTokens: return owned(VerifyLinkRecord::from_json(value));
+    default: return std::nullopt;
+  }
+}
+
+std::string unverified_key(int64_t erase_at, std::string_view user_id) {
+  std::string key(8, '\0');
+  for (int i = 0; i < 8; ++i) key[i] = static_cast<char>((static_cast<uint64_t>(erase_at) >> (56 - 8 * i)) & 0xff);
+  return key.append(user_id);
+}
+
+int64_t unverified_due(std::string_view key) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < key.size(); ++i) v = (v << 8) | static_cast<uint8_t>(key[i]);
+  return static_cast<int64_t>(v);
+}
+
+std::optional<UserRecord> load_user(const Store::Txn& t, std::string_view id) {
+  return t.get_record<UserRecord>(Db::kUsers, id);
+}
+
+bool save_user(Store::Txn& t, const UserRecord& u) {
+  auto before = load_user(t, u.id);
+  auto was = before ? before->unverified_sweep_at() : std::nullopt;
+  auto is = u.unverified_sweep_at();
+  if (was && was != is && !t.del(Db::kUnverified, unverified_key(*was, u.id))) return false;
+  if (is && is != was && !t.put(Db::kUnverified, unverified_key(*is, u.id), "")) return false;
+  return t.put_record(Db::kUsers, u.id, u);
+}
+
+bool delete_user(Store::Txn& t, std::string_view id) {
+  auto stored = load_user(t, id);
+  auto at = stored ? stored->unverified_sweep_at() : std::nullopt;
+  return (!at || t.del(Db::kUnverified, unverified_key(*at, id))) && t.del(Db::kUsers, id);
 }
 
 }  // namespace spa::authd

@@ -13,7 +13,7 @@
 //
 // Tables (key -> value; the JSON records are typed in authd/records/,
 // docs/authd.md "Store" has one line each):
-//   meta           "schema_version" -> "1", "indexes" -> "1", "timing_pad" -> ""
+//   meta           "schema_version" -> "1", "indexes" -> "2", "timing_pad" -> ""
 //   users          user id (hex)                -> UserRecord
 //   users_by_email case-folded e-mail           -> user id
 //   users_by_name  case-folded username         -> user id
@@ -38,6 +38,9 @@
 //   user_records   user id + one letter (the table) + key -> "": a user's records in
 //                                                  mfa_pending (m), reset_tokens (r), ...
 //   user_audit     audit_id + audit key         -> "": a user's audit events
+//   unverified     big-endian unverified_erase_at (8 bytes) + user id -> "": the accounts
+//                                                  PrivacyService::sweep_unverified erases,
+//                                                  due first (UserRecord::unverified_sweep_at)
 //
 // Size: ordinary writes (sign-up, login, rotation, ...) are refused with
 // Errc::kStoreFull once the data passes `max_size`; revocation-class
@@ -56,9 +59,8 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "authd/errors.h"
+#include "authd/records/user.h"
 #include "core/session_record.h"
 
 namespace spa::authd {
@@ -66,8 +68,9 @@ namespace spa::authd {
 enum class Db {
   kMeta, kUsers, kUsersByEmail, kUsersByName, kSessions, kSessionMeta, kUserSessions, kRefresh, kAudit, kMfaPending,
   kResetTokens, kOAuthStates, kIdentities, kSessionRefresh, kUserRecords, kUserAudit, kVerifyTokens, kLockouts,
+  kUnverified,
 };
-inline constexpr int kDbCount = 18;
+inline constexpr int kDbCount = 19;
 inline constexpr const char* kSchemaVersion = "1";
 // LMDB's bound, kept by every backend so that a key works in all of them.
 inline constexpr size_t kMaxKeyBytes = 511;
@@ -78,21 +81,9 @@ const char* db_name(Db db);
 
 // What a transaction's function decides: keep what it did, or drop it.
 enum class TxnEnd { kCommit, kAbort };
-
-// Txn::error(): an Error, still readable where the services take the
-// string error of Store::write (transitional: removed when the services
-// move to transact()). The message of kStoreFull and kStoreReplaced is
-// the old string (Store::kFullError, Store::kReplacedError).
-struct TxnError : Error {
-  TxnError() = default;
-  TxnError(Errc c, std::string m) : Error{c, std::move(m)} {}
-  // transitional: removed when the services move to transact(). The
-  // string face: `store_failure(t.error())`, `t.error().empty()`, and
-  // `t.error().empty() ? "what failed" : t.error()` (a failure with that message).
-  TxnError(const char* message) : Error{Errc::kStoreFailed, message} {}
-  bool empty() const { return ok(); }
-  operator const std::string&() const { return message; }
-};
+// kCommit when every write of a chain went (`put(a) && put(b)`); when one
+// failed, kAbort, and transact() answers that failure whatever fn says.
+inline TxnEnd commit_if(bool all_written) { return all_written ? TxnEnd::kCommit : TxnEnd::kAbort; }
 
 class Store {
  public:
@@ -119,9 +110,22 @@ class Store {
     // Like scan without a prefix, from the first key >= `from`.
     bool scan_from(Db db, std::string_view from, const Visit& fn) const;
 
+    // A JSON record (authd/records/, RefreshRecord) under `key`: nullopt
+    // when absent, or not R's format (a record that does not decode is
+    // read as none, never half).
+    template <class R>
+    std::optional<R> get_record(Db db, std::string_view key) const {
+      auto text = get(db, key);
+      return text ? R::from_json(*text) : std::nullopt;
+    }
+    template <class R>
+    bool put_record(Db db, std::string_view key, const R& record) {
+      return put(db, key, record.to_json());
+    }
+
     // The first failed call of this transaction (ok while none failed).
     // Any failure means transact() commits nothing and answers it.
-    const TxnError& error() const { return error_; }
+    const Error& error() const { return error_; }
     // In a revocation-class write: true when the store is past max_size,
     // so whatever would grow it (a rotation, an audit event) must not.
     bool over_limit() const { return over_limit_; }
@@ -145,7 +149,7 @@ class Store {
     virtual bool each(Db db, std::string_view from, std::string_view prefix, const Visit& fn) const = 0;
 
    private:
-    mutable TxnError error_;
+    mutable Error error_;
     bool over_limit_ = false;
   };
 
@@ -181,18 +185,6 @@ class Store {
   // Prometheus text: spa_authd_store_used_bytes, _file_bytes, _max_bytes.
   virtual std::string metrics() const = 0;
 
-  // transitional: removed when the services move to transact().
-  // The string errors of write() and read(), and what Txn::error() reads as.
-  static constexpr const char* kFullError = "store_full";
-  static constexpr const char* kReplacedError = "store_replaced";
-  // transitional: removed when the services move to transact().
-  // transact() with fn's true as kCommit: true means committed. When fn
-  // returns false everything it did is dropped and `err` stays empty,
-  // unless a store call failed (kFullError, kReplacedError, or a reason).
-  bool write(const std::function<bool(Txn&)>& fn, std::string& err, WriteKind kind = WriteKind::kOrdinary);
-  // transitional: removed when the services move to transact().
-  bool read(const std::function<void(const Txn&)>& fn, std::string& err) const;
-
  protected:
   Store() = default;
   virtual Error run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) = 0;
@@ -201,7 +193,8 @@ class Store {
 
 // What every backend does in its first write transaction at open: checks
 // (or, in an empty store, writes) meta/schema_version, and indexes a store
-// made before session_refresh, user_records and user_audit existed. ""
+// made before its indexes existed (meta/indexes: absent before
+// session_refresh, user_records and user_audit; "1" before unverified). ""
 // when it went well, else why not (the store must not be used).
 std::string prepare_schema(Store::Txn& t, const std::string& where);
 
@@ -227,6 +220,15 @@ inline constexpr UserTable kUserTables[] = {
     {Db::kVerifyTokens, 'v', "verify_tokens"},
 };
 
+// Whose record of a UserTable `value` is and when it expires, read as the
+// table's record (MfaPendingRecord, ResetLinkRecord, VerifyLinkRecord);
+// nullopt when it does not decode.
+struct OwnedRecord {
+  std::string user;
+  int64_t expires_at = 0;
+};
+std::optional<OwnedRecord> owned_record(Db db, std::string_view value);
+
 // A commit with nothing to say (meta "timing_pad"): for answers that must
 // take as long whether or not they stored something.
 inline bool timing_pad(Store::Txn& t) { return t.put(Db::kMeta, "timing_pad", ""); }
@@ -240,7 +242,16 @@ bool delete_user_records(Store::Txn& t, Db db, const std::string& user_id);
 // The user_records key of a record.
 std::string user_record_index_key(Db db, const std::string& user_id, std::string_view key);
 
-// A JSON object stored under `key`; nullopt when absent or not an object.
-std::optional<nlohmann::json> load_json(const Store::Txn& t, Db db, std::string_view key);
+// The users table through UserRecord, with the unverified index kept in
+// step with every record written (so no writer can forget it).
+std::optional<UserRecord> load_user(const Store::Txn& t, std::string_view id);
+bool save_user(Store::Txn& t, const UserRecord& u);
+// The stored record and its unverified entry (users_by_email, _by_name
+// and the identities are the caller's: erasure deletes them itself).
+bool delete_user(Store::Txn& t, std::string_view id);
+// The unverified key of an account due for erasure at `erase_at`.
+std::string unverified_key(int64_t erase_at, std::string_view user_id);
+// The erase_at of an unverified key.
+int64_t unverified_due(std::string_view key);
 
 }  // namespace spa::authd

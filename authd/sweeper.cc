@@ -7,7 +7,8 @@
 #include "authd/crypto.h"
 #include "authd/refresh_rotation.h"
 #include "authd/server.h"
-#include "core/json_strict.h"
+#include "authd/records/audit.h"
+#include "authd/records/lockout.h"
 #include "core/session_record.h"
 
 namespace spa::authd {
@@ -22,13 +23,6 @@ uint64_t from_be64(std::string_view s) {
   uint64_t v = 0;
   for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
   return v;
-}
-
-std::optional<nlohmann::json> parse(std::string_view v) {
-  nlohmann::json j;
-  std::string e;
-  if (!core::parse_json_strict(v, j, e, core::JsonLimits{1 << 20, 8}) || !j.is_object()) return std::nullopt;
-  return j;
 }
 
 // One table, from its first key to its last, kBatch records per write.
@@ -84,16 +78,16 @@ bool Sweeper::sweep(int64_t now, std::map<std::string, size_t>& deleted, std::st
                    }});
   for (const auto& table : kUserTables)
     rules.push_back({table.name, table.db, [now, table](const Store::Txn&, std::string_view k, std::string_view v, Deletions& d) {
-                       auto j = parse(v);
-                       if (j && j->value("expires_at", int64_t{0}) > now) return true;
+                       auto r = owned_record(table.db, v);
+                       if (r && r->expires_at > now) return true;
                        d.emplace_back(table.db, k);
-                       if (j) d.emplace_back(Db::kUserRecords, user_record_index_key(table.db, j->value("user", ""), k));
+                       if (r) d.emplace_back(Db::kUserRecords, user_record_index_key(table.db, r->user, k));
                        return true;
                      }});
   // Lockout counters per address (authd/lockout.cc), not tied to a user.
   rules.push_back({"lockouts", Db::kLockouts, [now](const Store::Txn&, std::string_view k, std::string_view v, Deletions& d) {
-                     auto j = parse(v);
-                     if (!j || j->value("expires_at", int64_t{0}) <= now) d.emplace_back(Db::kLockouts, k);
+                     auto r = LockoutRecord::from_json(v);
+                     if (!r || r->expires_at <= now) d.emplace_back(Db::kLockouts, k);
                      return true;
                    }});
   rules.push_back({"user_records", Db::kUserRecords, [](const Store::Txn& t, std::string_view k, std::string_view, Deletions& d) {
@@ -133,8 +127,8 @@ bool Sweeper::sweep(int64_t now, std::map<std::string, size_t>& deleted, std::st
   rules.push_back({"audit", Db::kAudit, [audit_cutoff](const Store::Txn&, std::string_view k, std::string_view v, Deletions& d) {
                      if (k.size() < 8 || from_be64(k) >= audit_cutoff) return false;  // sorted by time
                      d.emplace_back(Db::kAudit, k);
-                     if (auto j = parse(v); j && !j->value("subject", "").empty())
-                       d.emplace_back(Db::kUserAudit, j->value("subject", "") + std::string(k));
+                     if (auto e = AuditRecord::from_json(v); e && !e->subject.value_or("").empty())
+                       d.emplace_back(Db::kUserAudit, *e->subject + std::string(k));
                      return true;
                    }});
   for (const auto& r : rules) {

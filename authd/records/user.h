@@ -108,8 +108,15 @@ struct UserRecord : records::JsonRecord<UserRecord> {
   bool verified() const { return email_verified.value_or(false); }
   bool mfa_enabled() const { return mfa && mfa->enabled; }
   int64_t epoch() const { return credential_epoch.value_or(0); }
+  // When PrivacyService::sweep_unverified erases the account: made under
+  // require_verified_email, its address never proven and no provider
+  // linked; nullopt for every other account (the unverified index).
+  std::optional<int64_t> unverified_sweep_at() const {
+    if (verified() || !unverified_erase_at || (identities && !identities->empty())) return std::nullopt;
+    return unverified_erase_at;
+  }
 
-  // The user as the API shows it (AuthService's public_user): never the
+  // The user as the API shows it (every answer with a user): never the
   // password hash, secrets or counters.
   nlohmann::json public_view() const;
 

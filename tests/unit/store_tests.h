@@ -7,6 +7,7 @@
 
 #include "tests/unit/helpers.h"
 
+TCase* indexes_tcase();    // tests/unit/test_store_indexes.cc
 TCase* interface_tcase();  // tests/unit/test_store_interface.cc
 TCase* records_tcase();    // tests/unit/test_records.cc
 TCase* migration_tcase();  // tests/unit/test_store_migration.cc

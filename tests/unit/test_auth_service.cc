@@ -51,7 +51,7 @@ START_TEST(login_issues_a_verifiable_access_token_with_all_claims) {
   // The store keeps only a hash of the refresh token.
   bool raw_found = false;
   std::string err;
-  w.store.read([&](const Store::Txn& t) { raw_found = t.get(Db::kRefresh, o.tokens->refresh_token).has_value(); }, err);
+  w.store.view([&](const Store::Txn& t) { raw_found = t.get(Db::kRefresh, o.tokens->refresh_token).has_value(); });
   ck_assert(!raw_found);
 }
 END_TEST
@@ -112,14 +112,14 @@ START_TEST(erasure_leaves_no_personal_data) {
   ck_assert(who.has_value());
   ck_assert(w.service->delete_account(*who, "erin password!", w.client).ok());
   std::string err, everything;
-  w.store.read([&](const Store::Txn& t) {
+  w.store.view([&](const Store::Txn& t) {
     for (Db db : {Db::kUsers, Db::kUsersByEmail, Db::kUsersByName, Db::kSessions, Db::kSessionMeta, Db::kUserSessions,
                   Db::kRefresh, Db::kAudit})
       t.scan(db, "", [&](std::string_view k, std::string_view v) {
         everything.append(k).append(v);
         return true;
       });
-  }, err);
+  });
   for (const std::string& personal : {std::string("erin"), std::string("192.0.2.7"), std::string("agent/1"), who->user_id})
     ck_assert_msg(everything.find(personal) == std::string::npos, "store still holds %s", personal.c_str());
   ck_assert(everything.find("account_deleted") != std::string::npos);  // the event itself is kept

@@ -126,14 +126,14 @@ START_TEST(every_errc_has_one_status_and_code) {
 END_TEST
 
 START_TEST(store_errors_map_in_one_place) {
-  Outcome full = store_failure(Store::kFullError);
+  Outcome full = store_failure({Errc::kStoreFull, "store_full"});
   ck_assert_int_eq(full.status, 503);
   ck_assert_str_eq(full.code.c_str(), "store_full");
-  Outcome replaced = store_failure(Store::kReplacedError);
+  Outcome replaced = store_failure({Errc::kStoreReplaced, "store_replaced"});
   ck_assert_int_eq(replaced.status, 503);
   ck_assert_str_eq(replaced.code.c_str(), "store_unavailable");
   Outcome other;
-  std::string log = stdout_of([&] { other = store_failure("MDB_PANIC: something broke"); });
+  std::string log = stdout_of([&] { other = store_failure({Errc::kStoreFailed, "MDB_PANIC: something broke"}); });
   ck_assert_int_eq(other.status, 500);
   ck_assert_str_eq(other.code.c_str(), "internal_error");
   ck_assert_str_eq(other.message.c_str(), "internal error");  // the reason is the log's, not the client's

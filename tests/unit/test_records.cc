@@ -26,6 +26,25 @@ constexpr int64_t kNow = 1'800'000'000;
 const char* kId = "0123456789abcdef0123456789abcdef";
 const char* kAuditId = "fedcba9876543210fedcba9876543210";
 
+// What public_user() answered for a user's JSON before the services read
+// typed records (service_types.cc up to issue 13): the view the record's
+// public_view() must equal.
+json public_user(const json& u) {
+  json providers = json::array();
+  auto it = u.find("identities");
+  for (const auto& i : it != u.end() && it->is_array() ? *it : json::array()) providers.push_back(i.value("provider", ""));
+  return {{"id", u.value("id", "")},
+          {"email", u.value("email", "")},
+          {"username", u.value("username", "")},
+          {"role", u.value("role", "user")},
+          {"disabled", u.value("disabled", false)},
+          {"created_at", u.value("created_at", int64_t{0})},
+          {"email_verified", u.value("email_verified", false)},
+          {"mfa_enabled", u.contains("mfa") && u["mfa"].value("enabled", false)},
+          {"has_password", !u.value("password", "").empty()},
+          {"providers", providers}};
+}
+
 // Decodes `today` (as the services wrote it) and writes it back unchanged.
 template <class R>
 R round_trip(const json& today) {

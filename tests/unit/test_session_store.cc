@@ -55,23 +55,25 @@ START_TEST(store_commits_all_or_nothing) {
   LmdbStore store;
   std::string err;
   ck_assert_msg(store.open(d.path + "/db", err), "%s", err.c_str());
-  ck_assert(store.write([](Store::Txn& t) { return t.put(Db::kUsers, "u1", "{}") && t.put(Db::kUsersByEmail, "a", "u1"); }, err));
+  ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kUsers, "u1", "{}") && t.put(Db::kUsersByEmail, "a", "u1")); }).ok());
   // A transaction that gives up leaves nothing behind.
-  err.clear();
-  ck_assert(!store.write([](Store::Txn& t) { t.put(Db::kUsers, "u2", "{}"); return false; }, err));
-  ck_assert(err.empty());
+  Error e = store.transact([](Store::Txn& t) {
+    t.put(Db::kUsers, "u2", "{}");
+    return TxnEnd::kAbort;
+  });
+  ck_assert(e.ok() && e.message.empty());  // given up, not failed
   bool u1 = false, u2 = true;
-  ck_assert(store.read([&](const Store::Txn& t) {
+  ck_assert(store.view([&](const Store::Txn& t) {
     u1 = t.get(Db::kUsers, "u1").has_value();
     u2 = t.get(Db::kUsers, "u2").has_value();
-  }, err));
+  }).ok());
   ck_assert(u1 && !u2);
   // Prefix scans stop at the prefix.
-  ck_assert(store.write([](Store::Txn& t) {
-    return t.put(Db::kUserSessions, "u1:a", "") && t.put(Db::kUserSessions, "u1:b", "") && t.put(Db::kUserSessions, "u2:c", "");
-  }, err));
+  ck_assert(store.transact([](Store::Txn& t) {
+    return commit_if(t.put(Db::kUserSessions, "u1:a", "") && t.put(Db::kUserSessions, "u1:b", "") && t.put(Db::kUserSessions, "u2:c", ""));
+  }).ok());
   int seen = 0;
-  store.read([&](const Store::Txn& t) { t.scan(Db::kUserSessions, "u1:", [&](std::string_view, std::string_view) { ++seen; return true; }); }, err);
+  store.view([&](const Store::Txn& t) { t.scan(Db::kUserSessions, "u1:", [&](std::string_view, std::string_view) { ++seen; return true; }); });
   ck_assert_int_eq(seen, 2);
 }
 END_TEST
@@ -82,7 +84,7 @@ START_TEST(store_refuses_another_schema_version) {
   {
     LmdbStore store;
     ck_assert(store.open(d.path + "/db", err));
-    ck_assert(store.write([](Store::Txn& t) { return t.put(Db::kMeta, "schema_version", "99"); }, err));
+    ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kMeta, "schema_version", "99")); }).ok());
   }
   LmdbStore again;
   ck_assert(!again.open(d.path + "/db", err));
@@ -98,7 +100,7 @@ START_TEST(session_reader_sees_writes_at_once) {
   SessionRecord r;
   r.created_at = 100;
   r.expires_at = 1000;
-  ck_assert(store.write([&](Store::Txn& t) { return t.put(Db::kSessions, "sid1", r.encode()); }, err));
+  ck_assert(store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "sid1", r.encode())); }).ok());
   spa::core::SessionReader reader;
   ck_assert_msg(reader.open(d.path + "/db", err), "%s", err.c_str());
   ck_assert(reader.check("sid1", 500, 400, err) == spa::core::SessionReader::Lookup::kValid);
@@ -107,9 +109,9 @@ START_TEST(session_reader_sees_writes_at_once) {
   ck_assert(reader.check(std::string(600, 'a'), 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
   ck_assert(reader.check("sid1", 1000, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
   r.state = SessionState::kRevoked;
-  ck_assert(store.write([&](Store::Txn& t) { return t.put(Db::kSessions, "sid1", r.encode()); }, err));
+  ck_assert(store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "sid1", r.encode())); }).ok());
   ck_assert(reader.check("sid1", 500, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
-  ck_assert(store.write([&](Store::Txn& t) { return t.put(Db::kSessions, "sid2", "garbage"); }, err));
+  ck_assert(store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "sid2", "garbage")); }).ok());
   ck_assert(reader.check("sid2", 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
 }
 END_TEST
@@ -141,7 +143,7 @@ START_TEST(session_floor_refuses_older_tokens) {
   std::string err;
   ck_assert(store.open(d.path + "/db", err));
   r.tokens_not_before = 400;
-  ck_assert(store.write([&](Store::Txn& t) { return t.put(Db::kSessions, "sid1", r.encode()); }, err));
+  ck_assert(store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "sid1", r.encode())); }).ok());
   spa::core::SessionReader reader;
   ck_assert(reader.open(d.path + "/db", err));
   ck_assert(reader.check("sid1", 500, 399, err) == spa::core::SessionReader::Lookup::kRevoked);

@@ -1,7 +1,6 @@
 // The store's lifecycle: a full store refuses what grows it but never a
 // revocation; the sweeper deletes what nothing can use any more (fake
-// clock), in bounded batches; erasure and export go through indexes; and
-// the module's reader survives killed workers, replaced, truncated and
+// clock), in bounded batches; and the module's reader survives killed workers, replaced, truncated and
 // garbage files.
 #include <fcntl.h>
 #include <signal.h>
@@ -22,53 +21,13 @@
 #include "tests/unit/auth_world.h"
 #include "tests/unit/helpers.h"
 #include "tests/unit/store_tests.h"
+#include "tests/unit/store_world.h"
 
 using namespace spa::authd;
 using json = nlohmann::json;
 using Lookup = spa::core::SessionReader::Lookup;
-
-namespace {
-
-struct World : test::AuthWorld {
-  explicit World(uint64_t max_size = Store::kDefaultMaxSize) : AuthWorld(max_size) {}
-  Outcome signup_and_login(const std::string& name) {
-    signup_verified(name + "@example.com", name, name + " password!");
-    return service->login(name + "@example.com", name + " password!", client);
-  }
-  std::optional<Principal> who(const Outcome& o) {
-    std::string why;
-    return service->authenticate(o.tokens->access_token, why);
-  }
-  size_t count(Db db) {
-    size_t n = 0;
-    std::string err;
-    store.read([&](const Store::Txn& t) { t.scan(db, "", [&](std::string_view, std::string_view) { return ++n, true; }); }, err);
-    return n;
-  }
-  bool has(Db db, const std::string& key) {
-    bool found = false;
-    std::string err;
-    store.read([&](const Store::Txn& t) { found = t.get(db, key).has_value(); }, err);
-    return found;
-  }
-  std::map<std::string, size_t> sweep(int64_t at) {
-    Sweeper sweeper(store, SweepSettings{config.access_ttl, config.audit_retention});
-    std::map<std::string, size_t> deleted;
-    std::string err;
-    ck_assert_msg(sweeper.sweep(at, deleted, err), "%s", err.c_str());
-    return deleted;
-  }
-  Lookup module_view(const std::string& sid, int64_t at) {
-    spa::core::SessionReader reader;
-    std::string err;
-    ck_assert_msg(reader.open(dir + "/store", err), "%s", err.c_str());
-    return reader.check(sid, at, std::nullopt, err);
-  }
-};
-
-std::string sid_of(const Outcome& o) { return o.data["session_id"].get<std::string>(); }
-
-}  // namespace
+using test::sid_of;
+using test::World;
 
 // ---- a full store ---------------------------------------------------------
 
@@ -169,9 +128,9 @@ START_TEST(the_sweeper_deletes_only_what_nothing_can_use) {
     for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((static_cast<uint64_t>(v) >> (56 - 8 * i)) & 0xff);
     return s;
   };
-  ck_assert(w.store.write([&](Store::Txn& t) {
-    return t.put(Db::kOAuthStates, be64(t0 + 600) + "aaaa", "{}") && t.put(Db::kOAuthStates, be64(t0 + 6000) + "bbbb", "{}");
-  }, err));
+  ck_assert(w.store.transact([&](Store::Txn& t) {
+    return commit_if(t.put(Db::kOAuthStates, be64(t0 + 600) + "aaaa", "{}") && t.put(Db::kOAuthStates, be64(t0 + 6000) + "bbbb", "{}"));
+  }).ok());
   size_t reset_links = w.count(Db::kResetTokens);
   ck_assert_uint_eq(reset_links, 1);
 
@@ -226,77 +185,19 @@ START_TEST(the_sweeper_works_in_bounded_batches_and_cleans_dangling_index_entrie
   std::string err;
   const size_t n = Sweeper::kBatch * 2 + 17;
   for (size_t i = 0; i < n; ++i)
-    ck_assert(w.store.write([&](Store::Txn& t) {
+    ck_assert(w.store.transact([&](Store::Txn& t) {
       json r = {{"user", "0123456789abcdef0123456789abcdef"}, {"expires_at", w.now + (i % 2 ? 10 : 100000)}};
-      return put_user_record(t, Db::kResetTokens, sha256(std::to_string(i)), "0123456789abcdef0123456789abcdef", r.dump());
-    }, err));
+      return commit_if(put_user_record(t, Db::kResetTokens, sha256(std::to_string(i)), "0123456789abcdef0123456789abcdef", r.dump()));
+    }).ok());
   // An index entry whose record was deleted without it (as mfa_verify does).
-  ck_assert(w.store.write([&](Store::Txn& t) {
-    return put_user_record(t, Db::kMfaPending, "k", "0123456789abcdef0123456789abcdef", "{}") && t.del(Db::kMfaPending, "k");
-  }, err));
+  ck_assert(w.store.transact([&](Store::Txn& t) {
+    return commit_if(put_user_record(t, Db::kMfaPending, "k", "0123456789abcdef0123456789abcdef", "{}") && t.del(Db::kMfaPending, "k"));
+  }).ok());
   ck_assert_uint_eq(w.count(Db::kUserRecords), n + 1);
   auto deleted = w.sweep(w.now + 11);
   ck_assert_uint_eq(deleted["reset_tokens"], n / 2);
   ck_assert_uint_eq(w.count(Db::kResetTokens), n - n / 2);
   ck_assert_uint_eq(w.count(Db::kUserRecords), n - n / 2);
-}
-END_TEST
-
-// ---- indexes --------------------------------------------------------------
-
-START_TEST(export_and_erasure_go_through_the_indexes) {
-  World w;
-  Outcome a = w.signup_and_login("alice");
-  Outcome b = w.signup_and_login("bob");
-  ck_assert(w.service->refresh(a.tokens->refresh_token, w.client).ok());
-  Outcome ex = w.service->export_data(*w.who(a));
-  ck_assert(ex.ok());
-  ck_assert_uint_eq(ex.data["events"].size(), 3);  // signup, email_verified, login: only alice's
-  // The events come from user_audit: without its entries, none are found.
-  std::string err;
-  std::vector<std::string> index;
-  w.store.read([&](const Store::Txn& t) {
-    t.scan(Db::kUserAudit, "", [&](std::string_view k, std::string_view) { return index.emplace_back(k), true; });
-  }, err);
-  ck_assert(w.store.write([&](Store::Txn& t) {
-    for (const auto& k : index) t.del(Db::kUserAudit, k);
-    return true;
-  }, err));
-  ck_assert_uint_eq(w.service->export_data(*w.who(a)).data["events"].size(), 0);
-  // Erasure deletes alice's refresh records (found by session) and nothing of bob's.
-  size_t bob_refresh = 1;
-  ck_assert_uint_eq(w.count(Db::kRefresh), 2 + bob_refresh);
-  ck_assert(w.service->delete_account(*w.who(a), "alice password!", w.client).ok());
-  ck_assert_uint_eq(w.count(Db::kRefresh), bob_refresh);
-  ck_assert(w.has(Db::kRefresh, sha256(b.tokens->refresh_token)));
-  ck_assert_uint_eq(w.count(Db::kSessionRefresh), bob_refresh);
-}
-END_TEST
-
-START_TEST(an_existing_store_opens_and_gets_its_indexes) {
-  World w;
-  Outcome a = w.signup_and_login("alice");
-  std::string err;
-  // As a store written before the indexes: drop them and the marker.
-  ck_assert(w.store.write([&](Store::Txn& t) {
-    for (Db db : {Db::kSessionRefresh, Db::kUserAudit, Db::kUserRecords}) {
-      std::vector<std::string> keys;
-      t.scan(db, "", [&](std::string_view k, std::string_view) { return keys.emplace_back(k), true; });
-      for (const auto& k : keys) t.del(db, k);
-    }
-    json r = {{"user", a.data["user"]["id"]}, {"expires_at", w.now + 100}};
-    return t.put(Db::kResetTokens, "old-link", r.dump()) && t.del(Db::kMeta, "indexes");
-  }, err));
-  size_t events = w.count(Db::kAudit);
-  LmdbStore again;
-  ck_assert_msg(again.open(w.dir + "/store", err), "%s", err.c_str());
-  size_t n = 0;
-  again.read([&](const Store::Txn& t) {
-    n += t.get(Db::kSessionRefresh, sid_of(a) + sha256(a.tokens->refresh_token)).has_value();
-    n += t.get(Db::kUserRecords, user_record_index_key(Db::kResetTokens, a.data["user"]["id"], "old-link")).has_value();
-    t.scan(Db::kUserAudit, "", [&](std::string_view, std::string_view) { return ++n, true; });
-  }, err);
-  ck_assert_uint_eq(n, 2 + events);
 }
 END_TEST
 
@@ -432,7 +333,7 @@ START_TEST(the_reader_follows_a_store_replaced_by_rename) {
     spa::core::SessionRecord r;
     r.expires_at = 2000;
     r.state = spa::core::SessionState::kRevoked;
-    ck_assert(c.write([&](Store::Txn& t) { return t.put(Db::kSessions, "s1", r.encode()); }, err));
+    ck_assert(c.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s1", r.encode())); }).ok());
   }
   ck_assert(::rename((copy.path + "/data.mdb").c_str(), (d.path + "/data.mdb").c_str()) == 0);
   // Within the second it may still answer from the old file; from the next
@@ -502,13 +403,12 @@ Suite* store_suite() {
   tcase_add_test(tc, the_size_warning_is_said_once_per_crossing);
   tcase_add_test(tc, the_sweeper_deletes_only_what_nothing_can_use);
   tcase_add_test(tc, the_sweeper_works_in_bounded_batches_and_cleans_dangling_index_entries);
-  tcase_add_test(tc, export_and_erasure_go_through_the_indexes);
-  tcase_add_test(tc, an_existing_store_opens_and_gets_its_indexes);
   tcase_add_test(tc, authd_writes_nothing_into_a_replaced_file);
   tcase_add_test(tc, the_reader_clears_slots_of_killed_readers);
   tcase_add_test(tc, the_reader_follows_a_store_replaced_by_rename);
   tcase_add_test(tc, the_reader_refuses_truncated_and_garbage_files_without_faulting);
   suite_add_tcase(s, tc);
+  suite_add_tcase(s, indexes_tcase());
   suite_add_tcase(s, interface_tcase());
   suite_add_tcase(s, records_tcase());
   suite_add_tcase(s, migration_tcase());
