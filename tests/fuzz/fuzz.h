@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,5 +64,20 @@ class Reader {
   const uint8_t* p_;
   size_t left_;
 };
+
+// The fixed key set of the targets that verify tokens (tests/fuzz/keys/,
+// public keys of every algorithm); a broken file stops the run at once.
+template <class Jwks>
+void load_fixed_jwks(Jwks& out) {
+  std::ifstream in(SPA_FUZZ_DIR "/keys/jwks.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string err;
+  std::vector<std::string> warnings;
+  if (!Jwks::parse(ss.str(), out, err, warnings)) {
+    std::fprintf(stderr, "%s/keys/jwks.json: %s\n", SPA_FUZZ_DIR, err.c_str());
+    std::abort();
+  }
+}
 
 }  // namespace fuzz

@@ -3,9 +3,6 @@
 // tests/fuzz/keys/, keys of every algorithm, plus an HMAC secret) and its
 // claims put through a policy, as the module does on every request.
 // Seeds: tokens those keys signed (tests/fuzz/make-corpus.sh).
-#include <fstream>
-#include <sstream>
-
 #include "core/claims.h"
 #include "core/jws.h"
 #include "core/verifier.h"
@@ -19,15 +16,8 @@ struct Keys {
   Jwks jwks;
   JwkPtr hmac;
   Keys() {
-    std::ifstream in(SPA_FUZZ_DIR "/keys/jwks.json");
-    std::stringstream ss;
-    ss << in.rdbuf();
+    fuzz::load_fixed_jwks(jwks);
     std::string err;
-    std::vector<std::string> warnings;
-    if (!Jwks::parse(ss.str(), jwks, err, warnings)) {
-      std::fprintf(stderr, "fuzz_jws: %s/keys/jwks.json: %s\n", SPA_FUZZ_DIR, err.c_str());
-      std::abort();
-    }
     hmac = jwk_from_hmac_secret("fuzzing-secret-of-thirty-two-bytes!!", err);
     FUZZ_CHECK(hmac != nullptr);
   }

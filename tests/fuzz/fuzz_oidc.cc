@@ -3,9 +3,6 @@
 // (verified against the fixed keys of tests/fuzz/keys/ for a fixed client
 // and nonce), plus the redirect target a login returns to. The input's
 // first byte picks the parser; for the ID token the next four are the time.
-#include <fstream>
-#include <sstream>
-
 #include "authd/oidc.h"
 #include "core/utf8.h"
 #include "tests/fuzz/fuzz.h"
@@ -19,12 +16,7 @@ struct Fixed {
   core::Jwks keys;
   ProviderMetadata provider;
   Fixed() {
-    std::ifstream in(SPA_FUZZ_DIR "/keys/jwks.json");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string err;
-    std::vector<std::string> warnings;
-    FUZZ_CHECK(core::Jwks::parse(ss.str(), keys, err, warnings));
+    fuzz::load_fixed_jwks(keys);
     provider.issuer = "https://op.example";
     provider.issuer_aliases = {"op.example"};
     provider.authorization_endpoint = "https://op.example/auth";
