@@ -128,7 +128,7 @@ std::optional<std::string> Api::refresh_token(const Request& req, Response& res)
   auto j = body(req, res);
   if (!j) return std::nullopt;
   if (!j->contains("refresh_token")) return token;
-  return field(req, res, *j, "refresh_token", 128);
+  return field(req, res, *j, "refresh_token", kMaxToken);
 }
 
 std::optional<std::string> Api::access_token(const Request& req, Response& res) {

@@ -23,6 +23,13 @@
 
 namespace spa::authd::routes {
 
+// The longest value each request field may have, named once for every
+// route that reads it (RFC 5321's 254 for an address; a password past 512
+// bytes is refused before Argon2 sees it; our tokens are 43 to 64 bytes).
+inline constexpr size_t kMaxEmail = 254;
+inline constexpr size_t kMaxPassword = 512;
+inline constexpr size_t kMaxToken = 128;
+
 using http::Request;
 using http::Response;
 

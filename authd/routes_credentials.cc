@@ -7,16 +7,16 @@ namespace spa::authd::routes::credentials {
 void reset_request(Api& api, const Request& req, Response& res) {
   auto j = api.posted_body(req, res);
   if (!j) return;
-  auto email = api.field(req, res, *j, "email", 254);
+  auto email = api.field(req, res, *j, "email", kMaxEmail);
   if (email) api.send(req, res, api.credentials.password_reset_request(*email, client_of(req)));
 }
 
 void reset_confirm(Api& api, const Request& req, Response& res) {
   auto j = api.posted_body(req, res);
   if (!j) return;
-  auto token = api.field(req, res, *j, "token", 128);
+  auto token = api.field(req, res, *j, "token", kMaxToken);
   if (!token) return;
-  auto password = api.field(req, res, *j, "password", 512);
+  auto password = api.field(req, res, *j, "password", kMaxPassword);
   if (password) api.send(req, res, api.credentials.password_reset_confirm(*token, *password, client_of(req)));
 }
 
@@ -27,7 +27,7 @@ void reauthenticate(Api& api, const Request& req, Response& res) {
   auto& [who, j] = *call;
   std::optional<std::string> password = std::string(), code = std::string();
   bool backup = j.contains("backup_code");
-  if (j.contains("password")) password = api.field(req, res, j, "password", 512);
+  if (j.contains("password")) password = api.field(req, res, j, "password", kMaxPassword);
   else if (backup) code = api.field(req, res, j, "backup_code", 32);
   else if (j.contains("code")) code = api.field(req, res, j, "code", 32);
   else return api.send(req, res, Outcome::error(Errc::kValidationFailed, "give password, code or backup_code"));
@@ -38,7 +38,7 @@ void reauthenticate(Api& api, const Request& req, Response& res) {
 }
 
 void change_password(Api& api, const Request& req, Response& res) {
-  if (auto call = api.signed_in_field(req, res, "password", 512))
+  if (auto call = api.signed_in_field(req, res, "password", kMaxPassword))
     api.send(req, res, api.credentials.change_password(call->first, call->second, client_of(req)));
 }
 

@@ -16,7 +16,7 @@ void with_code(Api& api, const Request& req, Response& res, CodeAction action) {
 void finish_login(Api& api, const Request& req, Response& res, bool backup) {
   auto j = api.posted_body(req, res);
   if (!j) return;
-  auto token = api.field(req, res, *j, "mfa_token", 128);
+  auto token = api.field(req, res, *j, "mfa_token", kMaxToken);
   if (!token) return;
   auto code = api.field(req, res, *j, "code", 32);
   if (code) api.send(req, res, api.factors.mfa_verify(*token, *code, backup, client_of(req)));

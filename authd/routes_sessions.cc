@@ -6,9 +6,9 @@ namespace spa::authd::routes::sessions {
 void login(Api& api, const Request& req, Response& res) {
   auto j = api.posted_body(req, res);
   if (!j) return;
-  auto email = api.field(req, res, *j, "email", 254);
+  auto email = api.field(req, res, *j, "email", kMaxEmail);
   if (!email) return;
-  auto password = api.field(req, res, *j, "password", 512);
+  auto password = api.field(req, res, *j, "password", kMaxPassword);
   if (!password) return;
   api.send(req, res, api.sessions.login(*email, *password, client_of(req)));
 }
