@@ -26,68 +26,75 @@
 
 namespace spa::authd {
 
+// {"provider", "subject", "email" (as the provider said it, clipped;
+// kept for the user to see), "linked_at"}
+struct UserIdentity : records::JsonObject<UserIdentity> {
+  std::string provider;
+  std::string subject;
+  std::string email;
+  int64_t linked_at = 0;
+
+  // Its key in the identities database (-> the user id).
+  std::string key() const { return provider + ":" + subject; }
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("provider", r.provider);
+    f("subject", r.subject);
+    f("email", r.email);
+    f("linked_at", r.linked_at);
+  }
+};
+
+// A code mailed for an account action: {"hash" (keyed, of the 6 digits), "expires_at"}
+struct UserEmailCode : records::JsonObject<UserEmailCode> {
+  std::string hash;
+  int64_t expires_at = 0;
+
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("hash", r.hash);
+    f("expires_at", r.expires_at);
+  }
+};
+
+// {"enabled", "method"? ("email"; absent: TOTP), "pending"? (a TOTP
+//  secret sealed, until /mfa/enable proves it), "secret"? (the TOTP
+//  secret sealed), "last_step"? (a TOTP step at or before it is spent),
+//  "enabled_at"?, "backup"? [keyed hashes of unspent backup codes],
+//  "email_code"? EmailCode}
+struct UserMfa : records::JsonObject<UserMfa> {
+  bool enabled = false;
+  std::optional<std::string> method;
+  std::optional<std::string> pending;
+  std::optional<std::string> secret;
+  std::optional<uint64_t> last_step;
+  std::optional<int64_t> enabled_at;
+  std::optional<std::vector<std::string>> backup;
+  std::optional<UserEmailCode> email_code;
+
+  bool email_method() const { return method.value_or("totp") == "email"; }
+  template <class Self, class Fields>
+  static void fields(Self& r, Fields& f) {
+    f("enabled", r.enabled);
+    f("method", r.method);
+    f("pending", r.pending);
+    f("secret", r.secret);
+    f("last_step", r.last_step);
+    f("enabled_at", r.enabled_at);
+    f("backup", r.backup);
+    f("email_code", r.email_code);
+  }
+};
+
 struct UserRecord : records::JsonRecord<UserRecord> {
   static constexpr int kVersion = 1;
 
-  // {"provider", "subject", "email" (as the provider said it, clipped;
-  // kept for the user to see), "linked_at"}
-  struct Identity : records::JsonObject<Identity> {
-    std::string provider;
-    std::string subject;
-    std::string email;
-    int64_t linked_at = 0;
-
-    // Its key in the identities database (-> the user id).
-    std::string key() const { return provider + ":" + subject; }
-    template <class Self, class Fields>
-    static void fields(Self& r, Fields& f) {
-      f("provider", r.provider);
-      f("subject", r.subject);
-      f("email", r.email);
-      f("linked_at", r.linked_at);
-    }
-  };
-
-  // A code mailed for an account action: {"hash" (keyed, of the 6 digits), "expires_at"}
-  struct EmailCode : records::JsonObject<EmailCode> {
-    std::string hash;
-    int64_t expires_at = 0;
-
-    template <class Self, class Fields>
-    static void fields(Self& r, Fields& f) {
-      f("hash", r.hash);
-      f("expires_at", r.expires_at);
-    }
-  };
-
-  // {"enabled", "method"? ("email"; absent: TOTP), "pending"? (a TOTP
-  //  secret sealed, until /mfa/enable proves it), "secret"? (the TOTP
-  //  secret sealed), "last_step"? (a TOTP step at or before it is spent),
-  //  "enabled_at"?, "backup"? [keyed hashes of unspent backup codes],
-  //  "email_code"? EmailCode}
-  struct Mfa : records::JsonObject<Mfa> {
-    bool enabled = false;
-    std::optional<std::string> method;
-    std::optional<std::string> pending;
-    std::optional<std::string> secret;
-    std::optional<uint64_t> last_step;
-    std::optional<int64_t> enabled_at;
-    std::optional<std::vector<std::string>> backup;
-    std::optional<EmailCode> email_code;
-
-    bool email_method() const { return method.value_or("totp") == "email"; }
-    template <class Self, class Fields>
-    static void fields(Self& r, Fields& f) {
-      f("enabled", r.enabled);
-      f("method", r.method);
-      f("pending", r.pending);
-      f("secret", r.secret);
-      f("last_step", r.last_step);
-      f("enabled_at", r.enabled_at);
-      f("backup", r.backup);
-      f("email_code", r.email_code);
-    }
-  };
+  // Defined at namespace scope (clang cannot default-construct a nested
+  // class with member initializers inside std::optional while the
+  // enclosing class is being defined).
+  using Identity = UserIdentity;
+  using EmailCode = UserEmailCode;
+  using Mfa = UserMfa;
 
   std::string id;
   std::string email;
