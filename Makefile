@@ -181,6 +181,10 @@ $(BUILD)/fuzz/core/%.o: core/%.cc
 # The authd objects a target needs beyond core/ (most need none).
 FUZZ_AUTHD_oidc := oidc crypto
 FUZZ_AUTHD_config := config oidc crypto mail_quota
+FUZZ_AUTHD_authd := $(AUTHD_SRCS:authd/%.cc=%)
+FUZZ_AUTHD_OBJS := $(AUTHD_SRCS:authd/%.cc=$(BUILD)/fuzz/authd/%.o)
+# Not intermediate files (make would delete them after each link).
+.SECONDARY: $(FUZZ_CORE_OBJS) $(FUZZ_AUTHD_OBJS)
 
 $(BUILD)/fuzz/authd/%.o: authd/%.cc
 	@mkdir -p $(@D)
@@ -202,5 +206,5 @@ fuzz-check: $(FUZZ_BINS)
 clean:
 	rm -rf $(BUILD)
 
--include $(FUZZ_CORE_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(wildcard $(BUILD)/fuzz/authd/*.d) $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
+-include $(FUZZ_CORE_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(FUZZ_AUTHD_OBJS:.o=.d) $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
          $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d bench/authd-bench.d bench/authd-load.d bench/store-bench.d)

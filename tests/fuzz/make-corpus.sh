@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")"
 mint=../../build/spa-auth-mint
 out=corpus
-mkdir -p "$out"/{jws,claims,jwks,fields,ws_frames,limiter,session_record,base64url,oidc,config}
+mkdir -p "$out"/{jws,claims,jwks,fields,ws_frames,limiter,session_record,base64url,oidc,config,authd}
 # A seed written here is seed-SHA1; the inputs fuzzing found are named by
 # their SHA-1 alone, as libFuzzer names them, and are never removed.
 find "$out" -name 'seed-*' -delete
@@ -94,5 +94,48 @@ seed config <../../conf/authd.toml
 printf '[tokens]\naccess_ttl = "15x"\n[store]\nmax_size = "1PiB"\n' | seed config
 printf '[security]\nallowed_origins = ["https://a.example", "ftp://b"]\n[smtp]\nrecipient_limit = "0/1h"\n' | seed config
 printf '[server\nsocket = 3\n' | seed config
+
+# authd: "METHOD TARGET", header lines, an empty line, the body; @A@ @R@
+# @S@ @U@ @O@ stand for the seeded session's access and refresh tokens,
+# its session and user ids and the allowed Origin (fuzz_authd.cc).
+j='Content-Type: application/json'
+req() { printf '%s\n' "$@" | seed authd; }
+req 'POST /api/v1/auth/signup' "$j" '' '{"email":"new@example.com","username":"new","password":"a long enough password"}'
+req 'POST /api/v1/auth/login' "$j" 'X-Real-IP: 192.0.2.9' '' '{"email":"fuzz@example.com","password":"correct horse battery staple"}'
+req 'POST /api/v1/auth/login' "$j" '' '{"email":"fuzz@example.com","password":"wrong","extra":[[[[{}]]]]}'
+req 'POST /api/v1/auth/refresh' "$j" 'Origin: @O@' 'Cookie: __Secure-spa_rt=@R@' '' '{}'
+req 'POST /api/v1/auth/refresh' "$j" '' '{"refresh_token":"@R@"}'
+req 'POST /api/v1/auth/logout' 'Authorization: Bearer @A@' "$j" '' '{}'
+req 'GET /api/v1/auth/me' 'Authorization: Bearer @A@' ''
+req 'GET /api/v1/auth/me' 'Cookie: __Host-spa_at=@A@; __Host-spa_at=x' 'Origin: @O@' ''
+req 'GET /api/v1/auth/sessions' 'Authorization: Bearer @A@' ''
+req 'DELETE /api/v1/auth/sessions/@S@' 'Authorization: Bearer @A@' ''
+req 'POST /api/v1/auth/password-reset/request' "$j" '' '{"email":"fuzz@example.com"}'
+req 'POST /api/v1/auth/password-reset/confirm' "$j" '' '{"token":"AAAA","password":"another long password"}'
+req 'POST /api/v1/auth/verify-email/request' "$j" '' '{"email":"fuzz@example.com"}'
+req 'POST /api/v1/auth/verify-email/confirm' "$j" '' '{"token":"AAAA","password":"x"}'
+req 'POST /api/v1/auth/reauthenticate' 'Authorization: Bearer @A@' "$j" '' '{"password":"correct horse battery staple"}'
+req 'POST /api/v1/auth/password' 'Authorization: Bearer @A@' "$j" '' '{"password":"a new long password"}'
+req 'POST /api/v1/mfa/setup' 'Authorization: Bearer @A@' "$j" '' '{"method":"totp"}'
+req 'POST /api/v1/mfa/email-code' 'Authorization: Bearer @A@' "$j" '' '{}'
+req 'GET /api/v1/mfa/status' 'Authorization: Bearer @A@' ''
+req 'POST /api/v1/mfa/enable' 'Authorization: Bearer @A@' "$j" '' '{"code":"123456"}'
+req 'POST /api/v1/mfa/disable' 'Authorization: Bearer @A@' "$j" '' '{"code":"123456","password":"x"}'
+req 'POST /api/v1/mfa/backup-codes' 'Authorization: Bearer @A@' "$j" '' '{"code":"123456"}'
+req 'POST /api/v1/mfa/verify' "$j" '' '{"mfa_token":"AAAA","code":"123456"}'
+req 'POST /api/v1/mfa/verify-backup' "$j" '' '{"mfa_token":"AAAA","code":"abcdefgh"}'
+req 'GET /api/v1/auth/export' 'Authorization: Bearer @A@' ''
+req 'DELETE /api/v1/auth/account' 'Authorization: Bearer @A@' "$j" '' '{"password":"correct horse battery staple"}'
+req 'GET /api/v1/admin/users?limit=5&cursor=x' 'Authorization: Bearer @A@' ''
+req 'PATCH /api/v1/admin/users/@U@' 'Authorization: Bearer @A@' "$j" '' '{"role":"user","disabled":true}'
+req 'GET /api/v1/oauth/corp/start?redirect_to=/account' ''
+req 'GET /api/v1/oauth/corp/callback?code=c&state=s&iss=https%3A%2F%2Fidp.example.com' 'Cookie: __Host-spa_oauth=b' ''
+req 'POST /api/v1/oauth/link' 'Authorization: Bearer @A@' "$j" '' '{"provider":"corp"}'
+req 'POST /api/v1/oauth/unlink' 'Authorization: Bearer @A@' "$j" '' '{"provider":"corp"}'
+req 'GET /health' ''
+req 'GET /api/v1/auth/jwks.json' ''
+req 'GET /metrics' ''
+req 'POST /api/v1/auth/login' 'Transfer-Encoding: chunked' "$j" '' '5' '{"a":' '0' ''
+req 'GET /api/v1/auth/me?x=%00' 'Authorization: Bearer @A@' 'Authorization: Bearer x' ''
 
 echo "wrote $(find "$out" -type f | wc -l) seeds under tests/fuzz/$out/"
