@@ -112,7 +112,10 @@ Status extract_claims(std::string_view payload, Claims& out, std::string& detail
   return Status::kOk;
 }
 
-Status check_claims(const Claims& c, const ClaimPolicy& p, int64_t now, std::string& detail) {
+Status check_claims(const Claims& c, const ClaimPolicy& p, int64_t now_in, std::string& detail) {
+  // The clock is clamped like the claims, so no difference below overflows
+  // whatever a caller passes (fuzzing found `nbf - now` with now near INT64_MIN).
+  const int64_t now = std::clamp<int64_t>(now_in, -kTimeLimit, kTimeLimit);
   if (now >= c.exp + p.leeway) {
     detail = "expired " + std::to_string(now - c.exp) + "s ago";
     return Status::kExpired;

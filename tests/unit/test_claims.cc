@@ -183,6 +183,24 @@ START_TEST(first_failure_wins) {
 }
 END_TEST
 
+// Found by fuzz_claims: any clock, against any claims, is a decision and
+// never an overflow (make test SANITIZE=1 stops on one).
+START_TEST(far_clocks_and_far_claims_do_not_overflow) {
+  ClaimPolicy p;
+  p.max_age = 600;
+  std::string detail;
+  Claims near = claims({{"exp", 100}, {"nbf", 91900}, {"iat", 50}, {"auth_time", 40}});
+  ck_assert(check_claims(near, p, INT64_MIN, detail) == Status::kNotYetValid);
+  ck_assert(check_claims(near, p, INT64_MAX, detail) == Status::kExpired);
+  Claims far = claims({{"exp", INT64_MAX}, {"nbf", INT64_MIN}, {"iat", -1e300}, {"auth_time", 1e300}});
+  ck_assert(check_claims(far, p, kNow, detail) == Status::kAuthTooOld);
+  ck_assert_str_eq(detail.c_str(), "auth_time is in the future");
+  Claims past = claims({{"exp", INT64_MIN}, {"auth_time", INT64_MIN}});
+  ck_assert(check_claims(past, p, INT64_MAX, detail) == Status::kExpired);
+  ck_assert(check_claims(past, p, kNow, detail) == Status::kExpired);
+}
+END_TEST
+
 START_TEST(claim_text_and_header_safety) {
   json p = {{"s", "a"}, {"n", 5}, {"b", false}, {"a", {"x", "y", 3}}, {"o", {{"k", 1}}}, {"z", nullptr}};
   ck_assert(claim_text(p, "s") == std::string("a"));
@@ -212,6 +230,7 @@ Suite* claims_suite() {
   tcase_add_test(tc, mfa_needs_otp_in_amr);
   tcase_add_test(tc, max_age_needs_a_recent_auth_time);
   tcase_add_test(tc, first_failure_wins);
+  tcase_add_test(tc, far_clocks_and_far_claims_do_not_overflow);
   tcase_add_test(tc, claim_text_and_header_safety);
   suite_add_tcase(s, tc);
   return s;
