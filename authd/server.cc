@@ -93,9 +93,9 @@ void AuthServer::send_error(const http::Request& req, http::Response& res, int s
   std::string body = core::error_envelope(code, message, request_id(req), unix_now());
   if (!extra.empty()) {
     // Fields beside code and message (max_age for a step-up).
-    nlohmann::json j = nlohmann::json::parse(body);
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(body);
     for (const auto& [k, v] : extra.items()) j["error"][k] = v;
-    body = j.dump();
+    body = core::json_text(j);
   }
   res.set_content(body + "\n", "application/json");
 }

@@ -14,6 +14,21 @@ Ordered meta(std::string_view request_id, int64_t now) {
 
 }  // namespace
 
+std::string json_text(const nlohmann::ordered_json& value) {
+  // Replace, not throw, on invalid UTF-8 that came from a client.
+  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  out.reserve(text.size());
+  // Outside strings JSON has none of these, so escaping every one is exact.
+  for (char c : text) {
+    if (c == '<') out += "\\u003c";
+    else if (c == '>') out += "\\u003e";
+    else if (c == '&') out += "\\u0026";
+    else out += c;
+  }
+  return out;
+}
+
 std::string utc_timestamp(int64_t unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm;
@@ -24,9 +39,7 @@ std::string utc_timestamp(int64_t unix_seconds) {
 }
 
 std::string success_envelope(const nlohmann::json& data, std::string_view request_id, int64_t now) {
-  Ordered body = {{"success", true}, {"data", Ordered(data)}, {"meta", meta(request_id, now)}};
-  // Replace, not throw, on invalid UTF-8 that came from a client.
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json_text({{"success", true}, {"data", Ordered(data)}, {"meta", meta(request_id, now)}});
 }
 
 std::string error_envelope(std::string_view code, std::string_view message, std::string_view request_id,
@@ -34,7 +47,7 @@ std::string error_envelope(std::string_view code, std::string_view message, std:
   Ordered body = {{"success", false},
                          {"error", {{"code", std::string(code)}, {"message", std::string(message)}}},
                          {"meta", meta(request_id, now)}};
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json_text(body);
 }
 
 }  // namespace spa::core

@@ -1,3 +1,4 @@
+#include "core/envelope.h"
 #include "core/json_strict.h"
 #include "tests/unit/helpers.h"
 
@@ -45,6 +46,25 @@ START_TEST(rejects_invalid_json_and_utf8) {
 }
 END_TEST
 
+// What a client or a provider sent comes back as JSON no browser takes
+// for HTML, and as the same string once parsed.
+START_TEST(envelopes_escape_html_and_replace_bad_utf8) {
+  std::string hostile = "</script><img src=x onerror=alert(1)>&amp;\u2028";
+  std::string text = spa::core::success_envelope({{"email", hostile}, {"bad", "a\xff"}}, "r", 0);
+  ck_assert_msg(text.find('<') == std::string::npos && text.find('>') == std::string::npos &&
+                    text.find('&') == std::string::npos, "%s", text.c_str());
+  ck_assert(text.find("\\u003c/script\\u003e") != std::string::npos);
+  nlohmann::json back;
+  std::string err;
+  ck_assert_msg(parse_json_strict(text, back, err), "%s", err.c_str());
+  std::string email = back["data"]["email"], bad = back["data"]["bad"];
+  ck_assert_str_eq(email.c_str(), hostile.c_str());
+  ck_assert_str_eq(bad.c_str(), "a\xef\xbf\xbd");
+  std::string error = spa::core::error_envelope("x", "a <b> & c", "r", 0);
+  ck_assert(error.find("a \\u003cb\\u003e \\u0026 c") != std::string::npos);
+}
+END_TEST
+
 Suite* json_suite() {
   Suite* s = suite_create("json_strict");
   TCase* tc = tcase_create("core");
@@ -52,6 +72,7 @@ Suite* json_suite() {
   tcase_add_test(tc, rejects_duplicate_member_names);
   tcase_add_test(tc, rejects_deep_nesting_and_large_documents);
   tcase_add_test(tc, rejects_invalid_json_and_utf8);
+  tcase_add_test(tc, envelopes_escape_html_and_replace_bad_utf8);
   suite_add_tcase(s, tc);
   return s;
 }
