@@ -43,7 +43,7 @@ step 'nginx\'s own refusals' => sub {
          'never the SPA index.html');
     envelope_ok($s->browse(POST => "$base/", data => 'x'), 405, 'method_not_allowed', 'POST to a static file');
     envelope_ok($s->browse(POST => "$base/api/v1/auth/login", headers => ['Content-Type: application/json'],
-                           data => '{"pad":"' . ('x' x (70 * 1024)) . '"}'), 413, 'too_large', 'body over client_max_body_size');
+                           data => '{"pad":"' . ('x' x (70 * 1024)) . '"}'), 413, 'payload_too_large', 'body over client_max_body_size');
     # HTTP/1.1: these come before (or while) the request line is read.
     my $long = `curl -sk --http1.1 -D - https://localhost:$s->{port}/api/v1/demo/@{['x' x 9000]}`;
     like($long, qr{^HTTP/1\.1 414}m, 'URI too long: 414');

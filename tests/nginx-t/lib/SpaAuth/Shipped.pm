@@ -25,7 +25,8 @@ END { local $?; if ($$ == $OWNER) { $_->stop for @STACKS } }
 # (a sub called with the state directory once the files are written),
 # verified_email (keep the shipped require_verified_email = true; else the
 # test's users sign in without confirming their address), smtp_port (mail
-# goes to a sink there).
+# goes to a sink there), many_requests (every rate limit of nginx.conf
+# raised to 100000/1m: for suites that send more than a client would).
 sub start {
     my (%o) = @_;
     my $state = tempdir('spa-shipped-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -37,6 +38,16 @@ sub start {
     $self->{jar} = "$state/cookies.txt";
     my $build = SpaAuth::Test::build_dir();
     system('scripts/adapt-conf.sh', $state, @$self{qw(port demo_port ws_port)}) == 0 or die 'adapt-conf failed';
+    if ($o{many_requests}) {
+        open my $in, '<', "$state/nginx.conf" or die;
+        local $/;
+        my $conf = <$in>;
+        close $in;
+        $conf =~ s{ rate=\d+/\w+;}{ rate=100000/1m;}g or die 'no rate limit in nginx.conf';
+        open my $out, '>', "$state/nginx.conf" or die;
+        print $out $conf;
+        close $out;
+    }
     {
         open my $in, '<', "$state/authd.toml" or die;
         local $/;
