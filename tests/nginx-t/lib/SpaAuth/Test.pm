@@ -31,6 +31,7 @@ use File::Path qw(make_path);
 use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -370,7 +371,20 @@ sub stop_authd {
 
 # Only the test process cleans up; forked clients leave nginx alone.
 my $OWNER = $$;
-END { local $?; if ($$ == $OWNER) { stop_nginx(); stop_authd("KILL") if $AUTHD_PID } }
+# spa-authd gets SIGTERM first, so that under SANITIZE=1 its leak check
+# runs at exit (a kill -9 would skip it); KILL only if it does not stop.
+END {
+    local $?;
+    if ($$ == $OWNER) {
+        stop_nginx();
+        if ($AUTHD_PID) {
+            kill 'TERM', $AUTHD_PID;
+            for (1 .. 500) { last if waitpid($AUTHD_PID, POSIX::WNOHANG()) != 0; sleep 0.02 }
+            kill 'KILL', $AUTHD_PID;
+            waitpid($AUTHD_PID, 0);
+        }
+    }
+}
 
 # One HTTP/1.1 request with Connection: close; returns a hash with
 # status, headers (lowercased name => [values]) and body.
