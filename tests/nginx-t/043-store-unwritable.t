@@ -4,6 +4,8 @@
 # `chattr +i` (immutable: nothing created or renamed in the directory, no
 # write to its files, even through a descriptor already open; ext4 under
 # /tmp here, checked first), and the directory moved away while both run.
+# lock.mdb stays writable: a write fault on its shared map is SIGBUS in
+# every LMDB process (docs/authd.md, "Readers, restores and damaged files").
 # At start: `--check-config` and the daemon name the path and the reason
 # and write nothing there. While running: nothing is answered as done that
 # was not stored (a logout that cannot be stored is not a 200), each fault
