@@ -186,6 +186,8 @@ bool SigningKeys::rotate(int64_t now, std::string& err) {
   // The schedule was not written: the new key never signs, so its private
   // file must not stay behind.
   ::unlink((opt_.key_dir + "/" + schedule_.back().kid + ".pem").c_str());
+  std::string ignored;
+  load(ignored);  // and the schedule in memory is the one on disk again
   return false;
 }
 
