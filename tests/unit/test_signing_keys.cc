@@ -174,6 +174,22 @@ START_TEST(a_failed_rotation_leaves_no_key_file) {
 }
 END_TEST
 
+// --check-config's directory check (authd/files.h): the key directory of
+// these tests is such a directory, before and after it exists.
+START_TEST(writable_dir_names_what_is_wrong) {
+  TempDir d;
+  std::string err;
+  ck_assert(writable_dir(d.path, err));
+  ck_assert(writable_dir(d.path + "/keys/deeper", err));  // to be created
+  ck_assert(write_file_atomic(d.path + "/file", "x", 0600, err));
+  ck_assert(!writable_dir(d.path + "/file", err));
+  std::string want = d.path + "/file is not a directory";
+  ck_assert_str_eq(err.c_str(), want.c_str());
+  ck_assert(!writable_dir(d.path + "/file/under", err));
+  ck_assert_msg(err.find("Not a directory") != std::string::npos, "%s", err.c_str());  // ENOTDIR from stat
+}
+END_TEST
+
 START_TEST(es256_and_rs256_keys) {
   for (Alg alg : {Alg::kES256, Alg::kRS256}) {
     TempDir d;
@@ -200,6 +216,7 @@ Suite* signing_keys_suite() {
   tcase_add_test(tc, a_tampered_schedule_is_refused);
   tcase_add_test(tc, a_failed_reload_keeps_the_keys_in_memory);
   tcase_add_test(tc, a_failed_rotation_leaves_no_key_file);
+  tcase_add_test(tc, writable_dir_names_what_is_wrong);
   tcase_add_test(tc, es256_and_rs256_keys);
   suite_add_tcase(s, tc);
   return s;
