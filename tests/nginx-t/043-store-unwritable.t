@@ -164,6 +164,10 @@ step 'after a restart: everything answered is there' => sub {
 
 stop_authd('TERM');
 stop_nginx();
+my $log = authd_log();
+my @leaked = grep { index($log, $_) >= 0 } map { @{$_}{qw(access_token refresh_token)} } values %s;
+is(scalar @leaked, 0, 'no token in the spa-authd log');
+unlike($log, qr/ann password!/, 'no password either');
 unlike(error_log_text(), qr/\[(alert|crit|emerg)\]/, 'nginx: nothing worse than [error]');
 unlike(error_log_text(), qr/exited on signal/, 'no worker died');
 done_testing();
