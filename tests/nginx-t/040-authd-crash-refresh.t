@@ -6,6 +6,9 @@
 # ("Tokens and sessions") says a second use within refresh_grace returns the
 # same successor pair, so the retry of that token after the restart is a 200
 # too (the grace is 60 s here so that a slow restart stays inside it).
+# The older tokens of a chain were spent by the client itself: their use
+# after the grace window is reuse and ends the family, so only the newest
+# of each chain is a token that must still work.
 # While spa-authd is down: its paths answer 502 in the JSON envelope (the
 # shipped conf/nginx.conf's error_page and @bad_gateway, taken from the file),
 # protected locations keep serving valid access tokens (the module needs no
