@@ -70,6 +70,29 @@ bool read_file(const std::string& path, std::string& out, std::string& err) {
   return true;
 }
 
+bool writable_dir(const std::string& path, std::string& err) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return fail(err, path);
+    // Not there yet: spa-authd creates it, in the nearest directory that is.
+    std::string parent = dir_of(path);
+    if (parent == path) return fail(err, path);
+    std::string why;
+    if (writable_dir(parent, why)) return true;
+    err = path + " cannot be created: " + why;
+    return false;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    err = path + " is not a directory";
+    return false;
+  }
+  if (::access(path.c_str(), W_OK | X_OK) != 0) {
+    err = path + ": cannot be written (" + std::strerror(errno) + ")";
+    return false;
+  }
+  return true;
+}
+
 bool make_dirs(const std::string& path, mode_t mode, std::string& err) {
   if (path.empty()) return true;
   struct stat st;

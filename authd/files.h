@@ -13,6 +13,12 @@ bool write_file_atomic(const std::string& path, const std::string& content, mode
 
 bool read_file(const std::string& path, std::string& out, std::string& err);
 
+// A directory this process may create files in (W_OK|X_OK, which also sees
+// an immutable directory or a read-only mount, for root too), or one it
+// could create (the nearest existing parent is such a directory); false
+// with "<path> is not a directory" or "<path>: cannot be written (...)".
+bool writable_dir(const std::string& path, std::string& err);
+
 // mkdir -p with `mode` for the directories it creates.
 bool make_dirs(const std::string& path, mode_t mode, std::string& err);
 

@@ -17,7 +17,12 @@ using core::view;
 
 // The messages are for the log; callers decide by the code.
 Error store_full() { return {Errc::kStoreFull, "store_full"}; }
-Error lmdb_failure(const std::string& what, int rc) { return {Errc::kStoreFailed, what + ": " + mdb_strerror(rc)}; }
+// LMDB's own codes are negative; a positive one is the errno of a system
+// call the file system refused (EPERM on an immutable file, EIO, ENOSPC,
+// EROFS): the store cannot be written for now, nothing is wrong with it.
+Error lmdb_failure(const std::string& what, int rc) {
+  return {rc > 0 ? Errc::kStoreUnwritable : Errc::kStoreFailed, what + ": " + mdb_strerror(rc)};
+}
 
 // Closes a cursor however the scan ends (a visitor may throw).
 class Cursor {
@@ -96,6 +101,7 @@ struct LmdbStore::Env {
   mutable std::atomic<bool> warned{false};
   mutable std::atomic<bool> full_logged{false};  // "store_full" is said once per episode
   mutable std::atomic<bool> replaced_logged{false};
+  mutable std::atomic<bool> unwritable_logged{false};
   dev_t data_dev = 0;
   ino_t data_ino = 0;
 
@@ -135,6 +141,14 @@ struct LmdbStore::Env {
     if (crossed_warning(warned, u.used_bytes, u.max_bytes))
       log_event("warn", "store_nearly_full", {{"used_bytes", std::to_string(u.used_bytes)},
                                               {"max_bytes", std::to_string(u.max_bytes)}});
+  }
+
+  // An error the file system gave: logged once per episode (until a commit
+  // succeeds again), not once per request.
+  Error unwritable(Error err) const {
+    if (err.code == Errc::kStoreUnwritable && !unwritable_logged.exchange(true))
+      log_event("error", "store_write_failed", {{"path", path}, {"reason", err.message}});
+    return err;
   }
 
   bool data_file_replaced() const {
@@ -228,10 +242,11 @@ Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind
       log_event("error", "store_file_replaced", {{"path", e.path}, {"action", "restart spa-authd to use the new file"}});
     return {Errc::kStoreReplaced, "store_replaced"};
   }
+  e.replaced_logged.store(false);  // the file is back (moved away and back): a next time is logged again
   for (int attempt = 0;; ++attempt) {
     core::LmdbTxn txn;
     int rc = txn.begin(e.env.get(), 0);
-    if (rc != 0) return lmdb_failure("LMDB begin", rc);
+    if (rc != 0) return e.unwritable(lmdb_failure("LMDB begin", rc));
     Usage u = e.usage_in(txn.get());
     e.note_usage(u);
     LmdbTxnView t(txn.get(), e.dbis, e.past_limit(u));
@@ -243,9 +258,10 @@ Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind
       rc = txn.commit();
       if (rc == 0) {
         if (!t.over_limit()) e.full_logged.store(false);
+        if (e.unwritable_logged.exchange(false)) log_event("info", "store_writable_again", {{"path", e.path}});
         return err;
       }
-      err = rc == MDB_MAP_FULL ? store_full() : lmdb_failure("LMDB commit", rc);
+      err = rc == MDB_MAP_FULL ? store_full() : e.unwritable(lmdb_failure("LMDB commit", rc));
     }
     txn.abort();
     // A revocation that found no room: pages pinned by dead readers come

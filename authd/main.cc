@@ -12,6 +12,7 @@
 #include <ctime>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -201,6 +202,20 @@ int main(int argc, char** argv) {
         if (!read_file(p.client_secret_file, secret, err) || secret.find_first_not_of("\r\n") == std::string::npos) {
           std::fprintf(stderr, "%s: oauth.%s.client_secret_file: %s\n", config_path.c_str(), p.name.c_str(),
                        err.empty() ? "the file is empty" : err.c_str());
+          ok = false;
+        }
+      }
+      // The directories it writes, checked as the user who checks (systemd's
+      // ExecStartPre runs it as spa-authd): a store or key directory it
+      // cannot write fails here, by name, rather than at the first start.
+      auto slash = config.jwks_file.rfind('/');
+      std::string jwks_dir = slash == std::string::npos ? "." : slash == 0 ? "/" : config.jwks_file.substr(0, slash);
+      const std::pair<const char*, std::string> dirs[] = {
+          {"store.path", config.store_path}, {"tokens.key_dir", config.key_dir}, {"tokens.jwks_file", jwks_dir}};
+      for (const auto& [key, dir] : dirs) {
+        std::string err;
+        if (!dir.empty() && !writable_dir(dir, err)) {
+          std::fprintf(stderr, "%s: %s: %s\n", config_path.c_str(), key, err.c_str());
           ok = false;
         }
       }

@@ -50,8 +50,9 @@ struct Outcome {
 };
 
 // The one place a store error becomes an answer, by its code:
-// kStoreFull and kStoreReplaced as they are (the store logs those, once
-// per episode), anything else logged here and answered 500 internal_error.
+// kStoreFull, kStoreReplaced and kStoreUnwritable as they are (the store
+// logs those, once per episode), anything else logged here and answered
+// 500 internal_error.
 Outcome store_failure(const Error& err);
 
 // 503 server_busy with Retry-After: every Argon2 slot busy, the queue full.

@@ -47,7 +47,14 @@ SessionIssuer::KeyView SessionIssuer::keys(int64_t now) {
   // at most once a second.
   if (!verify_set_ || now != keys_checked_at_) {
     std::string err;
-    if (!signing_keys_.reload_if_changed(now, err)) log_event("error", "keys_reload_failed", {{"reason", err}});
+    // Once per failure, not once a second while it lasts.
+    if (!signing_keys_.reload_if_changed(now, err)) {
+      if (err != keys_error_) log_event("error", "keys_reload_failed", {{"reason", err}});
+      keys_error_ = err;
+    } else if (!keys_error_.empty()) {
+      log_event("info", "keys_recovered", {});
+      keys_error_.clear();
+    }
     auto set = std::make_shared<core::Jwks>();
     for (const auto& k : signing_keys_.keys()) set->add(k);
     verify_set_ = std::move(set);

@@ -170,6 +170,7 @@ class SessionIssuer {
   std::mutex keys_mu_;
   std::shared_ptr<const core::Jwks> verify_set_;
   int64_t keys_checked_at_ = 0;
+  std::string keys_error_;  // the reload failure last logged, "" when none
   uint64_t audit_seq_ = 0;  // only in write transactions, which run one at a time
 };
 

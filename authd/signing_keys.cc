@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 #include <openssl/pem.h>
@@ -78,12 +80,19 @@ bool SigningKeys::create_key(int64_t active_from, std::string& err) {
   return true;
 }
 
+// All or nothing: a schedule that cannot be read whole leaves the keys in
+// memory as they were (a running daemon goes on signing with them).
 bool SigningKeys::load(std::string& err) {
-  schedule_.clear();
-  keys_.clear();
+  std::vector<KeySchedule> schedule;
+  std::vector<core::JwkPtr> keys;
   std::string path = opt_.key_dir + "/keys.json", text;
-  state_mtime_ns_ = mtime_ns(path);
-  if (state_mtime_ns_ < 0) return true;  // first start
+  int64_t mtime = mtime_ns(path);
+  if (mtime < 0) {  // first start
+    schedule_.clear();
+    keys_.clear();
+    state_mtime_ns_ = mtime;
+    return true;
+  }
   if (!read_file(path, text, err)) return false;
   json doc;
   if (!core::parse_json_strict(text, doc, err, core::JsonLimits{1 << 20, 4}) || !doc.is_object() ||
@@ -112,9 +121,12 @@ bool SigningKeys::load(std::string& err) {
       err = opt_.key_dir + "/" + s.kid + ".pem: " + (key ? "thumbprint does not match its name" : err);
       return false;
     }
-    schedule_.push_back(s);
-    keys_.push_back(std::move(key));
+    schedule.push_back(s);
+    keys.push_back(std::move(key));
   }
+  schedule_ = std::move(schedule);
+  keys_ = std::move(keys);
+  state_mtime_ns_ = mtime;
   return true;
 }
 
@@ -170,11 +182,27 @@ bool SigningKeys::rotate(int64_t now, std::string& err) {
     return false;
   }
   if (!create_key(now + opt_.publish_delay, err)) return false;
-  return save_and_publish(now, err);
+  if (save_and_publish(now, err)) return true;
+  // The schedule was not written: the new key never signs, so its private
+  // file must not stay behind.
+  ::unlink((opt_.key_dir + "/" + schedule_.back().kid + ".pem").c_str());
+  std::string ignored;
+  load(ignored);  // and the schedule in memory is the one on disk again
+  return false;
 }
 
 bool SigningKeys::reload_if_changed(int64_t now, std::string& err) {
-  if (mtime_ns(opt_.key_dir + "/keys.json") == state_mtime_ns_) return true;
+  std::string path = opt_.key_dir + "/keys.json";
+  int64_t mtime = mtime_ns(path);
+  int stat_errno = errno;
+  if (mtime == state_mtime_ns_) return true;
+  // The schedule we run on is gone (key_dir replaced, emptied, unreadable):
+  // never a first start, which would make a new key and unpublish the keys
+  // that signed every live token. Keep signing with the keys in memory.
+  if (mtime < 0 && !schedule_.empty()) {
+    err = path + ": " + std::strerror(stat_errno) + "; signing on with the keys in memory";
+    return false;
+  }
   return open(now, err);
 }
 

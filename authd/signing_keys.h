@@ -41,10 +41,13 @@ class SigningKeys {
   bool open(int64_t now, std::string& err);
 
   // Adds a key that signs from now + publish_delay; the current key is
-  // retired at that moment. Rewrites keys.json and the JWKS.
+  // retired at that moment. Rewrites keys.json and the JWKS. On failure
+  // the new key's file is removed and keys.json is as it was.
   bool rotate(int64_t now, std::string& err);
 
-  // Re-reads keys.json when another process (spa-authd keys rotate) changed it.
+  // Re-reads keys.json when another process (spa-authd keys rotate) changed
+  // it, all or nothing: on failure the keys in memory stay as they were,
+  // and a keys.json that is gone is an error, never a first start.
   bool reload_if_changed(int64_t now, std::string& err);
 
   // The key that signs at `now`: the newest whose active_from has come.

@@ -105,7 +105,13 @@ JwksFile::Refresh JwksFile::refresh(int64_t now_ms) {
     r.error = err;
     return r;
   }
-  if (stamp == loaded_stamp_ || (have_failed_stamp_ && stamp == failed_stamp_)) return r;
+  if (stamp == loaded_stamp_) {
+    // The loaded file is back (moved away and back, or restored): whatever
+    // failed before is over, and the next failure is a new one to report.
+    have_failed_stamp_ = false;
+    return r;
+  }
+  if (have_failed_stamp_ && stamp == failed_stamp_) return r;
   std::shared_ptr<Jwks> parsed;
   if (!read_and_parse(parsed, r.error, r.warnings)) {
     failed_stamp_ = stamp;

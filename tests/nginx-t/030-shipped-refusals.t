@@ -148,6 +148,9 @@ step 'spa-authd down: 502, still the envelope' => sub {
     kill 'KILL', $s->{pids}[0];
     waitpid($s->{pids}[0], 0);
     envelope_ok($s->browse(GET => "$base/api/v1/auth/me"), 502, 'service_unavailable', 'spa-authd down');
+    envelope_ok($s->api(POST => '/api/v1/auth/login', { email => 'x@example.com', password => 'some password' }),
+                502, 'service_unavailable', 'spa-authd down: login');
+    envelope_ok($s->api(POST => '/api/v1/auth/refresh'), 502, 'service_unavailable', 'spa-authd down: refresh');
     # nginx logs the upstream URI (with the query proxy_pass sent on) when the
     # upstream fails; its secrets are masked there too, and in the Referer.
     $s->browse(GET => "$base/api/v1/oauth/x/callback?code=UPSTREAMCODE1&x=1;state=UPSTREAMSTATE2",

@@ -1,7 +1,10 @@
 # A full store refuses what would grow it with 503 store_full (the JSON
 # envelope), and still takes every revocation: after the store is full, a
 # logout makes the module refuse the token at once. The size is reported
-# in /metrics and warned about once at 80 %.
+# in /metrics and warned about once at 80 %. And it recovers when given
+# room (a larger [store] max_size and a restart, docs/authd.md "Size"):
+# sign-ups and rotations succeed again, nothing stored before is lost, and
+# revocations, old and new, still take effect at the module.
 use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
@@ -75,4 +78,26 @@ my @warned = $log =~ /"event":"store_nearly_full"/g;
 is(scalar @warned, 1, 'the 80 % warning is logged once');
 my @full = $log =~ /"event":"store_full"/g;
 is(scalar @full, 1, 'store_full is logged once, not per request');
+
+step 'room given: max_size raised, spa-authd restarted' => sub {
+    $toml =~ s/max_size = "1MiB"/max_size = "8MiB"/ or die;
+    start_authd(toml => $toml);
+    is(json_request(POST => '/api/v1/auth/signup',
+                    { email => 'carol@example.com', username => 'carol', password => 'carol password!' })->{status},
+       201, 'a sign-up succeeds again');
+    is(login('carol')->{status}, 200, 'and that user logs in');
+    my $r = json_request(POST => '/api/v1/auth/refresh', { refresh_token => $rt });
+    is($r->{status}, 200, "bob's refresh token, refused while full, rotates now");
+    my $bob = $r->{json}{data};
+    is(svc($bob->{access_token}), 200, 'and his new access token passes');
+    is(login('alice')->{status}, 200, 'alice, stored before the store filled, logs in');
+    is(svc($alice->{access_token}), 401, 'her session logged out while full stays refused');
+    is(json_request(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $bob->{access_token}")->{status}, 200,
+       'a new logout');
+    is(svc($bob->{access_token}), 401, 'takes effect at the module at once');
+    my $m2 = http_request('GET /metrics')->{body};
+    my ($max2) = $m2 =~ /^spa_authd_store_max_bytes (\d+)$/m;
+    is($max2, 8 * 1048576, 'metrics: the new max');
+    stop_authd();
+};
 done_testing();

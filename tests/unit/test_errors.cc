@@ -88,6 +88,7 @@ START_TEST(every_errc_has_one_status_and_code) {
   const std::pair<Errc, std::pair<int, const char*>> known[] = {
       {Errc::kStoreFull, {503, "store_full"}},
       {Errc::kStoreReplaced, {503, "store_unavailable"}},
+      {Errc::kStoreUnwritable, {503, "store_unavailable"}},
       {Errc::kStoreFailed, {500, "internal_error"}},
       {Errc::kInternal, {500, "internal_error"}},
       {Errc::kInvalidRequest, {400, "invalid_request"}},
@@ -132,6 +133,11 @@ START_TEST(store_errors_map_in_one_place) {
   Outcome replaced = store_failure({Errc::kStoreReplaced, "store_replaced"});
   ck_assert_int_eq(replaced.status, 503);
   ck_assert_str_eq(replaced.code.c_str(), "store_unavailable");
+  // The file system refused a write (the store logs it, once per episode).
+  std::string quiet = stdout_of([&] { replaced = store_failure({Errc::kStoreUnwritable, "LMDB commit: EPERM"}); });
+  ck_assert_int_eq(replaced.status, 503);
+  ck_assert_str_eq(replaced.code.c_str(), "store_unavailable");
+  ck_assert(quiet.empty());
   Outcome other;
   std::string log = stdout_of([&] { other = store_failure({Errc::kStoreFailed, "MDB_PANIC: something broke"}); });
   ck_assert_int_eq(other.status, 500);

@@ -132,6 +132,28 @@ START_TEST(a_broken_new_file_keeps_the_old_keys_and_is_reported_once) {
 }
 END_TEST
 
+// Moved away and back (the same file, the same stamp): nothing to reload,
+// and the failure is over, so a second disappearance is reported again.
+START_TEST(the_loaded_file_back_ends_the_failure) {
+  FakeFs fs;
+  fs.write("/k.json", jwks_with({"a"}));
+  auto file = loaded(fs);
+  JwksFile& f = *file;
+  auto old = f.keys();
+  auto away = fs.files.extract("/k.json");
+  ck_assert(f.refresh(1000).outcome == JwksFile::Outcome::kFailed);
+  ck_assert(f.refresh(2000).outcome == JwksFile::Outcome::kUnchanged);
+  fs.files.insert(std::move(away));
+  ck_assert(f.refresh(3000).outcome == JwksFile::Outcome::kUnchanged);  // back: no reload
+  ck_assert(f.keys() == old);
+  away = fs.files.extract("/k.json");
+  ck_assert(f.refresh(4000).outcome == JwksFile::Outcome::kFailed);     // gone again: said again
+  ck_assert(f.refresh(5000).outcome == JwksFile::Outcome::kUnchanged);
+  ck_assert_uint_eq(f.failures(), 2);
+  ck_assert_uint_eq(f.reloads(), 0);
+}
+END_TEST
+
 START_TEST(clock_going_backwards_still_rechecks) {
   FakeFs fs;
   fs.write("/k.json", jwks_with({"a"}));
@@ -151,6 +173,7 @@ Suite* jwks_file_suite() {
   tcase_add_test(tc, stats_at_most_once_per_interval);
   tcase_add_test(tc, a_changed_file_is_reloaded);
   tcase_add_test(tc, a_broken_new_file_keeps_the_old_keys_and_is_reported_once);
+  tcase_add_test(tc, the_loaded_file_back_ends_the_failure);
   tcase_add_test(tc, clock_going_backwards_still_rechecks);
   suite_add_tcase(s, tc);
   return s;

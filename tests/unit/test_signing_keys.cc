@@ -129,6 +129,67 @@ START_TEST(a_tampered_schedule_is_refused) {
 }
 END_TEST
 
+// A running daemon whose schedule turns unreadable or disappears keeps
+// the keys it has: a failed reload changes nothing, and a missing
+// keys.json is never a first start (a new key would unpublish the old).
+START_TEST(a_failed_reload_keeps_the_keys_in_memory) {
+  TempDir d;
+  std::string err;
+  SigningKeys keys(options(d));
+  ck_assert(keys.open(1000, err));
+  std::string kid = keys.signing_key(1000)->kid;
+  ck_assert(write_file_atomic(d.path + "/keys/keys.json", "not json", 0600, err));
+  ck_assert(!keys.reload_if_changed(1001, err));
+  ck_assert(keys.signing_key(1001) && keys.signing_key(1001)->kid == kid);
+  ck_assert_uint_eq(keys.schedule().size(), 1);
+  std::system(("rm -rf " + d.path + "/keys && mkdir " + d.path + "/keys").c_str());
+  err.clear();
+  ck_assert(!keys.reload_if_changed(1002, err));
+  ck_assert_msg(err.find("keys in memory") != std::string::npos, "%s", err.c_str());
+  ck_assert(keys.signing_key(1002)->kid == kid);
+  ck_assert_uint_eq(published(d).size(), 1);
+  ck_assert(published(d).resolve(std::string_view(kid), Alg::kEdDSA) != nullptr);
+  struct stat st;
+  ck_assert(stat((d.path + "/keys/keys.json").c_str(), &st) != 0);  // nothing made there
+}
+END_TEST
+
+// A rotation whose schedule cannot be written (here: the JWKS's directory
+// is missing) leaves no private key file behind.
+START_TEST(a_failed_rotation_leaves_no_key_file) {
+  TempDir d;
+  std::string err;
+  {
+    SigningKeys keys(options(d));
+    ck_assert(keys.open(1000, err));
+  }
+  auto o = options(d);
+  o.jwks_file = d.path + "/missing/jwks.json";
+  SigningKeys keys(o);
+  ck_assert(!keys.rotate(2000, err));
+  std::string out;
+  ck_assert(read_file(d.path + "/keys/keys.json", out, err));
+  int pems = std::system(("test $(ls " + d.path + "/keys/*.pem | wc -l) -eq 1").c_str());
+  ck_assert_int_eq(pems, 0);
+}
+END_TEST
+
+// --check-config's directory check (authd/files.h): the key directory of
+// these tests is such a directory, before and after it exists.
+START_TEST(writable_dir_names_what_is_wrong) {
+  TempDir d;
+  std::string err;
+  ck_assert(writable_dir(d.path, err));
+  ck_assert(writable_dir(d.path + "/keys/deeper", err));  // to be created
+  ck_assert(write_file_atomic(d.path + "/file", "x", 0600, err));
+  ck_assert(!writable_dir(d.path + "/file", err));
+  std::string want = d.path + "/file is not a directory";
+  ck_assert_str_eq(err.c_str(), want.c_str());
+  ck_assert(!writable_dir(d.path + "/file/under", err));
+  ck_assert_msg(err.find("Not a directory") != std::string::npos, "%s", err.c_str());  // ENOTDIR from stat
+}
+END_TEST
+
 START_TEST(es256_and_rs256_keys) {
   for (Alg alg : {Alg::kES256, Alg::kRS256}) {
     TempDir d;
@@ -153,6 +214,9 @@ Suite* signing_keys_suite() {
   tcase_add_test(tc, rotation_publishes_first_and_signs_later);
   tcase_add_test(tc, a_retired_key_stays_until_its_tokens_expired);
   tcase_add_test(tc, a_tampered_schedule_is_refused);
+  tcase_add_test(tc, a_failed_reload_keeps_the_keys_in_memory);
+  tcase_add_test(tc, a_failed_rotation_leaves_no_key_file);
+  tcase_add_test(tc, writable_dir_names_what_is_wrong);
   tcase_add_test(tc, es256_and_rs256_keys);
   suite_add_tcase(s, tc);
   return s;
