@@ -24,11 +24,20 @@ using json = nlohmann::json;
 // to cover clock skew between hosts (the module's largest leeway).
 constexpr int64_t kSkewMargin = 600;
 
-int64_t mtime_ns(const std::string& path) {
+}  // namespace
+
+// The file as stat sees it. The mtime alone is not enough: the kernel
+// stamps it from a clock that ticks every few milliseconds, so a schedule
+// rewritten (renamed over) within one tick would look unchanged; the
+// inode and size tell it apart.
+SigningKeys::FileStamp SigningKeys::FileStamp::of(const std::string& path) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
+
+namespace {
 
 // Holds an exclusive lock on key_dir/.lock: the daemon and `keys rotate`
 // never rewrite the schedule at the same time.
@@ -86,11 +95,11 @@ bool SigningKeys::load(std::string& err) {
   std::vector<KeySchedule> schedule;
   std::vector<core::JwkPtr> keys;
   std::string path = opt_.key_dir + "/keys.json", text;
-  int64_t mtime = mtime_ns(path);
-  if (mtime < 0) {  // first start
+  FileStamp stamp = FileStamp::of(path);
+  if (!stamp.exists) {  // first start
     schedule_.clear();
     keys_.clear();
-    state_mtime_ns_ = mtime;
+    state_stamp_ = stamp;
     return true;
   }
   if (!read_file(path, text, err)) return false;
@@ -126,7 +135,7 @@ bool SigningKeys::load(std::string& err) {
   }
   schedule_ = std::move(schedule);
   keys_ = std::move(keys);
-  state_mtime_ns_ = mtime;
+  state_stamp_ = stamp;
   return true;
 }
 
@@ -157,7 +166,7 @@ bool SigningKeys::save_and_publish(int64_t now, std::string& err) {
   if (!write_file_atomic(opt_.jwks_file, jwks.dump(2) + "\n", 0644, err)) return false;
   std::string path = opt_.key_dir + "/keys.json";
   if (!write_file_atomic(path, state.dump(2) + "\n", 0600, err)) return false;
-  state_mtime_ns_ = mtime_ns(path);
+  state_stamp_ = FileStamp::of(path);
   return true;
 }
 
@@ -193,13 +202,13 @@ bool SigningKeys::rotate(int64_t now, std::string& err) {
 
 bool SigningKeys::reload_if_changed(int64_t now, std::string& err) {
   std::string path = opt_.key_dir + "/keys.json";
-  int64_t mtime = mtime_ns(path);
+  FileStamp stamp = FileStamp::of(path);
   int stat_errno = errno;
-  if (mtime == state_mtime_ns_) return true;
+  if (stamp == state_stamp_) return true;
   // The schedule we run on is gone (key_dir replaced, emptied, unreadable):
   // never a first start, which would make a new key and unpublish the keys
   // that signed every live token. Keep signing with the keys in memory.
-  if (mtime < 0 && !schedule_.empty()) {
+  if (!stamp.exists && !schedule_.empty()) {
     err = path + ": " + std::strerror(stat_errno) + "; signing on with the keys in memory";
     return false;
   }

@@ -64,7 +64,14 @@ class SigningKeys {
   Options opt_;
   std::vector<KeySchedule> schedule_;
   std::vector<core::JwkPtr> keys_;  // same order as schedule_
-  int64_t state_mtime_ns_ = -1;
+  struct FileStamp {
+    bool exists = false;
+    uint64_t dev = 0, ino = 0;
+    int64_t size = 0, mtime_ns = 0;
+    static FileStamp of(const std::string& path);
+    bool operator==(const FileStamp&) const = default;
+  };
+  FileStamp state_stamp_;
 };
 
 }  // namespace spa::authd

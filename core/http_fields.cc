@@ -139,15 +139,24 @@ bool subprotocol_bearer(const std::vector<std::string_view>& lines, std::string_
 
 bool remove_bearer_subprotocols(const std::vector<std::string_view>& lines, std::string& rest) {
   auto all = list_elements(lines);
+  // What goes: the element after every "bearer" of any case ("Bearer",
+  // "BEARER" too), unless that element is such a name itself (then it is
+  // one, and the one after it goes), and always the one the exact reader
+  // takes. Found by fuzz_fields: "Bearer, bearer, TOKEN" removed "bearer"
+  // as Bearer's token and sent TOKEN, the one subprotocol_bearer takes, on.
+  std::vector<bool> drop(all.size(), false);
+  for (size_t i = 0; i + 1 < all.size(); ++i)
+    if (iequals(all[i], "bearer") && !iequals(all[i + 1], "bearer")) drop[i + 1] = true;
+  for (size_t i = 0; i + 1 < all.size(); ++i)
+    if (all[i] == "bearer") {
+      drop[i + 1] = true;
+      break;
+    }
   bool removed = false;
   rest.clear();
   for (size_t i = 0; i < all.size(); ++i) {
-    // Generous when removing: "Bearer", "BEARER" lose their element too.
-    if (i + 1 < all.size() && iequals(all[i], "bearer")) {
+    if (drop[i]) {
       removed = true;
-      if (!rest.empty()) rest += ", ";
-      rest += all[i];
-      ++i;  // the element after it is (or may be) a token
       continue;
     }
     if (!rest.empty()) rest += ", ";

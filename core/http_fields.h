@@ -55,7 +55,9 @@ bool upgrade_offers(const std::vector<std::string_view>& lines, std::string_view
 // token, for the upstream. False when there is no such pair.
 bool subprotocol_bearer(const std::vector<std::string_view>& lines, std::string_view& token, std::string& rest);
 // For the upstream: the offer with the element after every "bearer" (any
-// case) removed; true when one was. Reading is exact, removing generous.
+// case, and not itself such a name) removed, and always the one
+// subprotocol_bearer takes; true when one was. Reading is exact, removing
+// generous.
 bool remove_bearer_subprotocols(const std::vector<std::string_view>& lines, std::string& rest);
 
 }  // namespace spa::core
