@@ -8,6 +8,7 @@
 
 #include "core/cookies.h"
 #include "core/http_fields.h"
+#include "core/names.h"
 #include "core/origin.h"
 #include "core/query.h"
 #include "core/token_carriers.h"
@@ -22,19 +23,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lines.erase(lines.begin());
   if (lines.empty()) lines.push_back("");
 
-  // Cookie
-  CookieLookup found = lookup_cookie(lines, name);
-  FUZZ_CHECK(found.value == find_cookie(lines, name));
-  if (found.value) FUZZ_CHECK(found.carriers > 0);  // carriers also counts look-alike names
+  // Cookie: the name is one `spa_auth_token cookie=NAME` accepts (a name
+  // of NULs and form feeds is refused at nginx -t; found by the long run).
   std::string_view token;
-  Status cookie = cookie_token(lines, name, token);
-  if (cookie == Status::kOk) FUZZ_CHECK(found.carriers == 1 && !token.empty());
-  if (found.duplicate()) FUZZ_CHECK(cookie == Status::kDuplicateCookie);
-  for (std::string_view line : lines) {
-    bool removed = false;
-    std::string left = remove_cookies(line, {name}, removed);
-    FUZZ_CHECK(!find_cookie(left, name).has_value());
-    if (find_cookie(line, name).has_value()) FUZZ_CHECK(removed);
+  if (valid_name(name, NameKind::kParameter)) {
+    CookieLookup found = lookup_cookie(lines, name);
+    FUZZ_CHECK(found.value == find_cookie(lines, name));
+    if (found.value) FUZZ_CHECK(found.carriers > 0);  // carriers also counts look-alike names
+    Status cookie = cookie_token(lines, name, token);
+    if (cookie == Status::kOk) FUZZ_CHECK(found.carriers == 1 && !token.empty());
+    if (found.duplicate()) FUZZ_CHECK(cookie == Status::kDuplicateCookie);
+    for (std::string_view line : lines) {
+      bool removed = false;
+      std::string left = remove_cookies(line, {name}, removed);
+      FUZZ_CHECK(!find_cookie(left, name).has_value());
+      if (find_cookie(line, name).has_value()) FUZZ_CHECK(removed);
+    }
   }
 
   // Authorization
