@@ -23,6 +23,8 @@ use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
 use Test::More;
 
+skip_faked_nginx_under_sanitizers();
+
 data_dir();
 my $clock;
 sub conf {

@@ -20,6 +20,8 @@ use SpaAuth::Test;
 use JSON::PP;
 use Test::More;
 
+skip_faked_nginx_under_sanitizers();
+
 SpaAuth::Test::prepare_prefix();
 my $dir = SpaAuth::Test::prefix();
 my $clock = "$dir/clock";
