@@ -59,8 +59,8 @@ Outcome AccountService::signup(const std::string& email, const std::string& user
   int64_t wait = 0;
   Outbox& mail = issuer_.outbox();
   if (!link.empty()) {
-    if (mail.room(MailClass::kLink, email, user.id, now, wait)) mail_verify_link(email, link);
-  } else if (mail.room(MailClass::kNotice, owner_address, owner_id, now, wait)) {
+    if (mail.room(MailClass::kLink, email, user.id, wait)) mail_verify_link(email, link);
+  } else if (mail.room(MailClass::kNotice, owner_address, owner_id, wait)) {
     mail.deliver(MailClass::kNotice, owner_address, "Someone tried to sign up with your address",
                  "Someone tried to create an account with this e-mail address, which already has one.\n\n"
                  "If it was you, sign in, or reset your password if you have forgotten it.\n"

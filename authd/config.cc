@@ -304,6 +304,8 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
                        {"secret_key_file", c.path(out.mfa_secret_key_file)}});
   c.table(doc, "smtp", {{"url", c.string(out.smtp_url)},
                         {"from", c.string(out.smtp_from)},
+                        {"timeout", c.duration(out.smtp_timeout, 1, 300)},
+                        {"retry_for", c.duration(out.smtp_retry_for, 0, 3600)},
                         {"recipient_limit", c.rate(out.mail_limits.per_recipient)},
                         {"account_limit", c.rate(out.mail_limits.per_account)}});
 

@@ -67,6 +67,11 @@ struct Config {
 
   std::string smtp_url;
   std::string smtp_from;
+  // [smtp] timeout: one delivery attempt at most this long (connect
+  // included); retry_for: a message that keeps failing for a reason worth
+  // retrying (no connection, no answer, a 4xx) is retried this long.
+  int64_t smtp_timeout = 30;
+  int64_t smtp_retry_for = 600;
   // [smtp] recipient_limit / account_limit: mail of each class (links,
   // codes, notices) to one address and about one account.
   MailLimits mail_limits;

@@ -45,7 +45,7 @@ Outcome AccountService::verify_email_request(const std::string& email, const Cli
     if (!user || user->disabled || user->verified()) return commit_if(timing_pad(t));
     address = user->email;
     int64_t wait = 0;  // over the limit: nothing stored, nothing sent, the same answer
-    if (!issuer_.outbox().room(MailClass::kLink, address, *id, now, wait)) return commit_if(timing_pad(t));
+    if (!issuer_.outbox().room(MailClass::kLink, address, *id, wait)) return commit_if(timing_pad(t));
     issuer_.audit(t, "email_verification_requested", *user, client, now);
     // A new link gets its full week before the account is erased.
     if (user->unverified_erase_at) {

@@ -7,6 +7,8 @@
 // Record: LockoutRecord (authd/records/lockout.h), keyed by HMAC(mfa key,
 // "lockout:" + folded e-mail), so the store holds no address of a
 // stranger; swept once expires_at passes.
+#include <algorithm>
+
 #include "authd/crypto.h"
 #include "authd/passwords.h"
 #include "authd/records/lockout.h"
@@ -19,6 +21,10 @@ Outcome account_locked(int64_t retry_after) {
   return Outcome::error(Errc::kAccountLocked, "too many failed attempts; try again later", retry_after);
 }
 
+// How long the lock after `earlier` lockouts lasts: 60 s, doubling, at
+// most an hour.
+int64_t lock_seconds(int earlier) { return std::min<int64_t>(int64_t{60} << std::clamp(earlier, 0, 6), 3600); }
+
 }  // namespace
 
 std::string SessionIssuer::lockout_key(const std::string& email) const {
@@ -29,6 +35,11 @@ std::optional<Outcome> SessionIssuer::locked_out(const Store::Txn& t, const std:
   auto record = t.get_record<LockoutRecord>(Db::kLockouts, lockout_key(email));
   int64_t until = record ? record->locked_until : 0;
   if (until <= now) return std::nullopt;
+  // A lock ends at most its own length after it began: an end further
+  // ahead can only come from a clock that went back, which must not hold
+  // the address for the size of the step. Such a lock is over (its count
+  // of lockouts stays, so the next one is the longer one).
+  if (until - now > lock_seconds(record->lockouts - 1)) return std::nullopt;
   return account_locked(until - now);
 }
 
@@ -43,7 +54,7 @@ Outcome SessionIssuer::record_failure(Store::Txn& t, const std::string& email, c
   Outcome result = Outcome::error(code, message);
   int64_t locked_until = before.locked_until;
   if (failures >= kFailuresBeforeLock) {
-    int64_t lock = std::min<int64_t>(int64_t{60} << std::min(lockouts, 6), 3600);
+    int64_t lock = lock_seconds(lockouts);
     locked_until = now + lock;
     lockouts += 1;
     failures = 0;

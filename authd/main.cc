@@ -131,7 +131,7 @@ int serve(const Config& config) {
   PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism,
                         {config.password_queue, config.password_queue_timeout * 1000});
   AuthService service(config, store, keys, hasher, unix_now, mfa_key);
-  Mailer mailer(config.smtp_url, config.smtp_from);
+  Mailer mailer(config.smtp_url, config.smtp_from, Mailer::Options{config.smtp_timeout, config.smtp_retry_for});
   service.set_mailer(&mailer);
   SweepThread sweeping(store, SweepSettings{config.access_ttl, config.audit_retention}, config.sweep_interval, unix_now,
                        [&service](int64_t now) {
@@ -155,7 +155,7 @@ int serve(const Config& config) {
   AuthServer server(hasher.max_callers() + oauth.max_callers());
   register_routes(server, service, oauth, config,
                   {[&server] { return server.metrics(); }, [&store] { return store.metrics(); },
-                   [&service] { return service.mail_metrics(); }, [&hasher] { return hasher.metrics(); },
+                   [&service, &mailer] { return service.mail_metrics() + mailer.metrics(); }, [&hasher] { return hasher.metrics(); },
                    [&oauth] { return oauth.metrics(); }});
 
   std::thread waiter([&server, stop_signals] {

@@ -60,7 +60,7 @@ Outcome SecondFactorService::mail_action_code(const Principal& who, const Client
       return TxnEnd::kAbort;
     }
     int64_t wait = 0;
-    if (!issuer_.outbox().room(MailClass::kCode, u->email, who.user_id, now, wait)) {
+    if (!issuer_.outbox().room(MailClass::kCode, u->email, who.user_id, wait)) {
       result = Outcome::error(Errc::kMailRateLimited, "too many codes were mailed to this address; try again later",
                               wait);
       return TxnEnd::kAbort;

@@ -277,12 +277,20 @@ std::optional<ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::Pr
     json j;
     std::string e;
     std::string code_word = core::parse_json_strict(r.body, j, e) && j.is_object() ? j.value("error", "") : "";
-    reason = Errc::kProviderError;
+    // A refusal (RFC 6749 §5.2: 400 invalid_grant, ...) is the provider's
+    // answer; a 5xx is a provider that could not answer: try again later.
+    reason = r.status >= 500 ? Errc::kProviderUnavailable : Errc::kProviderError;
     why = "token endpoint: HTTP " + std::to_string(r.status) + " " + safe_code(code_word);
     return std::nullopt;
   }
   if (!oidc::parse_token_response(r.body, tokens, why)) {
-    reason = Errc::kProviderError;
+    // Not even JSON (an answer cut short, a proxy's error page): no usable
+    // answer, as with a broken connection. JSON without the tokens: the
+    // provider's error.
+    json j;
+    std::string e;
+    reason = core::parse_json_strict(r.body, j, e, core::JsonLimits{64 * 1024, 8}) ? Errc::kProviderError
+                                                                                    : Errc::kProviderUnavailable;
     return std::nullopt;
   }
 
@@ -296,7 +304,9 @@ std::optional<ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::Pr
     result = set ? oidc::verify_id_token(tokens.id_token, *set, check, claims, why) : oidc::IdTokenResult::kInvalid;
     if (result == oidc::IdTokenResult::kUnknownKey) why = "no key of the provider has the ID token's kid";
   }
-  if (!set && missing == KeysMissing::kUnreachable) {
+  // No keys to judge the ID token by, fetched or readable: the token was
+  // never judged, so it is the provider that failed, not the token.
+  if (!set && (missing == KeysMissing::kUnreachable || missing == KeysMissing::kBadDocument)) {
     reason = Errc::kProviderUnavailable;
     return std::nullopt;
   }
@@ -326,9 +336,9 @@ std::optional<ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::Pr
       why = "userinfo: " + u.error;
       return std::nullopt;
     }
-    if (u.status != 200 || !core::parse_json_strict(u.body, info, e, core::JsonLimits{64 * 1024, 8}) ||
-        !info.is_object()) {
-      reason = Errc::kProviderError;
+    bool readable = core::parse_json_strict(u.body, info, e, core::JsonLimits{64 * 1024, 8});
+    if (u.status != 200 || !readable || !info.is_object()) {
+      reason = u.status >= 500 || (u.status == 200 && !readable) ? Errc::kProviderUnavailable : Errc::kProviderError;
       why = "userinfo: HTTP " + std::to_string(u.status);
       return std::nullopt;
     }

@@ -5,9 +5,8 @@
 
 namespace spa::authd {
 
-bool Outbox::room(MailClass cls, const std::string& address, const std::string& account, int64_t now,
-                  int64_t& retry_after) {
-  auto d = quota_.take(cls, inbox_of(address), account, now * 1000000);
+bool Outbox::room(MailClass cls, const std::string& address, const std::string& account, int64_t& retry_after) {
+  auto d = quota_.take(cls, inbox_of(address), account, clock_());
   if (d.allowed) return true;
   retry_after = d.retry_after;
   quota_.count_drop(cls, d.reason);

@@ -30,7 +30,7 @@ Outcome CredentialService::password_reset_request(const std::string& email, cons
     if (!user || user->disabled) return commit_if(timing_pad(t));
     address = user->email;
     int64_t wait = 0;  // over the limit: nothing stored, nothing sent, the same answer
-    if (!issuer_.outbox().room(MailClass::kLink, address, *id, now, wait)) return commit_if(timing_pad(t));
+    if (!issuer_.outbox().room(MailClass::kLink, address, *id, wait)) return commit_if(timing_pad(t));
     issuer_.audit(t, "password_reset_requested", *user, client, now);
     ResetLinkRecord record;
     record.user = *id;

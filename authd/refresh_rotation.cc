@@ -38,7 +38,12 @@ std::optional<RefreshRecord> RefreshRecord::from_json(std::string_view text) {
 RefreshDecision decide_refresh(const RefreshRecord* r, bool session_active, int64_t now, int64_t grace) {
   if (r == nullptr) return RefreshDecision::kUnknown;
   if (r->rotated_at != 0) {
-    if (now - r->rotated_at <= grace && !r->successor_box.empty() && session_active)
+    // The window is `grace` either side of the rotation: a clock that
+    // stepped back further (NTP) must not make every later use look like
+    // a parallel tab's and hand the successor to the holder of a stolen,
+    // rotated-out token for as long as the step.
+    int64_t since = now - r->rotated_at;
+    if (since <= grace && since >= -grace && !r->successor_box.empty() && session_active)
       return RefreshDecision::kSameSuccessor;
     return RefreshDecision::kReuse;
   }

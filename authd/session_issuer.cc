@@ -183,7 +183,7 @@ bool SessionIssuer::open_second_factor_gate(Store::Txn& t, const UserRecord& u,
   if (by_mail && !u.verified()) {
     // Codes go to proven addresses only: no code (backup codes still work).
     outbox_.count_drop(MailClass::kCode, "unverified");
-  } else if (by_mail && outbox_.room(MailClass::kCode, u.email, id, now, wait)) {
+  } else if (by_mail && outbox_.room(MailClass::kCode, u.email, id, wait)) {
     code_sent = true;
     std::string hash;
     code = codes_.new_email_code(id, hash);  // bound to this login's mfa_token

@@ -79,6 +79,8 @@ struct AuthWorld {
     ck_assert(keys->open(now, err));
     service = std::make_unique<spa::authd::AuthService>(config, store, *keys, hasher, [this] { return clock(); },
                                                         spa::authd::random_bytes(32));
+    // The mail buckets run on the fake clock too (in spa-authd: the monotonic clock).
+    service->issuer().outbox().set_clock([this] { return now * 1000000; });
     service->set_mailer(&mail);
   }
 

@@ -5,6 +5,8 @@
 // test_oauth_accounts.cc.
 #pragma once
 
+#include <optional>
+
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -99,11 +101,19 @@ struct FakeProvider final : spa::authd::HttpClient {
   std::condition_variable hang_cv;
   std::string hang_suffix;
   int hanging = 0;
+  // A broken endpoint: the answer given for a URL ending in the key.
+  std::map<std::string, spa::authd::HttpResult> broken;
+  std::optional<spa::authd::HttpResult> broken_answer(const std::string& url) const {
+    for (const auto& [suffix, r] : broken)
+      if (url.size() >= suffix.size() && url.compare(url.size() - suffix.size(), suffix.size(), suffix) == 0) return r;
+    return std::nullopt;
+  }
   bool released = false;
 
   HttpResult get(const std::string& url, const std::vector<std::string>& headers) override {
     maybe_hang(url);
     if (down) return {0, "", "Couldn't connect to server"};
+    if (auto b = broken_answer(url)) return *b;
     if (url == std::string(kIssuer) + "/.well-known/openid-configuration") {
       ++discovery_fetches;
       return {200, discovery_doc().dump(), ""};
@@ -121,6 +131,7 @@ struct FakeProvider final : spa::authd::HttpClient {
   HttpResult post_form(const std::string& url, const std::string& form, const std::vector<std::string>&) override {
     maybe_hang(url);
     if (down) return {0, "", "Couldn't connect to server"};
+    if (auto b = broken_answer(url)) return *b;
     seen_forms.push_back(form);
     std::string code = query_param("?" + form, "code");
     auto it = codes.find(code);

@@ -153,6 +153,25 @@ START_TEST(lockout_of_an_unknown_address_looks_like_a_known_one) {
 }
 END_TEST
 
+// The clock stepping back during a lock (NTP) does not hold the address
+// for the size of the step: a lock ending further ahead than it lasts is
+// over, and its count stays, so the next lock is the doubled one.
+START_TEST(a_clock_going_back_does_not_stretch_a_lockout) {
+  World w;
+  w.signup_verified("known@example.com", "known", "known password 1");
+  for (int i = 0; i < 4; ++i) w.service->login("known@example.com", "wrong password!", w.client);
+  ck_assert_int_eq(w.service->login("known@example.com", "wrong password!", w.client).retry_after, 60);
+  w.now -= 3600;
+  Outcome first = w.service->login("known@example.com", "wrong password!", w.client);
+  ck_assert_int_eq(first.status, 401);  // evaluated and counted, not 423 for an hour and a minute
+  for (int i = 0; i < 3; ++i) w.service->login("known@example.com", "wrong password!", w.client);
+  ck_assert_int_eq(w.service->login("known@example.com", "wrong password!", w.client).retry_after, 120);
+  ck_assert_int_eq(w.service->login("known@example.com", "known password 1", w.client).status, 423);
+  w.now += 121;
+  ck_assert(w.service->login("known@example.com", "known password 1", w.client).ok());
+}
+END_TEST
+
 START_TEST(account_changes_need_a_recent_authentication) {
   World w;
   auto [who, tokens] = w.signed_in("rita");
@@ -409,6 +428,7 @@ Suite* account_security_suite() {
   tcase_add_test(tc, verification_links_expire_and_resend_answers_alike);
   tcase_add_test(tc, signup_with_a_taken_address_answers_as_a_new_one);
   tcase_add_test(tc, lockout_of_an_unknown_address_looks_like_a_known_one);
+  tcase_add_test(tc, a_clock_going_back_does_not_stretch_a_lockout);
   tcase_add_test(tc, account_changes_need_a_recent_authentication);
   tcase_add_test(tc, password_change_ends_every_session_and_old_tokens);
   tcase_add_test(tc, every_secret_counts_and_none_is_checked_while_locked);

@@ -122,6 +122,29 @@ START_TEST(provider_trouble_ends_on_the_login_page) {
 }
 END_TEST
 
+// One code for "the provider gave no usable answer", whichever call it
+// hit; a refusal stays provider_error.
+START_TEST(an_unusable_answer_is_provider_unavailable_wherever_it_comes) {
+  OAuthWorld w;
+  auto login_with = [&](const std::string& suffix, spa::authd::HttpResult r) {
+    OAuthAnswer a = w.oauth->start("corp", "", w.client);
+    std::string code = w.idp.approve(a.location);
+    w.idp.broken = {{suffix, r}};
+    OAuthAnswer b = w.oauth->callback("corp", {code, query_param(a.location, "state"), "", kIssuer}, a.binding, w.client);
+    w.idp.broken.clear();
+    ck_assert(!b.tokens);
+    return b.location;
+  };
+  ck_assert(login_with("/token", {500, "<html>oops</html>", ""}) == "/login?error=provider_unavailable");
+  ck_assert(login_with("/token", {200, R"({"access_token":"at-1","tok)", ""}) == "/login?error=provider_unavailable");
+  ck_assert(login_with("/token", {200, R"({"access_token":"at-1"})", ""}) == "/login?error=provider_error");
+  ck_assert(login_with("/token", {400, R"({"error":"invalid_grant"})", ""}) == "/login?error=provider_error");
+  ck_assert(login_with("/jwks", {200, R"({"keys":[{"kty")", ""}) == "/login?error=provider_unavailable");
+  ck_assert(login_with("/jwks", {503, "", ""}) == "/login?error=provider_unavailable");
+  ck_assert(w.login().tokens.has_value());  // and once it answers again, the login works
+}
+END_TEST
+
 bool is_busy(const OAuthAnswer& a, const Config& c) {
   return a.error && a.error->status == 503 && a.error->code == "provider_busy" &&
          a.error->retry_after == c.oauth_call_timeout && a.location.empty() && a.binding.empty() && !a.clear_binding;
@@ -238,6 +261,7 @@ Suite* oauth_login_suite() {
   tcase_add_test(t, redirect_to_is_never_open);
   tcase_add_test(t, unknown_kid_refetches_keys_at_most_once_a_minute);
   tcase_add_test(t, provider_trouble_ends_on_the_login_page);
+  tcase_add_test(t, an_unusable_answer_is_provider_unavailable_wherever_it_comes);
   tcase_add_test(t, google_is_built_in);
   tcase_add_test(t, a_hung_provider_holds_only_its_calls);
   tcase_add_test(t, a_refetch_holds_no_lock_across_the_network);

@@ -43,6 +43,11 @@ START_TEST(rotation_grace_window_boundaries) {
   ck_assert(decide_refresh(&r, true, 2011, 10) == RefreshDecision::kReuse);
   ck_assert(decide_refresh(&r, true, 2000, 0) == RefreshDecision::kSameSuccessor);
   ck_assert(decide_refresh(&r, true, 2001, 0) == RefreshDecision::kReuse);
+  // A clock that went back: within the window's size, still a parallel
+  // tab; further back, a reuse (not a window as long as the step).
+  ck_assert(decide_refresh(&r, true, 1990, 10) == RefreshDecision::kSameSuccessor);
+  ck_assert(decide_refresh(&r, true, 1989, 10) == RefreshDecision::kReuse);
+  ck_assert(decide_refresh(&r, true, 2000 - 3600, 10) == RefreshDecision::kReuse);
   // A revoked family never hands out its successor, even inside the window.
   ck_assert(decide_refresh(&r, false, 2005, 10) == RefreshDecision::kReuse);
   // Without a sealed successor there is nothing to hand out.
