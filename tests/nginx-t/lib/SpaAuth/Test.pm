@@ -195,8 +195,7 @@ worker_processes $workers;
 daemon on;
 pid $DIR/logs/nginx.pid;
 error_log $DIR/logs/error.log info;
-@{[ $b{faketime_file} ? join('', map { "env $_;\n" } sort keys %{{ faketime_env($b{faketime_file}, $b{fake_monotonic}) }}) : '' ]}
-@{[ expand($b{main_config}) ]}
+@{[ $b{faketime_file} ? join(' ', map { "env $_;" } sort keys %{{ faketime_env($b{faketime_file}, $b{fake_monotonic}) }}) : '' ]} @{[ expand($b{main_config}) ]}
 events { worker_connections @{[ $b{worker_connections} || 1024 ]}; }
 http {
     access_log $DIR/logs/access.log;
