@@ -10,12 +10,13 @@
 #include <sstream>
 
 namespace spa::authd {
-namespace {
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
+
+namespace {
 
 bool fail(std::string& err, const std::string& what) {
   err = what + ": " + std::strerror(errno);

@@ -18,6 +18,8 @@ bool read_file(const std::string& path, std::string& out, std::string& err);
 // could create (the nearest existing parent is such a directory); false
 // with "<path> is not a directory" or "<path>: cannot be written (...)".
 bool writable_dir(const std::string& path, std::string& err);
+// The directory a path names a file in: "." for a bare name, "/" at the root.
+std::string dir_of(const std::string& path);
 
 // mkdir -p with `mode` for the directories it creates.
 bool make_dirs(const std::string& path, mode_t mode, std::string& err);

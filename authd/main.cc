@@ -208,10 +208,9 @@ int main(int argc, char** argv) {
       // The directories it writes, checked as the user who checks (systemd's
       // ExecStartPre runs it as spa-authd): a store or key directory it
       // cannot write fails here, by name, rather than at the first start.
-      auto slash = config.jwks_file.rfind('/');
-      std::string jwks_dir = slash == std::string::npos ? "." : slash == 0 ? "/" : config.jwks_file.substr(0, slash);
-      const std::pair<const char*, std::string> dirs[] = {
-          {"store.path", config.store_path}, {"tokens.key_dir", config.key_dir}, {"tokens.jwks_file", jwks_dir}};
+      const std::pair<const char*, std::string> dirs[] = {{"store.path", config.store_path},
+                                                           {"tokens.key_dir", config.key_dir},
+                                                           {"tokens.jwks_file", dir_of(config.jwks_file)}};
       for (const auto& [key, dir] : dirs) {
         std::string err;
         if (!dir.empty() && !writable_dir(dir, err)) {

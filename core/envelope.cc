@@ -17,6 +17,8 @@ Ordered meta(std::string_view request_id, int64_t now) {
 std::string json_text(const nlohmann::ordered_json& value) {
   // Replace, not throw, on invalid UTF-8 that came from a client.
   std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Most answers (every refusal of the module) hold none: no second copy.
+  if (text.find_first_of("<>&") == std::string::npos) return text;
   std::string out;
   out.reserve(text.size());
   // Outside strings JSON has none of these, so escaping every one is exact.
