@@ -74,6 +74,7 @@ const Route kRoutes[] = {
     {&http::Server::Get, "/api/v1/admin/users", routes::admin::list_users},
     {&http::Server::Patch, R"(/api/v1/admin/users/([0-9a-f]{32}))", routes::admin::update_user},
     {&http::Server::Delete, R"(/api/v1/auth/sessions/([0-9a-f]{32}))", routes::sessions::revoke},
+    {&http::Server::Get, "/api/v1/oauth/providers", routes::oauth::providers},
     {&http::Server::Get, R"(/api/v1/oauth/([a-z0-9_-]{1,32})/start)", routes::oauth::start},
     {&http::Server::Get, R"(/api/v1/oauth/([a-z0-9_-]{1,32})/callback)", routes::oauth::callback},
     {&http::Server::Post, "/api/v1/oauth/link", routes::oauth::link},

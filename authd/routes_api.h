@@ -155,6 +155,7 @@ void verify(Api&, const Request&, Response&);
 void verify_backup(Api&, const Request&, Response&);
 }  // namespace mfa
 namespace oauth {  // authd/routes_oauth.cc
+void providers(Api&, const Request&, Response&);
 void start(Api&, const Request&, Response&);
 void callback(Api&, const Request&, Response&);
 void link(Api&, const Request&, Response&);

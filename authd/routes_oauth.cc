@@ -4,6 +4,17 @@
 
 namespace spa::authd::routes::oauth {
 
+// The configured providers, in config order, for a login page's "Log in
+// with ..." buttons. Public, like the login form: names and paths only.
+void providers(Api& api, const Request& req, Response& res) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& p : api.config.oauth)
+    list.push_back({{"name", p.name}, {"login", "/api/v1/oauth/" + p.name + "/start"}});
+  Outcome o;
+  o.data = {{"providers", std::move(list)}};
+  api.send(req, res, o);
+}
+
 void start(Api& api, const Request& req, Response& res) {
   api.redirect(req, res, api.oauth.start(req.matches[1], param(req, "redirect_to", 2048), client_of(req)));
 }

@@ -47,6 +47,13 @@ sub oauth_login {
 }
 
 my ($at, $r, $callback, $start, $cb);
+step 'the providers a login page offers: names and /start paths, no secret' => sub {
+    my $r = $s->browse(GET => "$base/api/v1/oauth/providers");
+    is($r->{status}, 200, 'public: no session needed');
+    is_deeply($r->{json}{data}{providers}, [{ name => 'test', login => '/api/v1/oauth/test/start' }], 'the one configured provider');
+    unlike($r->{body}, qr/provider secret|spa-test|client/, 'neither client id nor secret');
+};
+
 step 'success: an account is made, the session starts, cookies are set' => sub {
     ($r, $callback, $start) = oauth_login('alice', redirect_to => '/app%3Ftab%3D2');
     is($start->{status}, 303, '/start redirects to the provider');
