@@ -46,10 +46,18 @@ MODULE := $(BUILD)/ngx_http_spa_auth_module.so
 TOOLS := $(BUILD)/spa-auth-mint $(BUILD)/spa-demo-echo
 AUTHD := $(BUILD)/spa-authd
 
-.PHONY: all deps test unit nginx-t run stop bench clean install
+# The demo SPA (demo/spa): TypeScript type-checked by tsc, bundled by Vite
+# into $(BUILD)/spa/, which nginx serves. Both tools come from the npm
+# registry, pinned by demo/spa/package-lock.json.
+SPA_DIR := demo/spa
+SPA := $(BUILD)/spa/index.html
+SPA_SRCS := $(shell find $(SPA_DIR)/src $(SPA_DIR)/public -type f 2>/dev/null) \
+            $(addprefix $(SPA_DIR)/,index.html vite.config.js tsconfig.json package-lock.json)
 
-all: $(MODULE) $(AUTHD) $(TOOLS)
-	@echo "==> built $(MODULE), $(AUTHD) and $(TOOLS)"
+.PHONY: all deps test unit nginx-t e2e run stop bench clean install
+
+all: $(MODULE) $(AUTHD) $(TOOLS) $(SPA)
+	@echo "==> built $(MODULE), $(AUTHD), $(TOOLS) and the demo SPA ($(BUILD)/spa/)"
 
 deps:
 	@echo "==> checking build and test dependencies (scripts/deps.sh)"
@@ -91,6 +99,15 @@ $(MODULE): $(BUILD)/libspa_auth_module.a $(NGX_OBJS)/Makefile
 	$(MAKE) -s -f $(CURDIR)/$(NGX_OBJS)/Makefile -C $(NGX_TREE) modules > $(BUILD)/nginx-make.log
 	cp $(NGX_OBJS)/ngx_http_spa_auth_module.so $@
 
+$(SPA_DIR)/node_modules/.package-lock.json: $(SPA_DIR)/package-lock.json
+	@echo "==> npm ci in $(SPA_DIR) (TypeScript and Vite, as package-lock.json pins them)"
+	npm ci --prefix $(SPA_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(SPA): $(SPA_SRCS) $(SPA_DIR)/node_modules/.package-lock.json
+	@echo "==> demo SPA: tsc --noEmit, vite build into $(BUILD)/spa/"
+	cd $(SPA_DIR) && node_modules/.bin/tsc --noEmit && node_modules/.bin/vite build --logLevel warn --outDir $(CURDIR)/$(BUILD)/spa
+
 $(BUILD)/spa-auth-mint: $(BUILD)/tools/spa-auth-mint.o $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ -lcrypto
 
@@ -113,10 +130,10 @@ ifeq ($(SANITIZE),1)
 	@echo "==> sanitized build in $(BUILD)/ (ASan + UBSan; reports go to $(SAN_REPORTS)/)"
 	@rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
 	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests
-	@$(MAKE) --no-print-directory unit nginx-t; rc=$$?; scripts/sanitizer-reports.sh $(SAN_REPORTS) && exit $$rc
+	@$(MAKE) --no-print-directory unit nginx-t e2e; rc=$$?; scripts/sanitizer-reports.sh $(SAN_REPORTS) && exit $$rc
 else
 	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests $(FUZZ_BINS)
-	@$(MAKE) --no-print-directory unit nginx-t fuzz-check
+	@$(MAKE) --no-print-directory unit nginx-t e2e fuzz-check
 endif
 	@echo "==> all suites passed"
 
@@ -127,6 +144,12 @@ unit: $(BUILD)/unit-tests
 nginx-t: all
 	@echo "==> nginx tests (prove, tests/nginx-t/)"
 	@SPA_BUILD=$(CURDIR)/$(BUILD) prove -j2 -I tests/nginx-t/lib tests/nginx-t/
+
+# The browser journey through the demo SPA (tests/e2e/journey.t): Debian's
+# chromium driven by playwright-core; screenshots in $(BUILD)/e2e/.
+e2e: all
+	@echo "==> browser tests (chromium, playwright-core; tests/e2e/, screenshots in $(BUILD)/e2e/)"
+	@SPA_BUILD=$(CURDIR)/$(BUILD) prove -I tests/nginx-t/lib tests/e2e/
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -30,7 +30,7 @@ sed -e "s|/usr/lib/nginx/modules/ngx_http_spa_auth_module.so|$build/ngx_http_spa
     -e "s|/var/lib/spa-authd|$state/authd|g" \
     -e "s|/run/spa-authd/authd.sock|$state/run/authd.sock|" \
     -e "s|/etc/spa-auth/tls/|$state/tls/|g" \
-    -e "s|/var/www/spa|$top/demo/spa|" \
+    -e "s|/var/www/spa|$build/spa|" \
     -e "s|listen 8443 ssl http2;|listen 127.0.0.1:$port ssl http2;|" \
     -e "s|server 127.0.0.1:9101;|server 127.0.0.1:$demo_port;|" \
     -e "s|server 127.0.0.1:9103;|server 127.0.0.1:$ws_port;|" \

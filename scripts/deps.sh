@@ -39,11 +39,15 @@ else
   fi
 fi
 
-# The npm packages of tests/peers, exactly as package-lock.json pins them.
-peers="$(dirname "$0")/../tests/peers"
-if [ ! -f "$peers/node_modules/.package-lock.json" ] || [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; then
-  echo "    installing test peers from the npm registry (tests/peers/package-lock.json)"
-  npm ci --prefix "$peers" --no-audit --no-fund --loglevel=error
-else
-  echo "    test peers present (tests/peers/node_modules)"
-fi
+# The npm packages of tests/peers (protocol peers, playwright-core for the
+# browser tests) and of demo/spa (TypeScript, Vite), exactly as their
+# package-lock.json files pin them.
+top="$(dirname "$0")/.."
+for dir in tests/peers demo/spa; do
+  if [ ! -f "$top/$dir/node_modules/.package-lock.json" ] || [ "$top/$dir/package-lock.json" -nt "$top/$dir/node_modules/.package-lock.json" ]; then
+    echo "    installing $dir's packages from the npm registry ($dir/package-lock.json)"
+    npm ci --prefix "$top/$dir" --no-audit --no-fund --loglevel=error
+  else
+    echo "    npm packages present ($dir/node_modules)"
+  fi
+done
