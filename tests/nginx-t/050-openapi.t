@@ -1,0 +1,198 @@
+# docs/openapi.yaml against the code: (a) every route of authd/routes.cc's
+# kRoutes table is documented with its method and path (a regex group is a
+# {param}, whose schema pattern is the group), and nothing documented is
+# missing from the table; (b) every documented operation, called bare
+# (no token, no cookie, no Origin, no body) on a running spa-authd's socket,
+# is answered by a route (not the "no such endpoint" 404) with a status the
+# document lists for it, and an error code that response lists; (c) every
+# error code the document names is one of authd/errors.cc (those of the
+# HTTP edge, authd/http_edge.cc and http_server.cc, only in the ErrorCode
+# list), and that list has every code of errors.cc; the rate-limit zones
+# named exist in conf/nginx.conf.
+#
+# SPA_OPENAPI=FILE checks another file (to see this test fail on a
+# document with a route removed or added).
+use strict;
+use warnings;
+use lib 'tests/nginx-t/lib';
+use SpaAuth::Test;
+use IO::Socket::UNIX;
+use JSON::PP;
+use Test::More;
+use YAML::XS ();
+
+my $doc_file = $ENV{SPA_OPENAPI} // 'docs/openapi.yaml';
+my $doc = YAML::XS::LoadFile($doc_file);
+is($doc->{openapi}, '3.1.0', "$doc_file: OpenAPI 3.1.0");
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or die "$file: $!";
+    local $/;
+    return <$fh>;
+}
+
+# A local $ref ("#/components/...") resolved, repeatedly.
+sub resolve {
+    my ($node) = @_;
+    for (1 .. 10) {
+        last unless ref $node eq 'HASH' && defined $node->{'$ref'};
+        my $ref = $node->{'$ref'};
+        $ref =~ m{^#/(.+)$} or die "not a local \$ref: $ref";
+        $node = $doc;
+        for my $part (split m{/}, $1) {
+            $part =~ s/~1/\//g;
+            $part =~ s/~0/~/g;
+            $node = $node->{$part} // die "\$ref $ref: no $part";
+        }
+    }
+    return $node;
+}
+
+my %METHODS = map { $_ => 1 } qw(get post put patch delete head options trace);
+
+# --- the operations of the document: "METHOD template" => {path, op}
+my %documented;
+for my $path (sort keys %{ $doc->{paths} }) {
+    for my $method (sort keys %{ $doc->{paths}{$path} }) {
+        next unless $METHODS{$method};
+        (my $template = $path) =~ s/\{\w+\}/{}/g;
+        $documented{ uc($method) . " $template" } = { path => $path, method => $method, op => $doc->{paths}{$path}{$method} };
+    }
+}
+
+# --- (a) the table of authd/routes.cc
+my $routes_cc = slurp('authd/routes.cc');
+my ($table) = $routes_cc =~ /const Route kRoutes\[\] = \{(.*?)\n\};/s or die 'no kRoutes table in authd/routes.cc';
+my %routed;
+while ($table =~ /\{&http::Server::(\w+),\s*(?:R"\((.*?)\)"|"([^"]*)"),\s*[\w:]+\}/g) {
+    my ($method, $pattern) = (uc $1, $2 // $3);
+    my @groups;
+    (my $template = $pattern) =~ s/\(([^()]*)\)/push @groups, $1; '{}'/ge;
+    $routed{"$method $template"} = \@groups;
+}
+my $rows = () = $table =~ /\{&http::Server::/g;
+is(scalar(keys %routed), $rows, "every row of kRoutes read ($rows)");
+cmp_ok($rows, '>=', 30, 'the table is not empty');
+
+for my $route (sort keys %routed) {
+    my $d = $documented{$route};
+    ok($d, "route $route is documented") or next;
+    # The parameters in the path, in order, with the group as their pattern.
+    my @names = $d->{path} =~ /\{(\w+)\}/g;
+    my %params = map { my $p = resolve($_); ($p->{in} eq 'path' ? ($p->{name} => $p) : ()) }
+                 @{ $d->{op}{parameters} // [] }, @{ $doc->{paths}{ $d->{path} }{parameters} // [] };
+    for my $i (0 .. $#names) {
+        my $p = $params{ $names[$i] };
+        ok($p && $p->{required}, "$route: path parameter {$names[$i]} is declared, required") or next;
+        is($p->{schema}{pattern}, "^$routed{$route}[$i]\$", "$route: {$names[$i]} has the route's pattern");
+    }
+}
+for my $op (sort keys %documented) {
+    ok($routed{$op}, "documented $op is a route of authd/routes.cc");
+}
+
+# --- (c) error codes
+my $errors_cc = slurp('authd/errors.cc');
+my %errc = map { $_ => 1 } $errors_cc =~ /return \{\d{3}, "([a-z_]+)"\}/g;
+cmp_ok(scalar(keys %errc), '>=', 30, 'authd/errors.cc read');
+my %edge = map { $_ => 1 } (slurp('authd/http_edge.cc') . slurp('authd/http_server.cc')) =~ /\b\d{3}, "([a-z_]+)"/g;
+$edge{$_} = 1 for slurp('authd/server.cc') =~ /send_error\(req, res, res\.status, "([a-z_]+)"/g;
+cmp_ok(scalar(keys %edge), '>=', 10, 'the HTTP edge codes read');
+
+my %named;  # code => where
+sub walk {
+    my ($node, $where) = @_;
+    if (ref $node eq 'HASH') {
+        for my $k (sort keys %$node) {
+            if ($k =~ /^x-.*error-codes$/) {
+                ok(ref $node->{$k} eq 'ARRAY' && @{ $node->{$k} }, "$where: $k is a list") or next;
+                push @{ $named{$_} }, $where for @{ $node->{$k} };
+            } else {
+                walk($node->{$k}, "$where/$k");
+            }
+        }
+    } elsif (ref $node eq 'ARRAY') {
+        walk($node->[$_], "$where/$_") for 0 .. $#$node;
+    }
+}
+walk($doc, '#');
+cmp_ok(scalar(keys %named), '>=', 30, 'the document names error codes');
+for my $code (sort keys %named) {
+    ok($errc{$code}, "error code $code (at $named{$code}[0]) is in authd/errors.cc");
+}
+my @enum = @{ $doc->{components}{schemas}{ErrorCode}{enum} // [] };
+my %enum = map { $_ => 1 } @enum;
+for my $code (sort keys %errc) {
+    ok($enum{$code}, "ErrorCode lists $code of authd/errors.cc");
+}
+for my $code (@enum) {
+    ok($errc{$code} || $edge{$code}, "ErrorCode's $code is in authd/errors.cc or the HTTP edge");
+}
+
+# Rate-limit zones: the ones conf/nginx.conf defines; every operation
+# nginx proxies names its zones, the internal ones none.
+my %zones = map { $_ => 1 } slurp('conf/nginx.conf') =~ /spa_auth_limit_zone \S+ zone=(\w+):/g;
+for my $op (sort keys %documented) {
+    my $o = $documented{$op}{op};
+    ok(defined $o->{summary} && length $o->{summary}, "$op has a summary");
+    ok(ref $o->{security} eq 'ARRAY', "$op says its security");
+    if ($o->{'x-internal'}) {
+        ok(!$o->{'x-rate-limit-zones'}, "$op is internal: not proxied, no zone");
+        next;
+    }
+    my $z = $o->{'x-rate-limit-zones'};
+    ok(ref $z eq 'ARRAY' && @$z, "$op names its rate-limit zones") or next;
+    ok($zones{$_}, "$op: zone $_ is defined in conf/nginx.conf") for @$z;
+}
+
+# --- (b) every operation, called bare on spa-authd's socket
+SpaAuth::Test::prepare_prefix();
+my $dir = SpaAuth::Test::prefix();
+write_file("$dir/dev-secret", "dev secret\n");
+my $closed = SpaAuth::Test::free_port();  # nothing listens: discovery fails at once
+start_authd(mode => 'both', extra => <<"TOML");
+[oauth.dev]
+client_id = "spa"
+client_secret_file = "$dir/dev-secret"
+redirect_uri = "https://app.example.com/api/v1/oauth/dev/callback"
+discovery = "http://127.0.0.1:$closed/.well-known/openid-configuration"
+TOML
+
+sub call {
+    my ($method, $path) = @_;
+    my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => "$dir/authd.sock") or die "connect: $!";
+    my $raw = "$method $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
+    $raw .= "Content-Length: 0\r\n" unless $method eq 'GET';
+    print $s "$raw\r\n";
+    local $/;
+    my $resp = <$s> // '';
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.1 (\d{3})};
+    return { status => $status // 0, body => $body // '', json => eval { decode_json($body // '') } // {} };
+}
+
+for my $op (sort keys %documented) {
+    my $d = $documented{$op};
+    (my $path = $d->{path}) =~ s{\{(\w+)\}}{
+        my $name = $1;
+        my ($p) = grep { $_->{name} eq $name } map { resolve($_) } @{ $d->{op}{parameters} // [] };
+        $p && defined $p->{example} ? $p->{example} : die "$op: no example for {$name}";
+    }ge;
+    my $r = call(uc $d->{method}, $path);
+    my $route_not_found = $r->{status} == 404 && ($r->{json}{error}{message} // '') eq 'no such endpoint';
+    ok(!$route_not_found && $r->{status}, "$op: answered by a route ($r->{status})") or next;
+    my $response = $d->{op}{responses}{ $r->{status} };
+    ok($response, "$op: $r->{status} is a documented status (" . join(' ', sort keys %{ $d->{op}{responses} }) . ')') or next;
+    $response = resolve($response);
+    if ($r->{status} >= 400) {
+        my $code = $r->{json}{error}{code} // '';
+        ok((grep { $_ eq $code } @{ $response->{'x-error-codes'} // [] }),
+           "$op: $r->{status} $code is a code that response lists");
+    } elsif ($r->{json}{meta}) {
+        is($r->{json}{success}, JSON::PP::true, "$op: a success envelope");
+    }
+}
+
+done_testing();
