@@ -153,6 +153,11 @@ for my $op (sort keys %documented) {
     my $o = $documented{$op}{op};
     ok(defined $o->{summary} && length $o->{summary}, "$op has a summary");
     ok(ref $o->{security} eq 'ARRAY', "$op says its security");
+    if ($o->{'x-recent-authentication'}) {
+        my $r401 = resolve($o->{responses}{401} // {});
+        ok((grep { $_ eq 'reauthentication_required' } @{ $r401->{'x-error-codes'} // [] }),
+           "$op needs a recent authentication: its 401 lists reauthentication_required");
+    }
     if ($o->{'x-internal'}) {
         ok(!$o->{'x-rate-limit-zones'}, "$op is internal: not proxied, no zone");
         next;
