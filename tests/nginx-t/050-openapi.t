@@ -7,8 +7,9 @@
 # document lists for it, and an error code that response lists; (c) every
 # error code the document names is one of authd/errors.cc (those of the
 # HTTP edge, authd/http_edge.cc and http_server.cc, only in the ErrorCode
-# list), and that list has every code of errors.cc; the rate-limit zones
-# named exist in conf/nginx.conf.
+# list), and that list has every code of errors.cc; and against the shipped
+# conf/nginx.conf: every operation but the internal ones is proxied to
+# spa-authd, and its x-rate-limit-zones are the zones that count it.
 #
 # SPA_OPENAPI=FILE checks another file (to see this test fail on a
 # document with a route removed or added).
@@ -167,6 +168,75 @@ for my $op (sort keys %documented) {
     ok($zones{$_}, "$op: zone $_ is defined in conf/nginx.conf") for @$z;
 }
 
+# --- the shipped conf/nginx.conf: which location nginx picks for each
+# operation's path (exact, then the longest prefix unless it is ^~, then
+# the regexes in order), whether it proxies to spa-authd, and which of its
+# zones count the request (a zone keyed by a map counts only when the map
+# gives the path a non-empty key): exactly the x-rate-limit-zones.
+my $nginx_conf = slurp('conf/nginx.conf');
+my %zone_key = $nginx_conf =~ /spa_auth_limit_zone (\S+) zone=(\w+):/g;
+%zone_key = reverse %zone_key;
+my %maps;  # variable => [[kind, pattern, value], ...]
+while ($nginx_conf =~ /\bmap \$uri \$(\w+) \{(.*?)\}/gs) {
+    my ($var, $body) = ($1, $2);
+    for (split /\n/, $body) {
+        my ($k, $v) = /^\s*(\S+)\s+(\S+);/ or next;
+        $v = '' if $v eq '""';
+        push @{ $maps{$var} }, $k eq 'default' ? ['default', '', $v] : $k =~ /^~(.*)$/ ? ['regex', $1, $v] : ['exact', $k, $v];
+    }
+}
+sub map_value {
+    my ($var, $uri) = @_;
+    my @e = @{ $maps{$var} // die "no map \$$var" };
+    for (grep { $_->[0] eq 'exact' } @e) { return $_->[2] if $_->[1] eq $uri }
+    for (grep { $_->[0] eq 'regex' } @e) { return $_->[2] if $uri =~ /$_->[1]/ }
+    for (grep { $_->[0] eq 'default' } @e) { return $_->[2] }
+    return '';
+}
+my @locations;  # {kind => '='|'^~'|''|'~', match, body}
+{
+    my ($server) = $nginx_conf =~ /\n    server \{\n(.*)\n    \}\n\}/s or die 'no server block';
+    while ($server =~ /^        location (?:(=|\^~|~)\s+)?(\S+) \{\n(.*?)^        \}$/gms) {
+        push @locations, { kind => $1 // '', match => $2, body => $3 };
+    }
+}
+cmp_ok(scalar(@locations), '>=', 10, 'conf/nginx.conf: locations read');
+sub location_for {
+    my ($uri) = @_;
+    for (grep { $_->{kind} eq '=' } @locations) { return $_ if $_->{match} eq $uri }
+    my ($prefix) = sort { length $b->{match} <=> length $a->{match} }
+                   grep { ($_->{kind} eq '' || $_->{kind} eq '^~') && index($uri, $_->{match}) == 0 } @locations;
+    return $prefix if $prefix && $prefix->{kind} eq '^~';
+    for (grep { $_->{kind} eq '~' } @locations) { return $_ if $uri =~ /$_->{match}/ }
+    return $prefix;
+}
+sub example_path {
+    my ($d) = @_;
+    (my $path = $d->{path}) =~ s{\{(\w+)\}}{
+        my $name = $1;
+        my ($p) = grep { $_->{name} eq $name } map { resolve($_) } @{ $d->{op}{parameters} // [] };
+        $p && defined $p->{example} ? $p->{example} : die "$d->{path}: no example for {$name}";
+    }ge;
+    return $path;
+}
+for my $op (sort keys %documented) {
+    my $d = $documented{$op};
+    my $uri = example_path($d);
+    my $loc = location_for($uri);
+    my $proxied = $loc && $loc->{body} =~ /^\s*proxy_pass http:\/\/spa_authd;/m;
+    if ($d->{op}{'x-internal'}) {
+        ok(!$proxied, "$op is internal: conf/nginx.conf does not proxy $uri to spa-authd");
+        next;
+    }
+    ok($proxied, "$op: conf/nginx.conf proxies $uri to spa-authd") or next;
+    my @counting = grep {
+        my $key = $zone_key{$_} // '';
+        $key =~ /^\$(\w+)$/ && $maps{$1} ? map_value($1, $uri) ne '' : 1;
+    } $loc->{body} =~ /^\s*spa_auth_limit zone=(\w+)/mg;
+    is(join(' ', sort @counting), join(' ', sort @{ $d->{op}{'x-rate-limit-zones'} // [] }),
+       "$op: x-rate-limit-zones are the zones nginx counts it in");
+}
+
 # --- (b) every operation, called bare on spa-authd's socket
 SpaAuth::Test::prepare_prefix();
 my $dir = SpaAuth::Test::prefix();
@@ -196,12 +266,7 @@ sub call {
 
 for my $op (sort keys %documented) {
     my $d = $documented{$op};
-    (my $path = $d->{path}) =~ s{\{(\w+)\}}{
-        my $name = $1;
-        my ($p) = grep { $_->{name} eq $name } map { resolve($_) } @{ $d->{op}{parameters} // [] };
-        $p && defined $p->{example} ? $p->{example} : die "$op: no example for {$name}";
-    }ge;
-    my $r = call(uc $d->{method}, $path);
+    my $r = call(uc $d->{method}, example_path($d));
     my $route_not_found = $r->{status} == 404 && ($r->{json}{error}{message} // '') eq 'no such endpoint';
     ok(!$route_not_found && $r->{status}, "$op: answered by a route ($r->{status})") or next;
     my $response = $d->{op}{responses}{ $r->{status} };
