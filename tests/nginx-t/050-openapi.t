@@ -168,6 +168,14 @@ for my $op (sort keys %documented) {
     ok($zones{$_}, "$op: zone $_ is defined in conf/nginx.conf") for @$z;
 }
 
+# The cookies of the security schemes are spa-authd's (authd/routes_api.h).
+my $routes_api_h = slurp('authd/routes_api.h');
+for ([accessCookie => 'kAccessCookie'], [refreshCookie => 'kRefreshCookie'], [oauthBinding => 'kOAuthCookie']) {
+    my ($scheme, $constant) = @$_;
+    my ($name) = $routes_api_h =~ /\b\Q$constant\E = "([^"]+)"/ or die "no $constant";
+    is($doc->{components}{securitySchemes}{$scheme}{name}, $name, "security scheme $scheme is the cookie $name");
+}
+
 # --- the shipped conf/nginx.conf: which location nginx picks for each
 # operation's path (exact, then the longest prefix unless it is ^~, then
 # the regexes in order), whether it proxies to spa-authd, and which of its
