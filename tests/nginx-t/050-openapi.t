@@ -10,6 +10,8 @@
 # list), and that list has every code of errors.cc; and against the shipped
 # conf/nginx.conf: every operation but the internal ones is proxied to
 # spa-authd, and its x-rate-limit-zones are the zones that count it.
+# Also: the security schemes name spa-authd's cookies, and an operation
+# marked x-recent-authentication lists reauthentication_required.
 #
 # SPA_OPENAPI=FILE checks another file (to see this test fail on a
 # document with a route removed or added).
