@@ -51,8 +51,12 @@ AUTHD := $(BUILD)/spa-authd
 # registry, pinned by demo/spa/package-lock.json.
 SPA_DIR := demo/spa
 SPA := $(BUILD)/spa/index.html
-SPA_SRCS := $(shell find $(SPA_DIR)/src $(SPA_DIR)/public -type f 2>/dev/null) \
-            $(addprefix $(SPA_DIR)/,index.html vite.config.js tsconfig.json package-lock.json)
+SPA_SRCS := $(shell find $(SPA_DIR)/src $(SPA_DIR)/public $(SPA_DIR)/api-docs -type f 2>/dev/null) \
+            $(addprefix $(SPA_DIR)/,index.html vite.config.js tsconfig.json package-lock.json) docs/openapi.yaml
+# /api/docs/: docs/openapi.yaml rendered by swagger-ui-dist (npm), copied
+# next to the app after Vite's build (which empties the directory).
+API_DOCS_FILES := $(SPA_DIR)/api-docs/index.html $(SPA_DIR)/api-docs/init.js docs/openapi.yaml \
+                  $(addprefix $(SPA_DIR)/node_modules/swagger-ui-dist/,swagger-ui-bundle.js swagger-ui.css)
 
 .PHONY: all deps test unit nginx-t e2e run stop bench clean install
 
@@ -107,6 +111,7 @@ $(SPA_DIR)/node_modules/.package-lock.json: $(SPA_DIR)/package-lock.json
 $(SPA): $(SPA_SRCS) $(SPA_DIR)/node_modules/.package-lock.json
 	@echo "==> demo SPA: tsc --noEmit, vite build into $(BUILD)/spa/"
 	cd $(SPA_DIR) && node_modules/.bin/tsc --noEmit && node_modules/.bin/vite build --logLevel warn --outDir $(CURDIR)/$(BUILD)/spa
+	mkdir -p $(BUILD)/spa/api/docs && cp $(API_DOCS_FILES) $(BUILD)/spa/api/docs/
 
 $(BUILD)/spa-auth-mint: $(BUILD)/tools/spa-auth-mint.o $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ -lcrypto

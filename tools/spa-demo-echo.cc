@@ -1,14 +1,27 @@
-// spa-demo-echo: the demo microservice for `make run`. Answers every GET (and POST)
-// with the JSON envelope and the X-User-* headers nginx sent it, so you can
-// see what a real service behind spa-auth receives.
+// spa-demo-echo: the demo microservice for `make run` and the demo SPA.
+// It trusts the gateway (docs/services.md): nginx checked the token and
+// sent who the caller is as X-User-* headers, and this service listens on
+// loopback only, so nothing else can send them.
+//
+//   /api/v1/demo/notes      GET: the caller's notes; POST {"text"}: add one
+//   /api/v1/demo/notes/ID   DELETE: remove one of the caller's notes
+//   anything else           GET/POST: echoes the X-User-* headers it got
+//
+// Notes live in memory, keyed by X-User-Id, and are bounded: 20 per user,
+// 500 bytes each, 10,000 users (the oldest user's notes go first).
 //
 //   spa-demo-echo [--listen 127.0.0.1] [--port 9101]
 #include <httplib.h>
 
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <deque>
+#include <list>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +73,138 @@ void echo(const httplib::Request& req, httplib::Response& res) {
   res.set_content(body.dump(2) + "\n", "application/json");
 }
 
+nlohmann::json meta(const httplib::Request& req) {
+  return {{"timestamp", utc_now()}, {"version", "v1"}, {"requestId", req.get_header_value("X-Request-Id")}};
+}
+
+void answer(const httplib::Request& req, httplib::Response& res, int status, nlohmann::json data) {
+  res.status = status;
+  res.set_content(nlohmann::json{{"success", true}, {"data", std::move(data)}, {"meta", meta(req)}}.dump() + "\n",
+                  "application/json");
+}
+
+void refuse(const httplib::Request& req, httplib::Response& res, int status, const char* code, const char* message) {
+  res.status = status;
+  res.set_content(nlohmann::json{{"success", false}, {"error", {{"code", code}, {"message", message}}}, {"meta", meta(req)}}
+                      .dump() + "\n",
+                  "application/json");
+}
+
+struct Note {
+  uint64_t id;
+  std::string text;
+  int64_t created_at;
+};
+
+// Every user's notes, the least recently written user first in `order`.
+class Notes {
+ public:
+  static constexpr size_t kPerUser = 20, kMaxText = 500, kMaxUsers = 10000;
+
+  nlohmann::json list(const std::string& user) {
+    std::lock_guard lock(mu_);
+    nlohmann::json out = nlohmann::json::array();
+    auto it = by_user_.find(user);
+    if (it != by_user_.end())
+      for (const Note& n : it->second.notes)
+        out.push_back({{"id", std::to_string(n.id)}, {"text", n.text}, {"created_at", n.created_at}});
+    return out;
+  }
+
+  // false: the user has kPerUser notes already.
+  bool add(const std::string& user, std::string text, nlohmann::json& note) {
+    std::lock_guard lock(mu_);
+    auto it = by_user_.find(user);
+    if (it == by_user_.end()) {
+      if (by_user_.size() >= kMaxUsers) {
+        by_user_.erase(order_.front());
+        order_.pop_front();
+      }
+      order_.push_back(user);
+      it = by_user_.emplace(user, Entry{{}, std::prev(order_.end())}).first;
+    } else {
+      order_.splice(order_.end(), order_, it->second.place);
+    }
+    if (it->second.notes.size() >= kPerUser) return false;
+    Note n{++next_id_, std::move(text), static_cast<int64_t>(std::time(nullptr))};
+    note = {{"id", std::to_string(n.id)}, {"text", n.text}, {"created_at", n.created_at}};
+    it->second.notes.push_back(std::move(n));
+    return true;
+  }
+
+  bool remove(const std::string& user, const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = by_user_.find(user);
+    if (it == by_user_.end()) return false;
+    auto& notes = it->second.notes;
+    for (auto n = notes.begin(); n != notes.end(); ++n)
+      if (std::to_string(n->id) == id) {
+        notes.erase(n);
+        return true;
+      }
+    return false;
+  }
+
+ private:
+  struct Entry {
+    std::deque<Note> notes;
+    std::list<std::string>::iterator place;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> by_user_;
+  std::list<std::string> order_;
+  uint64_t next_id_ = 0;
+};
+
+Notes g_notes;
+
+// The caller nginx vouches for. No X-User-Id: the request did not pass
+// spa_auth (a location without it, or someone reaching the port directly).
+const std::string* caller(const httplib::Request& req, httplib::Response& res) {
+  auto it = req.headers.find("X-User-Id");
+  if (it == req.headers.end() || it->second.empty()) {
+    refuse(req, res, 401, "missing_token", "no verified caller (this service is reached through nginx only)");
+    return nullptr;
+  }
+  return &it->second;
+}
+
+bool valid_utf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+void notes_get(const httplib::Request& req, httplib::Response& res) {
+  if (const std::string* user = caller(req, res)) answer(req, res, 200, {{"notes", g_notes.list(*user)}});
+}
+
+void notes_post(const httplib::Request& req, httplib::Response& res) {
+  const std::string* user = caller(req, res);
+  if (!user) return;
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("text") || !body["text"].is_string())
+    return refuse(req, res, 400, "invalid_request", "the body must be {\"text\": \"...\"}");
+  std::string text = body["text"].get<std::string>();
+  if (text.empty() || text.size() > Notes::kMaxText || !valid_utf8(text))
+    return refuse(req, res, 400, "validation_failed", "a note is 1 to 500 bytes of text");
+  nlohmann::json note;
+  if (!g_notes.add(*user, std::move(text), note))
+    return refuse(req, res, 409, "too_many_notes", "20 notes at most: delete one first");
+  answer(req, res, 201, {{"note", note}});
+}
+
+void notes_delete(const httplib::Request& req, httplib::Response& res) {
+  const std::string* user = caller(req, res);
+  if (!user) return;
+  // Another user's note is "not found" too: ids tell nothing about others.
+  if (!g_notes.remove(*user, req.matches[1])) return refuse(req, res, 404, "not_found", "no such note");
+  answer(req, res, 200, {{"deleted", std::string(req.matches[1])}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,6 +223,10 @@ int main(int argc, char** argv) {
   g_server = &server;
   std::signal(SIGTERM, [](int) { if (g_server) g_server->stop(); });
   std::signal(SIGINT, [](int) { if (g_server) g_server->stop(); });
+  server.set_payload_max_length(16 * 1024);
+  server.Get("/api/v1/demo/notes", notes_get);
+  server.Post("/api/v1/demo/notes", notes_post);
+  server.Delete(R"(/api/v1/demo/notes/([0-9]{1,20}))", notes_delete);
   server.Get(".*", echo);
   server.Post(".*", echo);  // unsafe requests too, for the CSRF check in front of it
   std::printf("spa-demo-echo listening on %s:%d\n", host.c_str(), port);

@@ -162,6 +162,14 @@ await step('the app is served with its security headers; page routes are the app
   check(api.status() === 404 && (await api.json()).error.code === 'not_found', '/api/... is a JSON 404, not the app');
 });
 
+await step('the API reference renders at /api/docs/ under the CSP', async () => {
+  await page.goto(`${base}/login`);
+  await page.getByRole('link', { name: 'API reference' }).click();
+  await page.waitForURL(`${base}/api/docs/`);
+  await page.getByRole('heading', { name: /spa-authd HTTP API/ }).waitFor();
+  await page.getByText('/api/v1/auth/login', { exact: true }).first().waitFor();
+});
+
 await step('sign up', async () => {
   await page.goto(`${base}/signup`);
   await page.getByLabel('E-mail', { exact: true }).fill(user.email);
@@ -252,6 +260,20 @@ await step('call the demo service: it answers for the X-User-* headers and never
   await answer.filter({ hasText: '/api/v1/demo/sensitive/report' }).waitFor();
 });
 
+await step('the demo service keeps notes for the X-User-Id it is given', async () => {
+  const notes = page.getByRole('list', { name: 'Your notes' });
+  await notes.getByText('No notes yet.').waitFor();
+  await page.getByLabel('Note', { exact: true }).fill('<b>bold</b> & "quoted"');
+  await button(page, 'Add note').click();
+  await notes.getByText('<b>bold</b> & "quoted"').waitFor();  // text, never markup
+  check(await notes.locator('b').count() === 0, 'the note is not HTML');
+  await page.getByLabel('Note', { exact: true }).fill('second note');
+  await button(page, 'Add note').click();
+  await notes.getByText('second note').waitFor();
+  await page.getByRole('button', { name: 'Delete note second note' }).click();
+  await notes.getByText('second note').waitFor({ state: 'detached' });
+});
+
 const wsLog = page.getByRole('log', { name: 'WebSocket messages' });
 await step('WebSocket round trip', async () => {
   await button(page, 'Connect').click();
@@ -321,6 +343,8 @@ await step('OAuth login through the local OpenID provider makes a new account', 
   await p.waitForURL(`${base}/account`);
   await p.getByText(`oauth${rand}@example.com`).waitFor();
   await p.getByText('dev: linked').waitFor();
+  await p.getByRole('link', { name: 'Services' }).click();
+  await p.getByRole('list', { name: 'Your notes' }).getByText('No notes yet.').waitFor();  // not the other user's
   await c.close();
   shot = page;
 });
@@ -347,8 +371,9 @@ await step('revoke the other session from the account page; it is refused there'
   }
   check(await sessions.count() === 1, 'only this session is left');
   shot = other;
+  // The services page calls the notes service at once: refused, the
+  // refresh is refused too, and the SPA goes to the login.
   await other.getByRole('link', { name: 'Services' }).click();
-  await button(other, 'Call the demo service').click();
   await other.waitForURL(`${base}/login?next=%2Fdemo`);
   await other.context().close();
   shot = page;

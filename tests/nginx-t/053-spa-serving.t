@@ -71,6 +71,27 @@ my $providers = $s->api(GET => '/api/v1/oauth/providers');
 is($providers->{status}, 200, '/api/v1/oauth/providers is public');
 is_deeply($providers->{json}{data}{providers}, [], 'no provider configured: an empty list');
 
+# /api/docs/: docs/openapi.yaml as the file itself and rendered by
+# swagger-ui-dist, under the same CSP but for data: images.
+my $docs = $s->browse(GET => "$base/api/docs");
+is($docs->{status}, 301, '/api/docs redirects');
+is($docs->{headers}{location}[0], "$base/api/docs/", '... to /api/docs/');
+$docs = $s->browse(GET => "$base/api/docs/");
+is($docs->{status}, 200, '/api/docs/ is the reference page');
+like($docs->{body}, qr{<script src="swagger-ui-bundle\.js"></script>}, 'swagger-ui from this origin, no CDN');
+unlike($docs->{body}, qr/<script>|<style>| style=| on[a-z]+=|https?:/i, 'no inline script or style, no other origin');
+my $dcsp = $docs->{headers}{'content-security-policy'}[0] // '';
+is($dcsp =~ s/img-src 'self' data:;/img-src 'self';/r, $s->browse(GET => "$base/")->{headers}{'content-security-policy'}[0],
+   "the app's CSP, but for img-src data:");
+like($docs->{headers}{'strict-transport-security'}[0] // '', qr/^max-age=/, '/api/docs/: HSTS (add_header said again)');
+is($docs->{headers}{'x-content-type-options'}[0], 'nosniff', '/api/docs/: nosniff');
+my $yaml = $s->browse(GET => "$base/api/docs/openapi.yaml");
+my $file = do { local $/; open my $fh, '<', 'docs/openapi.yaml' or die; <$fh> };
+is($yaml->{body}, $file, '/api/docs/openapi.yaml is docs/openapi.yaml');
+is($yaml->{headers}{'content-type'}[0], 'application/yaml', '... as application/yaml');
+is($s->browse(POST => "$base/api/docs/", data => 'x')->{status}, 405, 'POST /api/docs/: 405');
+is($s->browse(GET => "$base/api/docs/nope.js")->{status}, 404, 'a missing file under /api/docs/: 404');
+
 # TLS: 1.2 and 1.3 only.
 my $port = $s->{port};
 for my $v (['-tls1_2', 1], ['-tls1_3', 1], ['-tls1_1', 0], ['-tls1', 0]) {

@@ -3,7 +3,7 @@
 // the access cookie on its upgrade; nginx closes it with 4401 when the
 // token expires or the session is revoked, and this panel then refreshes
 // (single-flight across tabs) and reconnects.
-import { get, renewSession } from '../api';
+import { call, get, post, renewSession } from '../api';
 import { field, form, h, say, section } from '../dom';
 
 function rest(): HTMLElement {
@@ -24,6 +24,29 @@ function rest(): HTMLElement {
     h('button', { type: 'button', onclick: callService('/api/v1/demo/hello') }, 'Call the demo service'),
     h('button', { type: 'button', onclick: callService('/api/v1/demo/sensitive/report') }, 'Call the sensitive endpoint'),
     status, out);
+}
+
+interface Note { id: string; text: string; created_at: number }
+
+// Data a service keeps per user, keyed by the X-User-Id nginx sent it.
+function notes(): HTMLElement {
+  const list = h('ul', { 'aria-label': 'Your notes' });
+  const status = h('p', { role: 'alert', class: 'status' });
+  const load = async () => {
+    const { notes: rows } = await get<{ notes: Note[] }>('/api/v1/demo/notes');
+    list.replaceChildren(...rows.map((n) => h('li', {}, n.text, ' ',
+      h('button', { type: 'button', 'aria-label': `Delete note ${n.text}`, onclick: async () => {
+        try { await call('DELETE', `/api/v1/demo/notes/${n.id}`); await load(); } catch (err) { say(status, err); }
+      } }, 'Delete'))));
+    if (!rows.length) list.append(h('li', {}, 'No notes yet.'));
+  };
+  load().catch((err) => say(status, err));
+  return section('Your notes (kept by the demo service for your X-User-Id)', list,
+    form('Add a note', [field('Note', { name: 'text', maxlength: '500', autocomplete: 'off' })], 'Add note', async (v, f) => {
+      await post('/api/v1/demo/notes', { text: v.text });
+      f.reset();
+      await load();
+    }), status);
 }
 
 function websocket(): HTMLElement {
@@ -81,5 +104,5 @@ function websocket(): HTMLElement {
 }
 
 export function demo(main: HTMLElement): void {
-  main.append(rest(), websocket());
+  main.append(rest(), notes(), websocket());
 }
