@@ -112,6 +112,22 @@ async function mailedLink(address, path) {
   throw new Error(`no ${path} link mailed to ${address}`);
 }
 
+// The newest 6-digit code mailed to ADDRESS (second factor by e-mail).
+const usedCodes = new Set();
+async function mailedCode(address) {
+  for (let i = 0; i < 250; i++) {
+    const files = readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort().reverse();
+    for (const f of files) {
+      const text = readFileSync(`${mailDir}/${f}`, 'utf8');
+      if (!text.toLowerCase().includes(`rcpt to:<${address.toLowerCase()}>`)) continue;
+      const m = /Your code is (\d{6})\./.exec(text);
+      if (m && !usedCodes.has(f)) { usedCodes.add(f); return m[1]; }
+    }
+    await sleep(40);
+  }
+  throw new Error(`no code mailed to ${address}`);
+}
+
 // A TOTP code from oathtool for a time step after every step used so far:
 // spa-authd refuses a step it accepted before (no replay), and accepts the
 // current step and one either side.
@@ -326,26 +342,68 @@ await step('a step-up endpoint past its max_age asks to re-authenticate, with a 
 });
 
 // The development OpenID provider's own login form (not our page).
+// A provider that remembers the user approves at once, without its form.
 async function providerLogin(p, login) {
   await p.goto(`${base}/login`);
   await button(p, 'Log in with dev').click();
-  await p.waitForURL(/127\.0\.0\.1/);
-  await p.locator('input[name=login]').fill(login);
+  const form = p.locator('input[name=login]');
+  await form.or(p.getByRole('heading', { name: 'Two-factor authentication' }))
+    .or(p.getByRole('heading', { name: 'Your account' })).first().waitFor();
+  if (!(await form.count())) return;
+  await form.fill(login);
   await p.locator('input[name=password]').fill('x');
   await p.locator('button[type=submit]').first().click();
 }
 
-await step('OAuth login through the local OpenID provider makes a new account', async () => {
+await step('saying no at the provider lands on /login?error=access_denied with the reason', async () => {
   const c = await newContext();
   const p = await c.newPage();
   shot = p;
-  await providerLogin(p, `oauth${rand}`);
+  await p.goto(`${base}/login`);
+  await button(p, 'Log in with dev').click();
+  await p.waitForURL(/127\.0\.0\.1/);
+  await p.getByRole('link', { name: /Cancel/ }).click();
+  await p.waitForURL(`${base}/login?error=access_denied`);
+  await alertText(p).filter({ hasText: 'You declined the sign-in' }).waitFor();
+  await c.close();
+  shot = page;
+});
+
+const oauthUser = `oauth${rand}`;
+let oauthCtx = null;
+let oauthPage = null;
+await step('OAuth login through the local OpenID provider makes a new account', async () => {
+  oauthCtx = await newContext();
+  oauthPage = await oauthCtx.newPage();
+  const p = oauthPage;
+  shot = p;
+  await providerLogin(p, oauthUser);
   await p.waitForURL(`${base}/account`);
-  await p.getByText(`oauth${rand}@example.com`).waitFor();
+  await p.getByText(`${oauthUser}@example.com`).waitFor();
   await p.getByText('dev: linked').waitFor();
   await p.getByRole('link', { name: 'Services' }).click();
   await p.getByRole('list', { name: 'Your notes' }).getByText('No notes yet.').waitFor();  // not the other user's
-  await c.close();
+});
+
+await step('that user turns on codes by e-mail; the next OAuth login asks for the mailed code', async () => {
+  const p = oauthPage;
+  shot = p;
+  await p.getByRole('link', { name: 'Security' }).click();
+  await button(p, 'Use codes sent by e-mail').click();
+  await p.getByLabel('Code from the e-mail', { exact: true }).fill(await mailedCode(`${oauthUser}@example.com`));
+  await button(p, 'Turn on').click();
+  await p.getByRole('list', { name: 'Backup codes' }).getByRole('listitem').first().waitFor();
+  await button(p, 'I saved my backup codes').click();
+  await p.getByText(/^On \(codes by e-mail\)/).waitFor();
+  await button(p, 'Log out').click();
+  await p.waitForURL(`${base}/login`);
+  await providerLogin(p, oauthUser);
+  await p.waitForURL(`${base}/login`);
+  await p.getByLabel('Code from the e-mail', { exact: true }).fill(await mailedCode(`${oauthUser}@example.com`));
+  await button(p, 'Verify').click();
+  await p.waitForURL(`${base}/account`);
+  await p.getByText(`${oauthUser}@example.com`).waitFor();
+  await oauthCtx.close();
   shot = page;
 });
 
@@ -399,8 +457,18 @@ await step('password reset by mail ends every session', async () => {
   shot = page;
   await page.goto(`${base}/account`);
   await page.waitForURL(`${base}/login?next=%2Faccount`);
+});
+
+await step('log in with the new password and one of the kept backup codes', async () => {
   await passwordLogin(page, user.password);
-  await secondFactor(page);
+  await page.getByText('Lost your device? Use a backup code').click();
+  await page.getByLabel('Backup code', { exact: true }).fill(user.backup[0]);
+  await button(page, 'Use backup code').click();
+  await page.waitForURL(`${base}/account`);
+  await page.getByRole('link', { name: 'Security' }).click();
+  await page.getByText('On (authenticator app); 9 backup codes left.').waitFor();
+  await page.getByRole('link', { name: 'Account' }).click();
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
 });
 
 await step('export my data as a download', async () => {
