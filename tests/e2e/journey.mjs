@@ -74,6 +74,18 @@ async function noTokenInReach(page) {
   check(seen.local === 0 && seen.session === 0, `Web Storage holds ${seen.local} + ${seen.session} items`);
 }
 
+// axe-core (npm) on the page as it is: WCAG 2 A and AA rules. Injected
+// through the DevTools protocol, which the page's CSP does not govern.
+const axeSource = readFileSync(new URL('../peers/node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+const audited = new Set();
+async function accessible(p, what) {
+  if (!(await p.evaluate(() => 'axe' in window))) await p.evaluate(axeSource);
+  const result = await p.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  check(found.length === 0, `${what}: accessibility violations:\n${found.join('\n')}`);
+  audited.add(what);
+}
+
 async function step(name, fn) {
   n++;
   if (failed) { console.log(`ok ${n} - ${name} # SKIP an earlier step failed`); return; }
@@ -174,6 +186,7 @@ await step('the app is served with its security headers; page routes are the app
   check(/max-age=\d+/.test(r.headers()['strict-transport-security'] || ''), 'HSTS');
   check(r.headers()['cache-control'] === 'no-cache', `index.html is not cached: ${r.headers()['cache-control']}`);
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await accessible(page, 'login page');
   const api = await page.request.get(`${base}/api/v1/no-such-thing`);
   check(api.status() === 404 && (await api.json()).error.code === 'not_found', '/api/... is a JSON 404, not the app');
 });
@@ -191,6 +204,7 @@ await step('sign up', async () => {
   await page.getByLabel('E-mail', { exact: true }).fill(user.email);
   await page.getByLabel('Username', { exact: true }).fill(user.name);
   await page.getByLabel('Password', { exact: true }).fill(user.password);
+  await accessible(page, 'sign-up page');
   await button(page, 'Create account').click();
   await page.getByRole('status').filter({ hasText: `We sent a link to ${user.email}` }).waitFor();
 });
@@ -233,6 +247,7 @@ await step('enable TOTP: QR code, a code from oathtool, ten backup codes', async
   await button(page, 'Set up an authenticator app').click();
   await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
   user.secret = (await page.getByTestId('totp-secret').textContent()).trim();
+  await accessible(page, '2FA enrolment');
   check(/^[A-Z2-7]{32}$/.test(user.secret), `a base32 secret: ${user.secret}`);
   await page.getByLabel('Code from the app', { exact: true }).fill(await totp(user.secret));
   await button(page, 'Turn on').click();
@@ -261,6 +276,7 @@ await step('an administrator (users set-role) sees the admin page after the SPA 
   await page.goto(`${base}/admin`);
   await page.getByRole('heading', { name: 'Users' }).waitFor();
   await page.getByRole('cell', { name: user.email, exact: true }).waitFor();
+  await accessible(page, 'admin page');
   check(await page.getByLabel(`Role of ${user.email}`, { exact: true }).isDisabled(), 'an admin cannot demote herself here');
 });
 
@@ -297,6 +313,7 @@ await step('WebSocket round trip', async () => {
   await page.getByLabel('Message', { exact: true }).fill('hello');
   await button(page, 'Send').click();
   await wsLog.getByText(`received: ${user.name}: hello`).waitFor();
+  await accessible(page, 'services page');
 });
 
 await step('the token expires: nginx closes the socket with 4401, the SPA refreshes and reconnects', async () => {
@@ -335,6 +352,7 @@ await step('a step-up endpoint past its max_age asks to re-authenticate, with a 
   await button(page, 'Call the sensitive endpoint').click();
   const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
   await dialog.waitFor();
+  await accessible(page, 're-authentication dialog');
   await dialog.getByLabel('Authentication code', { exact: true }).fill(await totp(user.secret));
   await button(dialog, 'Confirm with code').click();
   await page.getByLabel('Service answer', { exact: true }).filter({ hasText: '/api/v1/demo/sensitive/report' }).waitFor();
@@ -399,6 +417,7 @@ await step('that user turns on codes by e-mail; the next OAuth login asks for th
   await p.waitForURL(`${base}/login`);
   await providerLogin(p, oauthUser);
   await p.waitForURL(`${base}/login`);
+  await accessible(p, 'second-factor prompt');
   await p.getByLabel('Code from the e-mail', { exact: true }).fill(await mailedCode(`${oauthUser}@example.com`));
   await button(p, 'Verify').click();
   await p.waitForURL(`${base}/account`);
@@ -428,6 +447,7 @@ await step('revoke the other session from the account page; it is refused there'
     await page.waitForFunction((want) => document.querySelectorAll('button[aria-label^="Revoke session"]').length === want, left - 1);
   }
   check(await sessions.count() === 1, 'only this session is left');
+  await accessible(page, 'account page');
   shot = other;
   // The services page calls the notes service at once: refused, the
   // refresh is refused too, and the SPA goes to the login.
@@ -491,6 +511,10 @@ await step('delete the account; it cannot log in again', async () => {
 
 await step('no console error and no CSP violation on any page of the journey', async () => {
   check(problems.length === 0, problems.join('\n'));
+});
+
+await step('axe-core found no WCAG 2.1 A/AA violation on the pages it audited', async () => {
+  check(audited.size === 8, `audited: ${[...audited].join(', ')}`);
 });
 
 await browser.close();

@@ -50,12 +50,13 @@ function notes(): HTMLElement {
 }
 
 function websocket(): HTMLElement {
-  const log = h('ol', { role: 'log', 'aria-label': 'WebSocket messages', 'aria-live': 'polite' });
+  const lines = h('ol');
+  const log = h('div', { role: 'log', 'aria-label': 'WebSocket messages', 'aria-live': 'polite' }, lines);
   const state = h('p', { role: 'status', 'data-testid': 'ws-state' }, 'disconnected');
   let ws: WebSocket | null = null;
   let wanted = false;
   let connectedAt = 0;
-  const line = (text: string) => { log.append(h('li', {}, text)); };
+  const line = (text: string) => { lines.append(h('li', {}, text)); };
   const connect = () => {
     wanted = true;
     const sock = new WebSocket(`wss://${location.host}/ws/chat`);
