@@ -128,12 +128,18 @@ nginx-t: all
 	@echo "==> nginx tests (prove, tests/nginx-t/)"
 	@SPA_BUILD=$(CURDIR)/$(BUILD) prove -j2 -I tests/nginx-t/lib tests/nginx-t/
 
+# PORT=8443 PROFILE=development|production, DEMO_PORT, OIDC_PORT, WS_PORT,
+# SMTP_PORT, SPA_STATE=.local: see scripts/run.sh.
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(shell nproc) all
 	@scripts/run.sh
 
 stop:
 	@scripts/stop.sh
+
+.PHONY: reset
+reset:
+	@scripts/reset.sh
 
 $(BUILD)/spa-authd-bench: $(BUILD)/bench/authd-bench.o
 	$(CXX) -o $@ $^ -lcpp-httplib -lpthread
