@@ -256,11 +256,19 @@ spa-auth is running on $base (stop it with 'make stop', wipe it with 'make reset
   #   $base/api/v1/oauth/dev/start
   # keys: $base/api/v1/auth/jwks.json; logs: $state/logs/
 
-==> the first administrator (spa-authd may keep running):
+==> the first administrator, after the walk-through (in the same shell; spa-authd keeps running)
+  # 1. the role, written into the store by the command line
   $build/spa-authd users set-role $email admin --config $state/authd.toml
-  # /api/v1/admin/ also wants a session signed in with a second factor ([security] admin_require_mfa in
-  # authd.toml, spa_auth_require_mfa in nginx.conf): log in, POST /api/v1/mfa/setup, then
-  # /api/v1/mfa/enable {"code":"..."} with a code from oathtool --totp -b SECRET (or an authenticator app),
-  # log in again and finish with /api/v1/mfa/verify {"mfa_token":"...","code":"..."}; then
-  #   api $base/api/v1/admin/users
+  # 2. /api/v1/admin/ also wants a session signed in with a second factor ([security] admin_require_mfa
+  #    in authd.toml, spa_auth_require_mfa in nginx.conf): log in, set up TOTP (data.qr_svg is the QR
+  #    code for an authenticator app) and enable it with a current code; keep a backup code
+  api $base/api/v1/auth/login -d '{"email":"$email","password":"$password"}'
+  SECRET=\$(api $base/api/v1/mfa/setup -d '{}' | grep -o '"secret":"[A-Z2-7]*"' | cut -d'"' -f4)
+  BACKUP=\$(api $base/api/v1/mfa/enable -d "{\\"code\\":\\"\$(oathtool --totp -b \$SECRET)\\"}" | grep -o '"backup_codes":\["[^"]*' | cut -d'"' -f4)
+  # 3. log in again: the password answers mfa_required with an mfa_token, the second factor ends the
+  #    login (/api/v1/mfa/verify with a TOTP code; here a backup code: the TOTP code just used is spent)
+  MFA=\$(api $base/api/v1/auth/login -d '{"email":"$email","password":"$password"}' | grep -o '"mfa_token":"[^"]*"' | cut -d'"' -f4)
+  api $base/api/v1/mfa/verify-backup -d "{\\"mfa_token\\":\\"\$MFA\\",\\"code\\":\\"\$BACKUP\\"}"
+  # 4. the administration API (200): the users, your role is admin
+  api $base/api/v1/admin/users
 MSG
