@@ -74,14 +74,18 @@ port_holder() {
     echo "another process"
   fi
 }
-busy="" instead=""
+busy="" instead="" taken=" $port $demo_port $oidc_port $ws_port $smtp_port "
 for entry in "PORT:$port:HTTPS" "DEMO_PORT:$demo_port:the demo service" "OIDC_PORT:$oidc_port:the OpenID provider" \
              "WS_PORT:$ws_port:the WebSocket service" "SMTP_PORT:$smtp_port:the mail sink"; do
   IFS=: read -r var p what <<< "$entry"
   holder=$(port_holder "$p")
   [ -n "$holder" ] || continue
   busy+="${busy:+; }port $p ($what, $var) is in use by $holder"
-  instead+=" $var=$((p + 1))"
+  # A free port to suggest instead: the next one nobody listens on.
+  q=$((p + 1))
+  while [[ $taken == *" $q "* ]] || [ -n "$(port_holder "$q")" ]; do q=$((q + 1)); done
+  taken+="$q "
+  instead+=" $var=$q"
 done
 [ -z "$busy" ] || fail "$busy; stop it, or choose other ports, e.g. make run$instead"
 
@@ -221,9 +225,11 @@ trap - EXIT
 user="dev-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 email="$user@example.com"
 password="a long dev password"
+where=""
+[ "$state" = "$top/.local" ] || where=" SPA_STATE=$state"
 cat <<MSG
 
-spa-auth is running on $base (stop it with 'make stop', wipe it with 'make reset').
+spa-auth is running on $base (stop it with 'make stop$where', wipe its state with 'make reset$where').
 
 ==> walk-through: a browser session made of curl, as $email; paste the lines in order, in one shell
   # 0. curl as a browser: keeps the cookies spa-authd sets, sends this site's Origin, shows the status

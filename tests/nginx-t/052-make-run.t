@@ -129,6 +129,11 @@ for my $round (1, 2) {
         like($out, qr/^==> renewing the TLS certificate: its subjectAltName/m, 'round 2: a certificate with other names is renewed');
         like(`openssl x509 -in $state/tls/cert.pem -noout -ext subjectAltName`, qr/DNS:localhost/, 'round 2: it names localhost');
     }
+    like($out, qr/\(stop it with 'make stop SPA_STATE=\Q$state\E', wipe its state with 'make reset SPA_STATE=\Q$state\E'\)/,
+         "round $round: how to stop this one");
+    like(`curl -sk -o /dev/null -w '%{redirect_url}' https://localhost:$ports{PORT}/api/v1/oauth/dev/start`,
+         qr{^http://127\.0\.0\.1:$ports{OIDC_PORT}/auth\?.*redirect_uri=https%3A%2F%2Flocalhost%3A$ports{PORT}%2F},
+         "round $round: the development OpenID provider on OIDC_PORT, back to PORT");
     my ($email) = $out =~ /^==> walk-through: .* as (dev-[0-9a-f]+\@example\.com);/m;
     ok($email, "round $round: a new user, $email") or BAIL_OUT($out);
     ok(!$users{$email}++, "round $round: not one of an earlier round");
@@ -151,11 +156,13 @@ for my $round (1, 2) {
         ['log in again, with MFA', qr{/mfa/verify-backup}, status_is(200)],
         ['the administration API', qr{/admin/users}, status_is(200, like => qr/"email":"\Q$email\E".*"role":"admin"/, what => 'an admin')],
     );
+    like(slurp((glob "$state/mail/*.eml")[0] // '/dev/null'), qr{https://localhost:$ports{PORT}/verify-email#token=},
+         "round $round: the mailed link is on PORT");
     is(scalar @$ws, 3, "round $round: the WebSocket client printed three lines") or diag($all);
     is($ws->[0], "[ws] greeted as $user, echoed \"$user: hello\"", "round $round: the WebSocket greeted and echoed");
     like($ws->[1] // '', qr/^\[ws\] the socket stays open in the background/, "round $round: then stayed open");
     like($ws->[2] // '', qr/^\[ws\] closed 4401 session revoked/, "round $round: and closed 4401 session revoked after the logout");
-    diag(sprintf('round %d: %.1f s', $round, time - $started));
+    note(sprintf('round %d: %.1f s', $round, time - $started));
 }
 
 # A certificate that expires within a day is renewed too.
