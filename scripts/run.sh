@@ -137,7 +137,9 @@ if [ "$profile" = development ]; then
   echo "    unchanged: the lockout (5 wrong passwords lock an address for 60 s, doubling), require_verified_email,"
   echo "    admin_require_mfa. The production limits: make run PROFILE=production"
 else
-  echo "==> production limits (conf/): nginx $limits; mail $mail_limits; exploring: make run (PROFILE=development)"
+  echo "==> production limits (conf/): nginx $limits; mail $mail_limits;"
+  echo "    the walk-through and the first administrator sign up or in 4 times from this address, and login"
+  echo "    counts both: one round per 15 minutes. Exploring: make run (PROFILE=development)"
 fi
 "$build/spa-authd" --check-config --config "$state/authd.toml" > "$state/logs/check-config.log" 2>&1 ||
   fail "spa-authd refused $state/authd.toml: $(head -1 "$state/logs/check-config.log")"
