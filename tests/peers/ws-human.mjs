@@ -69,6 +69,7 @@ function run() {
   const ws = new WebSocket(o.url, [], { headers, rejectUnauthorized: false });
   let greeted = null;
   let openedAt = 0;
+  let lastError = '';
   const ready = () => { if (o.child) process.send('ready'); };
   const timer = setTimeout(() => {
     say(`still open after ${o.wait} s; giving up`);
@@ -101,14 +102,10 @@ function run() {
     clearTimeout(timer);
     const text = reason.toString();
     const after = openedAt ? ` after ${((Date.now() - openedAt) / 1000).toFixed(1)} s open` : '';
-    if (code === 1006) say(`connection lost (1006, no close frame)${after}`);
+    if (!openedAt) say(`could not connect: ${lastError || `close ${code}`}`);
+    else if (code === 1006) say(`connection lost (1006, no close frame)${after}`);
     else say(`closed ${code}${text ? ` ${text}` : ''}${after}`);
     process.exit(greeted !== null ? 0 : 1);
   });
-  ws.on('error', (e) => {
-    if (ws.readyState === WebSocket.CONNECTING) {
-      say(`could not connect: ${e.message}`);
-      process.exit(1);
-    }
-  });
+  ws.on('error', (e) => { lastError = e.message; });
 }
