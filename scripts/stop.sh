@@ -13,12 +13,16 @@ alive() {
   stat=$(ps -o stat= -p "$1" 2> /dev/null) && [[ $stat != Z* ]]
 }
 
-# Stops the process in STATE/run/NAME.pid (TERM, then KILL after 5 s).
+# Ours: its command line names WORD (a pid file left from before a reboot
+# may name someone else's process now).
+ours() { tr '\0' ' ' < "/proc/$1/cmdline" 2> /dev/null | grep -qF -- "$2"; }
+# Stops the process in STATE/run/NAME.pid (TERM, then KILL after 5 s) when
+# its command line names WORD.
 stop_pid() {
-  local name=$1 what=$2 pid
+  local name=$1 what=$2 word=$3 pid
   [ -f "$state/run/$name.pid" ] || return 0
   pid=$(cat "$state/run/$name.pid")
-  if [ -n "$pid" ] && alive "$pid"; then
+  if [ -n "$pid" ] && alive "$pid" && ours "$pid" "$word"; then
     say "==> stopping $what"
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
@@ -29,8 +33,8 @@ stop_pid() {
 
 # The WebSocket service first: an open socket would keep a quitting nginx
 # worker alive until it closes.
-stop_pid ws "the demo WebSocket service"
-if [ -f "$state/run/nginx.pid" ] && alive "$(cat "$state/run/nginx.pid")"; then
+stop_pid ws "the demo WebSocket service" ws-service.mjs
+if [ -f "$state/run/nginx.pid" ] && alive "$(cat "$state/run/nginx.pid")" && ours "$(cat "$state/run/nginx.pid")" "$state"; then
   say "==> stopping nginx"
   pid=$(cat "$state/run/nginx.pid")
   $nginx -p "$state" -c "$state/nginx.conf" -s quit 2>/dev/null || kill -QUIT "$pid" 2>/dev/null
@@ -42,8 +46,8 @@ if [ -f "$state/run/nginx.pid" ] && alive "$(cat "$state/run/nginx.pid")"; then
   fi
   rm -f "$state/run/nginx.pid"
 fi
-stop_pid authd "spa-authd"
-stop_pid mail "the mail sink"
-stop_pid oidc "the development OpenID provider"
-stop_pid demo "the demo service"
+stop_pid authd "spa-authd" "$state/authd.toml"
+stop_pid mail "the mail sink" "$state/mail"
+stop_pid oidc "the development OpenID provider" oidc-provider.mjs
+stop_pid demo "the demo service" spa-demo-echo
 say "==> stopped"
