@@ -257,13 +257,6 @@ spa-auth is running on $base (stop it with 'make stop$where', wipe its state wit
   curl -sk -H "Authorization: Bearer \$TOKEN" -w ' -> %{http_code}\n' $base/api/v1/demo/hello
 ==> end of the walk-through; 'make run' again starts with a new user
 
-==> more to try
-  # a password reset: the link arrives in $state/mail/ (mail-link.sh ... reset-password)
-  api $base/api/v1/auth/password-reset/request -d '{"email":"$email"}'
-  # sign in with the development OpenID provider (any name, no password), in a browser:
-  #   $base/api/v1/oauth/dev/start
-  # keys: $base/api/v1/auth/jwks.json; logs: $state/logs/
-
 ==> the first administrator, after the walk-through (in the same shell; spa-authd keeps running)
   # 1. the role, written into the store by the command line
   $build/spa-authd users set-role $email admin --config $state/authd.toml
@@ -279,4 +272,14 @@ spa-auth is running on $base (stop it with 'make stop$where', wipe its state wit
   api $base/api/v1/mfa/verify-backup -d "{\\"mfa_token\\":\\"\$MFA\\",\\"code\\":\\"\$BACKUP\\"}"
   # 4. the administration API (200): the users, your role is admin
   api $base/api/v1/admin/users
+
+==> more to try
+  # a password reset by the mailed link (202, then 200): it ends every session; the new password signs in (200)
+  api $base/api/v1/auth/password-reset/request -d '{"email":"$email"}'
+  RESET=\$($top/scripts/mail-link.sh $state/mail $email reset-password)
+  api $base/api/v1/auth/password-reset/confirm -d "{\\"token\\":\\"\$RESET\\",\\"password\\":\\"a new long dev password\\"}"
+  api $base/api/v1/auth/login -d '{"email":"$email","password":"a new long dev password"}'
+  # sign in with the development OpenID provider (any name, no password), in a browser:
+  #   $base/api/v1/oauth/dev/start
+  # keys: $base/api/v1/auth/jwks.json; logs: $state/logs/
 MSG

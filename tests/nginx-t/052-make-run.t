@@ -2,7 +2,8 @@
 # in a temporary directory (SPA_STATE, never the developer's .local/), and
 # the commands it prints run in order in one shell: the walk-through (sign
 # up, confirm the mailed link, log in, the demo service, refresh, the
-# WebSocket, logout) and the first administrator's. Twice: the second start
+# WebSocket, logout), the first administrator's and the password reset's.
+# Twice: the second start
 # has a new user, so nothing is "taken". A certificate with the wrong names
 # or about to expire is made again. A busy port or an nginx that will not
 # start ends the start with one line and leaves nothing running; make reset
@@ -139,7 +140,7 @@ for my $round (1, 2) {
     ok(!$users{$email}++, "round $round: not one of an earlier round");
     (my $user = $email // '') =~ s/\@.*//;
 
-    my @cmds = commands($out, 'walk-through', 'the first administrator');
+    my @cmds = commands($out, 'walk-through', 'the first administrator', 'more to try');
     unlike("@cmds", qr/localhost:8443/, "round $round: every command on PORT");
     my ($outs, $ws, $all) = follow(@cmds);
     check_steps($round, \@cmds, $outs,
@@ -155,6 +156,9 @@ for my $round (1, 2) {
          sub { like($_[0], qr/is now admin/, "$_[1]: against the running spa-authd") }],
         ['log in again, with MFA', qr{/mfa/verify-backup}, status_is(200)],
         ['the administration API', qr{/admin/users}, status_is(200, like => qr/"email":"\Q$email\E".*"role":"admin"/, what => 'an admin')],
+        ['a password reset', qr{/password-reset/request}, status_is(202)],
+        ['its link', qr{/password-reset/confirm}, status_is(200)],
+        ['the new password', qr{/auth/login .*a new long dev password}, status_is(200)],
     );
     like(slurp((glob "$state/mail/*.eml")[0] // '/dev/null'), qr{https://localhost:$ports{PORT}/verify-email#token=},
          "round $round: the mailed link is on PORT");
