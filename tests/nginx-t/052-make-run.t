@@ -3,11 +3,10 @@
 # the commands it prints run in order in one shell: the walk-through (sign
 # up, confirm the mailed link, log in, the demo service, refresh, the
 # WebSocket, logout), the first administrator's and the password reset's.
-# Twice: the second start
-# has a new user, so nothing is "taken". A certificate with the wrong names
-# or about to expire is made again. A busy port or an nginx that will not
-# start ends the start with one line and leaves nothing running; make reset
-# removes the state.
+# Twice: the second start has a new user, so nothing is "taken". A
+# certificate with the wrong names or about to expire is made again. A busy
+# port or an nginx that will not start ends the start with one line and
+# leaves nothing running; make reset removes the state.
 use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
