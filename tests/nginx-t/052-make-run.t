@@ -26,6 +26,8 @@ my %ports = map { my $p; do { $p = free_port() } while $used{$p}++; ($_ => $p) }
             qw(PORT DEMO_PORT OIDC_PORT WS_PORT SMTP_PORT);
 my $OWNER = $$;
 END { local $?; system("SPA_STATE=$state scripts/stop.sh --quiet") if $$ == $OWNER && -d $state }
+# Killed or cut off (a closed pipe), the stack is still stopped (END).
+$SIG{$_} = sub { exit 1 } for qw(INT TERM HUP PIPE);
 
 sub slurp { my ($f) = @_; open my $fh, '<', $f or return ''; local $/; return <$fh> // '' }
 
