@@ -7,9 +7,12 @@ set -euo pipefail
 dir=$1 address=$2 page=$3
 for _ in $(seq 1 100); do
   token=""
-  for f in $(ls -t "$dir"/*.eml 2>/dev/null); do
+  files=("$dir"/*.eml)
+  for ((i = ${#files[@]} - 1; i >= 0; i--)); do  # the newest (highest number) first
+    f=${files[i]}
+    [ -f "$f" ] || continue
     grep -qiF "RCPT TO:<$address>" "$f" || continue
-    token=$(grep -o "$page#token=[A-Za-z0-9_-]*" "$f" | tail -1 | cut -d= -f2)
+    token=$(grep -o "$page#token=[A-Za-z0-9_-]*" "$f" | tail -1 | cut -d= -f2) || token=""
     [ -z "$token" ] || break
   done
   if [ -n "$token" ]; then echo "$token"; exit 0; fi

@@ -51,7 +51,7 @@ case $profile in
   *) fail "PROFILE=$profile: say PROFILE=development (the default) or PROFILE=production" ;;
 esac
 for p in "$port" "$demo_port" "$oidc_port" "$ws_port" "$smtp_port"; do
-  [[ $p =~ ^[0-9]+$ ]] && [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || fail "port '$p' is not a port number"
+  if ! [[ $p =~ ^[0-9]+$ ]] || [ "$p" -lt 1 ] || [ "$p" -gt 65535 ]; then fail "port '$p' is not a port number"; fi
 done
 [ "$(printf '%s\n' "$port" "$demo_port" "$oidc_port" "$ws_port" "$smtp_port" | sort -u | wc -l)" -eq 5 ] ||
   fail "PORT=$port DEMO_PORT=$demo_port OIDC_PORT=$oidc_port WS_PORT=$ws_port SMTP_PORT=$smtp_port: each needs its own port"

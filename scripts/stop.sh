@@ -2,7 +2,7 @@
 # `make stop`: stops what `make run` started (in SPA_STATE, default .local/).
 #   scripts/stop.sh [--quiet]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 state=${SPA_STATE:-$(pwd)/.local}
 nginx=${SPA_NGINX:-nginx}
 quiet=${1:-}
