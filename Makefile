@@ -156,12 +156,18 @@ e2e: all
 	@echo "==> browser tests (chromium, playwright-core; tests/e2e/, screenshots in $(BUILD)/e2e/)"
 	@SPA_BUILD=$(CURDIR)/$(BUILD) prove -I tests/nginx-t/lib tests/e2e/
 
+# PORT=8443 PROFILE=development|production, DEMO_PORT, OIDC_PORT, WS_PORT,
+# SMTP_PORT, SPA_STATE=.local: see scripts/run.sh.
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(shell nproc) all
 	@scripts/run.sh
 
 stop:
 	@scripts/stop.sh
+
+.PHONY: reset
+reset:
+	@scripts/reset.sh
 
 $(BUILD)/spa-authd-bench: $(BUILD)/bench/authd-bench.o
 	$(CXX) -o $@ $^ -lcpp-httplib -lpthread

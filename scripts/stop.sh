@@ -1,43 +1,53 @@
 #!/usr/bin/env bash
-# `make stop`: stops what `make run` started.
+# `make stop`: stops what `make run` started (in SPA_STATE, default .local/).
+#   scripts/stop.sh [--quiet]
 set -uo pipefail
-cd "$(dirname "$0")/.."
-state="$(pwd)/.local"
+cd "$(dirname "$0")/.." || exit 1
+state=${SPA_STATE:-$(pwd)/.local}
+nginx=${SPA_NGINX:-nginx}
 quiet=${1:-}
 say() { [ "$quiet" = "--quiet" ] || echo "$@"; }
+# Running, and not a zombie waiting for its parent to collect it.
+alive() {
+  local stat
+  stat=$(ps -o stat= -p "$1" 2> /dev/null) && [[ $stat != Z* ]]
+}
 
-if [ -f "$state/run/nginx.pid" ] && kill -0 "$(cat "$state/run/nginx.pid")" 2>/dev/null; then
+# Ours: its command line names WORD (a pid file left from before a reboot
+# may name someone else's process now).
+ours() { tr '\0' ' ' < "/proc/$1/cmdline" 2> /dev/null | grep -qF -- "$2"; }
+# Stops the process in STATE/run/NAME.pid (TERM, then KILL after 5 s) when
+# its command line names WORD.
+stop_pid() {
+  local name=$1 what=$2 word=$3 pid
+  [ -f "$state/run/$name.pid" ] || return 0
+  pid=$(cat "$state/run/$name.pid")
+  if [ -n "$pid" ] && alive "$pid" && ours "$pid" "$word"; then
+    say "==> stopping $what"
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null
+  fi
+  rm -f "$state/run/$name.pid"
+}
+
+# The WebSocket service first: an open socket would keep a quitting nginx
+# worker alive until it closes.
+stop_pid ws "the demo WebSocket service" ws-service.mjs
+if [ -f "$state/run/nginx.pid" ] && alive "$(cat "$state/run/nginx.pid")" && ours "$(cat "$state/run/nginx.pid")" "$state"; then
   say "==> stopping nginx"
-  nginx -p "$state" -c "$state/nginx.conf" -s quit
-  for _ in $(seq 1 50); do [ -f "$state/run/nginx.pid" ] || break; sleep 0.1; done
-fi
-if [ -f "$state/run/authd.pid" ]; then
-  pid=$(cat "$state/run/authd.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    say "==> stopping spa-authd"
-    kill -TERM "$pid"
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  pid=$(cat "$state/run/nginx.pid")
+  $nginx -p "$state" -c "$state/nginx.conf" -s quit 2>/dev/null || kill -QUIT "$pid" 2>/dev/null
+  for _ in $(seq 1 30); do alive "$pid" || break; sleep 0.1; done
+  # Still there (a long request): the fast shutdown closes every connection.
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
   fi
-  rm -f "$state/run/authd.pid"
+  rm -f "$state/run/nginx.pid"
 fi
-if [ -f "$state/run/mail.pid" ]; then
-  kill "$(cat "$state/run/mail.pid")" 2>/dev/null && say "==> stopping the mail sink"
-  rm -f "$state/run/mail.pid"
-fi
-if [ -f "$state/run/ws.pid" ]; then
-  kill "$(cat "$state/run/ws.pid")" 2>/dev/null && say "==> stopping the demo WebSocket service"
-  rm -f "$state/run/ws.pid"
-fi
-if [ -f "$state/run/oidc.pid" ]; then
-  kill "$(cat "$state/run/oidc.pid")" 2>/dev/null && say "==> stopping the development OpenID provider"
-  rm -f "$state/run/oidc.pid"
-fi
-if [ -f "$state/run/demo.pid" ]; then
-  pid=$(cat "$state/run/demo.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    say "==> stopping the demo service"
-    kill "$pid"
-  fi
-  rm -f "$state/run/demo.pid"
-fi
+stop_pid authd "spa-authd" "$state/authd.toml"
+stop_pid mail "the mail sink" "$state/mail"
+stop_pid oidc "the development OpenID provider" oidc-provider.mjs
+stop_pid demo "the demo service" spa-demo-echo
 say "==> stopped"

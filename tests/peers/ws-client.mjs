@@ -1,10 +1,16 @@
 // A WebSocket client (the `ws` library) for tests/nginx-t. Reads a JSON
 // scenario from argv[2], prints one JSON result line.
+// With --human as its first argument it is the client of `make run`'s
+// walk-through instead, and prints what happens in words (ws-human.mjs).
 //   {url, cookie?, origin?, protocols?, sockets?: N, hold_ms?, send?: [msgs], wait_close_ms?, close_after_ms?,
 //    pause_ms?: [from, to], rss_file?}
 // Result: {opened, status, protocol, greeting, messages: [{len, ok, text?}], close: {code, reason, at}, errors}
 import WebSocket from 'ws';
 
+if (process.argv[2] === '--human') {
+  await import('./ws-human.mjs');
+  await new Promise(() => {});  // ws-human.mjs ends the process itself
+}
 const s = JSON.parse(process.argv[2]);
 const headers = {};
 if (s.cookie) headers.Cookie = s.cookie;

@@ -15,7 +15,9 @@ sub start {
     my $port = $server->sockport;
     my $pid = fork // die;
     return ($port, $pid) if $pid;
+    # Numbered on from the messages already there (`make run` again).
     my $n = 0;
+    for (glob("$dir/*.eml")) { $n = $1 if /(\d+)\.eml$/ && $1 > $n }
     while (my $c = $server->accept) {
         $c->autoflush(1);
         print $c "220 sink.test ESMTP\r\n";
