@@ -233,6 +233,11 @@ cat <<MSG
 
 spa-auth is running on $base (stop it with 'make stop$where', wipe its state with 'make reset$where').
 
+==> in a browser: $base/ is the demo SPA (accept the self-signed certificate once)
+  sign up, then open the link that was mailed (the newest: grep -ho 'https://[^ ]*#token=[^ ]*' $state/mail/*.eml | tail -1),
+  log in, turn on 2FA under Security, call the services and open the WebSocket under
+  Services, log in with the provider "dev"; the API reference is $base/api/docs/
+
 ==> walk-through: a browser session made of curl, as $email; paste the lines in order, in one shell
   # 0. curl as a browser: keeps the cookies spa-authd sets, sends this site's Origin, shows the status
   api() { curl -sk -b $jar -c $jar -H 'Origin: $base' -H 'Content-Type: application/json' -w ' -> %{http_code}\n' "\$@"; }
