@@ -132,10 +132,15 @@ if [ "$profile" = development ]; then
   sed -i -E 's|( zone=[a-z_]+:[0-9a-z]+ rate=)[0-9]+/[0-9a-z]+;|\11000/1m;|' "$state/nginx.conf"
   sed -i -E 's|^recipient_limit = "[^"]+"|recipient_limit = "1000/1h"|; s|^account_limit = "[^"]+"|account_limit = "1000/1d"|' \
     "$state/authd.toml"
+  # HSTS holds for a whole host, every port: two years of it for localhost
+  # would send the developer's other http://localhost servers to https.
+  # max-age=0 tells the browser to drop it; the header is still there to see.
+  sed -i -E 's|(add_header Strict-Transport-Security ")max-age=[0-9]+; includeSubDomains"|\1max-age=0"|' "$state/nginx.conf"
   echo "==> development limits: nginx rate limits 1000/1m each (production: $limits);"
   echo "    mail 1000/1h per recipient, 1000/1d per account (production: $mail_limits);"
   echo "    unchanged: the lockout (5 wrong passwords lock an address for 60 s, doubling), require_verified_email,"
-  echo "    admin_require_mfa. The production limits: make run PROFILE=production"
+  echo "    admin_require_mfa. HSTS max-age=0 (production: 2 years), so no browser keeps it for localhost."
+  echo "    The production limits and headers: make run PROFILE=production"
 else
   echo "==> production limits (conf/): nginx $limits; mail $mail_limits;"
   echo "    the walk-through and the first administrator sign up or in 4 times from this address, and login"

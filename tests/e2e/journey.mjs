@@ -491,6 +491,22 @@ await step('log in with the new password and one of the kept backup codes', asyn
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
 });
 
+await step('unlink the provider, then link it again through the provider', async () => {
+  await page.getByText('dev: linked').waitFor();
+  await button(page, 'Unlink dev').click();
+  await page.getByText('dev: not linked').waitFor();
+  await button(page, 'Link dev').click();
+  const form = page.locator('input[name=login]');
+  await form.or(page.getByText('dev: linked')).first().waitFor();
+  if (await form.count()) {
+    await form.fill(user.name);
+    await page.locator('input[name=password]').fill('x');
+    await page.locator('button[type=submit]').first().click();
+  }
+  await page.waitForURL(`${base}/account`);
+  await page.getByText('dev: linked').waitFor();
+});
+
 await step('export my data as a download', async () => {
   const [download] = await Promise.all([page.waitForEvent('download'), button(page, 'Export my data').click()]);
   check(download.suggestedFilename() === 'spa-auth-export.json', download.suggestedFilename());

@@ -17,15 +17,13 @@
 # document with a route removed or added).
 #
 # The document's validity as OpenAPI 3.1 is checked by a validator from
-# npm when SPA_OPENAPI_VALIDATOR names a directory where
-# @apidevtools/swagger-parser is installed (no network needed then):
-#   mkdir /tmp/oas && cd /tmp/oas && npm install @apidevtools/swagger-parser
-#   SPA_OPENAPI_VALIDATOR=/tmp/oas prove -I tests/nginx-t/lib tests/nginx-t/050-openapi.t
-# Without it that check is skipped (docs/testing.md).
+# npm: @apidevtools/swagger-parser, one of tests/peers' packages (make deps
+# installs it); SPA_OPENAPI_VALIDATOR may name another directory holding it.
 use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
+use Cwd ();
 use IO::Socket::UNIX;
 use JSON::PP;
 use Test::More;
@@ -36,11 +34,13 @@ my $doc = YAML::XS::LoadFile($doc_file);
 is($doc->{openapi}, '3.1.0', "$doc_file: OpenAPI 3.1.0");
 
 SKIP: {
-    my $v = $ENV{SPA_OPENAPI_VALIDATOR};
-    skip 'SPA_OPENAPI_VALIDATOR not set: no OpenAPI validator run', 1 unless $v;
+    my $v = $ENV{SPA_OPENAPI_VALIDATOR} // 'tests/peers';
+    skip "no \@apidevtools/swagger-parser in $v/node_modules (make deps installs it)", 1
+        unless -d "$v/node_modules/\@apidevtools/swagger-parser";
     my $script = 'const p = require(process.argv[1] + "/node_modules/@apidevtools/swagger-parser");'
                . 'p.validate(process.argv[2]).then(() => process.exit(0), e => { console.error(e.message); process.exit(1); });';
-    my $out = `node -e '$script' '$v' '$doc_file' 2>&1`;
+    my $dir = Cwd::abs_path($v);
+    my $out = `node -e '$script' '$dir' '$doc_file' 2>&1`;
     ok($? == 0, "$doc_file is valid OpenAPI (swagger-parser)") or diag($out);
 }
 
