@@ -8,7 +8,8 @@
 //   anything else           GET/POST: echoes the X-User-* headers it got
 //
 // Notes live in memory, keyed by X-User-Id, and are bounded: 20 per user,
-// 500 bytes each, 10,000 users (the oldest user's notes go first).
+// 500 bytes each, 10,000 users (the oldest user's notes go first). Bodies
+// are 16 KiB at most and never content-coded; answers are never cached.
 //
 //   spa-demo-echo [--listen 127.0.0.1] [--port 9101]
 #include <httplib.h>
@@ -224,6 +225,16 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, [](int) { if (g_server) g_server->stop(); });
   std::signal(SIGINT, [](int) { if (g_server) g_server->stop(); });
   server.set_payload_max_length(16 * 1024);
+  // A body with a Content-Encoding is refused before it is read: httplib
+  // would inflate it, and 16 KiB of brotli is gigabytes of text (nginx's
+  // locations refuse it too). Every answer depends on the caller:
+  // no cache keeps one.
+  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    if (!req.has_header("Content-Encoding")) return httplib::Server::HandlerResponse::Unhandled;
+    refuse(req, res, 415, "unsupported_media_type", "request bodies take no Content-Encoding");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   server.Get("/api/v1/demo/notes", notes_get);
   server.Post("/api/v1/demo/notes", notes_post);
   server.Delete(R"(/api/v1/demo/notes/([0-9]{1,20}))", notes_delete);

@@ -35,11 +35,16 @@ step 'nginx\'s own refusals' => sub {
     envelope_ok($s->browse(GET => "$base/api/"), 404, 'not_found', '/api/');
     envelope_ok($s->browse(GET => "$base/API/v1/demo/hello"), 404, 'not_found', '/API/ in capitals');
     is($s->browse(GET => "$base/apix")->{status}, 200, 'a path that only starts with "api" is the app\'s');
-    for my $look_alike ('/api.', '/api./v1/demo/x', '/api;/v1/demo/x', '/api%3B/v1', '/api%20/v1', '/api%09/x', '/api%5Cv1',
-                        '/api~/x', '/api%2e/x', '/Api/v1/auth/login') {
+    for my $look_alike ('/api.', '/api./v1/demo/x', '/api;/v1/demo/x', '/api%3B/v1', '/api%20/v1', '/api%09/x',
+                        '/api~/x', '/Api/v1/auth/login') {
         envelope_ok($s->browse(GET => "$base$look_alike"), 404, 'not_found', "look-alike $look_alike");
     }
-    isnt($s->browse(GET => "$base/api/v1/x/index.html")->{body}, do { local $/; open my $fh, '<', 'demo/spa/index.html'; <$fh> // 'none' },
+    # An encoded backslash or dot in a path is refused before any location.
+    for my $look_alike ('/api%5Cv1', '/api%2e/x') {
+        envelope_ok($s->browse(GET => "$base$look_alike"), 400, 'bad_request', "look-alike $look_alike");
+    }
+    isnt($s->browse(GET => "$base/api/v1/x/index.html")->{body},
+         do { local $/; open my $fh, '<', SpaAuth::Test::build_dir() . '/spa/index.html'; <$fh> // 'none' },
          'never the SPA index.html');
     envelope_ok($s->browse(POST => "$base/", data => 'x'), 405, 'method_not_allowed', 'POST to a static file');
     envelope_ok($s->browse(POST => "$base/api/v1/auth/login", headers => ['Content-Type: application/json'],

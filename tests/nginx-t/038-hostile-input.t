@@ -134,6 +134,18 @@ my @rows = (
     ['request line with HTTP/2.0', 'raw', "GET $demo HTTP/2.0\r\nHost: localhost\r\nConnection: close\r\n\r\n", 505, 'http_version_not_supported'],
     ['NUL in the path', 'raw', raw_head("GET /api/v1/demo/a\0b HTTP/1.1", $bearer) . "\r\n", 400, 'bad_request'],
     ['encoded NUL in the path', 'raw', raw_head("GET /api/v1/demo/a%00b HTTP/1.1", $bearer) . "\r\n", 400, 'bad_request'],
+    # Paths nginx and an upstream would read differently: nginx matches the
+    # decoded, resolved path, a service may route on the raw one. Refused
+    # before any location (the step-up and admin checks would be skipped).
+    ['encoded dot-segments out of the step-up location', 'raw', raw_head("GET /api/v1/demo/sensitive/report%2F..%2F..%2Fhello HTTP/1.1", $bearer) . "\r\n", 400, 'bad_request'],
+    ['encoded dot-segments out of the admin location', 'both', { method => 'GET', path => '/api/v1/demo/admin/users%2f%2e%2e%2f%2e%2e%2fhello', headers => [$bearer] }, 400, 'bad_request'],
+    ['a raw dot-segment', 'raw', raw_head("GET /api/v1/demo/sensitive/../hello HTTP/1.1", $bearer) . "\r\n", 400, 'bad_request'],
+    ['a raw ./ segment', 'raw', raw_head("GET /api/v1/demo/./hello HTTP/1.1", $bearer) . "\r\n", 400, 'bad_request'],
+    ['an encoded backslash', 'both', { method => 'GET', path => '/api/v1/demo/a%5Cb', headers => [$bearer] }, 400, 'bad_request'],
+    ['an encoded slash in an authd path', 'both', { method => 'GET', path => '/api/v1/auth%2Fme', headers => [$bearer] }, 400, 'bad_request'],
+    ['an encoded slash in the query is fine', 'both', { method => 'GET', path => "$demo?next=%2F..%2Fx", headers => [$bearer] }, 200],
+    ['a gzip body to the demo service', 'both', { method => 'POST', path => '/api/v1/demo/notes', headers => [$bearer, $json, $origin, 'Content-Encoding: gzip'], body => "\x1f\x8b" }, 415, 'unsupported_media_type'],
+    ['a brotli body to the public service', 'both', { method => 'POST', path => '/api/v1/public/x', headers => [$json, 'Content-Encoding: br'], body => 'x' }, 415, 'unsupported_media_type'],
     ['a chunked login body', 'raw', raw_head('POST /api/v1/auth/login HTTP/1.1', $json, $origin, 'Transfer-Encoding: chunked') . "\r\n"
         . sprintf("%x\r\n%s\r\n0\r\n\r\n", length(encode_json({ email => "$user\@example.com", password => 'wrong' })), encode_json({ email => "$user\@example.com", password => 'wrong' })), 401, 'invalid_credentials'],
     # --- JSON bodies

@@ -57,6 +57,11 @@ for my $path ('/nope.js', '/assets/missing.js', '/assets/', '/api/v1/nope', '/ap
     is($r->{json}{error}{code}, 'not_found', "$path: the JSON envelope, not the app");
     headers_ok($r, $path);
 }
+# A refusal is JSON whatever extension the path has.
+for my $path ('/x.html', '/assets/x.js', '/x.svg', '/api/v1/x.css') {
+    my $r = $s->browse(GET => "$base$path");
+    is($r->{headers}{'content-type'}[0], 'application/json', "404 for $path is application/json");
+}
 my $post = $s->browse(POST => "$base/login", data => 'x');
 is($post->{status}, 405, 'POST to a page route: 405');
 is($post->{json}{error}{code}, 'method_not_allowed', '... in the envelope');
@@ -75,7 +80,7 @@ is_deeply($providers->{json}{data}{providers}, [], 'no provider configured: an e
 # swagger-ui-dist, under the same CSP but for data: images.
 my $docs = $s->browse(GET => "$base/api/docs");
 is($docs->{status}, 301, '/api/docs redirects');
-is($docs->{headers}{location}[0], "$base/api/docs/", '... to /api/docs/');
+is($docs->{headers}{location}[0], '/api/docs/', '... to /api/docs/, a path (absolute_redirect off: no Host header in it)');
 $docs = $s->browse(GET => "$base/api/docs/");
 is($docs->{status}, 200, '/api/docs/ is the reference page');
 like($docs->{body}, qr{<script src="swagger-ui-bundle\.js"></script>}, 'swagger-ui from this origin, no CDN');
