@@ -7,7 +7,7 @@ set -euo pipefail
 dir=$1 address=$2 page=$3
 for _ in $(seq 1 100); do
   token=""
-  files=("$dir"/*.eml)
+  mapfile -t files < <(printf '%s\n' "$dir"/*.eml | sort -V)  # 1000.eml after 999.eml
   for ((i = ${#files[@]} - 1; i >= 0; i--)); do  # the newest (highest number) first
     f=${files[i]}
     [ -f "$f" ] || continue

@@ -14,6 +14,12 @@ state=$(cd "$state" && pwd)
 case $state in
   / | "$HOME" | "$(pwd)") echo "reset: refusing to remove $state" >&2; exit 1 ;;
 esac
+# Only a directory `make run` made and that is yours: SPA_STATE=/some/dir
+# by mistake removes nothing.
+if [ ! -O "$state" ] || { [ ! -f "$state/.spa-auth-state" ] && ! { [ -f "$state/nginx.conf" ] && [ -f "$state/authd.toml" ]; }; }; then
+  echo "reset: $state is not a state directory of make run (no .spa-auth-state in it, or not yours); nothing removed" >&2
+  exit 1
+fi
 SPA_STATE=$state scripts/stop.sh
 what=()
 [ ! -d "$state/authd" ] || what+=("the store and signing keys (authd/: users, sessions)")

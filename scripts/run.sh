@@ -24,8 +24,27 @@ ws_port=${WS_PORT:-9103}
 smtp_port=${SMTP_PORT:-2525}
 profile=${PROFILE:-development}
 base="https://localhost:$port"
-mkdir -p "$state"
+# The state directory holds the signing keys, the store, mail with live
+# links and the walk-through's cookie jar, and root writes and runs what is
+# in it: it must be ours alone. One that exists must be a directory (not a
+# link) of this user that nobody else may write; a new one is made 0700.
+# Others may not enter it (nginx's group may, to reach the store and the
+# socket).
+if [ -L "$state" ]; then
+  echo "spa-auth did not start: SPA_STATE=$state is a symbolic link; name the directory itself" >&2
+  exit 1
+elif [ -e "$state" ]; then
+  if [ ! -d "$state" ] || [ ! -O "$state" ] || (( 8#$(stat -c %a "$state") & 8#022 )); then
+    echo "spa-auth did not start: SPA_STATE=$state is not a directory of yours that only you may write" \
+         "($(stat -c '%U, mode %a' "$state")); choose another, or remove it" >&2
+    exit 1
+  fi
+else
+  mkdir -p "$(dirname "$state")" && mkdir -m 700 "$state"
+fi
 state=$(cd "$state" && pwd)
+touch "$state/.spa-auth-state"  # what `make reset` looks for before it removes anything
+if [ "$(id -u)" -eq 0 ]; then chgrp www-data "$state" && chmod 750 "$state"; else chmod 700 "$state"; fi
 export SPA_STATE=$state SPA_NGINX=$nginx SPA_BUILD=$build  # for stop.sh and adapt-conf.sh
 
 # A start that fails stops whatever it had started and says why in one line.
@@ -156,8 +175,11 @@ start() {
   local name=$1 log=$2
   shift 2
   nohup "$@" >> "$state/logs/$log" 2>&1 < /dev/null &
-  echo $! > "$state/run/$name.pid"
+  # The pid and the process's start time (field 22 of /proc/PID/stat):
+  # stop.sh stops the process only while both still match.
+  echo "$! $(started_at $!)" > "$state/run/$name.pid"
 }
+started_at() { awk '{print $22}' "/proc/$1/stat" 2> /dev/null; }
 # Waits up to 10 s for CHECK... to succeed while the process in
 # STATE/run/NAME.pid lives.
 wait_for() {
@@ -192,7 +214,8 @@ fi
 echo "==> mail sink on 127.0.0.1:$smtp_port (messages in $state/mail/)"
 perl -I tests/nginx-t/lib -MSpaAuth::SmtpSink -e '
   my (undef, $pid) = SpaAuth::SmtpSink::start($ARGV[0], $ARGV[2]);
-  open my $fh, ">", $ARGV[1] or die; print $fh "$pid\n";' "$state/mail" "$state/run/mail.pid" "$smtp_port" \
+  my $at = do { open my $st, "<", "/proc/$pid/stat"; (split " ", scalar <$st>)[21] // "" };
+  open my $fh, ">", $ARGV[1] or die; print $fh "$pid $at\n";' "$state/mail" "$state/run/mail.pid" "$smtp_port" \
   < /dev/null > "$state/logs/mail.log" 2>&1 ||
   fail "the mail sink could not listen on 127.0.0.1:$smtp_port: $(tail -1 "$state/logs/mail.log")"
 

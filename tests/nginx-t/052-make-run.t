@@ -14,6 +14,7 @@ use SpaAuth::Test qw(free_port);
 use SpaAuth::WsPeers;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -205,6 +206,53 @@ like($out, qr/^==> spa-authd on .*^==> demo service on/ms, 'after starting spa-a
 like($err, qr/\Aspa-auth did not start: nginx refused \S+: \[emerg\] dlopen\(\) "\Q$broken\E\/ngx_http_spa_auth_module\.so" failed.*\n\z/,
      'in one line: nginx says why') or diag($err);
 is_deeply([leftovers()], [], 'nothing left running');
+
+# The state directory is root's to write and run: one that someone else
+# owns, that others may write, or a symbolic link is refused before
+# anything is written into it.
+{
+    my $theirs = "$tmp/theirs";
+    mkdir $theirs;
+    chown 65534, 65534, $theirs if $> == 0;
+    chmod 0777, $theirs if $> != 0;    # not root: "others may write" is what it shows
+    ($rc, $out, $err) = run_sh(SPA_STATE => $theirs);
+    isnt($rc, 0, 'a state directory of another user (or writable by others): refused');
+    like($err, qr/\Aspa-auth did not start: SPA_STATE=\Q$theirs\E is not a directory of yours that only you may write/, '... saying why');
+    opendir my $d, $theirs or die;
+    is_deeply([grep { !/^\.\.?$/ } readdir $d], [], '... and nothing is written into it');
+    mkdir "$tmp/real";
+    symlink("$tmp/real", "$tmp/link") or die;
+    ($rc, $out, $err) = run_sh(SPA_STATE => "$tmp/link");
+    like($err, qr/SPA_STATE=\Q$tmp\E\/link is a symbolic link/, 'a symbolic link: refused');
+    ($rc, $out, $err) = run_sh(SPA_STATE => "$tmp/new/state");
+    is($rc, 0, 'a new state directory works') or diag($err);
+    is(sprintf('%o', (stat "$tmp/new/state")[2] & 07777), $> == 0 ? '750' : '700', '... and others may not enter it');
+    system("SPA_STATE=$tmp/new/state scripts/stop.sh --quiet");
+    # reset.sh removes only a state directory of make run.
+    mkdir "$tmp/project";
+    SpaAuth::Test::write_file("$tmp/project/important.txt", "x\n");
+    $out = `SPA_STATE=$tmp/project scripts/reset.sh 2>&1`;
+    isnt($?, 0, 'reset of a directory make run did not make: refused');
+    ok(-f "$tmp/project/important.txt", '... and nothing is removed');
+}
+
+# stop.sh stops only what run.sh started: a pid file naming a process of
+# the same program started otherwise (another stack's) is left alone.
+{
+    my $pid = fork // die;
+    if ($pid == 0) { exec SpaAuth::Test::build_dir() . '/spa-demo-echo', '--port', free_port() or POSIX::_exit(1) }
+    sleep 0.3;
+    mkdir "$tmp/fake";
+    mkdir "$tmp/fake/run";
+    SpaAuth::Test::write_file("$tmp/fake/run/demo.pid", "$pid\n");
+    system("SPA_STATE=$tmp/fake scripts/stop.sh --quiet");
+    ok(kill(0, $pid), 'a spa-demo-echo that run.sh did not start is not stopped');
+    SpaAuth::Test::write_file("$tmp/fake/run/demo.pid", "$pid 1\n");
+    system("SPA_STATE=$tmp/fake scripts/stop.sh --quiet");
+    ok(kill(0, $pid), '... nor with another start time in its pid file');
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+}
 
 # make reset: stops and removes the state, saying what.
 ($rc, $out, $err) = run_sh();
