@@ -409,10 +409,13 @@ OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackPara
   OAuthAnswer a;
   a.clear_binding = true;
   if (o.data.value("mfa_required", false)) {
-    // The SPA's login page finishes with POST /api/v1/mfa/verify. In the
-    // fragment, so the token reaches no server and no log.
+    // The SPA's login page finishes with POST /api/v1/mfa/verify, then goes
+    // where /start was asked to (checked there; the page checks it again).
+    // In the fragment, so the token reaches no server and no log.
     a.location = config_.oauth_login_page + "#" +
-                 oidc::form_encode({{"mfa_token", o.data.value("mfa_token", "")}, {"method", o.data.value("method", "")}});
+                 oidc::form_encode({{"mfa_token", o.data.value("mfa_token", "")},
+                                    {"method", o.data.value("method", "")},
+                                    {"redirect_to", pending->redirect_to}});
     return a;
   }
   a.tokens = o.tokens;

@@ -106,39 +106,26 @@ async function step(name, fn) {
 }
 
 // --- peers ---------------------------------------------------------------------
-// The newest link to PATH mailed to ADDRESS (the sink writes each message
-// with an X-Envelope line per recipient), not one seen before.
-const usedLinks = new Set();
-async function mailedLink(address, path) {
-  const re = new RegExp(`https://\\S+/${path}#token=[A-Za-z0-9_-]+`);
+// The newest message to ADDRESS (the sink writes each one with an
+// X-Envelope line per recipient) in which RE matches and whose match was
+// not taken before: the match's group 1, or all of it.
+const taken = new Set();
+async function mailed(address, re, what) {
   for (let i = 0; i < 250; i++) {
-    const files = readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort().reverse();
+    const files = readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort((a, b) => parseInt(b, 10) - parseInt(a, 10));
     for (const f of files) {
       const text = readFileSync(`${mailDir}/${f}`, 'utf8');
       if (!text.toLowerCase().includes(`rcpt to:<${address.toLowerCase()}>`)) continue;
       const m = re.exec(text);
-      if (m && !usedLinks.has(m[0])) { usedLinks.add(m[0]); return m[0]; }
+      if (m && !taken.has(`${f}:${m[0]}`)) { taken.add(`${f}:${m[0]}`); return m[1] ?? m[0]; }
     }
     await sleep(40);
   }
-  throw new Error(`no ${path} link mailed to ${address}`);
+  throw new Error(`no ${what} mailed to ${address}`);
 }
-
-// The newest 6-digit code mailed to ADDRESS (second factor by e-mail).
-const usedCodes = new Set();
-async function mailedCode(address) {
-  for (let i = 0; i < 250; i++) {
-    const files = readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort().reverse();
-    for (const f of files) {
-      const text = readFileSync(`${mailDir}/${f}`, 'utf8');
-      if (!text.toLowerCase().includes(`rcpt to:<${address.toLowerCase()}>`)) continue;
-      const m = /Your code is (\d{6})\./.exec(text);
-      if (m && !usedCodes.has(f)) { usedCodes.add(f); return m[1]; }
-    }
-    await sleep(40);
-  }
-  throw new Error(`no code mailed to ${address}`);
-}
+// A link to PATH (verify-email, reset-password), and a second-factor code.
+const mailedLink = (address, path) => mailed(address, new RegExp(`https://\\S+/${path}#token=[A-Za-z0-9_-]+`), `${path} link`);
+const mailedCode = (address) => mailed(address, /Your code is (\d{6})\./, 'code');
 
 // A TOTP code from oathtool for a time step after every step used so far:
 // spa-authd refuses a step it accepted before (no replay), and accepts the
@@ -163,18 +150,18 @@ shot = page;
 const button = (p, name) => p.getByRole('button', { name, exact: true });
 const alertText = (p) => p.getByRole('alert').filter({ hasText: /\S/ }).first();
 
-async function passwordLogin(p, password) {
-  await p.goto(`${base}/login`);
+async function passwordLogin(p, password, next = '') {
+  await p.goto(`${base}/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
   await p.getByLabel('E-mail', { exact: true }).fill(user.email);
   await p.getByLabel('Password', { exact: true }).fill(password);
   await button(p, 'Log in').click();
 }
 
-async function secondFactor(p) {
+async function secondFactor(p, landing = '/account') {
   await p.getByLabel('Authentication code', { exact: true }).fill(await totp(user.secret));
   await button(p, 'Verify').click();
-  await p.waitForURL(`${base}/account`);
-  await p.getByRole('heading', { name: 'Your account' }).waitFor();
+  await p.waitForURL(`${base}${landing}`);
+  if (landing === '/account') await p.getByRole('heading', { name: 'Your account' }).waitFor();
 }
 
 await step('the app is served with its security headers; page routes are the app, /api/ never', async () => {
@@ -266,9 +253,12 @@ await step('log out: the pages that need a session send to the login', async () 
   await page.waitForURL(`${base}/login?next=%2Faccount`);
 });
 
-await step('log in with the password and a TOTP code', async () => {
-  await passwordLogin(page, user.password);
-  await secondFactor(page);
+await step('log in with the password and a TOTP code; ?next= never leaves the site', async () => {
+  await passwordLogin(page, user.password, '//evil.example/steal');
+  await secondFactor(page, '/');
+  await page.getByText(`Signed in as ${user.email}`).waitFor();
+  await page.goto(`${base}/account`);
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
 });
 
 await step('an administrator (users set-role) sees the admin page after the SPA refreshes by itself', async () => {
@@ -361,8 +351,8 @@ await step('a step-up endpoint past its max_age asks to re-authenticate, with a 
 
 // The development OpenID provider's own login form (not our page).
 // A provider that remembers the user approves at once, without its form.
-async function providerLogin(p, login) {
-  await p.goto(`${base}/login`);
+async function providerLogin(p, login, next = '') {
+  await p.goto(`${base}/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
   await button(p, 'Log in with dev').click();
   const form = p.locator('input[name=login]');
   await form.or(p.getByRole('heading', { name: 'Two-factor authentication' }))
@@ -431,9 +421,10 @@ await step('OAuth login of the user with 2FA asks for the TOTP code', async () =
   const c = await newContext();
   other = await c.newPage();
   shot = other;
-  await providerLogin(other, user.name);
+  await providerLogin(other, user.name, '/demo');
   await other.waitForURL(`${base}/login`);  // the #mfa_token fragment is read and dropped
-  await secondFactor(other);
+  await secondFactor(other, '/demo');  // where the login was started for
+  await other.getByRole('link', { name: 'Account' }).click();
   await other.getByText('dev: linked').waitFor();
 });
 

@@ -132,7 +132,7 @@ step 'a user with 2FA goes through the same gate as a password login' => sub {
     my $carol_jar = "$s->{state}/carol-oauth.txt";
     ($r) = oauth_login('carol', jar => $carol_jar);
     my $loc = $r->{headers}{location}[0] // '';
-    like($loc, qr{^/login#mfa_token=[A-Za-z0-9_-]{43}&method=totp$}, 'verified e-mail links carol; the login waits for her code');
+    like($loc, qr{^/login#mfa_token=[A-Za-z0-9_-]{43}&method=totp&redirect_to=%2F$}, 'verified e-mail links carol; the login waits for her code, and says where to go after');
     ok(!$s->cookie('__Host-spa_at', $carol_jar), 'no session before the second factor');
     my ($mfa_token) = $loc =~ /mfa_token=([^&]+)/;
     chomp($code = `oathtool --totp --base32 -N \@@{[ time + 30 ]} $secret`);

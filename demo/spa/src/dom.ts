@@ -81,18 +81,21 @@ export function safeSvg(text: string, label: string): SVGSVGElement | null {
   const src = doc.documentElement;
   if (src.nodeName !== 'svg' || doc.getElementsByTagName('parsererror').length) return null;
   const ns = 'http://www.w3.org/2000/svg';
-  const allowed: Record<string, string[]> = {
-    svg: ['viewBox', 'shape-rendering', 'width', 'height'],
-    rect: ['x', 'y', 'width', 'height', 'fill'],
-    path: ['d', 'fill'],
-  };
+  // Each element's attributes, each with the only shape its value may have.
+  const number = /^[0-9. ]{1,32}%?$/;
+  const colour = /^(#[0-9a-fA-F]{3,6}|none)$/;
+  const allowed = new Map<string, Map<string, RegExp>>([
+    ['svg', new Map([['viewBox', /^[0-9. ]{1,32}$/], ['shape-rendering', /^crispEdges$/], ['width', number], ['height', number]])],
+    ['rect', new Map([['x', number], ['y', number], ['width', number], ['height', number], ['fill', colour]])],
+    ['path', new Map([['d', /^[MmHhVvLlZz0-9 .,-]{1,200000}$/], ['fill', colour]])],
+  ]);
   const copy = (node: Element): Element | null => {
-    const keep = allowed[node.nodeName];
+    const keep = allowed.get(node.nodeName);
     if (!keep) return null;
     const out = document.createElementNS(ns, node.nodeName);
-    for (const a of keep) {
+    for (const [a, shape] of keep) {
       const v = node.getAttribute(a);
-      if (v !== null && !/url\s*\(|javascript:/i.test(v)) out.setAttribute(a, v);
+      if (v !== null && shape.test(v)) out.setAttribute(a, v);
     }
     for (const child of Array.from(node.children)) {
       const c = copy(child);

@@ -6,7 +6,8 @@ import { go, safePath } from '../router';
 import { loadMe } from '../session';
 
 // Reasons spa-authd gives a failed OAuth login (/login?error=REASON).
-const OAUTH_ERRORS: Record<string, string> = {
+// A Map, not an object: ?error=constructor or __proto__ must find nothing.
+const OAUTH_ERRORS = new Map<string, string>(Object.entries({
   access_denied: 'You declined the sign-in at the provider.',
   provider_unavailable: 'The provider did not answer. Try again in a moment.',
   provider_error: 'The provider refused the sign-in.',
@@ -18,7 +19,7 @@ const OAUTH_ERRORS: Record<string, string> = {
   email_not_verified: 'The provider has not verified that e-mail address.',
   identity_in_use: 'That provider account is linked to another user.',
   provider_already_linked: 'You already linked another account of that provider.',
-};
+}));
 
 // The token of a mailed link is in the URL's fragment (#token=...), which
 // the browser never sends to a server. It is read once and the fragment
@@ -105,12 +106,14 @@ export async function login(main: HTMLElement): Promise<void> {
   const fragment = takeFragment();
   // An OAuth login of a user with 2FA lands here with #mfa_token=...
   const mfaToken = fragment.get('mfa_token');
-  if (mfaToken) return secondFactor(main, mfaToken, fragment.get('method') ?? 'totp', next);
+  // redirect_to: where the OAuth login was started for (spa-authd checked
+  // it at /start; safePath keeps it on this site).
+  if (mfaToken) return secondFactor(main, mfaToken, fragment.get('method') ?? 'totp', safePath(fragment.get('redirect_to') ?? next));
 
   const error = query.get('error');
   const providers = h('div', { class: 'providers' });
   main.append(section('Log in',
-    error ? h('p', { role: 'alert', class: 'error' }, OAUTH_ERRORS[error] ?? `The sign-in failed (${error}).`) : null,
+    error ? h('p', { role: 'alert', class: 'error' }, OAUTH_ERRORS.get(error) ?? `The sign-in failed (${error.slice(0, 64)}).`) : null,
     form('Log in', [
       field('E-mail', { name: 'email', type: 'email', autocomplete: 'username' }),
       field('Password', { name: 'password', type: 'password', autocomplete: 'current-password' }),
