@@ -1,7 +1,9 @@
 // spa-demo-echo: the demo microservice for `make run` and the demo SPA.
 // It trusts the gateway (docs/services.md): nginx checked the token and
-// sent who the caller is as X-User-* headers, and this service listens on
-// loopback only, so nothing else can send them.
+// sent who the caller is as X-User-* headers. It listens on loopback only,
+// so no other machine can send them; any process of this machine can,
+// which is why a real service on a shared host listens on a Unix socket
+// only nginx may open, or checks a client certificate.
 //
 //   /api/v1/demo/notes      GET: the caller's notes; POST {"text"}: add one
 //   /api/v1/demo/notes/ID   DELETE: remove one of the caller's notes
