@@ -218,14 +218,18 @@ std::optional<Principal> SessionService::authenticate(std::string_view token, st
     why = std::string(core::status_name(s));
     return std::nullopt;
   }
-  const json& auth_time = verified->claims.payload["auth_time"];
+  // find(), never a const operator[]: on a token without the claim that is
+  // an assertion failure (a token of our key without auth_time ended authd).
+  const json& payload = verified->claims.payload;
+  auto auth_time = payload.is_object() ? payload.find("auth_time") : payload.end();
   Principal p{verified->claims.sub, verified->claims.sid,
-              auth_time.is_number_integer() ? auth_time.get<int64_t>() : 0, verified->claims.second_factor};
+              auth_time != payload.end() && auth_time->is_number_integer() ? auth_time->get<int64_t>() : 0,
+              verified->claims.second_factor};
   bool active = false;
   // A failed read leaves it inactive: refused (fail closed).
   Error e = store_.view([&](const Store::Txn& t) {
     auto rec = load_session(t, p.sid);
-    active = rec && rec->accepts(now, verified->claims.iat);
+    active = rec && rec->accepts(now, verified->claims.iat) && rec->belongs_to(p.user_id);
   });
   if (!e.ok() || !active) {
     why = "revoked";

@@ -100,7 +100,8 @@ void SessionReader::refresh(int64_t now) {
   if (!same || !data_file_whole(l.env.get(), path_, err)) reopen(err);
 }
 
-SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, std::optional<int64_t> iat, std::string& err) {
+SessionReader::Lookup SessionReader::check(std::string_view sid, std::string_view sub, int64_t now,
+                                           std::optional<int64_t> iat, std::string& err) {
   // spa-authd's ids are 32 hex characters; an empty or huge one (LMDB
   // refuses keys over 511 bytes) is simply not a session of ours.
   if (sid.empty() || sid.size() > kMaxSidBytes) return Lookup::kUnknown;
@@ -136,7 +137,9 @@ SessionReader::Lookup SessionReader::check(std::string_view sid, int64_t now, st
     result = Lookup::kError;
   } else {
     auto record = SessionRecord::decode(view(value));
-    result = !record ? Lookup::kUnknown : record->accepts(now, iat) ? Lookup::kValid : Lookup::kRevoked;
+    result = !record                                                  ? Lookup::kUnknown
+             : record->accepts(now, iat) && record->belongs_to(sub) ? Lookup::kValid
+                                                                    : Lookup::kRevoked;
   }
   return result;
 }

@@ -41,9 +41,11 @@ class SessionReader {
 
   // kUnknown also for a record we cannot decode, and for an empty or
   // overlong sid: fail closed. kRevoked also when the session refuses
-  // tokens issued at `iat` (SessionRecord::tokens_not_before). kError
-  // while unavailable.
-  Lookup check(std::string_view sid, int64_t now, std::optional<int64_t> iat, std::string& err);
+  // tokens issued at `iat` (SessionRecord::tokens_not_before), and when it
+  // is not the session of `sub` (the token's subject). kError while
+  // unavailable.
+  Lookup check(std::string_view sid, std::string_view sub, int64_t now, std::optional<int64_t> iat,
+               std::string& err);
 
   SessionReader();
   ~SessionReader();

@@ -29,6 +29,14 @@ int64_t get64(std::string_view in, size_t at) {
 
 }  // namespace
 
+bool SessionRecord::belongs_to(std::string_view sub) const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  if (sub.size() != 2 * user_id.size()) return false;
+  for (size_t i = 0; i < user_id.size(); ++i)
+    if (sub[2 * i] != kHex[user_id[i] >> 4] || sub[2 * i + 1] != kHex[user_id[i] & 0xf]) return false;
+  return true;
+}
+
 std::string SessionRecord::encode() const {
   std::string out(kSize, '\0');
   out[0] = static_cast<char>(kVersion);

@@ -52,6 +52,11 @@ struct SessionRecord {
   // (fail closed).
   static std::optional<SessionRecord> decode(std::string_view bytes);
 
+  // The session's user is `sub`: spa-authd's subjects are the user id's 32
+  // lowercase hex digits. A token that names a live session of another user
+  // (only a stolen signing key can mint one) is refused as if revoked.
+  bool belongs_to(std::string_view sub) const;
+
   // Usable for a request at `now`: active and not past its end.
   bool valid_at(int64_t now) const { return state == SessionState::kActive && now < expires_at; }
 

@@ -115,7 +115,7 @@ Status check_token(ngx_http_request_t* r, const LocSettings& s, std::string_view
                   std::string(core::status_name(st)).c_str(), detail.c_str());
     return st;
   }
-  st = check_session(r, ctx->token->claims.sid, ctx->token->claims.iat);
+  st = check_session(r, ctx->token->claims.sid, ctx->token->claims.sub, ctx->token->claims.iat);
   if (st != Status::kOk) return st;
   return add_claim_headers(r, ctx->token->claims, *s.claim_headers);
 }

@@ -7,7 +7,8 @@
 
 namespace spa::ngx {
 
-core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::optional<int64_t> iat) {
+core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::string_view sub,
+                           std::optional<int64_t> iat) {
   Worker& w = worker();
   if (!w.sessions_wanted) return core::Status::kOk;
   if (w.sessions == nullptr) {
@@ -18,7 +19,7 @@ core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::opt
   }
   w.sessions->refresh(ngx_time());  // a replaced or repaired file is reopened within a second
   std::string err;
-  auto lookup = w.sessions->check(sid, ngx_time(), iat, err);
+  auto lookup = w.sessions->check(sid, sub, ngx_time(), iat, err);
   if (lookup != core::SessionReader::Lookup::kError && w.store_failing) {
     w.store_failing = false;
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0, "spa_auth: session store readable again");
@@ -28,7 +29,8 @@ core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::opt
       return core::Status::kOk;
     case core::SessionReader::Lookup::kRevoked:
     case core::SessionReader::Lookup::kUnknown:
-      ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: token refused: session revoked or unknown");
+      ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                    "spa_auth: token refused: session revoked, unknown or not the subject's");
       return core::Status::kRevoked;
     case core::SessionReader::Lookup::kError:
       break;

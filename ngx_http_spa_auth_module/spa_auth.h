@@ -114,7 +114,8 @@ bool strip_tokens(ngx_http_request_t* r, const LocSettings& s);
 // The session `sid` in spa-authd's store, read-only: kOk, kRevoked (revoked,
 // unknown, or refusing tokens issued at `iat`) or kStoreUnavailable
 // (logged). kOk without a session store.
-core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::optional<int64_t> iat);
+core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::string_view sub,
+                           std::optional<int64_t> iat);
 
 // redact.cpp
 ngx_int_t redact_request_line_handler(ngx_http_request_t* r);  // NGX_HTTP_POST_READ_PHASE

@@ -29,6 +29,7 @@ struct WsState {
   int64_t exp_ms = 0;
   int64_t recheck_ms = defaults::kWebSocketRecheckMs;
   std::string sid;
+  std::string sub;             // the token's subject: the session must be its user's
   std::optional<int64_t> iat;  // the token's: a role change refuses older tokens
   std::optional<core::CloseReason> reason;  // set once a close is due
   bool close_pending = false;               // waiting for the frame under way to end
@@ -113,7 +114,7 @@ bool on_timer_event(WsState* ws) {
     return true;
   }
   // A store that cannot be read keeps the socket (check_session logs it).
-  if (!ws->sid.empty() && check_session(ws->r, ws->sid, ws->iat) == core::Status::kRevoked) {
+  if (!ws->sid.empty() && check_session(ws->r, ws->sid, ws->sub, ws->iat) == core::Status::kRevoked) {
     begin_close(ws, core::CloseReason::kSessionRevoked);
     return true;
   }
@@ -229,6 +230,7 @@ ngx_int_t websocket_authorized(ngx_http_request_t* r, RequestCtx* ctx, const Loc
   ws->exp_ms = ctx->token->claims.exp * 1000;
   ws->recheck_ms = *s.ws_recheck_ms;
   ws->sid = ctx->token->claims.sid;
+  ws->sub = ctx->token->claims.sub;
   ws->iat = ctx->token->claims.iat;
   ws->timer.handler = on_timer;
   ws->timer.data = ws;

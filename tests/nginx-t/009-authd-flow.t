@@ -133,6 +133,20 @@ step 'tokens whose sid names no session of ours' => sub {
     is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => undef })), '401 revoked', 'signed by authd but no sid: 401, not a server error');
     is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => 'x' x 600 })), '401 revoked', 'overlong sid: 401');
     is(svc(SpaAuth::Test::mint_with($key, claims => { %iss, sid => 'f' x 32 })), '401 revoked', 'unknown sid: 401');
+    # A live session of alice's, named by a token of someone else (only a
+    # stolen key makes one): refused by the module and by spa-authd.
+    my $l = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} });
+    my ($sid, $uid) = ($l->{json}{data}{session_id}, $l->{json}{data}{user}{id});
+    my %live = (%iss, sid => $sid);
+    my $own = SpaAuth::Test::mint_with($key, claims => { %live, sub => $uid });
+    is(svc($own), '200 ok', "a token of alice's own session passes");
+    is(api(GET => '/api/v1/auth/me', undef, "Authorization: Bearer $own")->{status}, 200,
+       'spa-authd takes a token of its key without auth_time (it aborted on one)');
+    is(svc(SpaAuth::Test::mint_with($key, claims => { %live, sub => 'f' x 32 })), '401 revoked', "another subject on alice's session: 401");
+    is(svc(SpaAuth::Test::mint_with($key, claims => { %live, sub => uc $uid })), '401 revoked', '... her id in capitals is another subject');
+    my $forged = SpaAuth::Test::mint_with($key, claims => { %live, sub => 'f' x 32, role => 'admin' });
+    is("" . api(GET => '/api/v1/auth/me', undef, "Authorization: Bearer $forged")->{status}, '401', 'spa-authd refuses it too');
+    api(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $l->{json}{data}{access_token}");
 };
 
 step 'logout takes effect at once' => sub {

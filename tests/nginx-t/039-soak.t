@@ -46,7 +46,7 @@ my ($ok, $out) = start_nginx(
 ok($ok, 'nginx starts') or BAIL_OUT($out);
 
 # Two logged-in users of spa-authd: one stays, one logs out.
-my (%authd, %sid);
+my (%authd, %sid, %uid);
 for my $who (qw(stays leaves)) {
     my $s = json_request(POST => '/api/v1/auth/signup', { email => "$who\@example.com", username => $who, password => "pw of $who, long enough" });
     is($s->{status}, 201, "$who signs up");
@@ -54,11 +54,12 @@ for my $who (qw(stays leaves)) {
     is($l->{status}, 200, "$who logs in");
     $authd{$who} = $l->{json}{data}{access_token};
     $sid{$who} = $l->{json}{data}{session_id};
+    $uid{$who} = $l->{json}{data}{user}{id};
 }
 ok($sid{stays}, 'the session id is in the answer');
-# The test's own tokens name the live session (with a session store, a
-# token must name one).
-my %c = (iss => $iss, aud => 'spa', sub => 'alice', role => 'user', sid => $sid{stays});
+# The test's own tokens name the live session and its user (with a session
+# store, a token must name one, of its subject).
+my %c = (iss => $iss, aud => 'spa', sub => $uid{stays}, role => 'user', sid => $sid{stays});
 sub tok { my (%o) = @_; mint(key => 'ed', ttl => 600, %o, claims => { %c, %{ $o{claims} // {} } }) }
 is(json_request(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $authd{leaves}")->{status}, 200, 'one logs out');
 

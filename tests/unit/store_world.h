@@ -11,6 +11,7 @@
 #include "authd/sweeper.h"
 #include "core/session_reader.h"
 #include "tests/unit/auth_world.h"
+#include "tests/unit/session_user.h"
 
 namespace test {
 
@@ -48,7 +49,7 @@ struct World : AuthWorld {
     spa::core::SessionReader reader;
     std::string err;
     ck_assert_msg(reader.open(dir + "/store", err), "%s", err.c_str());
-    return reader.check(sid, at, std::nullopt, err);
+    return reader.check(sid, session_user(store, sid), at, std::nullopt, err);
   }
 };
 

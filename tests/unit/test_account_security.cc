@@ -50,7 +50,7 @@ struct World : test::AuthWorld {
     std::string err;
     ck_assert(reader.open(dir + "/store", err));
     json c = claims_of(access_token);
-    return reader.check(c["sid"].get<std::string>(), now, c["iat"].get<int64_t>(), err);
+    return reader.check(c["sid"].get<std::string>(), c["sub"].get<std::string>(), now, c["iat"].get<int64_t>(), err);
   }
 };
 

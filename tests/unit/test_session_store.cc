@@ -47,6 +47,14 @@ START_TEST(session_record_round_trip_and_fail_closed) {
   ck_assert(!SessionRecord::decode(wrong_state));
   r.state = SessionState::kUserDisabled;
   ck_assert(!SessionRecord::decode(r.encode())->valid_at(r.created_at));
+  // The session is its user's: sub is the user id's lowercase hex, whole.
+  ck_assert(back->belongs_to("ab0000000000000000000000000000cd"));
+  ck_assert(!back->belongs_to("AB0000000000000000000000000000CD"));
+  ck_assert(!back->belongs_to("ab0000000000000000000000000000ce"));
+  ck_assert(!back->belongs_to("ab0000000000000000000000000000c"));
+  ck_assert(!back->belongs_to("ab0000000000000000000000000000cd0"));
+  ck_assert(!back->belongs_to(""));
+  ck_assert(!back->belongs_to("alice"));
 }
 END_TEST
 
@@ -92,6 +100,9 @@ START_TEST(store_refuses_another_schema_version) {
 }
 END_TEST
 
+// The user id of records that set none, as a token's `sub` names it.
+const std::string kNobody(32, '0');
+
 START_TEST(session_reader_sees_writes_at_once) {
   TempDir d;
   LmdbStore store;
@@ -103,16 +114,19 @@ START_TEST(session_reader_sees_writes_at_once) {
   ck_assert(store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "sid1", r.encode())); }).ok());
   spa::core::SessionReader reader;
   ck_assert_msg(reader.open(d.path + "/db", err), "%s", err.c_str());
-  ck_assert(reader.check("sid1", 500, 400, err) == spa::core::SessionReader::Lookup::kValid);
-  ck_assert(reader.check("nope", 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
-  ck_assert(reader.check("", 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
-  ck_assert(reader.check(std::string(600, 'a'), 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
-  ck_assert(reader.check("sid1", 1000, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
+  ck_assert(reader.check("sid1", kNobody, 500, 400, err) == spa::core::SessionReader::Lookup::kValid);
+  ck_assert(reader.check("nope", kNobody, 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check("", kNobody, 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check(std::string(600, 'a'), kNobody, 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check("sid1", kNobody, 1000, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
+  // Another subject on this session: refused as revoked.
+  ck_assert(reader.check("sid1", std::string(31, '0') + "1", 500, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
+  ck_assert(reader.check("sid1", "alice", 500, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
   r.state = SessionState::kRevoked;
   ck_assert(store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "sid1", r.encode())); }).ok());
-  ck_assert(reader.check("sid1", 500, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
+  ck_assert(reader.check("sid1", kNobody, 500, 400, err) == spa::core::SessionReader::Lookup::kRevoked);
   ck_assert(store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "sid2", "garbage")); }).ok());
-  ck_assert(reader.check("sid2", 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
+  ck_assert(reader.check("sid2", kNobody, 500, 400, err) == spa::core::SessionReader::Lookup::kUnknown);
 }
 END_TEST
 
@@ -146,8 +160,8 @@ START_TEST(session_floor_refuses_older_tokens) {
   ck_assert(store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "sid1", r.encode())); }).ok());
   spa::core::SessionReader reader;
   ck_assert(reader.open(d.path + "/db", err));
-  ck_assert(reader.check("sid1", 500, 399, err) == spa::core::SessionReader::Lookup::kRevoked);
-  ck_assert(reader.check("sid1", 500, 400, err) == spa::core::SessionReader::Lookup::kValid);
+  ck_assert(reader.check("sid1", kNobody, 500, 399, err) == spa::core::SessionReader::Lookup::kRevoked);
+  ck_assert(reader.check("sid1", kNobody, 500, 400, err) == spa::core::SessionReader::Lookup::kValid);
 }
 END_TEST
 

@@ -219,6 +219,9 @@ END_TEST
 
 namespace {
 
+// The user id of records that set none, as a token's `sub` names it.
+const std::string kNobody(32, '0');
+
 // A store with one active session "s1" and one revoked "s2", written by a
 // bare environment whose lock file allows `readers` readers.
 std::string make_store(const std::string& dir, unsigned readers, int writes = 1) {
@@ -272,7 +275,7 @@ START_TEST(the_reader_clears_slots_of_killed_readers) {
     ck_assert(WIFSIGNALED(status));
   }
   // The table is full of dead readers: the lookup clears them and retries.
-  ck_assert_msg(survivor.check("s1", 1000, std::nullopt, err) == Lookup::kValid, "%s", err.c_str());
+  ck_assert_msg(survivor.check("s1", kNobody, 1000, std::nullopt, err) == Lookup::kValid, "%s", err.c_str());
   // A reader opened now clears them at open, too.
   for (int i = 0; i < 4; ++i) {
     pid_t pid = fork();
@@ -280,14 +283,14 @@ START_TEST(the_reader_clears_slots_of_killed_readers) {
       spa::core::SessionReader r;
       std::string e;
       r.open(d.path, e);
-      r.check("s1", 1000, std::nullopt, e);
+      r.check("s1", kNobody, 1000, std::nullopt, e);
       raise(SIGKILL);
     }
     waitpid(pid, nullptr, 0);
   }
   spa::core::SessionReader fresh;
   ck_assert(fresh.open(d.path, err));
-  ck_assert(fresh.check("s2", 1000, std::nullopt, err) == Lookup::kRevoked);
+  ck_assert(fresh.check("s2", kNobody, 1000, std::nullopt, err) == Lookup::kRevoked);
 }
 END_TEST
 
@@ -302,7 +305,7 @@ START_TEST(the_reader_follows_a_store_replaced_by_rename) {
   spa::core::SessionReader reader;
   ck_assert(reader.open(d.path, err));
   reader.refresh(1);
-  ck_assert(reader.check("s1", 1000, std::nullopt, err) == Lookup::kValid);
+  ck_assert(reader.check("s1", kNobody, 1000, std::nullopt, err) == Lookup::kValid);
   // Another worker keeps the lock file open all along.
   int ready[2], done[2];
   ck_assert(pipe(ready) == 0 && pipe(done) == 0);
@@ -311,7 +314,7 @@ START_TEST(the_reader_follows_a_store_replaced_by_rename) {
     spa::core::SessionReader r;
     std::string e;
     r.open(d.path, e);
-    r.check("s1", 1000, std::nullopt, e);
+    r.check("s1", kNobody, 1000, std::nullopt, e);
     char c = 1;
     close(done[1]);
     if (write(ready[1], &c, 1) != 1) _exit(1);
@@ -339,7 +342,7 @@ START_TEST(the_reader_follows_a_store_replaced_by_rename) {
   // Within the second it may still answer from the old file; from the next
   // one on, never: our lock file belongs to the old file, so it refuses...
   reader.refresh(2);
-  ck_assert(reader.check("s1", 1000, std::nullopt, err) == Lookup::kError);
+  ck_assert(reader.check("s1", kNobody, 1000, std::nullopt, err) == Lookup::kError);
   ck_assert(reader.unavailable_reason().find("lock.mdb") != std::string::npos);
   // ...until spa-authd starts on the new file and renews the lock.
   {
@@ -347,7 +350,7 @@ START_TEST(the_reader_follows_a_store_replaced_by_rename) {
     ck_assert_msg(restarted.open(d.path, err), "%s", err.c_str());
   }
   reader.refresh(3);
-  ck_assert_msg(reader.check("s1", 1000, std::nullopt, err) == Lookup::kRevoked, "%s", reader.unavailable_reason().c_str());
+  ck_assert_msg(reader.check("s1", kNobody, 1000, std::nullopt, err) == Lookup::kRevoked, "%s", reader.unavailable_reason().c_str());
   ck_assert(reader.available());
   close(done[1]);
   waitpid(other, nullptr, 0);
@@ -364,7 +367,7 @@ START_TEST(the_reader_refuses_truncated_and_garbage_files_without_faulting) {
   make_store(d.path, 512, 3);
   spa::core::SessionReader reader;
   ck_assert(reader.open(d.path, err));
-  ck_assert(reader.check("s1", 1000, std::nullopt, err) == Lookup::kValid);
+  ck_assert(reader.check("s1", kNobody, 1000, std::nullopt, err) == Lookup::kValid);
   std::string data;
   {
     std::ifstream in(d.path + "/data.mdb", std::ios::binary);
@@ -374,7 +377,7 @@ START_TEST(the_reader_refuses_truncated_and_garbage_files_without_faulting) {
   // Truncated in place, below its last page: noticed before the next read.
   ck_assert(::truncate((d.path + "/data.mdb").c_str(), 3 * 4096) == 0);
   reader.refresh(1);
-  ck_assert(reader.check("s1", 1000, std::nullopt, err) == Lookup::kError);
+  ck_assert(reader.check("s1", kNobody, 1000, std::nullopt, err) == Lookup::kError);
   ck_assert(reader.unavailable_reason().find("truncated") != std::string::npos);
   // Replaced by a stub, by garbage, by nothing: unavailable, never a crash.
   int64_t now = 2;
@@ -382,16 +385,16 @@ START_TEST(the_reader_refuses_truncated_and_garbage_files_without_faulting) {
     write_bytes(d.path + "/new.mdb", bytes);
     ck_assert(::rename((d.path + "/new.mdb").c_str(), (d.path + "/data.mdb").c_str()) == 0);
     reader.refresh(now++);
-    ck_assert(reader.check("s1", 1000, std::nullopt, err) == Lookup::kError);
+    ck_assert(reader.check("s1", kNobody, 1000, std::nullopt, err) == Lookup::kError);
     spa::core::SessionReader fresh;
     ck_assert(!fresh.open(d.path, err));
-    ck_assert(fresh.check("s1", 1000, std::nullopt, err) == Lookup::kError);
+    ck_assert(fresh.check("s1", kNobody, 1000, std::nullopt, err) == Lookup::kError);
   }
   // Put back whole: readable again at the next refresh.
   write_bytes(d.path + "/new.mdb", data);
   ck_assert(::rename((d.path + "/new.mdb").c_str(), (d.path + "/data.mdb").c_str()) == 0);
   reader.refresh(now++);
-  ck_assert_msg(reader.check("s1", 1000, std::nullopt, err) == Lookup::kValid, "%s", reader.unavailable_reason().c_str());
+  ck_assert_msg(reader.check("s1", kNobody, 1000, std::nullopt, err) == Lookup::kValid, "%s", reader.unavailable_reason().c_str());
 }
 END_TEST
 

@@ -26,6 +26,7 @@
 #include "core/base64url.h"
 #include "core/session_reader.h"
 #include "tests/unit/auth_world.h"
+#include "tests/unit/session_user.h"
 #include "tests/unit/store_tests.h"
 
 using namespace spa::authd;
@@ -82,7 +83,7 @@ struct V1World : test::AuthWorld {
     spa::core::SessionReader reader;
     std::string err;
     ck_assert_msg(reader.open(path, err), "%s", err.c_str());
-    return reader.check(sid, now, std::nullopt, err);
+    return reader.check(sid, session_user(store, sid), now, std::nullopt, err);
   }
   size_t count(Db db) {
     size_t n = 0;
