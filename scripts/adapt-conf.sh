@@ -41,4 +41,8 @@ if [ ! -f "$state/tls/cert.pem" ]; then
       -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
       -keyout "$state/tls/key.pem" -out "$state/tls/cert.pem" 2>/dev/null)
 fi
-[ "$(id -u)" -ne 0 ] || chown -R www-data "$state/tmp"
+# nginx's temporary files: tmp/ stays root's (0755) and nginx makes body/
+# and proxy/ in it for its workers at start. A tmp/ of www-data's would let
+# www-data put a link there that the root master then chowns.
+[ "$(id -u)" -ne 0 ] || chown root:root "$state/tmp"  # one an older make run gave www-data
+chmod 755 "$state/tmp"

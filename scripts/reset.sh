@@ -10,13 +10,13 @@ if [ ! -d "$state" ]; then
   echo "==> nothing to remove: $state does not exist"
   exit 0
 fi
-state=$(cd "$state" && pwd)
+state=$(cd -P "$state" && pwd -P)  # the real directory, not a link to it
 case $state in
   / | "$HOME" | "$(pwd)") echo "reset: refusing to remove $state" >&2; exit 1 ;;
 esac
 # Only a directory `make run` made and that is yours: SPA_STATE=/some/dir
 # by mistake removes nothing.
-if [ ! -O "$state" ] || { [ ! -f "$state/.spa-auth-state" ] && ! { [ -f "$state/nginx.conf" ] && [ -f "$state/authd.toml" ]; }; }; then
+if [ ! -O "$state" ] || [ ! -f "$state/.spa-auth-state" ] || [ -L "$state/.spa-auth-state" ]; then
   echo "reset: $state is not a state directory of make run (no .spa-auth-state in it, or not yours); nothing removed" >&2
   exit 1
 fi
@@ -27,7 +27,7 @@ what=()
 [ ! -d "$state/mail" ] || what+=("$(find "$state/mail" -name '*.eml' | wc -l) mails (mail/)")
 [ ! -d "$state/logs" ] || what+=("the logs (logs/)")
 [ ! -f "$state/nginx.conf" ] || what+=("nginx.conf, authd.toml")
-[ ! -f "$state/cookies.txt" ] || what+=("the walk-through's cookies")
+[ ! -f "$state/curl/cookies.txt" ] || what+=("the walk-through's cookies")
 rm -rf "$state"
 if [ ${#what[@]} -eq 0 ]; then
   echo "==> removed $state"

@@ -26,25 +26,58 @@ profile=${PROFILE:-development}
 base="https://localhost:$port"
 # The state directory holds the signing keys, the store, mail with live
 # links and the walk-through's cookie jar, and root writes and runs what is
-# in it: it must be ours alone. One that exists must be a directory (not a
-# link) of this user that nobody else may write; a new one is made 0700.
-# Others may not enter it (nginx's group may, to reach the store and the
-# socket).
-if [ -L "$state" ]; then
-  echo "spa-auth did not start: SPA_STATE=$state is a symbolic link; name the directory itself" >&2
+# in it: it must be ours alone. Its real path (no link in it) is used from
+# here on; that directory and every one above it must be ours or root's and
+# writable by nobody else (a sticky /tmp is fine). A new one is made 0700.
+# Others may not enter it; nginx's group may pass through it (0710) to the
+# store and the socket, and read nothing else.
+given=$(realpath -m -s -- "$state")  # absolute, ., .. and trailing slashes resolved, links kept
+state=$(realpath -m -- "$state")
+if [ "$given" != "$state" ]; then
+  echo "spa-auth did not start: SPA_STATE=$given is, or is under, a symbolic link (to $state); name the real directory" >&2
   exit 1
-elif [ -e "$state" ]; then
+fi
+dir_safe() {  # DIR: ours or root's, and nobody else may write it (sticky excepted)
+  local owner mode
+  owner=$(stat -c %u -- "$1") mode=$(stat -c %a -- "$1") || return 1
+  [ ! -L "$1" ] && { [ "$owner" = "$(id -u)" ] || [ "$owner" = 0 ]; } || return 1
+  (( 8#$mode & 8#022 )) && ! (( 8#$mode & 8#1000 )) && return 1
+  return 0
+}
+up=$(dirname "$state")
+while :; do
+  if [ -e "$up" ] && ! dir_safe "$up"; then
+    echo "spa-auth did not start: $up, above SPA_STATE=$state, may be changed by another user" \
+         "($(stat -c '%U, mode %a' -- "$up")); choose a state directory elsewhere" >&2
+    exit 1
+  fi
+  [ "$up" = / ] && break
+  up=$(dirname "$up")
+done
+if [ -e "$state" ]; then
   if [ ! -d "$state" ] || [ ! -O "$state" ] || (( 8#$(stat -c %a "$state") & 8#022 )); then
     echo "spa-auth did not start: SPA_STATE=$state is not a directory of yours that only you may write" \
          "($(stat -c '%U, mode %a' "$state")); choose another, or remove it" >&2
     exit 1
   fi
 else
-  mkdir -p "$(dirname "$state")" && mkdir -m 700 "$state"
+  mkdir -p "$(dirname "$state")" && (umask 077 && mkdir "$state")
 fi
-state=$(cd "$state" && pwd)
 touch "$state/.spa-auth-state"  # what `make reset` looks for before it removes anything
-if [ "$(id -u)" -eq 0 ]; then chgrp www-data "$state" && chmod 750 "$state"; else chmod 700 "$state"; fi
+if [ "$(id -u)" -eq 0 ]; then
+  chgrp www-data "$state" && chmod 710 "$state"
+  # nginx's workers reach the socket and the store through it.
+  if ! runuser -u www-data -- test -x "$state"; then
+    echo "spa-auth did not start: nginx's workers (www-data) cannot pass through a directory above $state" \
+         "(one of mode 0700?); make it 0711 or 0755, or choose a state directory elsewhere" >&2
+    exit 1
+  fi
+else
+  chmod 700 "$state"
+fi
+# Mail (live links), logs, the certificate's key and the cookie jar: ours only.
+mkdir -p "$state"/{mail,logs,tls,curl}
+chmod 700 "$state"/{mail,logs,tls,curl}
 export SPA_STATE=$state SPA_NGINX=$nginx SPA_BUILD=$build  # for stop.sh and adapt-conf.sh
 
 # A start that fails stops whatever it had started and says why in one line.
@@ -167,7 +200,7 @@ else
 fi
 "$build/spa-authd" --check-config --config "$state/authd.toml" > "$state/logs/check-config.log" 2>&1 ||
   fail "spa-authd refused $state/authd.toml: $(head -1 "$state/logs/check-config.log")"
-jar="$state/cookies.txt"
+jar="$state/curl/cookies.txt"
 rm -f "$jar"
 
 # Starts a background process, its pid in STATE/run/NAME.pid.

@@ -223,11 +223,28 @@ is_deeply([leftovers()], [], 'nothing left running');
     mkdir "$tmp/real";
     symlink("$tmp/real", "$tmp/link") or die;
     ($rc, $out, $err) = run_sh(SPA_STATE => "$tmp/link");
-    like($err, qr/SPA_STATE=\Q$tmp\E\/link is a symbolic link/, 'a symbolic link: refused');
+    like($err, qr/SPA_STATE=\Q$tmp\E\/link is, or is under, a symbolic link/, 'a symbolic link: refused');
+    ($rc, $out, $err) = run_sh(SPA_STATE => "$tmp/link/");
+    like($err, qr/SPA_STATE=\Q$tmp\E\/link is, or is under, a symbolic link/, '... with a trailing slash too');
+    mkdir "$tmp/real/sub";
+    ($rc, $out, $err) = run_sh(SPA_STATE => "$tmp/link/sub");
+    like($err, qr/SPA_STATE=\Q$tmp\E\/link\/sub is, or is under, a symbolic link/, '... and a directory under one');
+    mkdir "$tmp/open";
+    chmod 0777, "$tmp/open";
+    ($rc, $out, $err) = run_sh(SPA_STATE => "$tmp/open/state");
+    like($err, qr/\Q$tmp\E\/open, above SPA_STATE=\Q$tmp\E\/open\/state, may be changed by another user/,
+         'a directory above it that others may write: refused');
     ($rc, $out, $err) = run_sh(SPA_STATE => "$tmp/new/state");
     is($rc, 0, 'a new state directory works') or diag($err);
-    is(sprintf('%o', (stat "$tmp/new/state")[2] & 07777), $> == 0 ? '750' : '700', '... and others may not enter it');
+    is(sprintf('%o', (stat "$tmp/new/state")[2] & 07777), $> == 0 ? '710' : '700', '... and others may not enter it (nginx\'s group may pass through)');
+    is(sprintf('%o', (stat "$tmp/new/state/$_")[2] & 07777), '700', "... nor its $_/") for qw(mail logs tls curl);
     system("SPA_STATE=$tmp/new/state scripts/stop.sh --quiet");
+    if ($> == 0) {
+        mkdir "$tmp/closed", 0700;
+        ($rc, $out, $err) = run_sh(SPA_STATE => "$tmp/closed/state");
+        like($err, qr/nginx's workers \(www-data\) cannot pass through a directory above \Q$tmp\E\/closed\/state/,
+             'a directory above it closed to nginx\'s workers: said so at once');
+    }
     # reset.sh removes only a state directory of make run.
     mkdir "$tmp/project";
     SpaAuth::Test::write_file("$tmp/project/important.txt", "x\n");
