@@ -41,6 +41,11 @@ std::string utc_now() {
   return buf;
 }
 
+// A path or header that is not UTF-8 is shown with U+FFFD, not a 500.
+std::string json_text(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 void echo(const httplib::Request& req, httplib::Response& res) {
   nlohmann::json user = nlohmann::json::object();
   for (const auto& [name, value] : req.headers) {
@@ -73,7 +78,7 @@ void echo(const httplib::Request& req, httplib::Response& res) {
                 {"credential_headers", carried}, {"query", query}}},
       {"meta", {{"timestamp", utc_now()}, {"version", "v1"}, {"requestId", req.get_header_value("X-Request-Id")}}},
   };
-  res.set_content(body.dump(2) + "\n", "application/json");
+  res.set_content(json_text(body, 2), "application/json");
 }
 
 nlohmann::json meta(const httplib::Request& req) {
@@ -82,15 +87,13 @@ nlohmann::json meta(const httplib::Request& req) {
 
 void answer(const httplib::Request& req, httplib::Response& res, int status, nlohmann::json data) {
   res.status = status;
-  res.set_content(nlohmann::json{{"success", true}, {"data", std::move(data)}, {"meta", meta(req)}}.dump() + "\n",
-                  "application/json");
+  res.set_content(json_text({{"success", true}, {"data", std::move(data)}, {"meta", meta(req)}}), "application/json");
 }
 
 void refuse(const httplib::Request& req, httplib::Response& res, int status, const char* code, const char* message) {
   res.status = status;
-  res.set_content(nlohmann::json{{"success", false}, {"error", {{"code", code}, {"message", message}}}, {"meta", meta(req)}}
-                      .dump() + "\n",
-                  "application/json");
+  nlohmann::json error = {{"code", code}, {"message", message}};
+  res.set_content(json_text({{"success", false}, {"error", error}, {"meta", meta(req)}}), "application/json");
 }
 
 struct Note {
