@@ -54,6 +54,7 @@ const Route kRoutes[] = {
     {&http::Server::Post, "/api/v1/auth/refresh", routes::sessions::refresh},
     {&http::Server::Post, "/api/v1/auth/logout", routes::sessions::logout},
     {&http::Server::Get, "/api/v1/auth/me", routes::accounts::me},
+    {&http::Server::Get, "/api/v1/auth/verify", routes::sessions::verify},
     {&http::Server::Get, "/api/v1/auth/sessions", routes::sessions::list},
     {&http::Server::Post, "/api/v1/auth/password-reset/request", routes::credentials::reset_request},
     {&http::Server::Post, "/api/v1/auth/password-reset/confirm", routes::credentials::reset_confirm},

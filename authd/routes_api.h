@@ -135,6 +135,7 @@ namespace sessions {  // authd/routes_sessions.cc
 void login(Api&, const Request&, Response&);
 void refresh(Api&, const Request&, Response&);
 void logout(Api&, const Request&, Response&);
+void verify(Api&, const Request&, Response&);
 void list(Api&, const Request&, Response&);
 void revoke(Api&, const Request&, Response&);
 }  // namespace sessions

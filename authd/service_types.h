@@ -64,6 +64,9 @@ struct Principal {
   std::string sid;
   int64_t auth_time = 0;  // the token's: when the user last proved who they are
   bool second_factor = false;  // the token's amr lists a second factor
+  // The token's claims as text ("" when absent): what GET /api/v1/auth/verify
+  // hands to nginx's auth_request as X-User-* headers.
+  std::string email, username, role;
 };
 
 // The first factors of a session's amr (second factors, "otp" and "mfa",

@@ -222,9 +222,13 @@ std::optional<Principal> SessionService::authenticate(std::string_view token, st
   // an assertion failure (a token of our key without auth_time ended authd).
   const json& payload = verified->claims.payload;
   auto auth_time = payload.is_object() ? payload.find("auth_time") : payload.end();
-  Principal p{verified->claims.sub, verified->claims.sid,
+  Principal p{verified->claims.sub,
+              verified->claims.sid,
               auth_time != payload.end() && auth_time->is_number_integer() ? auth_time->get<int64_t>() : 0,
-              verified->claims.second_factor};
+              verified->claims.second_factor,
+              core::claim_text(payload, "email").value_or(""),
+              core::claim_text(payload, "username").value_or(""),
+              core::claim_text(payload, "role").value_or("")};
   bool active = false;
   // A failed read leaves it inactive: refused (fail closed).
   Error e = store_.view([&](const Store::Txn& t) {

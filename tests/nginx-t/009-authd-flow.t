@@ -27,7 +27,30 @@ my ($ok, $out) = start_nginx(
             proxy_set_header X-Request-Id $request_id;
             proxy_set_header X-Real-IP $remote_addr;
         }
-        location /svc/ { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; add_header X-Result $spa_auth_result always; }',
+        location /svc/ { spa_auth on; proxy_pass http://127.0.0.1:@ECHO_PORT@; add_header X-Result $spa_auth_result always; }
+        # The auth_request pattern, without the module on the path: nginx
+        # asks spa-authd GET /api/v1/auth/verify and passes on its headers.
+        location /ar/ {
+            # The module (loaded here) removes tokens from every request
+            # unless told not to; nginx without the module needs neither line.
+            spa_auth_pass_token on;
+            proxy_set_header Authorization "";
+            auth_request /.verify;
+            auth_request_set $ar_sub $upstream_http_x_user_id;
+            auth_request_set $ar_email $upstream_http_x_user_email;
+            auth_request_set $ar_role $upstream_http_x_user_role;
+            proxy_set_header X-User-Sub $ar_sub;
+            proxy_set_header X-User-Email $ar_email;
+            proxy_set_header X-User-Role $ar_role;
+            proxy_pass http://127.0.0.1:@ECHO_PORT@;
+        }
+        location = /.verify {
+            internal;
+            spa_auth_pass_token on;
+            proxy_pass http://unix:@DIR@/authd.sock:/api/v1/auth/verify;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }',
 );
 ok($ok, 'nginx starts with the session store') or diag($out);
 
@@ -147,6 +170,33 @@ step 'tokens whose sid names no session of ours' => sub {
     my $forged = SpaAuth::Test::mint_with($key, claims => { %live, sub => 'f' x 32, role => 'admin' });
     is("" . api(GET => '/api/v1/auth/me', undef, "Authorization: Bearer $forged")->{status}, '401', 'spa-authd refuses it too');
     api(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $l->{json}{data}{access_token}");
+};
+
+step 'GET /api/v1/auth/verify, and nginx auth_request on it' => sub {
+    $r = api(POST => '/api/v1/auth/login', { email => 'alice@example.com', password => $alice{password} });
+    my ($token, $uid) = ($r->{json}{data}{access_token}, $r->{json}{data}{user}{id});
+    my $v = http_request('GET /api/v1/auth/verify', "Authorization: Bearer $token");
+    is($v->{status}, 204, 'a valid token: 204');
+    is($v->{body}, '', '... without a body');
+    is($v->{headers}{'x-user-id'}[0], $uid, '... X-User-Id is the user');
+    is($v->{headers}{'x-user-email'}[0], $alice{email}, '... X-User-Email');
+    is($v->{headers}{'x-user-name'}[0], 'alice', '... X-User-Name');
+    is($v->{headers}{'x-user-role'}[0], 'user', '... X-User-Role');
+    is($v->{headers}{'x-user-session'}[0], $r->{json}{data}{session_id}, '... X-User-Session');
+    is($v->{headers}{'x-user-mfa'}[0], 'false', '... X-User-MFA');
+    is($v->{headers}{'cache-control'}[0], 'no-store', '... never cached');
+    $v = http_request('GET /api/v1/auth/verify');
+    is("$v->{status} " . (eval { decode_json($v->{body})->{error}{code} } // ''), '401 invalid_token', 'no token: 401 in the envelope');
+    $v = http_request('GET /api/v1/auth/verify', 'Authorization: Bearer x.y.z');
+    is("$v->{status} " . (eval { decode_json($v->{body})->{error}{code} } // ''), '401 invalid_token', 'a malformed token: 401');
+    my $ar = http_request('GET /ar/x', "Authorization: Bearer $token\nX-User-Role: admin");
+    is($ar->{status}, 200, 'auth_request: a valid token passes');
+    like($ar->{body}, qr/^sub=\Q$uid\E$/m, '... the service gets the user from spa-authd');
+    like($ar->{body}, qr/^role=user$/m, '... and the role spa-authd vouches for, not the client\'s');
+    is(http_request('GET /ar/x')->{status}, 401, 'auth_request: no token, 401');
+    api(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $token");
+    is(http_request('GET /api/v1/auth/verify', "Authorization: Bearer $token")->{status}, 401, 'after logout: 401 at once');
+    is(http_request('GET /ar/x', "Authorization: Bearer $token")->{status}, 401, '... and through auth_request');
 };
 
 step 'logout takes effect at once' => sub {
