@@ -116,7 +116,7 @@ $(SPA): $(SPA_SRCS) $(SPA_DIR)/node_modules/.package-lock.json
 $(BUILD)/spa-auth-mint: $(BUILD)/tools/spa-auth-mint.o $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ -lcrypto
 
-$(BUILD)/spa-demo-echo: $(BUILD)/tools/spa-demo-echo.o
+$(BUILD)/spa-demo-echo: $(BUILD)/tools/spa-demo-echo.o $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ -lcpp-httplib -lpthread
 
 $(BUILD)/spa-verify-bench: $(BUILD)/bench/verify-bench.o $(BUILD)/libspa_core.a

@@ -28,6 +28,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/utf8.h"
+
 namespace {
 
 httplib::Server* g_server = nullptr;
@@ -175,15 +177,6 @@ const std::string* caller(const httplib::Request& req, httplib::Response& res) {
   return &it->second;
 }
 
-bool valid_utf8(const std::string& s) {
-  try {
-    (void)nlohmann::json(s).dump();
-    return true;
-  } catch (const nlohmann::json::exception&) {
-    return false;
-  }
-}
-
 void notes_get(const httplib::Request& req, httplib::Response& res) {
   if (const std::string* user = caller(req, res)) answer(req, res, 200, {{"notes", g_notes.list(*user)}});
 }
@@ -195,7 +188,7 @@ void notes_post(const httplib::Request& req, httplib::Response& res) {
   if (!body.is_object() || !body.contains("text") || !body["text"].is_string())
     return refuse(req, res, 400, "invalid_request", "the body must be {\"text\": \"...\"}");
   std::string text = body["text"].get<std::string>();
-  if (text.empty() || text.size() > Notes::kMaxText || !valid_utf8(text))
+  if (text.empty() || text.size() > Notes::kMaxText || !spa::core::utf8_valid(text))
     return refuse(req, res, 400, "validation_failed", "a note is 1 to 500 bytes of text");
   nlohmann::json note;
   if (!g_notes.add(*user, std::move(text), note))

@@ -185,6 +185,21 @@ step 'GET /api/v1/auth/verify, and nginx auth_request on it' => sub {
     is($v->{headers}{'x-user-session'}[0], $r->{json}{data}{session_id}, '... X-User-Session');
     is($v->{headers}{'x-user-mfa'}[0], 'false', '... X-User-MFA');
     is($v->{headers}{'cache-control'}[0], 'no-store', '... never cached');
+    # A claim that cannot be a header (minted with spa-authd's key on this
+    # live session) is left out; the rest still comes.
+    my $key = (glob("$dir/authd/keys/*.pem"))[0];
+    my $odd = SpaAuth::Test::mint_with($key, claims => { iss => 'https://app.example.com', aud => 'spa', sub => $uid,
+                                                          sid => $r->{json}{data}{session_id}, role => 'user',
+                                                          email => "a\r\nX-User-Role: admin", username => 'u' x 1025 });
+    $v = http_request('GET /api/v1/auth/verify', "Authorization: Bearer $odd");
+    is($v->{status}, 204, 'a token with an unsafe e-mail claim and a 1025-byte username: 204');
+    ok(!exists $v->{headers}{'x-user-email'}, '... without X-User-Email (CR LF in it)');
+    ok(!exists $v->{headers}{'x-user-name'}, '... without X-User-Name (past 1 KiB)');
+    is_deeply($v->{headers}{'x-user-role'}, ['user'], '... and one X-User-Role, the claim\'s');
+    my $at_bound = SpaAuth::Test::mint_with($key, claims => { iss => 'https://app.example.com', aud => 'spa', sub => $uid,
+                                                               sid => $r->{json}{data}{session_id}, username => 'u' x 1024 });
+    is(length(http_request('GET /api/v1/auth/verify', "Authorization: Bearer $at_bound")->{headers}{'x-user-name'}[0] // ''), 1024,
+       'a username of 1024 bytes (the bound) is passed on');
     $v = http_request('GET /api/v1/auth/verify');
     is("$v->{status} " . (eval { decode_json($v->{body})->{error}{code} } // ''), '401 invalid_token', 'no token: 401 in the envelope');
     $v = http_request('GET /api/v1/auth/verify', 'Authorization: Bearer x.y.z');

@@ -3,9 +3,9 @@
 // when they ask what the module sees of a session. "" when there is none.
 #pragma once
 
-#include <cstdint>
 #include <string>
 
+#include "authd/crypto.h"
 #include "authd/store.h"
 #include "core/session_record.h"
 
@@ -14,10 +14,7 @@ inline std::string session_user(spa::authd::Store& store, const std::string& sid
   store.view([&](const spa::authd::Store::Txn& t) {
     if (auto v = t.get(spa::authd::Db::kSessions, sid))
       if (auto rec = spa::core::SessionRecord::decode(*v))
-        for (uint8_t b : rec->user_id) {
-          hex += "0123456789abcdef"[b >> 4];
-          hex += "0123456789abcdef"[b & 0xf];
-        }
+        hex = spa::authd::hex({reinterpret_cast<const char*>(rec->user_id.data()), rec->user_id.size()});
   });
   return hex;
 }

@@ -23,6 +23,7 @@ use warnings;
 use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
+use SpaAuth::SmtpSink;
 
 my @RUNNING;
 my $OWNER = $$;
@@ -118,6 +119,14 @@ sub serve {
     }
 }
 
+# The sink's conversation (SpaAuth::SmtpSink::converse), with the mode's
+# refusal at MAIL or RCPT.
+my %REFUSAL = (
+    '451mail' => ['MAIL', '451 4.3.0 try again later', '451mail refused MAIL'],
+    '550mail' => ['MAIL', '550 5.7.1 sender refused', '550mail refused MAIL'],
+    '550rcpt' => ['RCPT', '550 5.1.1 no such mailbox', '550rcpt refused RCPT'],
+);
+
 sub converse {
     my ($c, $dir, $mode, $n) = @_;
     $c->autoflush(1);
@@ -126,35 +135,15 @@ sub converse {
         event($dir, "421 refused greeting");
         return $n;
     }
-    print $c "220 sink.test ESMTP\r\n";
-    my ($in_data, $message) = (0, '');
-    while (defined(my $line = <$c>)) {
-        if ($in_data) {
-            if ($line eq ".\r\n") {
-                $in_data = 0;
-                open my $fh, '>', sprintf('%s/%03d.eml.tmp', $dir, ++$n) or die;
-                print $fh $message;
-                close $fh;
-                rename sprintf('%s/%03d.eml.tmp', $dir, $n), sprintf('%s/%03d.eml', $dir, $n);
-                $message = '';
-                event($dir, "ok delivered");
-                print $c "250 2.0.0 queued\r\n";
-            } else {
-                $line =~ s/^\.\././;
-                $message .= $line;
-            }
-            next;
-        }
-        if ($line =~ /^(EHLO|HELO)/i) { print $c "250 sink.test\r\n" }
-        elsif ($line =~ /^MAIL/i && $mode eq '451mail') { event($dir, "451mail refused MAIL"); print $c "451 4.3.0 try again later\r\n" }
-        elsif ($line =~ /^MAIL/i && $mode eq '550mail') { event($dir, "550mail refused MAIL"); print $c "550 5.7.1 sender refused\r\n" }
-        elsif ($line =~ /^RCPT/i && $mode eq '550rcpt') { event($dir, "550rcpt refused RCPT"); print $c "550 5.1.1 no such mailbox\r\n" }
-        elsif ($line =~ /^(MAIL|RCPT|RSET|NOOP)/i) { $message .= "X-Envelope: $line" if $line =~ /^RCPT/i; print $c "250 2.1.0 ok\r\n" }
-        elsif ($line =~ /^DATA/i) { $in_data = 1; print $c "354 go ahead\r\n" }
-        elsif ($line =~ /^QUIT/i) { print $c "221 bye\r\n"; last }
-        else { print $c "502 5.5.2 not implemented\r\n" }
-    }
-    return $n;
+    my $refusal = $REFUSAL{$mode};
+    return SpaAuth::SmtpSink::converse($c, $dir, $n,
+        delivered => sub { event($dir, "ok delivered") },
+        refuse => sub {
+            my ($command) = @_;
+            return undef unless $refusal && $refusal->[0] eq $command;
+            event($dir, $refusal->[2]);
+            return $refusal->[1];
+        });
 }
 
 1;

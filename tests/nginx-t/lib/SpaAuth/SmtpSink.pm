@@ -19,34 +19,48 @@ sub start {
     my $n = 0;
     for (glob("$dir/*.eml")) { $n = $1 if /(\d+)\.eml$/ && $1 > $n }
     while (my $c = $server->accept) {
-        $c->autoflush(1);
-        print $c "220 sink.test ESMTP\r\n";
-        my ($in_data, $message) = (0, '');
-        while (defined(my $line = <$c>)) {
-            if ($in_data) {
-                if ($line eq ".\r\n") {
-                    $in_data = 0;
-                    open my $fh, '>', sprintf('%s/%03d.eml.tmp', $dir, ++$n) or die;
-                    print $fh $message;
-                    close $fh;
-                    rename sprintf('%s/%03d.eml.tmp', $dir, $n), sprintf('%s/%03d.eml', $dir, $n);
-                    $message = '';
-                    print $c "250 2.0.0 queued\r\n";
-                } else {
-                    $line =~ s/^\.\././;
-                    $message .= $line;
-                }
-                next;
-            }
-            if ($line =~ /^(EHLO|HELO)/i) { print $c "250 sink.test\r\n" }
-            elsif ($line =~ /^(MAIL|RCPT|RSET|NOOP)/i) { $message .= "X-Envelope: $line" if $line =~ /^RCPT/i; print $c "250 2.1.0 ok\r\n" }
-            elsif ($line =~ /^DATA/i) { $in_data = 1; print $c "354 go ahead\r\n" }
-            elsif ($line =~ /^QUIT/i) { print $c "221 bye\r\n"; last }
-            else { print $c "502 5.5.2 not implemented\r\n" }
-        }
+        $n = converse($c, $dir, $n);
         close $c;
     }
     POSIX::_exit(0);
+}
+
+# One SMTP conversation on $c: every message is written to DIR/NNN.eml
+# (numbered after $n, with an X-Envelope line per recipient); returns the
+# last number. %o: refuse => sub (COMMAND LINE) returning a reply line to
+# send instead of 250 for MAIL/RCPT (SpaAuth::SmtpFaults), or undef;
+# delivered => sub called after each message is written.
+sub converse {
+    my ($c, $dir, $n, %o) = @_;
+    $c->autoflush(1);
+    print $c "220 sink.test ESMTP\r\n";
+    my ($in_data, $message) = (0, '');
+    while (defined(my $line = <$c>)) {
+        if ($in_data) {
+            if ($line eq ".\r\n") {
+                $in_data = 0;
+                open my $fh, '>', sprintf('%s/%03d.eml.tmp', $dir, ++$n) or die;
+                print $fh $message;
+                close $fh;
+                rename sprintf('%s/%03d.eml.tmp', $dir, $n), sprintf('%s/%03d.eml', $dir, $n);
+                $message = '';
+                $o{delivered}->() if $o{delivered};
+                print $c "250 2.0.0 queued\r\n";
+            } else {
+                $line =~ s/^\.\././;
+                $message .= $line;
+            }
+            next;
+        }
+        my $refusal = $o{refuse} && $line =~ /^(MAIL|RCPT)/i ? $o{refuse}->(uc $1) : undef;
+        if (defined $refusal) { print $c "$refusal\r\n" }
+        elsif ($line =~ /^(EHLO|HELO)/i) { print $c "250 sink.test\r\n" }
+        elsif ($line =~ /^(MAIL|RCPT|RSET|NOOP)/i) { $message .= "X-Envelope: $line" if $line =~ /^RCPT/i; print $c "250 2.1.0 ok\r\n" }
+        elsif ($line =~ /^DATA/i) { $in_data = 1; print $c "354 go ahead\r\n" }
+        elsif ($line =~ /^QUIT/i) { print $c "221 bye\r\n"; last }
+        else { print $c "502 5.5.2 not implemented\r\n" }
+    }
+    return $n;
 }
 
 # The token of the newest link to PATH (e.g. "verify-email") mailed to
