@@ -13,9 +13,10 @@
 // 500 bytes each, 10,000 users (the oldest user's notes go first). Bodies
 // are 16 KiB at most and never content-coded; answers are never cached.
 //
-//   spa-demo-echo [--listen 127.0.0.1] [--port 9101]
+//   spa-demo-echo [--listen 127.0.0.1] [--port 9101] [--max-users 10000]
 #include <httplib.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -107,7 +108,8 @@ struct Note {
 // Every user's notes, the least recently written user first in `order`.
 class Notes {
  public:
-  static constexpr size_t kPerUser = 20, kMaxText = 500, kMaxUsers = 10000;
+  static constexpr size_t kPerUser = 20, kMaxText = 500;
+  size_t max_users = 10000;  // --max-users: the oldest user's notes go past it
 
   nlohmann::json list(const std::string& user) {
     std::lock_guard lock(mu_);
@@ -124,7 +126,7 @@ class Notes {
     std::lock_guard lock(mu_);
     auto it = by_user_.find(user);
     if (it == by_user_.end()) {
-      if (by_user_.size() >= kMaxUsers) {
+      if (by_user_.size() >= max_users) {
         by_user_.erase(order_.front());
         order_.pop_front();
       }
@@ -213,8 +215,9 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--listen") host = argv[i + 1];
     else if (a == "--port") port = std::stoi(argv[i + 1]);
+    else if (a == "--max-users") g_notes.max_users = std::max(1, std::stoi(argv[i + 1]));
     else {
-      std::fprintf(stderr, "usage: spa-demo-echo [--listen ADDR] [--port N]\n");
+      std::fprintf(stderr, "usage: spa-demo-echo [--listen ADDR] [--port N] [--max-users N]\n");
       return 2;
     }
   }

@@ -16,7 +16,7 @@ my $port = free_port();
 my $pid = fork // die;
 if ($pid == 0) {
     open STDOUT, '>', '/dev/null';
-    exec SpaAuth::Test::build_dir() . '/spa-demo-echo', '--port', $port or POSIX::_exit(1);
+    exec SpaAuth::Test::build_dir() . '/spa-demo-echo', '--port', $port, '--max-users', 3 or POSIX::_exit(1);
 }
 END { if ($pid) { kill 'TERM', $pid; waitpid $pid, 0 } }
 for (1 .. 250) { last if IO::Socket::INET->new("127.0.0.1:$port"); sleep 0.02 }
@@ -53,6 +53,17 @@ is(call(DELETE => "$base/$id", 'bob')->{status}, 404, "bob cannot delete alice's
 is(call(DELETE => "$base/$id", 'alice')->{status}, 200, 'alice can');
 is(call(DELETE => "$base/$id", 'alice')->{status}, 404, '... once');
 is(call(POST => $base, 'alice', note_body('room again'))->{status}, 201, 'a deleted note makes room');
+
+# Users: 3 here (--max-users; 10,000 by default). alice and bob have
+# notes; carol's makes three (the bound), dave's a fourth: the one written
+# to longest ago goes (bob: alice wrote last).
+is(call(POST => $base, 'bob', note_body('b'))->{status}, 201, 'bob writes a note');
+is(call(POST => $base, 'alice', note_body('a again'))->{status}, 409, 'alice writes again (full, but she is the newest writer)');
+is(call(POST => $base, 'carol', note_body('c'))->{status}, 201, 'carol: three users, the bound');
+is(scalar @{ call(GET => $base, 'bob')->{json}{data}{notes} }, 1, '... bob keeps his note');
+is(call(POST => $base, 'dave', note_body('d'))->{status}, 201, 'dave: a fourth user');
+is_deeply(call(GET => $base, 'bob')->{json}{data}{notes}, [], "... bob's notes, written longest ago, are gone");
+is(scalar @{ call(GET => $base, 'alice')->{json}{data}{notes} }, 20, "... alice's stay");
 
 my $big = call(POST => $base, 'alice', note_body('x' x (16 * 1024)));
 is($big->{status}, 413, 'a body past 16 KiB: 413');
