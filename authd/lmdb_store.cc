@@ -227,9 +227,16 @@ Store::Usage LmdbStore::usage() const {
 
 std::string LmdbStore::metrics() const {
   Usage u = usage();
-  return "# TYPE spa_authd_store_used_bytes gauge\nspa_authd_store_used_bytes " + std::to_string(u.used_bytes) +
-         "\n# TYPE spa_authd_store_file_bytes gauge\nspa_authd_store_file_bytes " + std::to_string(u.file_bytes) +
-         "\n# TYPE spa_authd_store_max_bytes gauge\nspa_authd_store_max_bytes " + std::to_string(u.max_bytes) + "\n";
+  auto gauge = [](const char* name, const char* help, uint64_t v) {
+    return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " +
+           std::to_string(v) + "\n";
+  };
+  return gauge("spa_authd_store_used_bytes", "Bytes the store's data takes (LMDB pages in use).", u.used_bytes) +
+         gauge("spa_authd_store_file_bytes", "The store file's size (its high-water mark).", u.file_bytes) +
+         gauge("spa_authd_store_max_bytes", "[store] max_size: past it, writes that grow the store are refused.",
+               u.max_bytes) +
+         gauge("spa_authd_store_map_bytes", "The LMDB map: max_size and the reserve kept for revocations.",
+               u.map_bytes);
 }
 
 Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) {

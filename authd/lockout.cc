@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "authd/crypto.h"
+#include "authd/metrics.h"
 #include "authd/passwords.h"
 #include "authd/records/lockout.h"
 #include "authd/session_issuer.h"
@@ -59,6 +60,9 @@ Outcome SessionIssuer::record_failure(Store::Txn& t, const std::string& email, c
     lockouts += 1;
     failures = 0;
     result = account_locked(lock);
+    // Counted when decided: a write that then fails (the answer is the
+    // store's error) leaves this one counted and not kept.
+    metrics::count(metrics::Family::kLockouts);
     if (user) audit(t, "account_locked", *user, client, now);
   }
   // A new record (what it held besides the counts is not kept).

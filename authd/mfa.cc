@@ -2,6 +2,7 @@
 // code by e-mail, with backup codes, and the end of a login the gate left
 // waiting for it.
 #include "authd/crypto.h"
+#include "authd/metrics.h"
 #include "authd/qr_svg.h"
 #include "authd/records/mfa_pending.h"
 #include "authd/second_factor_service.h"
@@ -239,6 +240,7 @@ Outcome SecondFactorService::mfa_verify(const std::string& mfa_token, const std:
   int64_t now = issuer_.now();
   std::string key = sha256(mfa_token);
   Outcome result;
+  const char* method = backup_code ? "backup" : "unknown";  // known once the mfa_token is
   Error e = store_.transact([&](Store::Txn& t) {
     auto text = t.get(Db::kMfaPending, key);
     auto pending = text ? MfaPendingRecord::from_json(*text) : std::nullopt;
@@ -254,6 +256,7 @@ Outcome SecondFactorService::mfa_verify(const std::string& mfa_token, const std:
       result = Outcome::error(Errc::kInvalidToken, "mfa_token is not valid or has expired");
       return commit_if(t.del(Db::kMfaPending, key));
     }
+    if (!backup_code) method = u->mfa->email_method() ? "email" : "totp";
     std::string email = u->email;
     if (auto locked = issuer_.locked_out(t, email, now)) {  // the code is not even looked at
       result = *locked;
@@ -285,7 +288,9 @@ Outcome SecondFactorService::mfa_verify(const std::string& mfa_token, const std:
     if (backup_code) result.data["backup_codes_remaining"] = u->mfa->backup.value_or(std::vector<std::string>{}).size();
     return commit_if(save_user(t, *u));
   });
-  return e.ok() ? result : store_failure(e);
+  if (!e.ok()) result = store_failure(e);
+  metrics::count(metrics::Family::kSecondFactor, {method, metrics::outcome(result)});
+  return result;
 }
 
 }  // namespace spa::authd

@@ -4,6 +4,7 @@
 
 #include "authd/crypto.h"
 #include "authd/files.h"
+#include "authd/metrics.h"
 #include "authd/records/oauth_state.h"
 #include "authd/server.h"
 #include "core/base64url.h"
@@ -181,6 +182,7 @@ OAuthAnswer OAuthLogin::start(const std::string& provider, const std::string& re
                                     : oidc::safe_redirect(redirect_to, prov.config.allowed_redirects);
   if (!target) {
     a.error = invalid_redirect();
+    metrics::count(metrics::Family::kOAuth, {provider, "start", a.error->code});
     return a;
   }
   Pending pending{random_token(), random_token(), *target, "", ""};
@@ -191,9 +193,11 @@ OAuthAnswer OAuthLogin::start(const std::string& provider, const std::string& re
   if (a.location.empty() && call.shed()) {
     a.binding.clear();
     a.error = busy();
+    metrics::count(metrics::Family::kOAuth, {provider, "start", a.error->code});
     return a;
   }
-  if (a.location.empty()) return fail(provider, Errc::kProviderUnavailable, why, client);
+  if (a.location.empty()) return fail("start", provider, Errc::kProviderUnavailable, why, client);
+  metrics::count(metrics::Family::kOAuth, {provider, "start", "success"});
   return a;
 }
 
@@ -212,9 +216,11 @@ Outcome OAuthLogin::start_link(const Principal& who, const std::string& provider
   std::string url = begin(*p, pending, clock_(), call, binding, why);
   if (url.empty() && call.shed()) {
     binding.clear();
+    metrics::count(metrics::Family::kOAuth, {provider, "link", error_code(Errc::kProviderBusy)});
     return busy();
   }
   if (url.empty()) {
+    metrics::count(metrics::Family::kOAuth, {provider, "link", error_code(Errc::kProviderUnavailable)});
     log_event("warn", "oauth_failed",
               {{"provider", provider},
                {"reason", std::string(error_code(Errc::kProviderUnavailable))},
@@ -222,6 +228,7 @@ Outcome OAuthLogin::start_link(const Principal& who, const std::string& provider
                {"request_id", client.request_id}});
     return Outcome::error(Errc::kProviderUnavailable, "the sign-in provider cannot be reached");
   }
+  metrics::count(metrics::Family::kOAuth, {provider, "link", "success"});
   Outcome o;
   o.data = {{"authorization_url", url}};
   return o;
@@ -353,9 +360,10 @@ std::optional<ExternalIdentity> OAuthLogin::identity(Provider& p, const oidc::Pr
   return id;
 }
 
-OAuthAnswer OAuthLogin::fail(const std::string& provider, Errc reason, const std::string& detail,
+OAuthAnswer OAuthLogin::fail(const char* step, const std::string& provider, Errc reason, const std::string& detail,
                              const ClientInfo& client) const {
   std::string code(error_code(reason));
+  metrics::count(metrics::Family::kOAuth, {provider, step, code});
   log_event("warn", "oauth_failed",
             {{"provider", provider}, {"reason", code}, {"detail", detail}, {"request_id", client.request_id}});
   OAuthAnswer a;
@@ -380,6 +388,7 @@ OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackPara
   if (params.error.empty() && !call.acquire()) {
     OAuthAnswer a;
     a.error = busy();
+    metrics::count(metrics::Family::kOAuth, {provider, "callback", a.error->code});
     return a;
   }
   // Consumed first, whatever the rest says: a state works once.
@@ -387,27 +396,29 @@ OAuthAnswer OAuthLogin::callback(const std::string& provider, const CallbackPara
   if (!params.error.empty()) {
     // RFC 6749 §4.1.2.1: the user said no, or the provider could not go on.
     Errc reason = params.error == "access_denied" ? Errc::kAccessDenied : Errc::kProviderError;
-    return fail(provider, reason, "provider answered error=" + safe_code(params.error), client);
+    return fail("callback", provider, reason, "provider answered error=" + safe_code(params.error), client);
   }
-  if (!pending) return fail(provider, Errc::kInvalidState, "state unknown, expired, used or from another browser", client);
+  if (!pending) return fail("callback", provider, Errc::kInvalidState, "state unknown, expired, used or from another browser", client);
   std::string why;
   auto m = metadata(*p, now, call, why);
-  if (!m) return fail(provider, Errc::kProviderUnavailable, why, client);
+  if (!m) return fail("callback", provider, Errc::kProviderUnavailable, why, client);
   // RFC 9207: the answer names its issuer, so another provider's code
   // cannot be slipped into this callback.
   if (params.iss.empty() ? m->iss_parameter : params.iss != m->issuer)
-    return fail(provider, Errc::kInvalidState, "iss parameter does not name the provider", client);
-  if (params.code.empty() || params.code.size() > 4096) return fail(provider, Errc::kProviderError, "no code", client);
+    return fail("callback", provider, Errc::kInvalidState, "iss parameter does not name the provider", client);
+  if (params.code.empty() || params.code.size() > 4096) return fail("callback", provider, Errc::kProviderError, "no code", client);
   Errc reason = Errc::kOk;
   auto ext = identity(*p, *m, *pending, params.code, now, call, reason, why);
-  if (!ext) return fail(provider, reason, why, client);
+  if (!ext) return fail("callback", provider, reason, why, client);
 
   Outcome o = pending->link_user.empty()
                   ? identities_.oauth_sign_in(*ext, client)
                   : identities_.oauth_link(pending->link_user, pending->link_sid, *ext, client);
-  if (!o.ok()) return fail(provider, o.errc, o.message, client);
+  if (!o.ok()) return fail("callback", provider, o.errc, o.message, client);
   OAuthAnswer a;
   a.clear_binding = true;
+  metrics::count(metrics::Family::kOAuth,
+                 {provider, "callback", pending->link_user.empty() ? metrics::outcome(o) : "linked"});
   if (o.data.value("mfa_required", false)) {
     // The SPA's login page finishes with POST /api/v1/mfa/verify, then goes
     // where /start was asked to (checked there; the page checks it again).

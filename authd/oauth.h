@@ -149,7 +149,7 @@ class OAuthLogin {
                                            const std::string& code, int64_t now, Call& call, Errc& reason,
                                            std::string& why);
   // Back to the login page with error=<reason's code>, logged with `detail`.
-  OAuthAnswer fail(const std::string& provider, Errc reason, const std::string& detail,
+  OAuthAnswer fail(const char* step, const std::string& provider, Errc reason, const std::string& detail,
                    const ClientInfo& client) const;
 
   const Config& config_;

@@ -1,9 +1,11 @@
 #include "authd/routes.h"
 
+#include <chrono>
 #include <ctime>
 #include <memory>
 
 #include "authd/files.h"
+#include "authd/metrics.h"
 #include "authd/routes_api.h"
 #include "core/envelope.h"
 
@@ -35,7 +37,7 @@ void jwks(Api& api, const Request& req, Response& res) {
 }
 
 void metrics(Api& api, const Request&, Response& res) {
-  std::string text;
+  std::string text = metrics::text();
   for (const auto& source : api.metric_sources) text += source();
   res.set_content(text, "text/plain; version=0.0.4");
 }
@@ -85,13 +87,62 @@ const Route kRoutes[] = {
     {&http::Server::Get, "/metrics", metrics},
 };
 
+const char* method_name(Add add) {
+  if (add == &http::Server::Post) return "POST";
+  if (add == &http::Server::Patch) return "PATCH";
+  if (add == &http::Server::Delete) return "DELETE";
+  return "GET";
+}
+
+// The route as a metrics label: its pattern with each parameter named
+// ("/api/v1/auth/sessions/{id}"), never the path a client sent.
+std::string route_label(std::string_view pattern) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '(') {
+      out += pattern[i];
+      continue;
+    }
+    size_t end = pattern.find(')', i);
+    if (end == std::string_view::npos) end = pattern.size() - 1;
+    out += pattern.substr(i, end - i).find("0-9a-f]{32}") != std::string_view::npos ? "{id}" : "{provider}";
+    i = end;
+  }
+  return out;
+}
+
+// Observes the handler's time on every way out (a handler that throws is
+// answered 500 by the server).
+class Timed {
+ public:
+  Timed(const char* method, const std::string& route) : method_(method), route_(route) {}
+  Timed(const Timed&) = delete;
+  Timed& operator=(const Timed&) = delete;
+  ~Timed() {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - start_;
+    metrics::observe_route(method_, route_, took.count());
+  }
+
+ private:
+  const char* method_;
+  const std::string& route_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 }  // namespace
 
 void register_routes(AuthServer& server, AuthService& services, OAuthLogin& oauth, const Config& config,
                      std::vector<std::function<std::string()>> metric_sources) {
   auto api = std::make_shared<Api>(services, oauth, config, std::move(metric_sources));
-  for (const Route& r : kRoutes)
-    (server.http().*r.add)(r.path, [api, h = r.handler](const Request& req, Response& res) { h(*api, req, res); });
+  for (const Route& r : kRoutes) {
+    const char* method = method_name(r.add);
+    std::string label = route_label(r.path);
+    metrics::declare_route(method, label);
+    (server.http().*r.add)(r.path, [api, h = r.handler, method, label](const Request& req, Response& res) {
+      Timed timed(method, label);
+      h(*api, req, res);
+    });
+  }
 }
 
 }  // namespace spa::authd

@@ -1,5 +1,6 @@
 // Routes of SessionService: login, refresh, logout, a user's sessions.
 #include "authd/routes_api.h"
+#include "authd/metrics.h"
 #include "core/claims.h"
 
 namespace spa::authd::routes::sessions {
@@ -11,13 +12,18 @@ void login(Api& api, const Request& req, Response& res) {
   if (!email) return;
   auto password = api.field(req, res, *j, "password", kMaxPassword);
   if (!password) return;
-  api.send(req, res, api.sessions.login(*email, *password, client_of(req)));
+  Outcome o = api.sessions.login(*email, *password, client_of(req));
+  metrics::count(metrics::Family::kLogins, {metrics::outcome(o)});
+  api.send(req, res, o);
 }
 
 void refresh(Api& api, const Request& req, Response& res) {
   if (!api.origin_ok(req, res)) return;
   auto token = api.refresh_token(req, res);
-  if (token) api.send(req, res, api.sessions.refresh(*token, client_of(req)));
+  if (!token) return;
+  Outcome o = api.sessions.refresh(*token, client_of(req));
+  metrics::count(metrics::Family::kRefreshes, {metrics::outcome(o)});
+  api.send(req, res, o);
 }
 
 void logout(Api& api, const Request& req, Response& res) {

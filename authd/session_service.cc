@@ -1,6 +1,7 @@
 #include "authd/session_service.h"
 
 #include "authd/crypto.h"
+#include "authd/metrics.h"
 #include "authd/passwords.h"
 #include "authd/records/refresh_successor.h"
 #include "authd/records/session_meta.h"
@@ -74,8 +75,10 @@ Outcome SessionService::refresh(const std::string& token, const ClientInfo& clie
   int64_t now = issuer_.now();
   std::string hash = sha256(token);
   Outcome result;
+  bool reused = false;
   Error e = store_.transact(
       [&](Store::Txn& t) {
+        reused = false;  // (a revocation's write may run twice)
         auto record = t.get_record<RefreshRecord>(Db::kRefresh, hash);
         auto session = record ? load_session(t, record->sid) : std::nullopt;
         auto user = record ? load_user(t, record->user_id) : std::nullopt;
@@ -96,6 +99,7 @@ Outcome SessionService::refresh(const std::string& token, const ClientInfo& clie
             result.end_session = true;
             if (user) issuer_.audit(t, "refresh_reuse", *user, client, now);
             log_event("warn", "refresh_reuse", {{"request_id", client.request_id}});
+            reused = true;
             return commit_if(issuer_.end_session(t, record->sid, now));
           }
           case RefreshDecision::kSameSuccessor: {
@@ -166,6 +170,7 @@ Outcome SessionService::refresh(const std::string& token, const ClientInfo& clie
       },
       Store::WriteKind::kRevocation);
   if (!e.ok()) return store_failure(e);
+  if (reused) metrics::count(metrics::Family::kRefreshReuse);
   return result;
 }
 

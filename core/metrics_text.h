@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/status.h"
 #include "core/ws_frames.h"
 
 namespace spa::core {
@@ -27,6 +28,24 @@ struct WebSocketCounters {
   uint64_t authorized = 0;
   uint64_t closed[kCloseReasons] = {};  // indexed by CloseReason
 };
+
+// What the session store's lookups found (the module's check_session).
+enum class StoreLookup : uint8_t { kValid, kRevoked, kError };
+inline constexpr size_t kStoreLookups = 3;
+
+// The module's own counters, summed over the workers.
+struct ModuleCounters {
+  uint64_t decisions[kStatusCount] = {};  // indexed by Status: what $spa_auth_result showed
+  uint64_t cache_hits = 0;                // a verified token found in the worker's cache, still trusted
+  uint64_t cache_misses = 0;              // verified anew (not cached, expired from it, or its key gone)
+  uint64_t jwks_reloads = 0;              // a worker read a changed JWKS file
+  uint64_t jwks_failures = 0;             // a changed file that could not be used (the old keys stay)
+  uint64_t store_lookups[kStoreLookups] = {};  // indexed by StoreLookup
+};
+
+// Decisions by result (every status, zero or not), the cache, the JWKS
+// reloads and the store lookups.
+std::string module_metrics_text(const ModuleCounters& counters);
 
 // The limiter's families, each with its HELP and TYPE lines even when no
 // zone is configured: requests by result, evictions, keys, capacity.

@@ -2,6 +2,7 @@
 // name is what $spa_auth_result shows and the docs list.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +30,9 @@ enum class Status {
   kOriginNotAllowed, // spa_auth_csrf_origin / spa_auth_websocket_origin refused the Origin
   kDuplicateCookie,  // the token cookie's name was sent more than once (a planted cookie)
 };
+// How many statuses there are (kDuplicateCookie is the last): the module's
+// decision counters are indexed by Status.
+inline constexpr size_t kStatusCount = static_cast<size_t>(Status::kDuplicateCookie) + 1;
 
 // What a refusal says in WWW-Authenticate (RFC 6750 §3, RFC 9470 §3).
 enum class Challenge {

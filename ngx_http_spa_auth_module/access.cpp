@@ -66,7 +66,9 @@ Status verify(ngx_http_request_t* r, const LocSettings& s, std::string_view toke
   core::VerifiedTokenCache* cache = worker().cache.get();
   if (cache) {
     core::VerifiedTokenPtr hit = cache->find(token, ngx_time());
-    if (hit && core::still_trusted(*hit, keys, *s.algorithms)) {
+    bool trusted = hit && core::still_trusted(*hit, keys, *s.algorithms);
+    count_token_cache(trusted);
+    if (trusted) {
       out = std::move(hit);
       return Status::kOk;
     }
@@ -89,6 +91,7 @@ void refresh_keys(ngx_http_request_t* r, core::JwksFile* file) {
     case core::JwksFile::Outcome::kUnchanged:
       break;
     case core::JwksFile::Outcome::kReloaded:
+      count_jwks_reload(true);
       ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0, "spa_auth: reloaded JWKS \"%s\" (%uz keys)",
                     file->path().c_str(), file->keys()->size());
       for (const auto& w : result.warnings)
@@ -96,6 +99,7 @@ void refresh_keys(ngx_http_request_t* r, core::JwksFile* file) {
                       w.c_str());
       break;
     case core::JwksFile::Outcome::kFailed:
+      count_jwks_reload(false);
       ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                     "spa_auth: JWKS \"%s\" not reloaded, keeping the previous keys: %s", file->path().c_str(),
                     result.error.c_str());
@@ -138,6 +142,7 @@ ngx_int_t access(ngx_http_request_t* r) {
   if (upgrade && !websocket_origin_allowed(r, s)) {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "spa_auth: websocket upgrade refused: Origin not allowed");
     ctx->status = Status::kOriginNotAllowed;
+    count_decision(ctx->status);
     core::StatusInfo info = core::status_info(ctx->status);
     ngx_http_finalize_request(r, send_json_error(r, static_cast<ngx_uint_t>(info.http), info.error_code,
                                                  "this page may not open this WebSocket"));
@@ -155,6 +160,7 @@ ngx_int_t access(ngx_http_request_t* r) {
   } else if (lookup == Status::kMissing) {
     ctx->status = Status::kMissing;
     if (*s.mode == Mode::kOptional) {
+      count_decision(ctx->status);
       ctx->upgrade_ok = upgrade;
       return NGX_DECLINED;
     }
@@ -165,6 +171,7 @@ ngx_int_t access(ngx_http_request_t* r) {
   } else {
     ctx->status = check_token(r, s, token, ctx);
   }
+  count_decision(ctx->status);
   if (ctx->status == Status::kOk) {
     if (upgrade) {
       if (websocket_authorized(r, ctx, s, kind == TokenSource::Kind::kSubprotocol) != NGX_OK)

@@ -15,6 +15,7 @@ core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::str
     if (!w.store_failing)
       ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store is not open in this worker");
     w.store_failing = true;
+    count_store_lookup(core::StoreLookup::kError);
     return core::Status::kStoreUnavailable;
   }
   w.sessions->refresh(ngx_time());  // a replaced or repaired file is reopened within a second
@@ -26,11 +27,13 @@ core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::str
   }
   switch (lookup) {
     case core::SessionReader::Lookup::kValid:
+      count_store_lookup(core::StoreLookup::kValid);
       return core::Status::kOk;
     case core::SessionReader::Lookup::kRevoked:
     case core::SessionReader::Lookup::kUnknown:
       ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                     "spa_auth: token refused: session revoked, unknown or not the subject's");
+      count_store_lookup(core::StoreLookup::kRevoked);
       return core::Status::kRevoked;
     case core::SessionReader::Lookup::kError:
       break;
@@ -38,6 +41,7 @@ core::Status check_session(ngx_http_request_t* r, std::string_view sid, std::str
   if (!w.store_failing)
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "spa_auth: session store unavailable: %s", err.c_str());
   w.store_failing = true;
+  count_store_lookup(core::StoreLookup::kError);
   return core::Status::kStoreUnavailable;
 }
 

@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/metrics_text.h"
 #include "core/session_reader.h"
 #include "core/status.h"
 #include "core/token_cache.h"
@@ -160,6 +161,10 @@ ngx_int_t limit_after_auth(ngx_http_request_t* r);   // NGX_HTTP_PRECONTENT_PHAS
 // metrics.cpp
 // Module-wide counters in their own shared memory, for spa_auth_status.
 bool add_metrics_zone(ngx_conf_t* cf);
+void count_decision(core::Status result);  // once per request the access phase decided
+void count_token_cache(bool hit);
+void count_jwks_reload(bool ok);
+void count_store_lookup(core::StoreLookup result);
 void count_websocket_authorized();
 void count_websocket_close(core::CloseReason reason);
 ngx_int_t status_handler(ngx_http_request_t* r);  // spa_auth_status

@@ -9,6 +9,7 @@ packages=(
   liblmdb-dev lmdb-utils libargon2-dev liboath-dev libqrencode-dev oathtool libcurl4-openssl-dev
   check wrk faketime chromium libyaml-libyaml-perl
   clang libclang-rt-14-dev
+  prometheus  # promtool: checks and tests contrib/prometheus's alert rules (056)
 )
 
 missing=()

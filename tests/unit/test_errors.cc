@@ -181,7 +181,11 @@ START_TEST(one_table_holds_the_api_and_the_daemon_routes) {
   std::string health = get(http, "/health");
   ck_assert(health.rfind("HTTP/1.1 200 ", 0) == 0 && has(health, "\"status\":\"ok\"") && has(health, "req-42"));
   std::string metrics = get(http, "/metrics");
-  ck_assert(metrics.rfind("HTTP/1.1 200 ", 0) == 0 && has(metrics, "\r\n\r\none 1\ntwo 2\n"));
+  ck_assert(metrics.rfind("HTTP/1.1 200 ", 0) == 0 && has(metrics, "\none 1\ntwo 2\n"));
+  // The registry's families come first; every route of the table has its histogram.
+  ck_assert(has(metrics, "\r\n\r\n# HELP spa_authd_logins_total "));
+  ck_assert(has(metrics, "spa_authd_request_duration_seconds_count{method=\"PATCH\",route=\"/api/v1/admin/users/{id}\"} "));
+  ck_assert(has(metrics, "spa_authd_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/oauth/{provider}/callback\"} "));
   ck_assert(has(metrics, "Content-Type: text/plain; version=0.0.4"));
   std::string jwks = get(http, "/api/v1/auth/jwks.json");
   ck_assert(jwks.rfind("HTTP/1.1 200 ", 0) == 0 && has(jwks, "Cache-Control: public, max-age=60"));
