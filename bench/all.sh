@@ -361,6 +361,9 @@ grep -v '^tsv' "$work/authd-bench.txt" | sed 's/^/    /' >&2
 read -r _ _ refresh_rate refresh_p50 refresh_p99 _ refresh_failed <<< "$(grep -P '^tsv\trefresh\t' "$work/authd-bench.txt" | tr '\t' ' ')"
 read -r _ _ login_rate login_p50 login_p99 _ login_failed <<< "$(grep -P '^tsv\tlogin\t' "$work/authd-bench.txt" | tr '\t' ' ')"
 store_fs="$(df -T "$work" | awk 'NR==2 {print $2}')"
+# What one synchronous commit costs here: 4 KiB writes, each followed by a
+# data sync (an LMDB commit syncs twice: pages, then the meta page).
+dsync_per_s=$(dd if=/dev/zero of="$work/dsync" bs=4k count=200 oflag=dsync 2>&1 | awk '/copied/ {for (i = 1; i <= NF; i++) if ($i ~ /^s,?$/) s = $(i - 1)} END {if (s > 0) printf "%.0f", 200 / s}')
 argon2=$(perl -ne 'print "$1=$2 " if /uint32_t argon2_(memory_kib|iterations|parallelism) = (\d+);/' authd/config.h)
 
 # --- WebSockets (bench/websocket.sh: its own nginx, two workers)
@@ -462,8 +465,8 @@ PERL
     $1 == "fresh_es256" {printf "nginx uncached ES256 / openssl P-256 verify/s     = %.3f\n", $3 / es}
     $1 == "fresh_rs256" {printf "nginx uncached RS256 / openssl RSA-2048 verify/s  = %.3f\n", $3 / rsa}' "$out/results.tsv"
   echo "in-process: $(tr '\n' ';' < "$work/inproc.txt" | sed 's/  */ /g; s/;$//')"
-  echo "spa-authd: Argon2id ${argon2}(spa-authd's defaults, authd/config.h); store on $store_fs, synchronous LMDB commits"
+  echo "spa-authd: Argon2id ${argon2}(spa-authd's defaults, authd/config.h); store on $store_fs, synchronous LMDB commits; O_DSYNC 4 KiB writes/s there: $dsync_per_s"
   [ -n "$ws_held" ] && echo "WebSockets ($sockets opened, bench/websocket.sh): proxy only $ws_plain B/socket, spa_auth_websocket $ws_auth B/socket"
-  echo "module cache: $(grep -i 'cache' "$work/status-a.txt" | grep -v '^#' | tr '\n' ' ')"
+  echo "module cache: $(grep -Ei 'hit|miss' "$work/status-a.txt" | grep -v '^#' | tr '\n' ' ')"
   echo "nginx error log lines ([error]/[alert]/[crit]): A $errors_a, B $errors_b; checks: $(awk -F'\t' '$2 == $3 {ok++} END {print ok + 0}' "$out/checks.tsv")/$(wc -l < "$out/checks.tsv") status codes as expected"
 } | tee "$out/table.txt"
