@@ -467,6 +467,5 @@ PERL
   echo "in-process: $(tr '\n' ';' < "$work/inproc.txt" | sed 's/  */ /g; s/;$//')"
   echo "spa-authd: Argon2id ${argon2}(spa-authd's defaults, authd/config.h); store on $store_fs, synchronous LMDB commits; O_DSYNC 4 KiB writes/s there: $dsync_per_s"
   [ -n "$ws_held" ] && echo "WebSockets ($sockets opened, bench/websocket.sh): proxy only $ws_plain B/socket, spa_auth_websocket $ws_auth B/socket"
-  echo "module cache: $(grep -Ei 'hit|miss' "$work/status-a.txt" | grep -v '^#' | tr '\n' ' ')"
   echo "nginx error log lines ([error]/[alert]/[crit]): A $errors_a, B $errors_b; checks: $(awk -F'\t' '$2 == $3 {ok++} END {print ok + 0}' "$out/checks.tsv")/$(wc -l < "$out/checks.tsv") status codes as expected"
 } | tee "$out/table.txt"
