@@ -178,12 +178,16 @@ $(BUILD)/spa-authd-load-bench: $(BUILD)/bench/authd-load.o
 $(BUILD)/spa-store-bench: $(BUILD)/bench/store-bench.o $(BUILD)/libspa_authd.a $(BUILD)/libspa_core.a
 	$(CXX) -o $@ $^ $(AUTHD_LIBS)
 
-bench: all $(BUILD)/spa-verify-bench $(BUILD)/spa-authd-bench $(BUILD)/spa-authd-load-bench $(BUILD)/spa-store-bench
-	@bench/run.sh
-	@bench/authd.sh
-	@bench/authd-load.sh
-	@bench/store.sh
-	@bench/websocket.sh
+# One run, one table (bench/all.sh, docs/BENCHMARKS.md), then its chart.
+# bench/run.sh, authd.sh, authd-load.sh, store.sh and websocket.sh stay
+# runnable by name (`make bench-tools` builds what they need).
+BENCH_BINS := $(BUILD)/spa-verify-bench $(BUILD)/spa-authd-bench $(BUILD)/spa-authd-load-bench $(BUILD)/spa-store-bench
+.PHONY: bench-tools
+bench-tools: all $(BENCH_BINS)
+
+bench: bench-tools
+	@bench/all.sh
+	@bench/chart.sh $(BUILD)/bench/results.tsv $(BUILD)/bench/bench.svg
 
 # As root on the target machine (after `make`).
 install: all

@@ -7,7 +7,7 @@ packages=(
   g++ make pkg-config perl curl openssl ca-certificates
   nginx nginx-dev libssl-dev nlohmann-json3-dev libcpp-httplib-dev libboost-dev libtomlplusplus-dev
   liblmdb-dev lmdb-utils libargon2-dev liboath-dev libqrencode-dev oathtool libcurl4-openssl-dev
-  check wrk faketime chromium libyaml-libyaml-perl
+  check wrk faketime chromium libyaml-libyaml-perl gnuplot-nox
   clang libclang-rt-14-dev
   prometheus  # promtool: checks and tests contrib/prometheus's alert rules (056)
 )
