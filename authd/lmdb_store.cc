@@ -3,6 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <vector>
+
 #include "authd/files.h"
 #include "authd/server.h"
 #include "core/lmdb_handles.h"
@@ -90,6 +95,26 @@ class LmdbTxnView final : public Store::Txn {
   const MDB_dbi* dbis_;
 };
 
+// One caller's write, queued for the group commit (LmdbStore::run_write).
+struct Pending {
+  const std::function<TxnEnd(Store::Txn&)>* fn;
+  Store::WriteKind kind;
+  Error result;                // final once `done`
+  std::exception_ptr thrown;   // what fn threw, thrown again in the caller's thread
+  bool done = false;
+};
+
+// How one function's run in a transaction ended.
+enum class Step {
+  kCommit,   // keep what it did
+  kDropped,  // nothing to keep, and q.result is final: fn aborted or threw, or refused before it ran
+  kFailed,   // a Txn call failed: q.result says which (the store full, a backend error)
+};
+
+// The most writes one commit carries: bounds a batch's transaction (its
+// dirty pages, and how long the next writers wait behind it).
+constexpr size_t kMaxBatch = 64;
+
 }  // namespace
 
 struct LmdbStore::Env {
@@ -104,6 +129,14 @@ struct LmdbStore::Env {
   mutable std::atomic<bool> unwritable_logged{false};
   dev_t data_dev = 0;
   ino_t data_ino = 0;
+
+  // The group commit: writers queue; one of them (the leader) runs the
+  // queue's functions in one LMDB transaction and commits it once.
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::vector<Pending*> queue;
+  bool leading = false;
+  std::atomic<uint64_t> commits{0}, writes{0};
 
   uint64_t used_bytes(MDB_txn* txn) const {
     MDB_stat st;
@@ -149,6 +182,122 @@ struct LmdbStore::Env {
     if (err.code == Errc::kStoreUnwritable && !unwritable_logged.exchange(true))
       log_event("error", "store_write_failed", {{"path", path}, {"reason", err.message}});
     return err;
+  }
+
+  // Runs q's function in txn (a write transaction, or a child of one).
+  // `u` is the store's use as txn sees it; `over` whether it is past the limit.
+  Step run_one(MDB_txn* txn, Pending& q, Usage& u, bool& over) const {
+    u = usage_in(txn);
+    note_usage(u);
+    LmdbTxnView t(txn, dbis, past_limit(u));
+    over = t.over_limit();
+    if (over && q.kind == WriteKind::kOrdinary) {
+      q.result = store_full();
+      return Step::kDropped;
+    }
+    TxnEnd end;
+    try {
+      end = (*q.fn)(t);
+    } catch (...) {
+      q.thrown = std::current_exception();
+      return Step::kDropped;
+    }
+    q.result = t.error();
+    if (!q.result.ok()) return Step::kFailed;
+    return end == TxnEnd::kCommit ? Step::kCommit : Step::kDropped;
+  }
+
+  void committed(bool over, size_t n) {
+    commits.fetch_add(1, std::memory_order_relaxed);
+    writes.fetch_add(n, std::memory_order_relaxed);
+    if (!over) full_logged.store(false);
+    if (unwritable_logged.exchange(false)) log_event("info", "store_writable_again", {{"path", path}});
+  }
+
+  void said_full(const Error& err, const Usage& u) {
+    if (err.code == Errc::kStoreFull && !full_logged.exchange(true))
+      log_event("error", "store_full", {{"used_bytes", std::to_string(u.used_bytes)},
+                                        {"max_bytes", std::to_string(max_size)}});
+  }
+
+  // One write in its own transaction.
+  void write_alone(Pending& q) {
+    for (int attempt = 0;; ++attempt) {
+      core::LmdbTxn txn;
+      int rc = txn.begin(env.get(), 0);
+      if (rc != 0) {
+        q.result = unwritable(lmdb_failure("LMDB begin", rc));
+        return;
+      }
+      Usage u;
+      bool over = false;
+      Step step = run_one(txn.get(), q, u, over);
+      if (step == Step::kDropped) return;  // nothing of it is kept (txn aborts with its handle)
+      if (step == Step::kCommit) {
+        rc = txn.commit();
+        if (rc == 0) return committed(over, 1);
+        q.result = rc == MDB_MAP_FULL ? store_full() : unwritable(lmdb_failure("LMDB commit", rc));
+      }
+      txn.abort();
+      // A revocation that found no room: pages pinned by dead readers come
+      // free once their slots are cleared; try once more.
+      if (q.result.code == Errc::kStoreFull && q.kind == WriteKind::kRevocation && attempt == 0) {
+        int dead = 0;
+        mdb_reader_check(env.get(), &dead);
+        continue;
+      }
+      return said_full(q.result, u);
+    }
+  }
+
+  // Writes in one transaction: each function in a child transaction of it
+  // (so each keeps or drops its own work, and sees the ones before it, as
+  // if they had run one after the other), then one commit for them all.
+  // A revocation the batch had no room for runs alone after it (with the
+  // alone path's second try); if the batch cannot begin or commit, every
+  // write it kept runs alone, so one failure never fails a neighbour.
+  void write_batch(const std::vector<Pending*>& batch) {
+    if (batch.size() == 1) return write_alone(*batch[0]);
+    auto each_alone = [&](const std::vector<Pending*>& writes) {
+      for (Pending* q : writes) {
+        q->result = Error{};
+        q->thrown = nullptr;
+        write_alone(*q);
+      }
+    };
+    core::LmdbTxn parent;
+    if (parent.begin(env.get(), 0) != 0) return each_alone(batch);
+    std::vector<Pending*> kept, later;
+    bool any_over = false;
+    for (Pending* q : batch) {
+      core::LmdbTxn child;
+      if (child.begin_nested(env.get(), parent.get()) != 0) {
+        child.abort();
+        parent.abort();
+        return each_alone(batch);
+      }
+      Usage u;
+      bool over = false;
+      Step step = run_one(child.get(), *q, u, over);
+      any_over = any_over || over;
+      if (step == Step::kCommit) {
+        if (child.commit() != 0) {
+          parent.abort();
+          return each_alone(batch);
+        }
+        kept.push_back(q);
+      } else if (step == Step::kFailed && q->result.code == Errc::kStoreFull && q->kind == WriteKind::kRevocation) {
+        later.push_back(q);
+      } else if (step == Step::kFailed) {
+        said_full(q->result, u);
+      }
+    }
+    if (parent.commit() == 0) {
+      if (!kept.empty()) committed(any_over, kept.size());
+    } else {
+      each_alone(kept);
+    }
+    each_alone(later);
   }
 
   bool data_file_replaced() const {
@@ -227,16 +376,23 @@ Store::Usage LmdbStore::usage() const {
 
 std::string LmdbStore::metrics() const {
   Usage u = usage();
-  auto gauge = [](const char* name, const char* help, uint64_t v) {
-    return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " +
+  auto metric = [](const char* type, const char* name, const char* help, uint64_t v) {
+    return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
            std::to_string(v) + "\n";
   };
+  auto gauge = [&](const char* name, const char* help, uint64_t v) { return metric("gauge", name, help, v); };
+  auto counter = [&](const char* name, const char* help, uint64_t v) { return metric("counter", name, help, v); };
   return gauge("spa_authd_store_used_bytes", "Bytes the store's data takes (LMDB pages in use).", u.used_bytes) +
          gauge("spa_authd_store_file_bytes", "The store file's size (its high-water mark).", u.file_bytes) +
          gauge("spa_authd_store_max_bytes", "[store] max_size: past it, writes that grow the store are refused.",
                u.max_bytes) +
          gauge("spa_authd_store_map_bytes", "The LMDB map: max_size and the reserve kept for revocations.",
-               u.map_bytes);
+               u.map_bytes) +
+         counter("spa_authd_store_commits_total", "Store transactions committed (each one synchronous write).",
+                 env_ ? env_->commits.load() : 0) +
+         counter("spa_authd_store_writes_total",
+                 "Writes committed; writes over commits is the group commit's batch size.",
+                 env_ ? env_->writes.load() : 0);
 }
 
 Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) {
@@ -250,39 +406,40 @@ Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind
     return {Errc::kStoreReplaced, "store_replaced"};
   }
   e.replaced_logged.store(false);  // the file is back (moved away and back): a next time is logged again
-  for (int attempt = 0;; ++attempt) {
-    core::LmdbTxn txn;
-    int rc = txn.begin(e.env.get(), 0);
-    if (rc != 0) return e.unwritable(lmdb_failure("LMDB begin", rc));
-    Usage u = e.usage_in(txn.get());
-    e.note_usage(u);
-    LmdbTxnView t(txn.get(), e.dbis, e.past_limit(u));
-    if (t.over_limit() && kind == WriteKind::kOrdinary) return store_full();
-    TxnEnd end = fn(t);
-    Error err = t.error();
-    if (err.ok() && end == TxnEnd::kAbort) return err;  // nothing of it is kept (txn aborts with its handle)
-    if (err.ok()) {
-      rc = txn.commit();
-      if (rc == 0) {
-        if (!t.over_limit()) e.full_logged.store(false);
-        if (e.unwritable_logged.exchange(false)) log_event("info", "store_writable_again", {{"path", e.path}});
-        return err;
-      }
-      err = rc == MDB_MAP_FULL ? store_full() : e.unwritable(lmdb_failure("LMDB commit", rc));
-    }
-    txn.abort();
-    // A revocation that found no room: pages pinned by dead readers come
-    // free once their slots are cleared; try once more.
-    if (err.code == Errc::kStoreFull && kind == WriteKind::kRevocation && attempt == 0) {
-      int dead = 0;
-      mdb_reader_check(e.env.get(), &dead);
+  // The group commit: while one batch is being written and synced, the
+  // writes that arrive queue; the first of them to find no leader takes
+  // the queue (its own write is in it) and writes it as the next batch.
+  // Every caller returns only once its write is committed (or refused),
+  // so each is as durable as with a commit of its own, and a sync is
+  // shared by as many writes as arrived during the one before.
+  Pending p{&fn, kind, Error{}, nullptr};
+  std::unique_lock lock(e.queue_mu);
+  e.queue.push_back(&p);
+  while (!p.done) {
+    if (e.leading) {
+      e.queue_cv.wait(lock);
       continue;
     }
-    if (err.code == Errc::kStoreFull && !e.full_logged.exchange(true))
-      log_event("error", "store_full", {{"used_bytes", std::to_string(u.used_bytes)},
-                                        {"max_bytes", std::to_string(e.max_size)}});
-    return err;
+    e.leading = true;
+    size_t n = std::min(e.queue.size(), kMaxBatch);
+    std::vector<Pending*> batch(e.queue.begin(), e.queue.begin() + static_cast<std::ptrdiff_t>(n));
+    e.queue.erase(e.queue.begin(), e.queue.begin() + static_cast<std::ptrdiff_t>(n));
+    lock.unlock();
+    e.write_batch(batch);  // throws nothing: what a function throws is kept in its Pending
+    lock.lock();
+    for (Pending* q : batch) q->done = true;
+    e.leading = false;
+    e.queue_cv.notify_all();
   }
+  lock.unlock();
+  if (p.thrown) std::rethrow_exception(p.thrown);
+  return p.result;
+}
+
+size_t LmdbStore::queued_writes() const {
+  if (!env_) return 0;
+  std::lock_guard lock(env_->queue_mu);
+  return env_->queue.size();
 }
 
 Error LmdbStore::run_read(const std::function<void(const Txn&)>& fn) const {

@@ -1,7 +1,8 @@
 // The LMDB backend of the Store (authd/store.h): one environment at
 // [store] path, written only by spa-authd; every change one write
-// transaction with LMDB's synchronous commit, so `kill -9` loses nothing
-// committed and never leaves half a change. nginx's workers read the
+// transaction (a child transaction of a group commit's batch) answered
+// only after LMDB's synchronous commit, so `kill -9` loses nothing
+// answered and never leaves half a change. nginx's workers read the
 // sessions database of the same environment (core/session_reader.h).
 //
 // Size: the map is `max_size` plus a reserve (reserve_for) that only
@@ -40,6 +41,8 @@ class LmdbStore final : public Store {
 
   Usage usage() const override;
   std::string metrics() const override;
+  // Writes waiting for the group commit (tests: to know a batch has formed).
+  size_t queued_writes() const;
 
  private:
   Error run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) override;

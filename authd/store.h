@@ -167,7 +167,11 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Runs fn in a write transaction (one at a time). fn's answer decides:
+  // Runs fn in a write transaction, as if one after another. A backend
+  // may run several callers' functions in one commit (LMDB's group
+  // commit), on whichever caller's thread leads it: fn must not depend on
+  // the thread it runs on (what it throws is thrown again in the caller's).
+  // transact() returns only once fn's work is durable. fn's answer decides:
   // kCommit keeps what it did, kAbort drops it and the result is ok. Any
   // failed Txn call inside (a backend error, the store full, the file
   // replaced) drops everything and is the result, whatever fn answered.

@@ -29,4 +29,4 @@ pid=$!
 for _ in $(seq 1 100); do [ -S "$work/authd.sock" ] && break; sleep 0.05; done
 echo "==> spa-authd on CPU 0, ${secs}s of refresh rotations (8 chains), then 50 logins"
 echo "    store: $(df -T "$work" | awk 'NR==2 {print $2}') on $(df "$work" | awk 'NR==2 {print $1}'), LMDB synchronous commits"
-taskset -c 1 "$build/spa-authd-bench" "$work/authd.sock" "$secs" 8 50
+taskset -c 1 "$build/spa-authd-bench" "$work/authd.sock" "$secs" ${BENCH_CHAINS:-8} 50

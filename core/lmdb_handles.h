@@ -62,6 +62,12 @@ class LmdbTxn {
     abort();
     return mdb_txn_begin(env, nullptr, flags, &txn_);
   }
+  // A child of `parent` (a write transaction of the same thread): what it
+  // does is kept in the parent when it commits, dropped when it aborts.
+  int begin_nested(MDB_env* env, MDB_txn* parent) {
+    abort();
+    return mdb_txn_begin(env, parent, 0, &txn_);
+  }
   int commit() {
     int rc = mdb_txn_commit(txn_);
     txn_ = nullptr;

@@ -3,8 +3,15 @@
 // first failure is the answer); an ordinary write past max_size is refused
 // before it runs, a revocation runs told not to grow; a replaced data file
 // takes no write; scans go by value; typed records through get_record and
-// put_record.
+// put_record. Writes that arrive together share one commit (the group
+// commit), each keeping its own answer.
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
 
 #include "authd/lmdb_store.h"
 #include "tests/unit/store_tests.h"
@@ -84,9 +91,168 @@ START_TEST(transact_refuses_ordinary_writes_past_max_size_before_they_run) {
 }
 END_TEST
 
+// ---- the group commit --------------------------------------------------------
+
+// A metric of the store's /metrics text.
+uint64_t store_metric(const LmdbStore& store, const std::string& name) {
+  std::istringstream in(store.metrics());
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(name + " ", 0) == 0) return std::stoull(line.substr(name.size() + 1));
+  ck_abort_msg("no %s in the store's metrics", name.c_str());
+  return 0;
+}
+
+struct Write {
+  std::function<TxnEnd(Store::Txn&)> fn;
+  Store::WriteKind kind = Store::WriteKind::kOrdinary;
+  Error result;
+  bool threw = false;
+};
+
+// Runs `writes` from a thread each, all queued behind one write that holds
+// the store until every one of them waits: they are the next batch.
+void in_one_batch(LmdbStore& store, std::vector<Write>& writes) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool holding = false, release = false;
+  Error held;
+  std::thread holder([&] {
+    held = store.transact([&](Store::Txn& t) {
+      std::unique_lock lock(m);
+      holding = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+      return commit_if(t.over_limit() || t.put(Db::kAudit, "held", ""));
+    }, Store::WriteKind::kRevocation);  // a revocation: held in a full store too
+  });
+  {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return holding; });
+  }
+  std::vector<std::thread> threads;
+  for (Write& w : writes)
+    threads.emplace_back([&store, &w] {
+      try {
+        w.result = store.transact(w.fn, w.kind);
+      } catch (const std::runtime_error&) {
+        w.threw = true;
+      }
+    });
+  // No timing: waits for the queue's length (bounded, so a broken queue fails instead of hanging).
+  for (int i = 0; i < 60000 && store.queued_writes() < writes.size(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ck_assert_uint_eq(store.queued_writes(), writes.size());
+  {
+    std::lock_guard lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  holder.join();
+  for (auto& t : threads) t.join();
+  ck_assert(held.ok());
+}
+
+START_TEST(writes_that_arrive_together_share_one_commit_and_keep_their_own_answers) {
+  test::StoreDir d;
+  auto store = std::make_unique<LmdbStore>();
+  std::string err;
+  ck_assert_msg(store->open(d.path, err), "%s", err.c_str());
+  uint64_t commits = store_metric(*store, "spa_authd_store_commits_total");
+  uint64_t written = store_metric(*store, "spa_authd_store_writes_total");
+  // Each committing write adds one to a counter it reads in the same
+  // transaction: the final count says every write saw the ones before it.
+  auto count_and_put = [](std::string key) {
+    return [key](Store::Txn& t) {
+      auto n = t.get(Db::kMeta, "count");
+      return commit_if(t.put(Db::kMeta, "count", std::to_string(n ? std::stoi(*n) + 1 : 1)) &&
+                       t.put(Db::kUsers, key, "{}"));
+    };
+  };
+  std::vector<Write> writes(12);
+  for (size_t i = 0; i < writes.size(); ++i) writes[i].fn = count_and_put("u" + std::to_string(i));
+  // Neighbours that end otherwise drop only their own work.
+  writes[3].fn = [](Store::Txn& t) -> TxnEnd {  // throws (thrown again in its own thread)
+    t.put(Db::kMeta, "count", "1000");
+    t.put(Db::kUsers, "u3", "{}");
+    throw std::runtime_error("thrown in the batch");
+  };
+  writes[5].fn = [](Store::Txn& t) {  // aborts
+    t.put(Db::kMeta, "count", "1000");
+    t.put(Db::kUsers, "u5", "{}");
+    return TxnEnd::kAbort;
+  };
+  writes[7].fn = [](Store::Txn& t) {  // a failed call
+    t.put(Db::kMeta, "count", "1000");
+    t.put(Db::kUsers, "u7", "{}");
+    t.put(Db::kUsers, "", "{}");
+    return TxnEnd::kCommit;
+  };
+  in_one_batch(*store, writes);
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (i == 7) {
+      ck_assert(writes[i].result.code == Errc::kStoreFailed && writes[i].result.message == "put: unusable key");
+    } else {
+      ck_assert_msg(writes[i].result.ok(), "write %zu: %s", i, writes[i].result.message.c_str());
+    }
+    ck_assert(writes[i].threw == (i == 3));
+  }
+  // The held write, then the twelve in one commit; nine of them kept.
+  ck_assert_uint_eq(store_metric(*store, "spa_authd_store_commits_total") - commits, 2);
+  ck_assert_uint_eq(store_metric(*store, "spa_authd_store_writes_total") - written, 1 + 9);
+  // Durable and whole: what a fresh open of the files finds.
+  store = std::make_unique<LmdbStore>();
+  ck_assert_msg(store->open(d.path, err), "%s", err.c_str());
+  store->view([&](const Store::Txn& t) {
+    ck_assert_str_eq(t.get(Db::kMeta, "count").value_or("").c_str(), "9");
+    for (size_t i = 0; i < writes.size(); ++i)
+      ck_assert(t.get(Db::kUsers, "u" + std::to_string(i)).has_value() == (i != 3 && i != 5 && i != 7));
+  });
+}
+END_TEST
+
+START_TEST(a_full_store_refuses_a_batchs_ordinary_writes_and_commits_its_revocations) {
+  test::StoreDir d;
+  LmdbStore store;
+  std::string err;
+  ck_assert_msg(store.open(d.path, err, 256 << 10), "%s", err.c_str());
+  const std::string big(16 << 10, 'x');
+  // The sessions the revocations will end (a value of the same size: ending one grows nothing).
+  Error e = store.transact([](Store::Txn& t) {
+    return commit_if(t.put(Db::kUsers, "r1", "active!") && t.put(Db::kUsers, "r3", "active!") &&
+                     t.put(Db::kUsers, "r5", "active!"));
+  });
+  ck_assert(e.ok());
+  int filled = 0;
+  for (; filled < 1000 && e.ok(); ++filled)
+    e = store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kAudit, std::to_string(filled), big)); });
+  ck_assert(e.code == Errc::kStoreFull);
+  std::vector<Write> writes(6);
+  bool ordinary_ran = false;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (i % 2 == 0) {
+      writes[i].fn = [&ordinary_ran](Store::Txn& t) { return ordinary_ran = true, commit_if(t.put(Db::kUsers, "x", "{}")); };
+    } else {
+      writes[i].kind = Store::WriteKind::kRevocation;
+      writes[i].fn = [i](Store::Txn& t) { return commit_if(t.over_limit() && t.put(Db::kUsers, "r" + std::to_string(i), "revoked")); };
+    }
+  }
+  in_one_batch(store, writes);
+  for (size_t i = 0; i < writes.size(); ++i)
+    ck_assert_msg(i % 2 == 0 ? writes[i].result.code == Errc::kStoreFull : writes[i].result.ok(), "write %zu: %s", i, writes[i].result.message.c_str());
+  ck_assert(!ordinary_ran);
+  store.view([&](const Store::Txn& t) {
+    for (size_t i = 1; i < writes.size(); i += 2)
+      ck_assert_str_eq(t.get(Db::kUsers, "r" + std::to_string(i)).value_or("").c_str(), "revoked");
+    ck_assert(!t.get(Db::kUsers, "x"));
+  });
+}
+END_TEST
+
 TCase* interface_tcase() {
   TCase* tc = tcase_create("interface");
   tcase_add_test(tc, transact_commits_what_fn_decides_and_nothing_after_a_failure);
   tcase_add_test(tc, transact_refuses_ordinary_writes_past_max_size_before_they_run);
+  tcase_add_test(tc, writes_that_arrive_together_share_one_commit_and_keep_their_own_answers);
+  tcase_add_test(tc, a_full_store_refuses_a_batchs_ordinary_writes_and_commits_its_revocations);
   return tc;
 }
