@@ -51,7 +51,8 @@ sub scrape {
     for my $line (split /\n/, $r->{body}) {
         if ($line =~ /^# TYPE (\S+) (counter|gauge|histogram)$/) { $typed{$1} = 1; next }
         next if $line =~ /^# HELP \S+ \S/;
-        if ($line =~ /^([a-z_][a-z0-9_]*)(\{.*\})? (-?[0-9.e+]+)$/) {
+        # A sample's value: an integer or a float, in exponent form too (8.7895e-05).
+        if ($line =~ /^([a-z_][a-z0-9_]*)(\{.*\})? (-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)$/) {
             $v{ $1 . ($2 // '') } = $3;
             (my $family = $1) =~ s/_(bucket|sum|count)$//;
             push @bad, "untyped $line" unless $typed{$1} || $typed{$family};
