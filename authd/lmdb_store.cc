@@ -3,9 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "authd/files.h"
@@ -256,9 +258,9 @@ struct LmdbStore::Env {
   // A revocation the batch had no room for runs alone after it (with the
   // alone path's second try); if the batch cannot begin or commit, every
   // write it kept runs alone, so one failure never fails a neighbour.
-  void write_batch(const std::vector<Pending*>& batch) {
+  void write_batch(std::span<Pending* const> batch) {
     if (batch.size() == 1) return write_alone(*batch[0]);
-    auto each_alone = [&](const std::vector<Pending*>& writes) {
+    auto each_alone = [&](std::span<Pending* const> writes) {
       for (Pending* q : writes) {
         q->result = Error{};
         q->thrown = nullptr;
@@ -421,11 +423,24 @@ Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind
       continue;
     }
     e.leading = true;
+    // Taken without allocating: nothing between here and the hand-over
+    // below may throw past it.
+    std::array<Pending*, kMaxBatch> taken;
     size_t n = std::min(e.queue.size(), kMaxBatch);
-    std::vector<Pending*> batch(e.queue.begin(), e.queue.begin() + static_cast<std::ptrdiff_t>(n));
+    std::copy_n(e.queue.begin(), n, taken.begin());
     e.queue.erase(e.queue.begin(), e.queue.begin() + static_cast<std::ptrdiff_t>(n));
+    std::span<Pending* const> batch(taken.data(), n);
     lock.unlock();
-    e.write_batch(batch);  // throws nothing: what a function throws is kept in its Pending
+    try {
+      e.write_batch(batch);  // what a function throws is kept in its Pending
+    } catch (...) {
+      // The batch's own bookkeeping failed (an allocation): the leader
+      // must still hand over, or every writer waits forever. A write whose
+      // answer is not known is answered as failed (as a lost connection
+      // after its commit would be).
+      for (Pending* q : batch)
+        if (!q->thrown && q->result.ok()) q->result = {Errc::kStoreFailed, "store write failed"};
+    }
     lock.lock();
     for (Pending* q : batch) q->done = true;
     e.leading = false;
