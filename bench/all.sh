@@ -36,6 +36,7 @@
 # BENCH_OUT (build/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 top=$(pwd)
 build=${SPA_BUILD:-$top/build}
 secs=${BENCH_SECONDS:-4}
@@ -94,27 +95,8 @@ done
 # --- spa-authd on CPU 0: a real user, a real access token whose session is
 # in the store the module reads.
 say "spa-authd on CPU 0"
-cat > "$work/authd.toml" <<TOML
-[server]
-socket = "$work/authd.sock"
-[store]
-path = "$work/store"
-[tokens]
-issuer = "$issuer"
-audience = "$audience"
-access_ttl = "2h"
-key_dir = "$work/keys"
-jwks_file = "$work/authd-jwks.json"
-mode = "bearer"
-[security]
-require_verified_email = false  # the bench's users have no mailbox
-[mfa]
-secret_key_file = "$work/mfa.key"
-TOML
-taskset -c 0 "$build/spa-authd" --config "$work/authd.toml" > "$work/logs/authd.log" 2>&1 &
-authd_pid=$!
-for _ in $(seq 200); do [ -S "$work/authd.sock" ] && [ -f "$work/authd-jwks.json" ] && break; sleep 0.05; done
-[ -S "$work/authd.sock" ] || { cat "$work/logs/authd.log" >&2; exit 1; }
+bench_authd_config "$work" "$issuer" "$work/authd-jwks.json" "$audience" < /dev/null
+bench_start_authd "$build/spa-authd" "$work" "$work/logs/authd.log"
 authd_api() {  # METHOD PATH [JSON]
   curl -s --unix-socket "$work/authd.sock" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://localhost$2"
 }

@@ -12,6 +12,7 @@
 # build, for contrast).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 top=$(pwd)
 build="$top/build"
 authd_bin=${BENCH_AUTHD:-$build/spa-authd}
@@ -38,20 +39,7 @@ for _ in $(seq 1 100); do [ -s "$work/op.port" ] && break; sleep 0.05; done
 op_port=$(cat "$work/op.port")
 echo "secret" > "$work/client-secret"
 
-cat > "$work/authd.toml" <<TOML
-[server]
-socket = "$work/authd.sock"
-[store]
-path = "$work/store"
-[tokens]
-issuer = "https://app.example.com"
-key_dir = "$work/keys"
-jwks_file = "$work/jwks.json"
-mode = "bearer"
-[security]
-require_verified_email = false
-[mfa]
-secret_key_file = "$work/mfa.key"
+bench_authd_config "$work" "https://app.example.com" "$work/jwks.json" <<TOML
 [oauth.hung]
 client_id = "bench"
 client_secret_file = "$work/client-secret"
@@ -59,9 +47,7 @@ redirect_uri = "https://localhost/api/v1/oauth/hung/callback"
 discovery = "http://127.0.0.1:$op_port/.well-known/openid-configuration"
 TOML
 ulimit -n 4096 2>/dev/null || true
-taskset -c 0 "$authd_bin" --config "$work/authd.toml" > "$work/authd.log" 2>&1 &
-authd_pid=$!
-for _ in $(seq 1 200); do [ -S "$work/authd.sock" ] && [ -f "$work/jwks.json" ] && break; sleep 0.05; done
+bench_start_authd "$authd_bin" "$work" "$work/authd.log"
 
 port=$((20000 + RANDOM % 20000))
 user_line=""; [ "$(id -u)" -eq 0 ] && user_line="user root;"
