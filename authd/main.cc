@@ -3,7 +3,10 @@
 //   spa-authd --config FILE                 serve on the configured Unix socket
 //   spa-authd --check-config --config FILE  check the file, name each bad key and line
 //   spa-authd keys rotate --config FILE     publish a new signing key, sign with it shortly after
+//   spa-authd users set-role EMAIL ROLE --config FILE
+//   spa-authd --version                     this build's version and its libraries'
 #include <curl/curl.h>
+#include <liboath/oath.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -30,6 +33,7 @@
 #include "authd/signing_keys.h"
 #include "authd/sweeper.h"
 #include "core/envelope.h"
+#include "core/version.h"
 
 namespace {
 
@@ -42,8 +46,21 @@ int usage() {
                "usage: spa-authd --config FILE\n"
                "       spa-authd --check-config --config FILE\n"
                "       spa-authd keys rotate --config FILE\n"
-               "       spa-authd users set-role EMAIL user|admin --config FILE\n");
+               "       spa-authd users set-role EMAIL user|admin --config FILE\n"
+               "       spa-authd --version\n");
   return 2;
+}
+
+// The libraries as loaded (a security update may have replaced one since the build).
+std::string libraries() {
+  const char* oath = oath_check_version(nullptr);
+  return spa::core::runtime_libraries() + ", libcurl " + curl_version_info(CURLVERSION_NOW)->version +
+         ", liboath " + (oath ? oath : "?");
+}
+
+int print_version() {
+  std::printf("spa-authd %s\n%s\n", spa::core::version(), libraries().c_str());
+  return 0;
 }
 
 bool load(const std::string& path, Config& config) {
@@ -164,7 +181,9 @@ int serve(const Config& config) {
     log_event("info", "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     server.stop();
   });
-  log_event("info", "started", {{"socket", config.socket_path},
+  log_event("info", "started", {{"version", spa::core::version()},
+                                 {"libraries", libraries()},
+                                 {"socket", config.socket_path},
                                  {"signing_kid", keys.signing_key(unix_now())->kid},
                                  {"jwks_file", config.jwks_file}});
   bool ok = server.serve(config.socket_path, err);
@@ -185,6 +204,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) config_path = argv[++i];
     else if (a == "--check-config") check = true;
+    else if (a == "--version" && argc == 2) return print_version();
     else if (a == "keys" && i + 1 < argc && std::strcmp(argv[i + 1], "rotate") == 0) command = "rotate", ++i;
     else if (a == "users" && i + 3 < argc && std::strcmp(argv[i + 1], "set-role") == 0)
       command = "set-role", email = argv[i + 2], role = argv[i + 3], i += 3;

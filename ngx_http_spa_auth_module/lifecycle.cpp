@@ -6,6 +6,7 @@
 
 #include "core/module_defaults.h"
 #include "core/query.h"
+#include "core/version.h"
 
 namespace spa::ngx {
 namespace {
@@ -171,6 +172,18 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
   if (!add_metrics_zone(cf)) return NGX_ERROR;
   ngx_str_t request_id = ngx_string("request_id");
   main_settings(cf).request_id_index = ngx_http_get_variable_index(cf, &request_id);
+  return NGX_OK;
+}
+
+ngx_int_t init_module(ngx_cycle_t* cycle) {
+  // One line per configuration load, like nginx's own start lines (at
+  // notice: `error_log ... notice;` shows it): which module build serves.
+  try {
+    std::string libs = core::runtime_libraries();
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "spa_auth module %s loaded (%s)", core::version(), libs.c_str());
+  } catch (const std::exception&) {
+    // (an allocation failure: nothing to say it with)
+  }
   return NGX_OK;
 }
 

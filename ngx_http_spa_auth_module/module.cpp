@@ -24,7 +24,7 @@ __attribute__((visibility("default"))) ngx_module_t ngx_http_spa_auth_module = {
     spa::ngx::directives::commands,
     NGX_HTTP_MODULE,
     nullptr,                   // init master
-    nullptr,                   // init module
+    spa::ngx::init_module,     // init module
     spa::ngx::init_worker,     // init process
     nullptr,                   // init thread
     nullptr,                   // exit thread

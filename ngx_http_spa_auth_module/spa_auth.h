@@ -95,6 +95,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child);
 // lifecycle.cpp
 ngx_int_t add_variables(ngx_conf_t* cf);
 ngx_int_t postconfiguration(ngx_conf_t* cf);
+ngx_int_t init_module(ngx_cycle_t* cycle);  // logs the module's version
 ngx_int_t init_worker(ngx_cycle_t* cycle);
 void exit_worker(ngx_cycle_t* cycle);
 
