@@ -10,6 +10,7 @@ packages=(
   check wrk faketime chromium libyaml-libyaml-perl gnuplot-nox
   clang libclang-rt-14-dev
   prometheus  # promtool: checks and tests contrib/prometheus's alert rules (056)
+  debhelper dpkg-dev lintian mmdebstrap man-db  # make deb, make test-deb (debian/, tests/deb/)
 )
 
 missing=()

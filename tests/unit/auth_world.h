@@ -2,6 +2,7 @@
 // fake clock (`now`), and a client. Removed with the object.
 #pragma once
 
+#include <filesystem>
 #include <cstdlib>
 #include <functional>
 #include <utility>
@@ -91,7 +92,7 @@ struct AuthWorld {
     ck_assert_uint_eq(mail.bodies.size(), before + 1);
     ck_assert_msg(service->verify_email_confirm(mail.token(), password, client).ok(), "verification of %s", email.c_str());
   }
-  ~AuthWorld() { std::system(("rm -rf " + dir).c_str()); }
+  ~AuthWorld() { std::error_code ignored; std::filesystem::remove_all(dir, ignored); }
   AuthWorld(const AuthWorld&) = delete;
   AuthWorld& operator=(const AuthWorld&) = delete;
 };

@@ -2,6 +2,7 @@
 // "store" suite (tests/unit/test_store.cc).
 #pragma once
 
+#include <filesystem>
 #include <cstdlib>
 #include <string>
 
@@ -21,7 +22,7 @@ struct StoreDir {
     char tmpl[] = "/tmp/spa-reader-XXXXXX";
     path = mkdtemp(tmpl);
   }
-  ~StoreDir() { std::system(("rm -rf " + path).c_str()); }
+  ~StoreDir() { std::error_code ignored; std::filesystem::remove_all(path, ignored); }
   StoreDir(const StoreDir&) = delete;
   StoreDir& operator=(const StoreDir&) = delete;
 };

@@ -1,6 +1,7 @@
 // The session record the module reads (core/session_record.h), store
 // transactions (all or nothing, prefix scans, the schema version), and the
 // module's reader seeing what authd writes at once.
+#include <filesystem>
 #include <cstdlib>
 
 #include "authd/lmdb_store.h"
@@ -20,7 +21,7 @@ struct TempDir {
     char tmpl[] = "/tmp/spa-store-XXXXXX";
     path = mkdtemp(tmpl);
   }
-  ~TempDir() { std::system(("rm -rf " + path).c_str()); }
+  ~TempDir() { std::error_code ignored; std::filesystem::remove_all(path, ignored); }
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
 // SigningKeys against a real temp directory, with time passed in.
+#include <filesystem>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -18,7 +19,7 @@ struct TempDir {
     char tmpl[] = "/tmp/spa-keys-XXXXXX";
     path = mkdtemp(tmpl);
   }
-  ~TempDir() { std::system(("rm -rf " + path).c_str()); }
+  ~TempDir() { std::error_code ignored; std::filesystem::remove_all(path, ignored); }
 };
 
 SigningKeys::Options options(const TempDir& d) {
@@ -142,7 +143,8 @@ START_TEST(a_failed_reload_keeps_the_keys_in_memory) {
   ck_assert(!keys.reload_if_changed(1001, err));
   ck_assert(keys.signing_key(1001) && keys.signing_key(1001)->kid == kid);
   ck_assert_uint_eq(keys.schedule().size(), 1);
-  std::system(("rm -rf " + d.path + "/keys && mkdir " + d.path + "/keys").c_str());
+  std::filesystem::remove_all(d.path + "/keys");
+  std::filesystem::create_directory(d.path + "/keys");
   err.clear();
   ck_assert(!keys.reload_if_changed(1002, err));
   ck_assert_msg(err.find("keys in memory") != std::string::npos, "%s", err.c_str());
