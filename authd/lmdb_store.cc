@@ -8,6 +8,7 @@
 #include <exception>
 #include <mutex>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "authd/files.h"
@@ -48,6 +49,7 @@ class Cursor {
 class LmdbTxnView final : public Store::Txn {
  public:
   LmdbTxnView(MDB_txn* txn, const MDB_dbi* dbis, bool over_limit) : Txn(over_limit), txn_(txn), dbis_(dbis) {}
+  using Txn::take_after_commit;
 
  protected:
   std::optional<std::string> load(Db db, std::string_view key) const override {
@@ -104,7 +106,19 @@ struct Pending {
   Error result;                // final once `done`
   std::exception_ptr thrown;   // what fn threw, thrown again in the caller's thread
   bool done = false;
+  std::vector<std::function<void()>> after_commit;  // Txn::after_commit's, run once its commit is durable
 };
+
+// Runs what a committed write registered with Txn::after_commit.
+void run_after_commit(Pending& q) {
+  for (auto& fn : std::exchange(q.after_commit, {})) {
+    try {
+      fn();
+    } catch (...) {
+      // (a counter that could not allocate: the write itself landed)
+    }
+  }
+}
 
 // How one function's run in a transaction ended.
 enum class Step {
@@ -189,6 +203,7 @@ struct LmdbStore::Env {
   // Runs q's function in txn (a write transaction, or a child of one).
   // `u` is the store's use as txn sees it; `over` whether it is past the limit.
   Step run_one(MDB_txn* txn, Pending& q, Usage& u, bool& over) const {
+    q.after_commit.clear();  // a write tried again registers afresh
     u = usage_in(txn);
     note_usage(u);
     LmdbTxnView t(txn, dbis, past_limit(u));
@@ -206,7 +221,9 @@ struct LmdbStore::Env {
     }
     q.result = t.error();
     if (!q.result.ok()) return Step::kFailed;
-    return end == TxnEnd::kCommit ? Step::kCommit : Step::kDropped;
+    if (end != TxnEnd::kCommit) return Step::kDropped;
+    q.after_commit = t.take_after_commit();
+    return Step::kCommit;
   }
 
   void committed(bool over, size_t n) {
@@ -237,7 +254,10 @@ struct LmdbStore::Env {
       if (step == Step::kDropped) return;  // nothing of it is kept (txn aborts with its handle)
       if (step == Step::kCommit) {
         rc = txn.commit();
-        if (rc == 0) return committed(over, 1);
+        if (rc == 0) {
+          committed(over, 1);
+          return run_after_commit(q);
+        }
         q.result = rc == MDB_MAP_FULL ? store_full() : unwritable(lmdb_failure("LMDB commit", rc));
       }
       txn.abort();
@@ -296,6 +316,7 @@ struct LmdbStore::Env {
     }
     if (parent.commit() == 0) {
       if (!kept.empty()) committed(any_over, kept.size());
+      for (Pending* q : kept) run_after_commit(*q);
     } else {
       each_alone(kept);
     }
@@ -414,7 +435,7 @@ Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind
   // Every caller returns only once its write is committed (or refused),
   // so each is as durable as with a commit of its own, and a sync is
   // shared by as many writes as arrived during the one before.
-  Pending p{&fn, kind, Error{}, nullptr};
+  Pending p{&fn, kind, Error{}, nullptr, false, {}};
   std::unique_lock lock(e.queue_mu);
   e.queue.push_back(&p);
   while (!p.done) {

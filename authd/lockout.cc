@@ -60,9 +60,8 @@ Outcome SessionIssuer::record_failure(Store::Txn& t, const std::string& email, c
     lockouts += 1;
     failures = 0;
     result = account_locked(lock);
-    // Counted when decided: a write that then fails (the answer is the
-    // store's error) leaves this one counted and not kept.
-    metrics::count(metrics::Family::kLockouts);
+    // Counted once the lockout is stored (a write that fails is no lockout).
+    t.after_commit([] { metrics::count(metrics::Family::kLockouts); });
     if (user) audit(t, "account_locked", *user, client, now);
   }
   // A new record (what it held besides the counts is not kept).

@@ -131,6 +131,12 @@ class Store {
     bool over_limit() const { return over_limit_; }
     // Ends the transaction's work with kStoreFull (return its result).
     bool refuse_full();
+    // Runs fn once this transaction's work is durable, never when it is
+    // dropped or fails: for what must count only a write that landed (a
+    // metric). fn may run on another caller's thread (the group commit's
+    // leader) and must not throw; a function run twice (a write tried
+    // again) registers it again, and only the run that commits calls it.
+    void after_commit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
 
    protected:
     explicit Txn(bool over_limit) : over_limit_(over_limit) {}
@@ -148,9 +154,13 @@ class Store {
     // Every key >= from that starts with prefix, in order, until fn says stop.
     virtual bool each(Db db, std::string_view from, std::string_view prefix, const Visit& fn) const = 0;
 
+    // What after_commit registered, for the backend to run after its commit.
+    std::vector<std::function<void()>> take_after_commit() { return std::move(after_commit_); }
+
    private:
     mutable Error error_;
     bool over_limit_ = false;
+    std::vector<std::function<void()>> after_commit_;
   };
 
   // What the store takes, for /metrics and the 80 % warning (LMDB's terms;

@@ -5,6 +5,7 @@
 // takes no write; scans go by value; typed records through get_record and
 // put_record. Writes that arrive together share one commit (the group
 // commit), each keeping its own answer.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -161,8 +162,12 @@ START_TEST(writes_that_arrive_together_share_one_commit_and_keep_their_own_answe
   uint64_t written = store_metric(*store, "spa_authd_store_writes_total");
   // Each committing write adds one to a counter it reads in the same
   // transaction: the final count says every write saw the ones before it.
-  auto count_and_put = [](std::string key) {
-    return [key](Store::Txn& t) {
+  // after_commit runs for exactly the writes that landed.
+  std::atomic<unsigned> landed{0};  // a bit per write
+  auto count_and_put = [&landed](std::string key) {
+    return [key, &landed](Store::Txn& t) {
+      unsigned bit = 1u << std::stoi(key.substr(1));
+      t.after_commit([&landed, bit] { landed |= bit; });
       auto n = t.get(Db::kMeta, "count");
       return commit_if(t.put(Db::kMeta, "count", std::to_string(n ? std::stoi(*n) + 1 : 1)) &&
                        t.put(Db::kUsers, key, "{}"));
@@ -171,17 +176,20 @@ START_TEST(writes_that_arrive_together_share_one_commit_and_keep_their_own_answe
   std::vector<Write> writes(12);
   for (size_t i = 0; i < writes.size(); ++i) writes[i].fn = count_and_put("u" + std::to_string(i));
   // Neighbours that end otherwise drop only their own work.
-  writes[3].fn = [](Store::Txn& t) -> TxnEnd {  // throws (thrown again in its own thread)
+  writes[3].fn = [&landed](Store::Txn& t) -> TxnEnd {  // throws (thrown again in its own thread)
+    t.after_commit([&landed] { landed |= 1u << 3; });
     t.put(Db::kMeta, "count", "1000");
     t.put(Db::kUsers, "u3", "{}");
     throw std::runtime_error("thrown in the batch");
   };
-  writes[5].fn = [](Store::Txn& t) {  // aborts
+  writes[5].fn = [&landed](Store::Txn& t) {  // aborts
+    t.after_commit([&landed] { landed |= 1u << 5; });
     t.put(Db::kMeta, "count", "1000");
     t.put(Db::kUsers, "u5", "{}");
     return TxnEnd::kAbort;
   };
-  writes[7].fn = [](Store::Txn& t) {  // a failed call
+  writes[7].fn = [&landed](Store::Txn& t) {  // a failed call
+    t.after_commit([&landed] { landed |= 1u << 7; });
     t.put(Db::kMeta, "count", "1000");
     t.put(Db::kUsers, "u7", "{}");
     t.put(Db::kUsers, "", "{}");
@@ -196,6 +204,7 @@ START_TEST(writes_that_arrive_together_share_one_commit_and_keep_their_own_answe
     }
     ck_assert(writes[i].threw == (i == 3));
   }
+  ck_assert_uint_eq(landed.load(), 0xfffu & ~((1u << 3) | (1u << 5) | (1u << 7)));
   // The held write, then the twelve in one commit; nine of them kept.
   ck_assert_uint_eq(store_metric(*store, "spa_authd_store_commits_total") - commits, 2);
   ck_assert_uint_eq(store_metric(*store, "spa_authd_store_writes_total") - written, 1 + 9);
