@@ -77,7 +77,13 @@ deps:
 	@echo "==> checking build and test dependencies (scripts/deps.sh)"
 	@scripts/deps.sh
 
-$(BUILD)/%.o: %.cc
+# Objects depend on the compiler and its flags too (a change of either
+# rebuilds them, so `make deb` never packages objects of other flags).
+FLAGS_STAMP := $(BUILD)/.cxxflags
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(CXX) $(CXXFLAGS)' ] || \
+    echo '$(CXX) $(CXXFLAGS)' > $(FLAGS_STAMP); })
+
+$(BUILD)/%.o: %.cc $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
@@ -104,7 +110,7 @@ $(NGX_OBJS)/Makefile: config $(NGX_SRC)/conf_flags
 	    --with-ld-opt="-Wl,-z,relro -Wl,-z,now -fPIC" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(CURDIR)/$(NGX_OBJS) > $(CURDIR)/$(BUILD)/nginx-configure.log
 
-$(BUILD)/ngx_http_spa_auth_module/%.o: ngx_http_spa_auth_module/%.cpp $(NGX_OBJS)/Makefile
+$(BUILD)/ngx_http_spa_auth_module/%.o: ngx_http_spa_auth_module/%.cpp $(NGX_OBJS)/Makefile $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(NGX_INCS) -MMD -MP -c $< -o $@
 
