@@ -27,7 +27,12 @@ bool fail(std::string& err, const std::string& what) {
 
 bool write_file_atomic(const std::string& path, const std::string& content, mode_t mode, std::string& err) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // A new file of our own, never one someone placed there: whatever has the
+  // name (a stale temporary, a planted symlink to a file of root's) is
+  // removed first (unlink removes a link, not its target), and O_EXCL |
+  // O_NOFOLLOW refuses anything that appears in between.
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return fail(err, "create " + tmp);
   ::fchmod(fd, mode);  // not subject to the umask
   size_t done = 0;

@@ -1,5 +1,7 @@
 #include "authd/mailer.h"
 
+#include <arpa/inet.h>
+
 #include <curl/curl.h>
 
 #include <cstring>
@@ -142,6 +144,24 @@ std::string Mailer::metrics() const {
   return out;
 }
 
+bool smtp_needs_starttls(const std::string& url) {
+  if (url.rfind("smtp://", 0) != 0) return false;  // smtps:// is TLS from the start
+  CURLU* u = curl_url();
+  if (!u) return true;
+  char* host = nullptr;
+  bool loopback = false;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) {
+    std::string h = host;
+    in_addr v4;
+    loopback = h == "localhost" || h == "[::1]" ||
+               (::inet_pton(AF_INET, h.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127);
+  }
+  curl_free(host);
+  curl_url_cleanup(u);
+  return !loopback;
+}
+
 Mailer::Result Mailer::deliver(const Message& m) {
   if (url_.empty()) {
     log_event("warn", "mail_not_sent", {{"reason", "[smtp] url is not set"}});
@@ -164,6 +184,9 @@ Mailer::Result Mailer::deliver(const Message& m) {
   curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::min<int64_t>(options_.timeout_s, 10)));
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, static_cast<long>(options_.timeout_s));
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  // smtp:// beyond this machine: STARTTLS or nothing (a reset link, and
+  // any password in the URL, never cross a network in clear).
+  if (smtp_needs_starttls(url_)) curl_easy_setopt(curl.get(), CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
   CURLcode rc = curl_easy_perform(curl.get());
   if (rc != CURLE_OK) {
     long code = 0;

@@ -24,6 +24,10 @@ class MailSender {
   virtual bool send(const std::string& to, const std::string& subject, const std::string& body, MailClass cls) = 0;
 };
 
+// True for an smtp:// URL whose host is not this machine (localhost,
+// 127.0.0.0/8, [::1]): the Mailer then requires STARTTLS.
+bool smtp_needs_starttls(const std::string& url);
+
 class Mailer final : public MailSender {
  public:
   struct Options {

@@ -8,7 +8,10 @@
 #include <curl/curl.h>
 #include <liboath/oath.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -82,6 +85,26 @@ bool load_mfa_key(const Config& c, std::string& key, std::string& err) {
   if (!make_dirs(c.mfa_secret_key_file.substr(0, slash), 0750, err)) return false;
   key = random_bytes(32);
   return write_file_atomic(c.mfa_secret_key_file, key, 0600, err);
+}
+
+// The commands write the store and key files as whoever runs them. Root
+// writing into directories spa-authd owns would leave files the daemon
+// cannot read (a key it cannot load), and would follow whatever spa-authd
+// placed there; so root is refused where spa-authd owns them: run the
+// command as their owner (`runuser -u spa-authd -- spa-authd ...`).
+bool runs_as_owner(const Config& c) {
+  if (::geteuid() != 0) return true;  // another user cannot write them anyway (permissions decide)
+  for (const std::string& dir : {c.store_path, c.key_dir}) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0 && st.st_uid != 0) {
+      struct passwd* pw = ::getpwuid(st.st_uid);
+      std::string owner = pw ? pw->pw_name : std::to_string(st.st_uid);
+      std::fprintf(stderr, "spa-authd: %s belongs to %s: run this as %s (runuser -u %s -- spa-authd ...), not as root\n",
+                   dir.c_str(), owner.c_str(), owner.c_str(), owner.c_str());
+      return false;
+    }
+  }
+  return true;
 }
 
 SigningKeys::Options key_options(const Config& c) {
@@ -242,6 +265,7 @@ int main(int argc, char** argv) {
       std::printf("%s: ok\n", config_path.c_str());
       return 0;
     }
+    if (!command.empty() && !runs_as_owner(config)) return 1;
     if (command == "rotate") return rotate_keys(config);
     if (command == "set-role") return set_role(config, email, role);
     return serve(config);

@@ -37,6 +37,11 @@ installed)
         "the MFA key: 32 bytes, 0400, spa-authd's"
     check '[ "$(stat -c "%U:%G %a" /var/lib/spa-authd)" = "spa-authd:spa-authd 750" ]' "/var/lib/spa-authd: spa-authd's, 0750"
     check 'dpkg-query -W -f="\${Conffiles}" spa-authd | grep -q "/etc/spa-authd/authd.toml"' "authd.toml is a conffile"
+    check '[ "$(stat -c "%U:%G %a" /etc/spa-authd/authd.toml)" = "root:spa-authd 640" ] && dpkg-statoverride --list /etc/spa-authd/authd.toml >/dev/null' \
+        "authd.toml is root's, 0640, group spa-authd (dpkg-statoverride)"
+    check '[ "$(getent group spa-authd | cut -d: -f3)" -lt 1000 ] && [ "$(getent group spa-authd | cut -d: -f4)" = www-data ]' \
+        "spa-authd is a system group whose only member is www-data"
+    check 'grep -q "^SystemCallFilter=setpriority" /lib/systemd/system/spa-authd.service' "the unit lets the Argon2 workers lower their priority"
     check '[ -f /lib/systemd/system/spa-authd.service ]' "the systemd unit is installed"
     check '[ -L /etc/systemd/system/multi-user.target.wants/spa-authd.service ]' "and enabled (dh_installsystemd)"
     check 'grep -q "^Documentation=.*file:///usr/share/doc/spa-authd/README.md" /lib/systemd/system/spa-authd.service && [ -f /usr/share/doc/spa-authd/README.md ]' \
@@ -70,6 +75,9 @@ serve)
     for _ in $(seq 100); do [ -S /run/spa-authd/authd.sock ] && [ -f /var/lib/spa-authd/jwks.json ] && break; sleep 0.1; done
     check '[ -S /run/spa-authd/authd.sock ]' "spa-authd started as its user with the packaged config"
     check '[ "$(stat -c %U /proc/$authd)" = spa-authd ] && [ "$(readlink /proc/$authd/exe)" = /usr/sbin/spa-authd ]' "and runs as spa-authd"
+    check '! spa-authd keys rotate --config /etc/spa-authd/authd.toml 2>/tmp/rotate.log && grep -q "run this as spa-authd" /tmp/rotate.log' \
+        "keys rotate as root refuses to write into spa-authd's directories"
+    check "$as_unit spa-authd keys rotate --config /etc/spa-authd/authd.toml >/dev/null" "keys rotate as spa-authd publishes a key"
     check 'nginx -t 2>/tmp/nginx-t.log' "stock nginx.conf + the example site pass nginx -t"
     cat /tmp/nginx-t.log >&2
     version=$(dpkg-query -W -f='${Version}' libnginx-mod-http-spa-auth)
@@ -81,6 +89,12 @@ serve)
     check '[ "$status" = 201 ] || [ "$status" = 200 ]' "sign-up through nginx ($status)"
     api POST /api/v1/auth/login '{"email":"first@example.com","password":"a long enough password"}'
     check '[ "$status" = 200 ] && grep -q "__Host-spa_at" /tmp/jar' "login through nginx sets the access cookie ($status)"
+    check '! curl -sk --resolve other.example:443:127.0.0.1 -o /dev/null https://other.example/' \
+        "another name gets no TLS handshake on 443 (ssl_reject_handshake)"
+    check '[ "$(curl -s -o /dev/null -w "%{http_code}" --resolve other.example:80:127.0.0.1 http://other.example/)" = 000 ]' \
+        "nor an answer on 80 (444)"
+    check '[ "$(curl -s -o /dev/null -w "%{redirect_url}" --resolve $site:80:127.0.0.1 -H "Host: $site" "http://$site/x")" = "https://$site/x" ]' \
+        "port 80 of the site redirects to its https:// address"
     api GET /api/v1/auth/me
     check '[ "$status" = 200 ] && [[ $body == *first@example.com* ]]' "/api/v1/auth/me knows the user"
     api GET /api/orders

@@ -83,8 +83,15 @@ phase() {  # NAME [unshare]: inside.sh's checks; a failed one counts
     fi
 }
 
-echo "==> apt install ./$(basename "$module_deb") ./$(basename "$authd_deb") in the fresh root"
 in_root apt-get update -q > "$work/apt.log" 2>&1 || { cat "$work/apt.log"; exit 1; }
+echo "==> a login user named spa-authd already there: the installation refuses to take it over"
+in_root useradd --create-home --shell /bin/bash spa-authd
+check '! in_root apt-get install -y -q "/tmp/spa-deb/$(basename "$authd_deb")" >> "$work/apt.log" 2>&1' \
+    "apt install fails rather than give a login user spa-authd's secrets"
+check 'grep -q "not a system user" "$work/apt.log"' "because adduser said it is not a system user"
+check '[ ! -e "$root/etc/spa-authd/mfa.key" ]' "and no MFA key was made for it"
+in_root userdel --remove spa-authd 2>/dev/null
+echo "==> apt install ./$(basename "$module_deb") ./$(basename "$authd_deb") in the fresh root"
 in_root apt-get install -y -q "/tmp/spa-deb/$(basename "$module_deb")" "/tmp/spa-deb/$(basename "$authd_deb")" \
     >> "$work/apt.log" 2>&1 || { tail -40 "$work/apt.log"; exit 1; }
 check 'grep -q "Setting up nginx " "$work/apt.log"' "apt pulled nginx in by itself"

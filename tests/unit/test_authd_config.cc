@@ -1,6 +1,7 @@
 // spa-authd configuration: defaults, every key's checks, and errors that
 // name the key and its line.
 #include "authd/config.h"
+#include "authd/mailer.h"
 #include "core/duration.h"
 #include "core/envelope.h"
 #include "tests/unit/helpers.h"
@@ -175,6 +176,18 @@ START_TEST(issuer_is_required_and_refresh_outlives_access) {
 }
 END_TEST
 
+// [smtp] url beyond this machine requires STARTTLS (CURLUSESSL_ALL): a
+// reset link or a password in the URL never crosses a network in clear.
+START_TEST(smtp_beyond_this_machine_requires_starttls) {
+  for (const char* local : {"smtp://127.0.0.1:25", "smtp://127.1.2.3", "smtp://localhost:2525", "smtp://[::1]:25",
+                            "smtps://relay.example.com:465"})
+    ck_assert_msg(!spa::authd::smtp_needs_starttls(local), "%s", local);
+  for (const char* remote : {"smtp://relay.example.com:587", "smtp://user:pass@10.0.0.5:25", "smtp://127.evil.example:25",
+                             "smtp://[2001:db8::1]:25", "smtp://[::ffff:10.0.0.5]:25"})
+    ck_assert_msg(spa::authd::smtp_needs_starttls(remote), "%s", remote);
+}
+END_TEST
+
 START_TEST(oauth_providers) {
   Config c;
   std::vector<ConfigError> errors;
@@ -272,6 +285,7 @@ Suite* authd_config_suite() {
   tcase_add_test(tc, hostile_files_are_errors_not_aborts);
   tcase_add_test(tc, issuer_is_required_and_refresh_outlives_access);
   tcase_add_test(tc, oauth_providers);
+  tcase_add_test(tc, smtp_beyond_this_machine_requires_starttls);
   tcase_add_test(tc, durations);
   tcase_add_test(tc, envelopes_keep_the_documented_shape);
   suite_add_tcase(s, tc);
