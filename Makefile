@@ -156,7 +156,7 @@ ifeq ($(SANITIZE),1)
 	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests
 	@$(MAKE) --no-print-directory unit nginx-t e2e; rc=$$?; scripts/sanitizer-reports.sh $(SAN_REPORTS) && exit $$rc
 else
-	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory -j$(shell nproc) all $(BUILD)/unit-tests $(FUZZ_BINS) $(BENCH_BINS)
 	@$(MAKE) --no-print-directory unit nginx-t e2e fuzz-check test-deb
 endif
 	@echo "==> all suites passed"
