@@ -50,15 +50,7 @@ ulimit -n 4096 2>/dev/null || true
 bench_start_authd "$authd_bin" "$work" "$work/authd.log"
 
 port=$((20000 + RANDOM % 20000))
-user_line=""; [ "$(id -u)" -eq 0 ] && user_line="user root;"
-cat > "$work/nginx.conf" <<CONF
-load_module $build/ngx_http_spa_auth_module.so;
-$user_line
-worker_processes 1;
-worker_cpu_affinity 10;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 1024; }
+{ bench_nginx_main "$build" "$work" 10 1024; cat <<CONF; } > "$work/nginx.conf"
 http {
     access_log off;
     client_body_temp_path $work/tmp;

@@ -10,6 +10,7 @@
 # zone"). Not a test: nothing is enforced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=$(pwd)/build
 secs=${BENCH_SECONDS:-3}
 rounds=${BENCH_ROUNDS:-4}
@@ -19,15 +20,7 @@ trap 'nginx -p "$work" -c "$work/nginx.conf" -s stop 2>/dev/null || true; sleep 
 mkdir -p "$work"/{logs,html/plain,html/limit1,html/dry}
 for d in plain limit1 dry; do echo "small static file" > "$work/html/$d/f.txt"; done
 port=$((20000 + RANDOM % 20000))
-user_line=""; [ "$(id -u)" -eq 0 ] && user_line="user root;"
-cat > "$work/nginx.conf" <<CONF
-load_module $build/ngx_http_spa_auth_module.so;
-$user_line
-worker_processes 1;
-worker_cpu_affinity 01;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
+{ bench_nginx_main "$build" "$work" 01 4096; cat <<CONF; } > "$work/nginx.conf"
 http {
     access_log off;
     spa_auth_limit_zone \$http_x_key zone=z1:16m rate=1000/1s;

@@ -13,6 +13,7 @@
 # thresholds enforced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 top=$(pwd)
 build="$top/build"
 secs=${BENCH_SECONDS:-10}
@@ -27,15 +28,7 @@ for d in plain cached fresh limited; do mkdir -p "$work/html/$d"; cp "$work/html
 openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
 "$build/spa-auth-mint" jwks "$work/key.pem" > "$work/jwks.json"
 port=$((20000 + RANDOM % 20000))
-user_line=""; [ "$(id -u)" -eq 0 ] && user_line="user root;"
-cat > "$work/nginx.conf" <<CONF
-load_module $build/ngx_http_spa_auth_module.so;
-$user_line
-worker_processes 1;
-worker_cpu_affinity 01;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
+{ bench_nginx_main "$build" "$work" 01 4096; cat <<CONF; } > "$work/nginx.conf"
 http {
     access_log off;
     client_body_temp_path $work/tmp;
