@@ -145,21 +145,26 @@ std::string Mailer::metrics() const {
 }
 
 bool smtp_needs_starttls(const std::string& url) {
-  if (url.rfind("smtp://", 0) != 0) return false;  // smtps:// is TLS from the start
+  // Read as libcurl will read it: the scheme case-insensitive, or guessed
+  // from the host name when there is none ("smtp.example.com:25").
   CURLU* u = curl_url();
   if (!u) return true;
+  char* scheme = nullptr;
   char* host = nullptr;
-  bool loopback = false;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+  bool needs = true;  // what cannot be read needs TLS
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), CURLU_GUESS_SCHEME) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK && scheme &&
       curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) {
     std::string h = host;
     in_addr v4;
-    loopback = h == "localhost" || h == "[::1]" ||
-               (::inet_pton(AF_INET, h.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127);
+    bool loopback = h == "localhost" || h == "[::1]" ||
+                    (::inet_pton(AF_INET, h.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127);
+    needs = std::string(scheme) != "smtps" && !loopback;  // smtps:// is TLS from the start
   }
+  curl_free(scheme);
   curl_free(host);
   curl_url_cleanup(u);
-  return !loopback;
+  return needs;
 }
 
 Mailer::Result Mailer::deliver(const Message& m) {

@@ -180,10 +180,11 @@ END_TEST
 // reset link or a password in the URL never crosses a network in clear.
 START_TEST(smtp_beyond_this_machine_requires_starttls) {
   for (const char* local : {"smtp://127.0.0.1:25", "smtp://127.1.2.3", "smtp://localhost:2525", "smtp://[::1]:25",
-                            "smtps://relay.example.com:465"})
+                            "smtps://relay.example.com:465", "SMTPS://relay.example.com:465"})
     ck_assert_msg(!spa::authd::smtp_needs_starttls(local), "%s", local);
   for (const char* remote : {"smtp://relay.example.com:587", "smtp://user:pass@10.0.0.5:25", "smtp://127.evil.example:25",
-                             "smtp://[2001:db8::1]:25", "smtp://[::ffff:10.0.0.5]:25"})
+                             "smtp://[2001:db8::1]:25", "smtp://[::ffff:10.0.0.5]:25", "SMTP://relay.example.com:587",
+                             "smtp.example.com:25", "not a url"})
     ck_assert_msg(spa::authd::smtp_needs_starttls(remote), "%s", remote);
 }
 END_TEST
