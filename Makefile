@@ -286,7 +286,8 @@ fuzz-check: $(FUZZ_BINS)
 	@scripts/fuzz.sh 3 $(FUZZ_TARGETS)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) debian/.debhelper debian/debhelper-build-stamp debian/files debian/*.substvars \
+	    debian/*.debhelper debian/*.debhelper.log debian/libnginx-mod-http-spa-auth debian/spa-authd debian/tmp
 
 -include $(FUZZ_CORE_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(FUZZ_AUTHD_OBJS:.o=.d) $(CORE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(AUTHD_OBJS:.o=.d) $(BUILD)/authd/main.d \
          $(addprefix $(BUILD)/,tools/spa-auth-mint.d tools/spa-demo-echo.d bench/verify-bench.d bench/authd-bench.d bench/authd-load.d bench/store-bench.d)
