@@ -88,20 +88,27 @@ bool load_mfa_key(const Config& c, std::string& key, std::string& err) {
 }
 
 // The commands write the store and key files as whoever runs them. Root
-// writing into directories spa-authd owns would leave files the daemon
-// cannot read (a key it cannot load), and would follow whatever spa-authd
-// placed there; so root is refused where spa-authd owns them: run the
-// command as their owner (`runuser -u spa-authd -- spa-authd ...`).
+// writing into a tree another user controls (any component of the path
+// theirs, a symlink included) would follow whatever that user placed there,
+// and would leave files the daemon cannot read (a key it cannot load). So
+// root is refused unless every component of the store's, the keys' and the
+// JWKS's directories is root's: run the command as their owner
+// (`runuser -u spa-authd -- spa-authd ...`).
 bool runs_as_owner(const Config& c) {
   if (::geteuid() != 0) return true;  // another user cannot write them anyway (permissions decide)
-  for (const std::string& dir : {c.store_path, c.key_dir}) {
-    struct stat st;
-    if (::stat(dir.c_str(), &st) == 0 && st.st_uid != 0) {
-      struct passwd* pw = ::getpwuid(st.st_uid);
-      std::string owner = pw ? pw->pw_name : std::to_string(st.st_uid);
-      std::fprintf(stderr, "spa-authd: %s belongs to %s: run this as %s (runuser -u %s -- spa-authd ...), not as root\n",
-                   dir.c_str(), owner.c_str(), owner.c_str(), owner.c_str());
-      return false;
+  for (const std::string& dir : {c.store_path, c.key_dir, dir_of(c.jwks_file)}) {
+    std::string p = dir;
+    while (!p.empty() && p != "/") {
+      struct stat st;
+      if (::lstat(p.c_str(), &st) == 0 && st.st_uid != 0) {  // (a missing one is made by the command, as root)
+        struct passwd* pw = ::getpwuid(st.st_uid);
+        std::string owner = pw ? pw->pw_name : std::to_string(st.st_uid);
+        std::fprintf(stderr, "spa-authd: %s belongs to %s: run this as %s (runuser -u %s -- spa-authd ...), not as root\n",
+                     p.c_str(), owner.c_str(), owner.c_str(), owner.c_str());
+        return false;
+      }
+      size_t slash = p.rfind('/');
+      p = slash == std::string::npos ? "" : p.substr(0, std::max<size_t>(slash, 1));
     }
   }
   return true;

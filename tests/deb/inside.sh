@@ -93,6 +93,8 @@ serve)
         "another name gets no TLS handshake on 443 (ssl_reject_handshake)"
     check '[ "$(curl -s -o /dev/null -w "%{http_code}" --resolve other.example:80:127.0.0.1 http://other.example/)" = 000 ]' \
         "nor an answer on 80 (444)"
+    check '[ "$(curl -sk -o /dev/null -w "%{http_code}" --resolve $site:443:127.0.0.1 -H "Host: other.example" https://$site/)" = 000 ]' \
+        "the site's name in SNI and another in Host: no answer either"
     check '[ "$(curl -s -o /dev/null -w "%{redirect_url}" --resolve $site:80:127.0.0.1 -H "Host: $site" "http://$site/x")" = "https://$site/x" ]' \
         "port 80 of the site redirects to its https:// address"
     api GET /api/v1/auth/me
@@ -105,6 +107,31 @@ serve)
     check '[ "$status" = 401 ]' "after logout the module refuses the old cookie: 401"
     api GET /api/orders
     check '[[ $body == *\"success\":false* ]]' "as the JSON envelope"
+    # Backup and restore exactly as docs/install.md says (its sh blocks),
+    # then the same user logs in against the restored store and keys.
+    kid_before=$(grep -o '"kid": *"[^"]*"' /var/lib/spa-authd/jwks.json | sort | tr -d '\n')
+    check "(umask 077; D=/tmp/backup; install -d -m 0700 \$D;
+            runuser -u spa-authd -- mdb_copy -c /var/lib/spa-authd > \$D/data.mdb &&
+            runuser -u spa-authd -- tar -C /var/lib/spa-authd -cf - keys > \$D/keys.tar &&
+            cp /etc/spa-authd/mfa.key \$D/)" "backup as install.md says, while spa-authd runs"
+    kill $authd; wait $authd
+    rm -rf /var/lib/spa-authd/data.mdb /var/lib/spa-authd/keys /etc/spa-authd/mfa.key
+    check "(D=/tmp/backup;
+            install -o spa-authd -g spa-authd -m 0400 \$D/mfa.key /etc/spa-authd/mfa.key &&
+            runuser -u spa-authd -- sh -c 'rm -rf /var/lib/spa-authd/keys && tar -C /var/lib/spa-authd -xpf -' < \$D/keys.tar &&
+            runuser -u spa-authd -- sh -c 'umask 027 && cat > /var/lib/spa-authd/data.mdb.new &&
+              mv -f /var/lib/spa-authd/data.mdb.new /var/lib/spa-authd/data.mdb' < \$D/data.mdb)" \
+        "restore as install.md says, after the store, keys and MFA key were lost"
+    check '[ "$(stat -c "%U %a" /var/lib/spa-authd/data.mdb)" = "spa-authd 640" ] && [ "$(stat -c "%U %a" /var/lib/spa-authd/keys)" = "spa-authd 700" ]' \
+        "the restored store and keys are spa-authd's, 0640 and 0700"
+    (umask 0027; exec $as_unit $start) >>/tmp/authd.log 2>&1 &
+    authd=$!
+    for _ in $(seq 100); do [ -S /run/spa-authd/authd.sock ] && break; sleep 0.1; done
+    rm -f /tmp/jar
+    api POST /api/v1/auth/login '{"email":"first@example.com","password":"a long enough password"}'
+    check '[ "$status" = 200 ]' "the user logs in against the restored store ($status)"
+    check '[ "$(grep -o "\"kid\": *\"[^\"]*\"" /var/lib/spa-authd/jwks.json | sort | tr -d "\n")" = "$kid_before" ]' \
+        "and the restored keys are the ones published"
     nginx -s quit
     kill $authd; wait $authd
     ;;

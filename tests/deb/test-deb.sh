@@ -54,9 +54,10 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
     [ -s "$f" ] && grep -q '^[^#]' "$f" && sources+=("$f")
 done
 echo "==> mmdebstrap: a Debian 12 root in $root (sources: ${sources[*]})"
+# ssl-cert and lmdb-utils: what docs/install.md has the operator install.
 # Check-Valid-Until/Date: a mirror that serves a snapshot of the archive
 # has Release files past their Valid-Until (this machine's apt says the same).
-mmdebstrap --quiet --variant=apt --include=ca-certificates,curl,ssl-cert \
+mmdebstrap --quiet --variant=apt --include=ca-certificates,curl,ssl-cert,lmdb-utils \
     --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Check-Date "false"' \
     bookworm "$root" "${sources[@]}" > "$work/mmdebstrap.log" 2>&1 || { cat "$work/mmdebstrap.log"; exit 1; }
 for m in dev dev/pts proc sys; do
@@ -91,6 +92,15 @@ check '! in_root apt-get install -y -q "/tmp/spa-deb/$(basename "$authd_deb")" >
 check 'grep -q "not a system user" "$work/apt.log"' "because adduser said it is not a system user"
 check '[ ! -e "$root/etc/spa-authd/mfa.key" ]' "and no MFA key was made for it"
 in_root userdel --remove spa-authd 2>/dev/null
+echo "==> a system group spa-authd that is another user's primary group: refused too"
+in_root groupadd --system spa-authd
+in_root useradd --system --gid spa-authd mallory
+check '! in_root apt-get install -y -q "/tmp/spa-deb/$(basename "$authd_deb")" >> "$work/apt.log" 2>&1 && grep -q "mallory has the group spa-authd as primary group" "$work/apt.log"' \
+    "apt install fails when another user has the group as its primary group"
+in_root userdel mallory
+in_root userdel spa-authd 2>/dev/null || true
+in_root groupdel spa-authd 2>/dev/null || true
+in_root dpkg --purge spa-authd >> "$work/apt.log" 2>&1 || true
 echo "==> apt install ./$(basename "$module_deb") ./$(basename "$authd_deb") in the fresh root"
 in_root apt-get install -y -q "/tmp/spa-deb/$(basename "$module_deb")" "/tmp/spa-deb/$(basename "$authd_deb")" \
     >> "$work/apt.log" 2>&1 || { tail -40 "$work/apt.log"; exit 1; }
