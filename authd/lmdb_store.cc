@@ -14,6 +14,7 @@
 #include "authd/files.h"
 #include "authd/server.h"
 #include "core/lmdb_handles.h"
+#include "core/metrics_text.h"
 
 namespace spa::authd {
 namespace {
@@ -400,8 +401,7 @@ Store::Usage LmdbStore::usage() const {
 std::string LmdbStore::metrics() const {
   Usage u = usage();
   auto metric = [](const char* type, const char* name, const char* help, uint64_t v) {
-    return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-           std::to_string(v) + "\n";
+    return core::metric_family(name, type, help) + core::metric_sample(name, "", v);
   };
   auto gauge = [&](const char* name, const char* help, uint64_t v) { return metric("gauge", name, help, v); };
   auto counter = [&](const char* name, const char* help, uint64_t v) { return metric("counter", name, help, v); };

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <vector>
 
+#include "core/metrics_text.h"
+
 namespace spa::authd::metrics {
 namespace {
 
@@ -16,8 +18,8 @@ struct FamilyInfo {
   std::vector<std::vector<std::string_view>> seeded;  // series shown at 0 before their first count
 };
 
-const std::array<FamilyInfo, 6>& families() {
-  static const std::array<FamilyInfo, 6> kFamilies = {{
+const std::array<FamilyInfo, kFamilyCount>& families() {
+  static const std::array<FamilyInfo, kFamilyCount> kFamilies = {{
       {"spa_authd_logins_total",
        "Password logins by outcome: success, mfa_required (the second step is asked for) or the error code.",
        {"outcome"},
@@ -83,7 +85,7 @@ std::string route_labels(std::string_view method, std::string_view route) {
 
 struct Registry {
   std::mutex mu;
-  std::array<std::map<std::string, uint64_t>, 6> counters;
+  std::array<std::map<std::string, uint64_t>, kFamilyCount> counters;
   std::map<std::string, Histogram> routes;  // by route_labels
 
   Registry() {
@@ -144,13 +146,11 @@ std::string text() {
   std::lock_guard<std::mutex> lock(r.mu);
   for (size_t f = 0; f < families().size(); ++f) {
     const FamilyInfo& info = families()[f];
-    out += "# HELP " + std::string(info.name) + " " + std::string(info.help) + "\n# TYPE " + std::string(info.name) +
-           " counter\n";
-    for (const auto& [labels, n] : r.counters[f])
-      out += std::string(info.name) + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(n) + "\n";
+    out += core::metric_family(info.name, "counter", info.help);
+    for (const auto& [labels, n] : r.counters[f]) out += core::metric_sample(info.name, labels, n);
   }
-  out += "# HELP spa_authd_request_duration_seconds Time a route's handler took to answer, by route.\n"
-         "# TYPE spa_authd_request_duration_seconds histogram\n";
+  out += core::metric_family("spa_authd_request_duration_seconds", "histogram",
+                             "Time a route's handler took to answer, by route.");
   for (const auto& [labels, h] : r.routes) {
     uint64_t cumulative = 0;
     for (size_t i = 0; i < kBounds.size(); ++i) {

@@ -10,6 +10,7 @@
 // and the config, whatever clients send.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -27,6 +28,7 @@ enum class Family : uint8_t {
   kLockouts,      // an address locked after repeated failures
   kOAuth,         // OAuth/OIDC sign-in steps: {provider, step, outcome}
 };
+inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::kOAuth) + 1;  // kOAuth is the last
 
 // Adds one to the series of `family` with these label values, in the order
 // the family names its labels.

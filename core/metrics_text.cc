@@ -1,41 +1,39 @@
 #include "core/metrics_text.h"
 
 namespace spa::core {
-namespace {
 
-std::string family(std::string_view name, std::string_view type, std::string_view help) {
+std::string metric_family(std::string_view name, std::string_view type, std::string_view help) {
   return "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " + std::string(name) + " " +
          std::string(type) + "\n";
 }
 
-std::string sample(std::string_view name, std::string_view labels, uint64_t value) {
+std::string metric_sample(std::string_view name, std::string_view labels, uint64_t value) {
   std::string out(name);
   if (!labels.empty()) out += "{" + std::string(labels) + "}";
   return out + " " + std::to_string(value) + "\n";
 }
 
-}  // namespace
 
 std::string module_metrics_text(const ModuleCounters& c) {
-  std::string out = family("spa_auth_decisions_total", "counter",
+  std::string out = metric_family("spa_auth_decisions_total", "counter",
                            "Requests the module decided, by $spa_auth_result (ok: let through).");
   for (size_t i = 0; i < kStatusCount; ++i)
-    out += sample("spa_auth_decisions_total", "result=\"" + std::string(status_name(static_cast<Status>(i))) + "\"",
+    out += metric_sample("spa_auth_decisions_total", "result=\"" + std::string(status_name(static_cast<Status>(i))) + "\"",
                   c.decisions[i]);
-  out += family("spa_auth_token_cache_total", "counter",
+  out += metric_family("spa_auth_token_cache_total", "counter",
                 "Token checks by the worker's verified-token cache: hit (no signature check) or miss.");
-  out += sample("spa_auth_token_cache_total", "result=\"hit\"", c.cache_hits);
-  out += sample("spa_auth_token_cache_total", "result=\"miss\"", c.cache_misses);
-  out += family("spa_auth_jwks_reloads_total", "counter", "Changed JWKS files a worker loaded (each worker counts).");
-  out += sample("spa_auth_jwks_reloads_total", "", c.jwks_reloads);
-  out += family("spa_auth_jwks_reload_failures_total", "counter",
+  out += metric_sample("spa_auth_token_cache_total", "result=\"hit\"", c.cache_hits);
+  out += metric_sample("spa_auth_token_cache_total", "result=\"miss\"", c.cache_misses);
+  out += metric_family("spa_auth_jwks_reloads_total", "counter", "Changed JWKS files a worker loaded (each worker counts).");
+  out += metric_sample("spa_auth_jwks_reloads_total", "", c.jwks_reloads);
+  out += metric_family("spa_auth_jwks_reload_failures_total", "counter",
                 "Changed JWKS files a worker could not use; it kept the previous keys.");
-  out += sample("spa_auth_jwks_reload_failures_total", "", c.jwks_failures);
-  out += family("spa_auth_store_lookups_total", "counter",
+  out += metric_sample("spa_auth_jwks_reload_failures_total", "", c.jwks_failures);
+  out += metric_family("spa_auth_store_lookups_total", "counter",
                 "Session-store lookups by result: valid, revoked (revoked, unknown or not the subject's), error.");
   static constexpr std::string_view kLookups[kStoreLookups] = {"valid", "revoked", "error"};
   for (size_t i = 0; i < kStoreLookups; ++i)
-    out += sample("spa_auth_store_lookups_total", "result=\"" + std::string(kLookups[i]) + "\"", c.store_lookups[i]);
+    out += metric_sample("spa_auth_store_lookups_total", "result=\"" + std::string(kLookups[i]) + "\"", c.store_lookups[i]);
   return out;
 }
 

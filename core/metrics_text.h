@@ -29,6 +29,12 @@ struct WebSocketCounters {
   uint64_t closed[kCloseReasons] = {};  // indexed by CloseReason
 };
 
+// Prometheus text pieces, for every family the module and spa-authd
+// write: "# HELP name help\n# TYPE name type\n", and one sample line
+// ("name{labels} value\n"; labels already escaped, or empty).
+std::string metric_family(std::string_view name, std::string_view type, std::string_view help);
+std::string metric_sample(std::string_view name, std::string_view labels, uint64_t value);
+
 // What the session store's lookups found (the module's check_session).
 enum class StoreLookup : uint8_t { kValid, kRevoked, kError };
 inline constexpr size_t kStoreLookups = 3;
