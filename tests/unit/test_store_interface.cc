@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdlib>
 #include <mutex>
 #include <sstream>
@@ -112,7 +113,8 @@ struct Write {
 
 // Runs `writes` from a thread each, all queued behind one write that holds
 // the store until every one of them waits: they are the next batch.
-void in_one_batch(LmdbStore& store, std::vector<Write>& writes) {
+// `before_release` runs once they all wait; the answer is the holder's.
+Error in_one_batch(LmdbStore& store, std::vector<Write>& writes, const std::function<void()>& before_release = {}) {
   std::mutex m;
   std::condition_variable cv;
   bool holding = false, release = false;
@@ -143,6 +145,7 @@ void in_one_batch(LmdbStore& store, std::vector<Write>& writes) {
   for (int i = 0; i < 60000 && store.queued_writes() < writes.size(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ck_assert_uint_eq(store.queued_writes(), writes.size());
+  if (before_release) before_release();
   {
     std::lock_guard lock(m);
     release = true;
@@ -150,7 +153,7 @@ void in_one_batch(LmdbStore& store, std::vector<Write>& writes) {
   cv.notify_all();
   holder.join();
   for (auto& t : threads) t.join();
-  ck_assert(held.ok());
+  return held;
 }
 
 START_TEST(writes_that_arrive_together_share_one_commit_and_keep_their_own_answers) {
@@ -195,7 +198,7 @@ START_TEST(writes_that_arrive_together_share_one_commit_and_keep_their_own_answe
     t.put(Db::kUsers, "", "{}");
     return TxnEnd::kCommit;
   };
-  in_one_batch(*store, writes);
+  ck_assert(in_one_batch(*store, writes).ok());
   for (size_t i = 0; i < writes.size(); ++i) {
     if (i == 7) {
       ck_assert(writes[i].result.code == Errc::kStoreFailed && writes[i].result.message == "put: unusable key");
@@ -245,7 +248,7 @@ START_TEST(a_full_store_refuses_a_batchs_ordinary_writes_and_commits_its_revocat
       writes[i].fn = [i](Store::Txn& t) { return commit_if(t.over_limit() && t.put(Db::kUsers, "r" + std::to_string(i), "revoked")); };
     }
   }
-  in_one_batch(store, writes);
+  ck_assert(in_one_batch(store, writes).ok());
   for (size_t i = 0; i < writes.size(); ++i)
     ck_assert_msg(i % 2 == 0 ? writes[i].result.code == Errc::kStoreFull : writes[i].result.ok(), "write %zu: %s", i, writes[i].result.message.c_str());
   ck_assert(!ordinary_ran);
@@ -257,11 +260,45 @@ START_TEST(a_full_store_refuses_a_batchs_ordinary_writes_and_commits_its_revocat
 }
 END_TEST
 
+// A batch whose commit fails (the data file made immutable while the
+// writes wait: every write to it is EPERM): each write is tried alone,
+// each answers the failure itself, nothing lands and no after_commit runs;
+// once the file is writable again, so is the store.
+START_TEST(a_batch_that_cannot_commit_answers_every_write_and_keeps_none) {
+  test::StoreDir d;
+  LmdbStore store;
+  std::string err;
+  ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+  const std::string data = d.path + "/data.mdb";
+  struct Writable {  // the flag comes off however the test ends
+    std::string file;
+    ~Writable() { (void)!std::system(("chattr -i " + file + " 2>/dev/null").c_str()); }
+  } writable{data};
+  std::atomic<int> landed{0};
+  std::vector<Write> writes(4);
+  for (size_t i = 0; i < writes.size(); ++i)
+    writes[i].fn = [i, &landed](Store::Txn& t) {
+      t.after_commit([&landed] { ++landed; });
+      return commit_if(t.put(Db::kUsers, "u" + std::to_string(i), "{}"));
+    };
+  Error held = in_one_batch(store, writes, [&] { ck_assert(std::system(("chattr +i " + data).c_str()) == 0); });
+  ck_assert_msg(held.code == Errc::kStoreUnwritable, "the holder: %s", held.message.c_str());
+  for (const Write& w : writes) ck_assert_msg(w.result.code == Errc::kStoreUnwritable && !w.threw, "%s", w.result.message.c_str());
+  ck_assert_int_eq(landed.load(), 0);
+  ck_assert(std::system(("chattr -i " + data).c_str()) == 0);
+  store.view([&](const Store::Txn& t) {
+    for (size_t i = 0; i < writes.size(); ++i) ck_assert(!t.get(Db::kUsers, "u" + std::to_string(i)));
+  });
+  ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kUsers, "after", "{}")); }).ok());
+}
+END_TEST
+
 TCase* interface_tcase() {
   TCase* tc = tcase_create("interface");
   tcase_add_test(tc, transact_commits_what_fn_decides_and_nothing_after_a_failure);
   tcase_add_test(tc, transact_refuses_ordinary_writes_past_max_size_before_they_run);
   tcase_add_test(tc, writes_that_arrive_together_share_one_commit_and_keep_their_own_answers);
   tcase_add_test(tc, a_full_store_refuses_a_batchs_ordinary_writes_and_commits_its_revocations);
+  tcase_add_test(tc, a_batch_that_cannot_commit_answers_every_write_and_keeps_none);
   return tc;
 }
