@@ -130,22 +130,10 @@ node_pid=$!
 wait_port "$node_port" || { cat "$work/logs/node.log" >&2; exit 1; }
 
 # --- nginx A and B, one worker each on CPU 0
-port_a=$(free_port)
-port_b=$(free_port)
-while [ "$port_b" = "$port_a" ]; do port_b=$(free_port); done
-user_line=""; [ "$(id -u)" -eq 0 ] && user_line="user root;"
-nginx_head() {  # PREFIX
-  cat <<CONF
-load_module $build/ngx_http_spa_auth_module.so;
-$user_line
-worker_processes 1;
-worker_cpu_affinity 01;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-CONF
-}
-{ nginx_head "$work/a"; cat <<CONF
+# The configurations, for ports chosen just before nginx binds them (the
+# tests run beside other suites that take ports too).
+write_confs() {
+{ bench_nginx_main "$build" "$work/a" 01 4096; cat <<CONF
 http {
     access_log off;
     client_body_temp_path $work/tmp;
@@ -199,7 +187,7 @@ http {
 }
 CONF
 } > "$work/a/nginx.conf"
-{ nginx_head "$work/b"; cat <<CONF
+{ bench_nginx_main "$build" "$work/b" 01 4096; cat <<CONF
 http {
     access_log off;
     client_body_temp_path $work/tmp;
@@ -217,8 +205,24 @@ http {
 }
 CONF
 } > "$work/b/nginx.conf"
-for c in a b; do
-  nginx -p "$work/$c" -c "$work/$c/nginx.conf" || { cat "$work/$c/error.log" >&2; exit 1; }
+}
+# A port another process took between free_port and the bind: new ports, again.
+for attempt in 1 2 3 4 5; do
+  port_a=$(free_port)
+  port_b=$(free_port)
+  while [ "$port_b" = "$port_a" ]; do port_b=$(free_port); done
+  rm -f "$work"/[ab]/error.log "$work"/[ab]/start.log
+  write_confs
+  started=""
+  for c in a b; do
+    nginx -p "$work/$c" -c "$work/$c/nginx.conf" 2>> "$work/$c/start.log" && started="$started $c" && continue
+    for s in $started; do nginx -p "$work/$s" -c "$work/$s/nginx.conf" -s stop 2>/dev/null || true; done
+    sleep 0.5
+    grep -q "Address already in use" "$work/$c/error.log" "$work/$c/start.log" 2>/dev/null && [ "$attempt" -lt 5 ] && continue 2
+    cat "$work/$c/error.log" "$work/$c/start.log" >&2
+    exit 1
+  done
+  break
 done
 wait_port "$port_a"; wait_port "$port_b"
 A="http://127.0.0.1:$port_a"

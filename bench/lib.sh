@@ -41,19 +41,19 @@ bench_start_authd() {
   return 1
 }
 
-# bench_nginx_main BUILD WORK CPUMASK CONNECTIONS: the main context of a
-# bench nginx (the module loaded, one worker pinned to CPUMASK, pid and
-# error log under WORK; root's workers stay root, or they could not read
-# WORK); the script appends its http {} block.
+# bench_nginx_main BUILD DIR CPUMASK CONNECTIONS: the main context of a
+# bench nginx (the module loaded, one worker pinned to CPUMASK, DIR/nginx.pid
+# and DIR/error.log; root's workers stay root, or they could not read the
+# bench's files); the script appends its http {} block.
 bench_nginx_main() {
-  local build=$1 work=$2 mask=$3 connections=$4
+  local build=$1 dir=$2 mask=$3 connections=$4
   echo "load_module $build/ngx_http_spa_auth_module.so;"
   [ "$(id -u)" -eq 0 ] && echo "user root;"
   cat <<CONF
 worker_processes 1;
 worker_cpu_affinity $mask;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
 events { worker_connections $connections; }
 CONF
 }

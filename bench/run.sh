@@ -112,7 +112,7 @@ cpu_ratio=$(awk '{print $2 / $4}' "$work/pairs.txt" | median)
 cpu_spread=$(awk '{print $2 / $4}' "$work/pairs.txt" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}')
 zone_keys=$(curl -s "http://127.0.0.1:$port/status" | awk '/^spa_auth_limit_keys\{zone="bench"\}/ {print $2}')
 limited_refused=$(curl -s "http://127.0.0.1:$port/status" | awk '/result="limited"/ {print $2}')
-errors=$(grep -c '\[error\]\|\[alert\]\|\[crit\]' "$work/logs/error.log" || true)
+errors=$(grep -c '\[error\]\|\[alert\]\|\[crit\]' "$work/error.log" || true)
 
 echo "==> openssl speed ed25519 (one core, ${secs}s)"
 verify=$(taskset -c 0 openssl speed -seconds "$secs" ed25519 2>/dev/null | awk '/Ed25519/ && $NF ~ /^[0-9.]+$/ {print $NF}' | tail -1)
