@@ -254,6 +254,7 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
 
   c.table(doc, "server", {{"socket", c.path(out.socket_path)}});
   c.table(doc, "store", {{"path", c.path(out.store_path)},
+                         {"private_path", c.path(out.store_private_path)},
                          {"max_size", c.size(out.store_max_size, uint64_t{1} << 20, uint64_t{1} << 40)},
                          {"audit_retention", c.duration(out.audit_retention, 86400, 10 * 365 * 86400)},
                          {"sweep_interval", c.duration(out.sweep_interval, 1, 3600)}});
@@ -285,6 +286,20 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
   else if (mode == "both") out.mode = TokenMode::kBoth;
   else c.error("tokens.mode", mode_node, "must be \"cookie\", \"bearer\" or \"both\"");
   if (out.issuer.empty() && !doc["tokens"]["issuer"]) c.error("tokens.issuer", nullptr, "is required");
+  {
+    auto trimmed = [](std::string p) {
+      while (p.size() > 1 && p.back() == '/') p.pop_back();
+      return p;
+    };
+    const toml::node* at = doc["store"]["private_path"].node();
+    std::string mirror = trimmed(out.store_path);
+    std::string store = out.store_private_path.empty() ? mirror + "/private" : trimmed(out.store_private_path);
+    if (store == mirror)
+      c.error("store.private_path", at, "must differ from store.path (nginx's workers read store.path)");
+    else if (mirror.compare(0, store.size() + 1, store + "/") == 0)
+      c.error("store.private_path", at, "must not contain store.path: nginx's workers could not reach it");
+    out.store_private_path = store;
+  }
   if (out.refresh_ttl <= out.access_ttl)
     c.error("tokens.refresh_ttl", doc["tokens"]["refresh_ttl"].node(), "must be longer than tokens.access_ttl");
 

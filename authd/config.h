@@ -28,6 +28,10 @@ struct OAuthProviderConfig {
 struct Config {
   std::string socket_path = "/run/spa-authd/authd.sock";
   std::string store_path = "/var/lib/spa-authd";
+  // [store] private_path: the store itself, spa-authd's alone (0700);
+  // store_path holds only the mirror of the sessions that nginx reads.
+  // Empty: LmdbStore::default_private_path(store_path).
+  std::string store_private_path;
   // [store] max_size: what ordinary writes may fill (revocations have a
   // reserve beyond it; docs/authd.md "Store"). Bytes.
   uint64_t store_max_size = uint64_t{1} << 30;

@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -46,11 +49,20 @@ class Cursor {
   MDB_cursor* cursor_ = nullptr;
 };
 
-// A Store::Txn over one LMDB transaction.
+// A change to the sessions table, for the mirror: the value put, or
+// nullopt for a deletion.
+struct SessionChange {
+  std::string sid;
+  std::optional<std::string> value;
+};
+
+// A Store::Txn over one LMDB transaction. It also keeps what it did to the
+// sessions table, in order, for the mirror that nginx reads.
 class LmdbTxnView final : public Store::Txn {
  public:
   LmdbTxnView(MDB_txn* txn, const MDB_dbi* dbis, bool over_limit) : Txn(over_limit), txn_(txn), dbis_(dbis) {}
   using Txn::take_after_commit;
+  std::vector<SessionChange> take_session_changes() { return std::move(sessions_); }
 
  protected:
   std::optional<std::string> load(Db db, std::string_view key) const override {
@@ -66,13 +78,17 @@ class LmdbTxnView final : public Store::Txn {
   bool save(Db db, std::string_view key, std::string_view value) override {
     MDB_val k = mdb_val(key), v = mdb_val(value);
     int rc = mdb_put(txn_, dbi(db), &k, &v, 0);
-    return rc == 0 || failed(rc, "put");
+    if (rc != 0) return failed(rc, "put");
+    if (db == Db::kSessions) sessions_.push_back({std::string(key), std::string(value)});
+    return true;
   }
 
   bool remove(Db db, std::string_view key) override {
     MDB_val k = mdb_val(key);
     int rc = mdb_del(txn_, dbi(db), &k, nullptr);
-    return rc == 0 || rc == MDB_NOTFOUND || failed(rc, "del");
+    if (rc != 0 && rc != MDB_NOTFOUND) return failed(rc, "del");
+    if (db == Db::kSessions) sessions_.push_back({std::string(key), std::nullopt});
+    return true;
   }
 
   bool each(Db db, std::string_view from, std::string_view prefix, const Visit& fn) const override {
@@ -98,6 +114,7 @@ class LmdbTxnView final : public Store::Txn {
 
   MDB_txn* txn_;
   const MDB_dbi* dbis_;
+  std::vector<SessionChange> sessions_;
 };
 
 // One caller's write, queued for the group commit (LmdbStore::run_write).
@@ -108,6 +125,7 @@ struct Pending {
   std::exception_ptr thrown;   // what fn threw, thrown again in the caller's thread
   bool done = false;
   std::vector<std::function<void()>> after_commit;  // Txn::after_commit's, run once its commit is durable
+  std::vector<SessionChange> sessions;              // what it did to the sessions table, for the mirror
 };
 
 // Runs what a committed write registered with Txn::after_commit.
@@ -146,6 +164,21 @@ struct LmdbStore::Env {
   mutable std::atomic<bool> unwritable_logged{false};
   dev_t data_dev = 0;
   ino_t data_ino = 0;
+
+  // The mirror at [store] path: the sessions table alone, all that nginx's
+  // workers read (core::SessionReader), in an environment of its own so
+  // that they (in spa-authd's group) can read nothing else. Its writes
+  // follow the store's: a write that changed a session is answered only
+  // once the mirror holds the change too.
+  core::LmdbEnv mirror;
+  MDB_dbi mirror_dbi = 0;
+  std::string mirror_path;
+  dev_t mirror_dev = 0;
+  ino_t mirror_ino = 0;
+  // The store holds a change the mirror may lack (the mirror's commit
+  // failed): every next write first brings the mirror in line (sync_mirror).
+  std::atomic<bool> mirror_stale{false};
+  std::atomic<bool> mirror_logged{false};
 
   // The group commit: writers queue; one of them (the leader) runs the
   // queue's functions in one LMDB transaction and commits it once.
@@ -205,6 +238,7 @@ struct LmdbStore::Env {
   // `u` is the store's use as txn sees it; `over` whether it is past the limit.
   Step run_one(MDB_txn* txn, Pending& q, Usage& u, bool& over) const {
     q.after_commit.clear();  // a write tried again registers afresh
+    q.sessions.clear();
     u = usage_in(txn);
     note_usage(u);
     LmdbTxnView t(txn, dbis, past_limit(u));
@@ -224,6 +258,7 @@ struct LmdbStore::Env {
     if (!q.result.ok()) return Step::kFailed;
     if (end != TxnEnd::kCommit) return Step::kDropped;
     q.after_commit = t.take_after_commit();
+    q.sessions = t.take_session_changes();
     return Step::kCommit;
   }
 
@@ -254,11 +289,19 @@ struct LmdbStore::Env {
       Step step = run_one(txn.get(), q, u, over);
       if (step == Step::kDropped) return;  // nothing of it is kept (txn aborts with its handle)
       if (step == Step::kCommit) {
+        Pending* one[] = {&q};
+        core::LmdbTxn m;
+        if (int mrc = stage_mirror(m, one); mrc != 0) {
+          q.result = mirror_failed(lmdb_failure("LMDB mirror", mrc));
+          return;  // nothing was committed: the store's transaction aborts with its handle
+        }
         rc = txn.commit();
         if (rc == 0) {
           committed(over, 1);
+          commit_mirror(m, one);
           return run_after_commit(q);
         }
+        m.abort();
         q.result = rc == MDB_MAP_FULL ? store_full() : unwritable(lmdb_failure("LMDB commit", rc));
       }
       txn.abort();
@@ -280,6 +323,13 @@ struct LmdbStore::Env {
   // alone path's second try); if the batch cannot begin or commit, every
   // write it kept runs alone, so one failure never fails a neighbour.
   void write_batch(std::span<Pending* const> batch) {
+    if (mirror_stale.load()) {
+      Error err = sync_mirror();
+      if (!err.ok()) {
+        for (Pending* q : batch) q->result = err;
+        return;
+      }
+    }
     if (batch.size() == 1) return write_alone(*batch[0]);
     auto each_alone = [&](std::span<Pending* const> writes) {
       for (Pending* q : writes) {
@@ -315,49 +365,231 @@ struct LmdbStore::Env {
         said_full(q->result, u);
       }
     }
-    if (parent.commit() == 0) {
+    core::LmdbTxn m;
+    if (int rc = stage_mirror(m, kept); rc != 0) {
+      mirror_failed(lmdb_failure("LMDB mirror", rc));
+      parent.abort();
+      each_alone(kept);  // each answers for itself
+    } else if (parent.commit() == 0) {
       if (!kept.empty()) committed(any_over, kept.size());
+      commit_mirror(m, kept);
       for (Pending* q : kept) run_after_commit(*q);
     } else {
+      m.abort();
       each_alone(kept);
     }
     each_alone(later);
   }
 
+  // Begins the mirror's write transaction and makes in it what `writes` did
+  // to the sessions table, in their order (none: nothing begun, 0). Called
+  // while the store's write transaction is open and before it commits, so
+  // the mirror's writer lock is taken before the store's is let go: mirror
+  // writes land in the order of the store's commits, whichever process
+  // (spa-authd, its CLI) made them, and sync_mirror, which holds the
+  // mirror's lock while it reads the store, never misses one.
+  int stage_mirror(core::LmdbTxn& m, std::span<Pending* const> writes) {
+    bool any = std::any_of(writes.begin(), writes.end(), [](const Pending* q) { return !q->sessions.empty(); });
+    if (!any) return 0;
+    int rc = m.begin(mirror.get(), 0);
+    for (const Pending* q : writes) {
+      for (const SessionChange& c : q->sessions) {
+        if (rc != 0) break;
+        MDB_val k = mdb_val(c.sid);
+        if (c.value) {
+          MDB_val v = mdb_val(*c.value);
+          rc = mdb_put(m.get(), mirror_dbi, &k, &v, 0);
+        } else if ((rc = mdb_del(m.get(), mirror_dbi, &k, nullptr)) == MDB_NOTFOUND) {
+          rc = 0;
+        }
+      }
+    }
+    if (rc != 0) m.abort();
+    return rc;
+  }
+
+  // After the store's commit, the mirror's. Should it fail, the store holds
+  // changes nginx does not see: the writes that made them are answered as
+  // failed (as a connection lost after the commit would be; a retried
+  // logout finds the session ended), and the next write first syncs the
+  // mirror, refused while that fails, so no write is answered while nginx
+  // may still accept what it ended.
+  void commit_mirror(core::LmdbTxn& m, std::span<Pending* const> writes) {
+    if (!m.get()) return;
+    int rc = m.commit();
+    if (rc == 0) return;
+    Error err = mirror_failed(lmdb_failure("LMDB mirror commit", rc));
+    for (Pending* q : writes)
+      if (!q->sessions.empty()) q->result = err;
+  }
+
+  Error mirror_failed(Error err) {
+    mirror_stale.store(true);
+    if (!mirror_logged.exchange(true))
+      log_event("error", "store_mirror_failed", {{"path", mirror_path}, {"reason", err.message}});
+    return {Errc::kStoreUnwritable, "store_mirror_failed: " + err.message};
+  }
+
+  // Makes the mirror hold exactly the store's sessions table: at every open
+  // (a store restored while spa-authd was stopped, a mirror that missed a
+  // commit before a crash) and after a failed mirror commit. Writes only
+  // what differs, in one transaction: readers see the old mirror or the
+  // new one, never half.
+  Error sync_mirror() {
+    core::LmdbTxn m, r;
+    int rc = m.begin(mirror.get(), 0);  // the mirror's lock first (see stage_mirror)
+    if (rc == 0) rc = r.begin(env.get(), MDB_RDONLY);
+    size_t put = 0;
+    std::vector<std::string> gone;
+    MDB_dbi sessions = dbis[static_cast<int>(Db::kSessions)];
+    if (rc == 0) {
+      Cursor c;  // every session of the store, where the mirror lacks it or differs
+      rc = c.open(r.get(), sessions);
+      MDB_val k, v, mv;
+      for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(c.get(), &k, &v, static_cast<MDB_cursor_op>(op))) != 0) break;
+        rc = mdb_get(m.get(), mirror_dbi, &k, &mv);
+        if (rc == MDB_NOTFOUND || (rc == 0 && core::view(mv) != core::view(v))) {
+          rc = mdb_put(m.get(), mirror_dbi, &k, &v, 0);
+          ++put;
+        }
+      }
+      if (rc == MDB_NOTFOUND) rc = 0;
+    }
+    if (rc == 0) {
+      Cursor c;  // then what the mirror holds and the store does not
+      rc = c.open(m.get(), mirror_dbi);
+      MDB_val k, v, sv;
+      for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(c.get(), &k, &v, static_cast<MDB_cursor_op>(op))) != 0) break;
+        rc = mdb_get(r.get(), sessions, &k, &sv);
+        if (rc == MDB_NOTFOUND) gone.emplace_back(core::view(k)), rc = 0;
+      }
+      if (rc == MDB_NOTFOUND) rc = 0;
+    }
+    for (const std::string& sid : gone) {
+      MDB_val k = mdb_val(sid);
+      if (rc == 0) rc = mdb_del(m.get(), mirror_dbi, &k, nullptr);
+    }
+    r.abort();
+    if (rc == 0) rc = m.commit();
+    if (rc != 0) return mirror_failed(lmdb_failure("LMDB mirror sync", rc));
+    if (put + gone.size() > 0)
+      log_event("info", "store_mirror_synced",
+                {{"path", mirror_path}, {"written", std::to_string(put)}, {"deleted", std::to_string(gone.size())}});
+    mirror_stale.store(false);
+    if (mirror_logged.exchange(false)) log_event("info", "store_mirror_writable_again", {{"path", mirror_path}});
+    return {};
+  }
+
+  // The store's or the mirror's data file is not the one open.
   bool data_file_replaced() const {
-    struct stat fs;
-    return ::stat((path + "/data.mdb").c_str(), &fs) != 0 || fs.st_dev != data_dev || fs.st_ino != data_ino;
+    struct stat fs, ms;
+    return ::stat((path + "/data.mdb").c_str(), &fs) != 0 || fs.st_dev != data_dev || fs.st_ino != data_ino ||
+           ::stat((mirror_path + "/data.mdb").c_str(), &ms) != 0 || ms.st_dev != mirror_dev || ms.st_ino != mirror_ino;
   }
 };
 
 LmdbStore::LmdbStore() = default;
 LmdbStore::~LmdbStore() = default;
 
-bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_size) {
-  env_.reset();
-  auto e = std::make_unique<Env>();
-  if (!make_dirs(path, 0750, err)) return false;
-  e->path = path;
-  e->max_size = max_size;
-  e->map_size = max_size + reserve_for(max_size);  // address space, not disk: the file grows as needed
-  if (!e->env.open(path, 0, kDbCount, e->map_size, 0640, err)) return false;
-  if (!core::lock_matches_data_exactly(e->env.get())) {
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Opens the environment at dir: files `mode`, the lock file `lock_mode`.
+// Replaces a lock file that belongs to another data file (a store restored
+// by renaming over data.mdb while a reader kept the old lock), checks the
+// data file is whole, notes its identity, clears dead readers' slots.
+bool open_env(core::LmdbEnv& env, const std::string& dir, mdb_mode_t mode, mode_t lock_mode, size_t map_size,
+              unsigned max_dbs, dev_t& dev, ino_t& ino, std::string& err) {
+  if (!env.open(dir, 0, max_dbs, map_size, mode, err)) return false;
+  if (!core::lock_matches_data_exactly(env.get())) {
     // data.mdb was replaced under a lock file some reader kept open: the
     // writer starts a fresh lock file; readers notice it and reopen.
-    log_event("warn", "store_lock_replaced", {{"path", path}});
-    e->env.close();
-    ::unlink((path + "/lock.mdb").c_str());
-    if (!e->env.open(path, 0, kDbCount, e->map_size, 0640, err)) return false;
+    log_event("warn", "store_lock_replaced", {{"path", dir}});
+    env.close();
+    ::unlink((dir + "/lock.mdb").c_str());
+    if (!env.open(dir, 0, max_dbs, map_size, mode, err)) return false;
   }
-  ::chmod((path + "/lock.mdb").c_str(), 0660);
-  if (!core::data_file_whole(e->env.get(), path, err)) return false;
+  ::chmod((dir + "/lock.mdb").c_str(), lock_mode);
+  if (!core::data_file_whole(env.get(), dir, err)) return false;
   struct stat fs;
-  if (::stat((path + "/data.mdb").c_str(), &fs) == 0) e->data_dev = fs.st_dev, e->data_ino = fs.st_ino;
+  if (::stat((dir + "/data.mdb").c_str(), &fs) == 0) dev = fs.st_dev, ino = fs.st_ino;
   int dead = 0;
-  mdb_reader_check(e->env.get(), &dead);  // slots of killed readers (nginx workers)
-  if (dead > 0) log_event("info", "store_stale_readers_cleared", {{"count", std::to_string(dead)}});
+  mdb_reader_check(env.get(), &dead);  // slots of killed readers (nginx workers)
+  if (dead > 0) log_event("info", "store_stale_readers_cleared", {{"path", dir}, {"count", std::to_string(dead)}});
+  return true;
+}
+
+// A whole store (one with spa-authd's meta table), not a mirror.
+bool holds_whole_store(MDB_env* env) {
+  core::LmdbTxn txn;
+  MDB_dbi dbi;
+  return txn.begin(env, MDB_RDONLY) == 0 && mdb_dbi_open(txn.get(), db_name(Db::kMeta), 0, &dbi) == 0;
+}
+
+}  // namespace
+
+std::string LmdbStore::default_private_path(const std::string& path) { return path + "/private"; }
+
+bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_size, const std::string& private_dir) {
+  env_.reset();
+  auto e = std::make_unique<Env>();
+  e->path = private_dir.empty() ? default_private_path(path) : private_dir;
+  e->mirror_path = path;
+  e->max_size = max_size;
+  e->map_size = max_size + reserve_for(max_size);  // address space, not disk: the file grows as needed
+  if (!make_dirs(path, 0750, err) || !make_dirs(e->path, 0700, err)) return false;
+  // Only spa-authd's: nginx's workers are in its group, and may read the mirror alone.
+  if (::chmod(e->path.c_str(), 0700) != 0) {
+    err = e->path + ": cannot be made private (chmod 0700): " + std::strerror(errno);
+    return false;
+  }
+
+  // The mirror first: what [store] path holds may be a whole store of a
+  // spa-authd before the mirror, moved into the private directory (rename:
+  // nginx's workers notice the new data file and reopen).
+  std::string mirror_err;
+  bool mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 2, e->mirror_dev, e->mirror_ino, mirror_err);
+  if (mirror_open && holds_whole_store(e->mirror.get())) {
+    e->mirror.close();
+    if (exists(e->path + "/data.mdb")) {
+      err = path + " holds a whole store, and " + e->path + " another one: keep the one to use in " + e->path +
+            " and remove " + path + "/data.mdb (docs/install.md, \"Backups\")";
+      return false;
+    }
+    if (::rename((path + "/data.mdb").c_str(), (e->path + "/data.mdb").c_str()) != 0) {
+      err = "cannot move the store " + path + "/data.mdb into " + e->path + ": " + std::strerror(errno) +
+            " (stop spa-authd and move it by hand)";
+      return false;
+    }
+    ::unlink((path + "/lock.mdb").c_str());
+    log_event("info", "store_moved", {{"from", path}, {"to", e->path}});
+    mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 2, e->mirror_dev, e->mirror_ino, mirror_err);
+  }
+  if (!mirror_open && exists(path + "/data.mdb") && exists(e->path + "/data.mdb")) {
+    // A damaged mirror, next to the store it is made from: made afresh.
+    log_event("warn", "store_mirror_recreated", {{"path", path}, {"reason", mirror_err}});
+    e->mirror.close();
+    ::unlink((path + "/data.mdb").c_str());
+    ::unlink((path + "/lock.mdb").c_str());
+    mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 2, e->mirror_dev, e->mirror_ino, mirror_err);
+  }
+  if (!mirror_open) {
+    err = mirror_err;
+    return false;
+  }
+
+  if (!open_env(e->env, e->path, 0600, 0600, e->map_size, kDbCount, e->data_dev, e->data_ino, err)) return false;
+  // (a store moved here from [store] path was 0640)
+  ::chmod((e->path + "/data.mdb").c_str(), 0600);
   // A store larger than max_size (the setting was lowered) still gets the
-  // whole reserve beyond what it holds.
+  // whole reserve beyond what it holds; the mirror, never larger than the
+  // store's sessions, the same map.
   MDB_envinfo info;
   MDB_stat st;
   if (mdb_env_info(e->env.get(), &info) == 0 && mdb_env_stat(e->env.get(), &st) == 0) {
@@ -365,6 +597,7 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
     if (file + reserve_for(max_size) > e->map_size) {
       e->map_size = file + reserve_for(max_size);
       mdb_env_set_mapsize(e->env.get(), e->map_size);
+      mdb_env_set_mapsize(e->mirror.get(), e->map_size);
     }
   }
   core::LmdbTxn txn;
@@ -372,17 +605,29 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
   for (int i = 0; rc == 0 && i < kDbCount; ++i)
     rc = mdb_dbi_open(txn.get(), db_name(static_cast<Db>(i)), MDB_CREATE, &e->dbis[i]);
   if (rc != 0) {
-    err = std::string("LMDB ") + path + ": " + mdb_strerror(rc);
+    err = std::string("LMDB ") + e->path + ": " + mdb_strerror(rc);
     return false;
   }
   LmdbTxnView t(txn.get(), e->dbis, false);
-  if (std::string why = prepare_schema(t, path); !why.empty()) {
+  if (std::string why = prepare_schema(t, e->path); !why.empty()) {
     err = why;
     return false;
   }
   rc = txn.commit();
   if (rc != 0) {
     err = std::string("LMDB commit: ") + mdb_strerror(rc);
+    return false;
+  }
+  core::LmdbTxn mtxn;
+  rc = mtxn.begin(e->mirror.get(), 0);
+  if (rc == 0) rc = mdb_dbi_open(mtxn.get(), core::kSessionsDb, MDB_CREATE, &e->mirror_dbi);
+  if (rc == 0) rc = mtxn.commit();
+  if (rc != 0) {
+    err = std::string("LMDB ") + path + ": " + mdb_strerror(rc);
+    return false;
+  }
+  if (Error synced = e->sync_mirror(); !synced.ok()) {
+    err = path + ": " + synced.message;
     return false;
   }
   env_ = std::move(e);
@@ -415,7 +660,11 @@ std::string LmdbStore::metrics() const {
                  env_ ? env_->commits.load() : 0) +
          counter("spa_authd_store_writes_total",
                  "Writes committed; writes over commits is the group commit's batch size.",
-                 env_ ? env_->writes.load() : 0);
+                 env_ ? env_->writes.load() : 0) +
+         gauge("spa_authd_store_mirror_stale",
+               "1 while the mirror nginx reads may lack a committed change (its write failed); writes are refused "
+               "until it is synced.",
+               env_ && env_->mirror_stale.load() ? 1 : 0);
 }
 
 Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) {
@@ -435,7 +684,7 @@ Error LmdbStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind
   // Every caller returns only once its write is committed (or refused),
   // so each is as durable as with a commit of its own, and a sync is
   // shared by as many writes as arrived during the one before.
-  Pending p{&fn, kind, Error{}, nullptr, false, {}};
+  Pending p{&fn, kind, Error{}, nullptr, false, {}, {}};
   std::unique_lock lock(e.queue_mu);
   e.queue.push_back(&p);
   while (!p.done) {

@@ -1,9 +1,10 @@
 // The LMDB backend of the Store (authd/store.h): one environment at
-// [store] path, written only by spa-authd; every change one write
+// [store] private_path, written only by spa-authd; every change one write
 // transaction (a child transaction of a group commit's batch) answered
 // only after LMDB's synchronous commit, so `kill -9` loses nothing
-// answered and never leaves half a change. nginx's workers read the
-// sessions database of the same environment (core/session_reader.h).
+// answered and never leaves half a change. nginx's workers read a mirror
+// of the sessions table at [store] path (core/session_reader.h), written
+// after each commit that changed a session, before it is answered.
 //
 // Size: the map is `max_size` plus a reserve (reserve_for) that only
 // revocation-class writes may use; past max_size ordinary writes are
@@ -30,14 +31,26 @@ class LmdbStore final : public Store {
   // Address space beyond max_size that only revocation-class writes use.
   static uint64_t reserve_for(uint64_t max_size) { return std::max<uint64_t>(max_size / 4, uint64_t{4} << 20); }
 
-  // Creates the directory (0750) and environment (files 0640, lock file
-  // 0660 so nginx's workers can register as readers) when missing; checks
-  // the schema version (prepare_schema).
-  // Also clears reader slots left by dead processes (mdb_reader_check),
-  // and replaces a lock file that belongs to another data file (a store
-  // restored by renaming over data.mdb while nginx kept the old lock).
-  // On an open store, closes it first (no transaction may be running).
-  bool open(const std::string& path, std::string& err, uint64_t max_size = kDefaultMaxSize);
+  // Two environments. The store itself, every table, in `private_dir`
+  // (default_private_path(path) when empty): directory 0700, files 0600,
+  // spa-authd's alone. The mirror at `path`: the sessions table alone, what
+  // nginx's workers read (core/session_reader.h); directory 0750, data
+  // 0640, lock file 0660 so that they register as readers. Every write
+  // that changes a session changes the mirror before it is answered; at
+  // open the mirror is made to match the store (sync_mirror).
+  //
+  // Creates what is missing and checks the schema version
+  // (prepare_schema). A whole store found at `path` (spa-authd before the
+  // mirror) is moved into private_dir by rename. Also clears reader slots
+  // left by dead processes (mdb_reader_check), replaces a lock file that
+  // belongs to another data file (a store restored by renaming over
+  // data.mdb while a reader kept the old lock), and makes a damaged mirror
+  // afresh. On an open store, closes it first (no transaction may be
+  // running).
+  bool open(const std::string& path, std::string& err, uint64_t max_size = kDefaultMaxSize,
+            const std::string& private_dir = "");
+  // [store] private_path's default: "private" inside path.
+  static std::string default_private_path(const std::string& path);
 
   Usage usage() const override;
   std::string metrics() const override;

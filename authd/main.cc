@@ -96,7 +96,7 @@ bool load_mfa_key(const Config& c, std::string& key, std::string& err) {
 // (`runuser -u spa-authd -- spa-authd ...`).
 bool runs_as_owner(const Config& c) {
   if (::geteuid() != 0) return true;  // another user cannot write them anyway (permissions decide)
-  for (const std::string& dir : {c.store_path, c.key_dir, dir_of(c.jwks_file)}) {
+  for (const std::string& dir : {c.store_path, c.store_private_path, c.key_dir, dir_of(c.jwks_file)}) {
     std::string p = dir;
     while (!p.empty() && p != "/") {
       struct stat st;
@@ -135,7 +135,7 @@ int set_role(const Config& config, const std::string& email, const std::string& 
   LmdbStore store;
   SigningKeys keys(key_options(config));
   std::string err;
-  if (!store.open(config.store_path, err, config.store_max_size)) {
+  if (!store.open(config.store_path, err, config.store_max_size, config.store_private_path)) {
     std::fprintf(stderr, "spa-authd: %s\n", err.c_str());
     return 1;
   }
@@ -166,7 +166,7 @@ int serve(const Config& config) {
     return 1;
   }
   LmdbStore store;
-  if (!store.open(config.store_path, err, config.store_max_size)) {
+  if (!store.open(config.store_path, err, config.store_max_size, config.store_private_path)) {
     log_event("error", "startup_failed", {{"reason", "store: " + err}});
     return 1;
   }
@@ -259,6 +259,7 @@ int main(int argc, char** argv) {
       // ExecStartPre runs it as spa-authd): a store or key directory it
       // cannot write fails here, by name, rather than at the first start.
       const std::pair<const char*, std::string> dirs[] = {{"store.path", config.store_path},
+                                                           {"store.private_path", config.store_private_path},
                                                            {"tokens.key_dir", config.key_dir},
                                                            {"tokens.jwks_file", dir_of(config.jwks_file)}};
       for (const auto& [key, dir] : dirs) {

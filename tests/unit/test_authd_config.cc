@@ -263,6 +263,17 @@ START_TEST(store_sizes_and_sweeping_settings) {
   ck_assert(parse_size("1048576") == (uint64_t{1} << 20) && parse_size("2TiB") == (uint64_t{2} << 40));
   for (const char* bad : {"", "MiB", "1 GiB", "1gib", "1.5GiB", "-1M", "1GiBx", "99999999999999999999", "2000000T"})
     ck_assert_msg(!parse_size(bad), "%s", bad);
+  // The private store: inside path by default; never path itself, nor above it
+  // (0700: nginx's workers could not reach the mirror).
+  ck_assert(parse_config(kMinimal, "t.toml", c, errors));
+  ck_assert_str_eq(c.store_private_path.c_str(), "/var/lib/spa-authd/private");
+  ck_assert(parse_config(std::string(kMinimal) + "[store]\npath = \"/srv/m/\"\nprivate_path = \"/srv/p\"\n", "t.toml", c, errors));
+  ck_assert_str_eq(c.store_private_path.c_str(), "/srv/p");
+  ck_assert(has_error(errors_of(std::string(kMinimal) + "[store]\npath = \"/srv/m\"\nprivate_path = \"/srv/m/\"\n"),
+                      "store.private_path", 5));
+  ck_assert(has_error(errors_of(std::string(kMinimal) + "[store]\npath = \"/srv/m/x\"\nprivate_path = \"/srv/m\"\n"),
+                      "store.private_path", 5));
+  ck_assert(parse_config(std::string(kMinimal) + "[store]\npath = \"/srv/mx\"\nprivate_path = \"/srv/m\"\n", "t.toml", c, errors));
   // Bounds (1 MiB to 1 TiB) and types, each error naming the key and its line.
   for (const char* bad : {"\"1023KiB\"", "\"2TiB\"", "\"big\"", "1073741824"}) {
     auto e = errors_of(std::string(kMinimal) + "[store]\npath = \"/x\"\nmax_size = " + bad + "\n");

@@ -15,7 +15,14 @@
 #include <stdexcept>
 #include <thread>
 
+#include <sys/stat.h>
+
+#include <fstream>
+#include <optional>
+
 #include "authd/lmdb_store.h"
+#include "core/lmdb_handles.h"
+#include "core/session_reader.h"
 #include "tests/unit/store_tests.h"
 
 using namespace spa::authd;
@@ -86,7 +93,8 @@ START_TEST(transact_refuses_ordinary_writes_past_max_size_before_they_run) {
   }, Store::WriteKind::kRevocation);
   ck_assert(e.ok() && ran && over);
   // The data file replaced underneath: nothing is written, of any kind.
-  ck_assert(std::system(("cp " + d.path + "/data.mdb " + d.path + "/copy.mdb && mv " + d.path + "/copy.mdb " + d.path +
+  const std::string own = LmdbStore::default_private_path(d.path);
+  ck_assert(std::system(("cp " + own + "/data.mdb " + own + "/copy.mdb && mv " + own + "/copy.mdb " + own +
                          "/data.mdb").c_str()) == 0);
   e = store.transact([](Store::Txn&) { return TxnEnd::kCommit; }, Store::WriteKind::kRevocation);
   ck_assert(e.code == Errc::kStoreReplaced && e.message == "store_replaced");
@@ -269,7 +277,7 @@ START_TEST(a_batch_that_cannot_commit_answers_every_write_and_keeps_none) {
   LmdbStore store;
   std::string err;
   ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
-  const std::string data = d.path + "/data.mdb";
+  const std::string data = LmdbStore::default_private_path(d.path) + "/data.mdb";
   struct Writable {  // the flag comes off however the test ends
     std::string file;
     ~Writable() { (void)!std::system(("chattr -i " + file + " 2>/dev/null").c_str()); }
@@ -293,11 +301,259 @@ START_TEST(a_batch_that_cannot_commit_answers_every_write_and_keeps_none) {
 }
 END_TEST
 
+
+// ---- the mirror nginx reads ----------------------------------------------------
+
+namespace {
+
+const std::string kSub(32, '0');
+
+std::string session(spa::core::SessionState state) {
+  spa::core::SessionRecord r;
+  r.created_at = 1;
+  r.expires_at = 5000;
+  r.state = state;
+  return r.encode();
+}
+const std::string kActive = session(spa::core::SessionState::kActive);
+const std::string kRevoked = session(spa::core::SessionState::kRevoked);
+
+using Lookup = spa::core::SessionReader::Lookup;
+
+// What an nginx worker finds for `sid` at [store] path, read afresh.
+Lookup seen(const std::string& path, const char* sid) {
+  spa::core::SessionReader reader;
+  std::string err;
+  ck_assert_msg(reader.open(path, err), "%s", err.c_str());
+  return reader.check(sid, kSub, 1000, 1000, err);
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat st;
+  ck_assert_msg(::stat(path.c_str(), &st) == 0, "%s", path.c_str());
+  return st.st_mode & 07777;
+}
+
+// The named tables of the environment at `path`, as any reader opens it.
+std::vector<std::string> tables_at(const std::string& path) {
+  spa::core::LmdbEnv env;
+  std::string err;
+  ck_assert_msg(env.open(path, MDB_RDONLY, 32, 0, 0, err), "%s", err.c_str());
+  spa::core::LmdbTxn txn;
+  ck_assert(txn.begin(env.get(), MDB_RDONLY) == 0);
+  MDB_dbi main_dbi;
+  ck_assert(mdb_dbi_open(txn.get(), nullptr, 0, &main_dbi) == 0);
+  MDB_cursor* c;
+  ck_assert(mdb_cursor_open(txn.get(), main_dbi, &c) == 0);
+  std::vector<std::string> names;
+  MDB_val k, v;
+  for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+    names.emplace_back(spa::core::view(k));
+  mdb_cursor_close(c);
+  return names;
+}
+
+// Writes into the environment at `path` behind spa-authd's back.
+void raw_write(const std::string& path, const char* db, const std::vector<std::pair<std::string, std::optional<std::string>>>& kv) {
+  spa::core::LmdbEnv env;
+  std::string err;
+  ck_assert_msg(env.open(path, 0, 32, 64 << 20, 0640, err), "%s", err.c_str());
+  spa::core::LmdbTxn txn;
+  ck_assert(txn.begin(env.get(), 0) == 0);
+  MDB_dbi dbi;
+  ck_assert(mdb_dbi_open(txn.get(), db, MDB_CREATE, &dbi) == 0);
+  for (const auto& [key, value] : kv) {
+    MDB_val k = spa::core::mdb_val(key);
+    if (value) {
+      MDB_val v = spa::core::mdb_val(*value);
+      ck_assert(mdb_put(txn.get(), dbi, &k, &v, 0) == 0);
+    } else {
+      ck_assert(mdb_del(txn.get(), dbi, &k, nullptr) == 0);
+    }
+  }
+  ck_assert(txn.commit() == 0);
+}
+
+}  // namespace
+
+// nginx's workers are in spa-authd's group: what they can open holds the
+// sessions table and nothing else (no password hash, no e-mail address,
+// no refresh token's hash), and it holds exactly what was committed.
+START_TEST(nginx_can_read_the_sessions_alone_and_exactly_what_was_committed) {
+  test::StoreDir d;
+  LmdbStore store;
+  std::string err;
+  ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+  const std::string own = LmdbStore::default_private_path(d.path);
+  ck_assert(store.transact([](Store::Txn& t) {
+    return commit_if(t.put(Db::kUsers, "u1", "{\"email\":\"alice@example.com\"}") && t.put(Db::kSessions, "s1", kActive) &&
+                     t.put(Db::kSessions, "s2", kActive) && t.put(Db::kRefresh, "h", "{}"));
+  }).ok());
+  ck_assert(tables_at(d.path) == std::vector<std::string>({"sessions"}));
+  ck_assert(seen(d.path, "s1") == Lookup::kValid);
+  ck_assert_uint_eq(mode_of(own), 0700);
+  ck_assert_uint_eq(mode_of(own + "/data.mdb"), 0600);
+  ck_assert_uint_eq(mode_of(own + "/lock.mdb"), 0600);
+  ck_assert_uint_eq(mode_of(d.path + "/data.mdb"), 0640);
+  ck_assert_uint_eq(mode_of(d.path + "/lock.mdb"), 0660);
+  // What is dropped, fails or throws reaches the mirror no more than the store.
+  ck_assert(store.transact([](Store::Txn& t) { return t.put(Db::kSessions, "s3", kActive), TxnEnd::kAbort; }).ok());
+  ck_assert(store.transact([](Store::Txn& t) {
+    t.put(Db::kSessions, "s4", kActive);
+    t.put(Db::kSessions, "", kActive);
+    return TxnEnd::kCommit;
+  }).code == Errc::kStoreFailed);
+  bool threw = false;
+  try {
+    store.transact([](Store::Txn& t) -> TxnEnd {
+      t.put(Db::kSessions, "s5", kActive);
+      throw std::runtime_error("in fn");
+    });
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  ck_assert(threw);
+  for (const char* sid : {"s3", "s4", "s5"}) ck_assert_msg(seen(d.path, sid) == Lookup::kUnknown, "%s", sid);
+  // A batch: each write's own changes, in the batch's order; a dropped one's not at all.
+  std::vector<Write> writes(4);
+  writes[0].fn = [](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s1", kRevoked)); };
+  writes[1].fn = [](Store::Txn& t) { return t.put(Db::kSessions, "s2", kRevoked), TxnEnd::kAbort; };
+  writes[2].fn = [](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s6", kRevoked) && t.put(Db::kSessions, "s6", kActive)); };
+  writes[3].fn = [](Store::Txn& t) { return commit_if(t.del(Db::kSessions, "s6") && t.put(Db::kSessions, "s7", kActive)); };
+  uint64_t commits = store_metric(store, "spa_authd_store_commits_total");
+  ck_assert(in_one_batch(store, writes).ok());
+  for (const Write& w : writes) ck_assert_msg(w.result.ok(), "%s", w.result.message.c_str());
+  ck_assert_uint_eq(store_metric(store, "spa_authd_store_commits_total") - commits, 2);  // the holder, then the batch
+  ck_assert(seen(d.path, "s1") == Lookup::kRevoked);
+  ck_assert(seen(d.path, "s2") == Lookup::kValid);
+  // Writes 2 and 3 ran in the order they queued, whichever it was: the mirror says what the store says.
+  bool kept = false;
+  store.view([&](const Store::Txn& t) { kept = t.get(Db::kSessions, "s6").has_value(); });
+  ck_assert(seen(d.path, "s6") == (kept ? Lookup::kValid : Lookup::kUnknown));
+  ck_assert(seen(d.path, "s7") == Lookup::kValid);
+  ck_assert_uint_eq(store_metric(store, "spa_authd_store_mirror_stale"), 0);
+}
+END_TEST
+
+// A spa-authd before the mirror kept everything at [store] path: the first
+// start moves it into the private directory, under a worker that has the
+// old file open, and that worker goes on from the new mirror.
+START_TEST(a_whole_store_at_the_mirrors_path_moves_into_the_private_directory) {
+  test::StoreDir d;
+  raw_write(d.path, "meta", {{"schema_version", "1"}});
+  raw_write(d.path, "users", {{"u1", "{}"}});
+  raw_write(d.path, "sessions", {{"s1", kActive}, {"s2", kActive}});
+  spa::core::SessionReader worker;
+  std::string err;
+  ck_assert(worker.open(d.path, err));
+  ck_assert(worker.check("s1", kSub, 1000, 1000, err) == Lookup::kValid);
+  {
+    LmdbStore store;
+    ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+    const std::string own = LmdbStore::default_private_path(d.path);
+    ck_assert_uint_eq(mode_of(own + "/data.mdb"), 0600);
+    store.view([](const Store::Txn& t) { ck_assert(t.get(Db::kUsers, "u1") && t.get(Db::kSessions, "s2")); });
+    ck_assert(tables_at(d.path) == std::vector<std::string>({"sessions"}));
+    ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s1", kRevoked)); }).ok());
+  }
+  worker.refresh(2);  // the file it had open is gone from [store] path: it reopens
+  ck_assert_msg(worker.check("s1", kSub, 1000, 1000, err) == Lookup::kRevoked, "%s", worker.unavailable_reason().c_str());
+  ck_assert(worker.check("s2", kSub, 1000, 1000, err) == Lookup::kValid);
+  // Opened again: nothing moves, nothing is lost.
+  LmdbStore again;
+  ck_assert_msg(again.open(d.path, err), "%s", err.c_str());
+  again.view([](const Store::Txn& t) { ck_assert(t.get(Db::kUsers, "u1")); });
+}
+END_TEST
+
+// Two whole stores (an old-style restore into [store] path next to the
+// private one): spa-authd will not guess which is the one, and says so.
+START_TEST(a_whole_store_in_both_places_is_refused_by_name) {
+  test::StoreDir d;
+  std::string err;
+  {
+    LmdbStore store;
+    ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+  }
+  raw_write(d.path, "meta", {{"schema_version", "1"}});
+  LmdbStore store;
+  ck_assert(!store.open(d.path, err));
+  ck_assert_msg(err.find(d.path + " holds a whole store") != std::string::npos, "%s", err.c_str());
+}
+END_TEST
+
+// The mirror is made to match the store at every open: one that missed a
+// commit (spa-authd killed between the two), one changed behind its back,
+// and one damaged beyond opening.
+START_TEST(the_mirror_is_made_to_match_the_store_at_open) {
+  test::StoreDir d;
+  std::string err;
+  {
+    LmdbStore store;
+    ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+    ck_assert(store.transact([](Store::Txn& t) {
+      return commit_if(t.put(Db::kSessions, "s1", kActive) && t.put(Db::kSessions, "s2", kRevoked));
+    }).ok());
+  }
+  raw_write(d.path, "sessions", {{"s1", std::nullopt}, {"s2", kActive}, {"s9", kActive}});
+  ck_assert(seen(d.path, "s2") == Lookup::kValid);
+  {
+    LmdbStore store;
+    ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+  }
+  ck_assert(seen(d.path, "s1") == Lookup::kValid);
+  ck_assert(seen(d.path, "s2") == Lookup::kRevoked);
+  ck_assert(seen(d.path, "s9") == Lookup::kUnknown);
+  std::ofstream(d.path + "/data.mdb", std::ios::binary | std::ios::trunc) << std::string(16384, 'x');
+  spa::core::SessionReader damaged;
+  ck_assert(!damaged.open(d.path, err));
+  LmdbStore store;
+  ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+  ck_assert(seen(d.path, "s1") == Lookup::kValid);
+  ck_assert(seen(d.path, "s2") == Lookup::kRevoked);
+}
+END_TEST
+
+// The mirror's commit fails after the store's (its file immutable): the
+// write is not answered as done, the store says the mirror is stale, and
+// every write is refused until the mirror holds the store's sessions again.
+START_TEST(a_mirror_that_cannot_be_written_refuses_writes_until_it_is_synced) {
+  test::StoreDir d;
+  LmdbStore store;
+  std::string err;
+  ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+  ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s1", kActive)); }).ok());
+  const std::string data = d.path + "/data.mdb";
+  struct Writable {  // the flag comes off however the test ends
+    std::string file;
+    ~Writable() { (void)!std::system(("chattr -i " + file + " 2>/dev/null").c_str()); }
+  } writable{data};
+  ck_assert(std::system(("chattr +i " + data).c_str()) == 0);
+  Error e = store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s1", kRevoked)); },
+                           Store::WriteKind::kRevocation);
+  ck_assert_msg(e.code == Errc::kStoreUnwritable, "%s", e.message.c_str());
+  ck_assert_uint_eq(store_metric(store, "spa_authd_store_mirror_stale"), 1);
+  // Any write now, of any table: refused before it runs.
+  bool ran = false;
+  e = store.transact([&](Store::Txn& t) { return ran = true, commit_if(t.put(Db::kUsers, "u1", "{}")); });
+  ck_assert(e.code == Errc::kStoreUnwritable && !ran);
+  ck_assert(std::system(("chattr -i " + data).c_str()) == 0);
+  ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kUsers, "u1", "{}")); }).ok());
+  ck_assert_uint_eq(store_metric(store, "spa_authd_store_mirror_stale"), 0);
+  ck_assert(seen(d.path, "s1") == Lookup::kRevoked);  // the revocation the store kept is in the mirror now
+}
+END_TEST
+
 TCase* interface_tcase() {
   TCase* tc = tcase_create("interface");
   tcase_add_test(tc, transact_commits_what_fn_decides_and_nothing_after_a_failure);
   tcase_add_test(tc, transact_refuses_ordinary_writes_past_max_size_before_they_run);
   tcase_add_test(tc, writes_that_arrive_together_share_one_commit_and_keep_their_own_answers);
+  tcase_add_test(tc, nginx_can_read_the_sessions_alone_and_exactly_what_was_committed);
+  tcase_add_test(tc, a_whole_store_at_the_mirrors_path_moves_into_the_private_directory);
+  tcase_add_test(tc, a_whole_store_in_both_places_is_refused_by_name);
+  tcase_add_test(tc, the_mirror_is_made_to_match_the_store_at_open);
+  tcase_add_test(tc, a_mirror_that_cannot_be_written_refuses_writes_until_it_is_synced);
   tcase_add_test(tc, a_full_store_refuses_a_batchs_ordinary_writes_and_commits_its_revocations);
   tcase_add_test(tc, a_batch_that_cannot_commit_answers_every_write_and_keeps_none);
   return tc;
