@@ -30,6 +30,7 @@ struct TomlAssertion {};
 #pragma GCC diagnostic pop
 #endif
 
+#include "authd/mailer.h"
 #include "authd/oidc.h"
 #include "core/duration.h"
 #include "core/gcra.h"
@@ -319,10 +320,18 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
                        {"secret_key_file", c.path(out.mfa_secret_key_file)}});
   c.table(doc, "smtp", {{"url", c.string(out.smtp_url)},
                         {"from", c.string(out.smtp_from)},
+                        {"username", c.string(out.smtp_username)},
+                        {"password_file", c.path(out.smtp_password_file)},
                         {"timeout", c.duration(out.smtp_timeout, 1, 300)},
                         {"retry_for", c.duration(out.smtp_retry_for, 0, 3600)},
                         {"recipient_limit", c.rate(out.mail_limits.per_recipient)},
                         {"account_limit", c.rate(out.mail_limits.per_account)}});
+  // This file is readable by spa-authd's group, nginx's user included: no secret in it.
+  if (smtp_url_has_password(out.smtp_url))
+    c.error("smtp.url", doc["smtp"]["url"].node(),
+            "must not hold a password (nginx's user can read this file): set [smtp] username and password_file");
+  if (!out.smtp_password_file.empty() && out.smtp_username.empty())
+    c.error("smtp.password_file", doc["smtp"]["password_file"].node(), "needs [smtp] username");
 
   if (const toml::node* oauth = doc.get("oauth")) {
     const toml::table* providers = oauth->as_table();

@@ -71,6 +71,10 @@ struct Config {
 
   std::string smtp_url;
   std::string smtp_from;
+  // [smtp] username and password_file: the SMTP login, the password read
+  // from its own file (read_secret_file), never in this file or the URL.
+  std::string smtp_username;
+  std::string smtp_password_file;
   // [smtp] timeout: one delivery attempt at most this long (connect
   // included); retry_for: a message that keeps failing for a reason worth
   // retrying (no connection, no answer, a 4xx) is retried this long.

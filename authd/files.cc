@@ -76,6 +76,36 @@ bool read_file(const std::string& path, std::string& out, std::string& err) {
   return true;
 }
 
+bool read_secret_file(const std::string& path, std::string& out, std::string& err) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return fail(err, "read " + path);
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0;
+  if (!ok) err = path + ": cannot stat";
+  else if (!S_ISREG(st.st_mode)) err = path + " is not a regular file", ok = false;
+  else if (st.st_mode & 077)
+    err = path + " may be read by its group or others (mode " + std::to_string((st.st_mode >> 6) & 7) +
+          std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
+          "; nginx's user is in spa-authd's group): chmod 0400 and chown spa-authd",
+    ok = false;
+  else if (st.st_size > 4096) err = path + " is larger than 4 KiB: not a secret", ok = false;
+  if (ok) {
+    char buf[4097];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 || n > 4096) {
+      err = path + ": cannot be read", ok = false;
+    } else {
+      out.assign(buf, static_cast<size_t>(n));
+      ::explicit_bzero(buf, sizeof buf);
+      if (!out.empty() && out.back() == '\n') out.pop_back();
+      if (!out.empty() && out.back() == '\r') out.pop_back();
+      if (out.empty()) err = path + " is empty", ok = false;
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
 bool writable_dir(const std::string& path, std::string& err) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {

@@ -13,6 +13,12 @@ bool write_file_atomic(const std::string& path, const std::string& content, mode
 
 bool read_file(const std::string& path, std::string& out, std::string& err);
 
+// A secret (a client secret, the SMTP password): a regular file of at most
+// 4 KiB that neither its group nor others may read, since nginx's user is
+// in spa-authd's group; one trailing line break is not part of it. False,
+// with the reason, for anything else and for an empty secret.
+bool read_secret_file(const std::string& path, std::string& out, std::string& err);
+
 // A directory this process may create files in (W_OK|X_OK, which also sees
 // an immutable directory or a read-only mount, for root too), or one it
 // could create (the nearest existing parent is such a directory); false

@@ -167,6 +167,18 @@ bool smtp_needs_starttls(const std::string& url) {
   return needs;
 }
 
+bool smtp_url_has_password(const std::string& url) {
+  if (url.empty()) return false;
+  CURLU* u = curl_url();
+  if (!u) return false;
+  char* password = nullptr;
+  bool has = curl_url_set(u, CURLUPART_URL, url.c_str(), CURLU_GUESS_SCHEME) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK && password;
+  curl_free(password);
+  curl_url_cleanup(u);
+  return has;
+}
+
 Mailer::Result Mailer::deliver(const Message& m) {
   if (url_.empty()) {
     log_event("warn", "mail_not_sent", {{"reason", "[smtp] url is not set"}});
@@ -190,8 +202,12 @@ Mailer::Result Mailer::deliver(const Message& m) {
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, static_cast<long>(options_.timeout_s));
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
   // smtp:// beyond this machine: STARTTLS or nothing (a reset link, and
-  // any password in the URL, never cross a network in clear).
+  // the password, never cross a network in clear).
   if (smtp_needs_starttls(url_)) curl_easy_setopt(curl.get(), CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  if (!options_.username.empty()) {
+    curl_easy_setopt(curl.get(), CURLOPT_USERNAME, options_.username.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_PASSWORD, options_.password.c_str());
+  }
   CURLcode rc = curl_easy_perform(curl.get());
   if (rc != CURLE_OK) {
     long code = 0;

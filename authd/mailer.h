@@ -27,12 +27,17 @@ class MailSender {
 // True for an smtp:// URL whose host is not this machine (localhost,
 // 127.0.0.0/8, [::1]): the Mailer then requires STARTTLS.
 bool smtp_needs_starttls(const std::string& url);
+// A password in the URL's user part ("smtp://user:secret@host"), read the
+// way libcurl reads it; false for a URL libcurl cannot parse (it sends nothing).
+bool smtp_url_has_password(const std::string& url);
 
 class Mailer final : public MailSender {
  public:
   struct Options {
     int64_t timeout_s = 30;     // one attempt at most (connect included)
     int64_t retry_for_s = 600;  // transient failures are retried this long after queueing
+    std::string username;       // the SMTP login ([smtp] username; empty: none)
+    std::string password;       // read from [smtp] password_file
   };
   // `url` like smtp://127.0.0.1:25 (smtps:// for TLS); empty: mail is
   // dropped with a log line saying so.

@@ -178,7 +178,12 @@ int serve(const Config& config) {
   PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism,
                         {config.password_queue, config.password_queue_timeout * 1000});
   AuthService service(config, store, keys, hasher, unix_now, mfa_key);
-  Mailer mailer(config.smtp_url, config.smtp_from, Mailer::Options{config.smtp_timeout, config.smtp_retry_for});
+  Mailer::Options mail{config.smtp_timeout, config.smtp_retry_for, config.smtp_username, ""};
+  if (!config.smtp_password_file.empty() && !read_secret_file(config.smtp_password_file, mail.password, err)) {
+    log_event("error", "startup_failed", {{"reason", "smtp.password_file: " + err}});
+    return 1;
+  }
+  Mailer mailer(config.smtp_url, config.smtp_from, mail);
   service.set_mailer(&mailer);
   SweepThread sweeping(store, SweepSettings{config.access_ttl, config.audit_retention}, config.sweep_interval, unix_now,
                        [&service](int64_t now) {
@@ -247,11 +252,13 @@ int main(int argc, char** argv) {
     if (check) {
       // Files the configuration names must be readable by whoever checks.
       bool ok = true;
-      for (const auto& p : config.oauth) {
+      std::vector<std::pair<std::string, std::string>> secrets;  // key, file
+      for (const auto& p : config.oauth) secrets.emplace_back("oauth." + p.name + ".client_secret_file", p.client_secret_file);
+      if (!config.smtp_password_file.empty()) secrets.emplace_back("smtp.password_file", config.smtp_password_file);
+      for (const auto& [key, file] : secrets) {
         std::string secret, err;
-        if (!read_file(p.client_secret_file, secret, err) || secret.find_first_not_of("\r\n") == std::string::npos) {
-          std::fprintf(stderr, "%s: oauth.%s.client_secret_file: %s\n", config_path.c_str(), p.name.c_str(),
-                       err.empty() ? "the file is empty" : err.c_str());
+        if (!read_secret_file(file, secret, err)) {
+          std::fprintf(stderr, "%s: %s: %s\n", config_path.c_str(), key.c_str(), err.c_str());
           ok = false;
         }
       }

@@ -94,13 +94,8 @@ OAuthLogin::OAuthLogin(const Config& config, IdentityService& identities, Store&
 bool OAuthLogin::load_secrets(std::string& err) {
   for (auto& p : providers_) {
     std::string e;
-    if (!read_file(p->config.client_secret_file, p->secret, e)) {
+    if (!read_secret_file(p->config.client_secret_file, p->secret, e)) {
       err = "oauth." + p->config.name + ".client_secret_file: " + e;
-      return false;
-    }
-    while (!p->secret.empty() && (p->secret.back() == '\n' || p->secret.back() == '\r')) p->secret.pop_back();
-    if (p->secret.empty()) {
-      err = "oauth." + p->config.name + ".client_secret_file: " + p->config.client_secret_file + " is empty";
       return false;
     }
   }

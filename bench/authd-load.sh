@@ -37,7 +37,7 @@ perl -I tests/nginx-t/lib -MSpaAuth::HungProvider -e \
 op_pid=$!
 for _ in $(seq 1 100); do [ -s "$work/op.port" ] && break; sleep 0.05; done
 op_port=$(cat "$work/op.port")
-echo "secret" > "$work/client-secret"
+(umask 077 && echo "secret" > "$work/client-secret")
 
 bench_authd_config "$work" "https://app.example.com" "$work/jwks.json" <<TOML
 [oauth.hung]

@@ -25,6 +25,7 @@ if (!-x '/usr/bin/chromium' || !-d 'tests/peers/node_modules/playwright-core') {
 my $port = SpaAuth::Test::free_port();
 my $secrets = tempdir('spa-e2e-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 SpaAuth::Test::write_file("$secrets/client-secret", "e2e provider secret\n");
+chmod 0600, "$secrets/client-secret" or die;
 my $op = SpaAuth::OidcProvider->start(client_id => 'spa-e2e', client_secret => 'e2e provider secret',
                                       redirect_uri => "https://localhost:$port/api/v1/oauth/dev/callback");
 my ($smtp_port, $smtp_pid) = SpaAuth::SmtpSink::start("$secrets/mail");

@@ -59,7 +59,7 @@ step 'erasure' => sub {
     is(svc($alice->{access_token}), '401 revoked', 'deleted account: token refused on the next request');
     is(code(api(POST => '/api/v1/auth/refresh', { refresh_token => $alice->{refresh_token} })), '401 invalid_token', 'refresh token gone');
     # Every database of the store, dumped by LMDB's own tool: nothing of alice.
-    my $dump = `mdb_dump -a -p $dir/authd/store 2>&1`;
+    my $dump = `mdb_dump -a -p $dir/authd/store/private 2>&1` . `mdb_dump -a -p $dir/authd/store 2>&1`;  # the store, then the mirror
     is($? >> 8, 0, 'mdb_dump reads the store') or diag($dump);
     like($dump, qr/bob\@example\.com/, 'the dump holds the other users');
     for my $trace ($e->{account}{id}, 'alice@example.com', $e->{account}{audit_id} // (), $alice->{session_id}) {

@@ -18,6 +18,7 @@ use Test::More;
 my $port = SpaAuth::Test::free_port();
 my $secrets = tempdir('spa-oauth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 SpaAuth::Test::write_file("$secrets/client-secret", "provider secret 1\n");
+chmod 0600, "$secrets/client-secret" or die;  # spa-authd reads no secret its group may read
 my $op = SpaAuth::OidcProvider->start(client_id => 'spa-test', client_secret => 'provider secret 1',
                                       redirect_uri => "https://localhost:$port/api/v1/oauth/test/callback");
 my ($smtp_port, $smtp_pid) = SpaAuth::SmtpSink::start("$secrets/mail");

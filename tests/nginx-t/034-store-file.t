@@ -1,8 +1,10 @@
 # nginx workers and the LMDB file. Workers killed with SIGKILL leave their
 # reader slots behind: more kills than the lock file has slots (512) must
-# leave nginx working. A store replaced by rename (mdb_copy -c, then mv
-# over data.mdb) is followed within a second or two: a session revoked only
-# in the new file is refused, never read from the old inode. A truncated
+# leave nginx working. A mirror (the sessions file nginx reads) replaced by
+# rename is followed within a second or two: a session revoked only in the
+# new file is refused, never read from the old inode; a store restored
+# (mdb_copy -c, then mv over private/data.mdb) is what the mirror says once
+# spa-authd starts on it. A truncated
 # or garbage data.mdb answers 503 store_unavailable, logged once, and no
 # worker dies.
 use strict;
@@ -84,7 +86,8 @@ step 'a store replaced underneath: revoke alice only in a compacted copy' => sub
     stop_authd();
     my $copy = "$dir/copy";
     mkdir $copy or die;
-    is(system("mdb_copy -c $store $copy"), 0, 'mdb_copy -c');
+    mkdir "$copy/private" or die;
+    is(system("mdb_copy -c $store/private $copy/private"), 0, 'mdb_copy -c of the store (its private directory)');
     my $copy_toml = SpaAuth::Test::authd_toml(mode => 'bearer');
     $copy_toml =~ s{path = "\Q$store\E"}{path = "$copy"} or die;
     start_authd(toml => $copy_toml);
@@ -92,6 +95,9 @@ step 'a store replaced underneath: revoke alice only in a compacted copy' => sub
        'alice logs out in the copy only');
     stop_authd();
     is(svc($alice->{access_token}), 200, 'the live file still has her session');
+    # Restored as a whole: the store, and the mirror authd made of it.
+    rename "$copy/private/data.mdb", "$store/private/data.mdb" or die "rename: $!";
+    is(svc($alice->{access_token}), 200, 'the store alone restored: nginx reads the mirror, not changed yet');
     rename "$copy/data.mdb", "$store/data.mdb" or die "rename: $!";
     my $after = poll_until(sub { svc($alice->{access_token}) != 200 }, 10);
     ok(defined $after && $after < 5, sprintf('the replaced file is noticed (%.2f s): alice is refused', $after // -1));

@@ -25,6 +25,7 @@ SpaAuth::Test::prepare_prefix();
 my $dir = SpaAuth::Test::prefix();
 my $port = SpaAuth::Test::port();
 write_file("$dir/client-secret", "hung secret\n");
+chmod 0600, "$dir/client-secret" or die;
 # Slow hashes (t=64: about a second each here) keep the first logins busy
 # while the rest arrive; a long call_timeout keeps the hung calls open
 # until the test releases them.

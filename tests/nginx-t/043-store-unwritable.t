@@ -106,7 +106,7 @@ my %s = map { $_ => login($_)->{json}{data} } qw(ann ben cat);
 is(json_request(POST => '/api/v1/auth/logout', undef, "Authorization: Bearer $s{cat}{access_token}")->{status}, 200, 'cat logs out');
 
 step 'while running: the store made immutable' => sub {
-    my @files = ($store, "$store/data.mdb");
+    my @files = ($store, "$store/data.mdb", "$store/private", "$store/private/data.mdb");  # the mirror, and the store
     immutable(@files);
     my %codes;
     for my $n (1 .. 10) {

@@ -27,6 +27,7 @@ SpaAuth::Test::prepare_prefix();
 my $dir = SpaAuth::Test::prefix();
 my $port = SpaAuth::Test::port();
 write_file("$dir/client-secret", "broken-provider-client-secret\n");
+chmod 0600, "$dir/client-secret" or die;
 my @faults = qw(500 cut short huge hang);
 my @providers = map { my $w = $_; map { "$w$_" } @faults } qw(d t j);
 # call_timeout: far longer than the requests made meanwhile take, so they
@@ -56,7 +57,7 @@ sub failures_of {
 }
 sub entries {
     my ($table) = @_;
-    my ($n) = `mdb_stat -s $table $dir/authd/store 2>&1` =~ /Entries: (\d+)/;
+    my ($n) = `mdb_stat -s $table $dir/authd/store/private 2>&1` =~ /Entries: (\d+)/;
     return $n // "unreadable: $table";
 }
 sub cookies { join ' ', map { /^([^=]+=[^;]*)/ } @{ $_[0]{headers}{'set-cookie'} // [] } }

@@ -251,6 +251,7 @@ for my $op (sort keys %documented) {
 SpaAuth::Test::prepare_prefix();
 my $dir = SpaAuth::Test::prefix();
 write_file("$dir/dev-secret", "dev secret\n");
+chmod 0600, "$dir/dev-secret" or die;
 my $closed = SpaAuth::Test::free_port();  # nothing listens: discovery fails at once
 start_authd(mode => 'both', extra => <<"TOML");
 [oauth.dev]

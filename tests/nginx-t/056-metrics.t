@@ -15,6 +15,7 @@ my $secret_dir = tempdir('spa-metrics-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 open my $sfh, '>', "$secret_dir/client-secret" or die;
 print $sfh "metrics secret\n";
 close $sfh;
+chmod 0600, "$secret_dir/client-secret" or die;
 my $dead = SpaAuth::Test::free_port();  # nothing listens: discovery fails
 my $s = SpaAuth::Shipped::start(
     many_requests => 1,

@@ -1,10 +1,14 @@
 // spa-authd configuration: defaults, every key's checks, and errors that
 // name the key and its line.
+#include <sys/stat.h>
+
 #include "authd/config.h"
+#include "authd/files.h"
 #include "authd/mailer.h"
 #include "core/duration.h"
 #include "core/envelope.h"
 #include "tests/unit/helpers.h"
+#include "tests/unit/store_tests.h"
 
 using namespace spa::authd;
 
@@ -189,6 +193,51 @@ START_TEST(smtp_beyond_this_machine_requires_starttls) {
 }
 END_TEST
 
+// Secrets live in files only spa-authd can read: authd.toml is readable by
+// its group, and nginx's user is in that group.
+START_TEST(secrets_stay_out_of_the_config_and_in_files_only_spa_authd_reads) {
+  for (const char* with : {"smtp://user:pass@relay.example.com:587", "SMTPS://u:p@relay.example.com", "u:p@smtp.example.com",
+                           "smtp://:pass@127.0.0.1"})
+    ck_assert_msg(spa::authd::smtp_url_has_password(with), "%s", with);
+  for (const char* without : {"smtp://relay.example.com:587", "smtp://user@relay.example.com", "", "not a url"})
+    ck_assert_msg(!spa::authd::smtp_url_has_password(without), "%s", without);
+  auto e = errors_of(std::string(kMinimal) + "[smtp]\nurl = \"smtp://mailer:hunter2@relay.example.com:587\"\n");
+  ck_assert(has_error(e, "smtp.url", 4));
+  ck_assert(has_error(errors_of(std::string(kMinimal) + "[smtp]\npassword_file = \"/etc/p\"\n"), "smtp.password_file", 4));
+  Config c;
+  std::vector<ConfigError> errors;
+  ck_assert(parse_config(std::string(kMinimal) + "[smtp]\nurl = \"smtp://relay.example.com:587\"\nusername = \"mailer\"\n"
+                                                 "password_file = \"/etc/spa-authd/smtp.password\"\n",
+                         "t.toml", c, errors));
+  ck_assert_str_eq(c.smtp_username.c_str(), "mailer");
+  ck_assert_str_eq(c.smtp_password_file.c_str(), "/etc/spa-authd/smtp.password");
+  // The file: spa-authd's alone, one trailing line break dropped.
+  test::StoreDir d;
+  std::string file = d.path + "/secret", out, err;
+  auto write = [&](const std::string& text, mode_t mode) {
+    std::string ignored;
+    ck_assert(spa::authd::write_file_atomic(file, text, mode, ignored));
+    ck_assert(::chmod(file.c_str(), mode) == 0);
+  };
+  write("hunter2\n", 0600);
+  ck_assert_msg(spa::authd::read_secret_file(file, out, err), "%s", err.c_str());
+  ck_assert_str_eq(out.c_str(), "hunter2");
+  write("hunter2\r\n", 0400);
+  ck_assert(spa::authd::read_secret_file(file, out, err) && out == "hunter2");
+  for (mode_t loose : {0640, 0604, 0440}) {
+    write("hunter2\n", loose);
+    ck_assert(!spa::authd::read_secret_file(file, out, err));
+    ck_assert_msg(err.find("may be read by its group or others") != std::string::npos, "%s", err.c_str());
+  }
+  write("\n", 0600);
+  ck_assert(!spa::authd::read_secret_file(file, out, err) && err.find("is empty") != std::string::npos);
+  write(std::string(5000, 'x'), 0600);
+  ck_assert(!spa::authd::read_secret_file(file, out, err) && err.find("4 KiB") != std::string::npos);
+  ck_assert(!spa::authd::read_secret_file(d.path, out, err) && err.find("not a regular file") != std::string::npos);
+  ck_assert(!spa::authd::read_secret_file(d.path + "/none", out, err));
+}
+END_TEST
+
 START_TEST(oauth_providers) {
   Config c;
   std::vector<ConfigError> errors;
@@ -299,6 +348,7 @@ Suite* authd_config_suite() {
   tcase_add_test(tc, oauth_providers);
   tcase_add_test(tc, smtp_beyond_this_machine_requires_starttls);
   tcase_add_test(tc, durations);
+  tcase_add_test(tc, secrets_stay_out_of_the_config_and_in_files_only_spa_authd_reads);
   tcase_add_test(tc, envelopes_keep_the_documented_shape);
   suite_add_tcase(s, tc);
   return s;

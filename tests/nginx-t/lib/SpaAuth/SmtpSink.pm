@@ -5,10 +5,12 @@ use strict;
 use warnings;
 use IO::Socket::INET;
 use POSIX ();
+use MIME::Base64 ();
 
 # Returns (port, pid); kill the pid when done. PORT 0 (default): any free one.
+# %o as converse's (auth => "user:password").
 sub start {
-    my ($dir, $port_wanted) = @_;
+    my ($dir, $port_wanted, %o) = @_;
     mkdir $dir;
     my $server = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => $port_wanted // 0, ReuseAddr => 1)
         or die "smtp sink: $!";
@@ -19,7 +21,7 @@ sub start {
     my $n = 0;
     for (glob("$dir/*.eml")) { $n = $1 if /(\d+)\.eml$/ && $1 > $n }
     while (my $c = $server->accept) {
-        $n = converse($c, $dir, $n);
+        $n = converse($c, $dir, $n, %o);
         close $c;
     }
     POSIX::_exit(0);
@@ -29,12 +31,14 @@ sub start {
 # (numbered after $n, with an X-Envelope line per recipient); returns the
 # last number. %o: refuse => sub (COMMAND LINE) returning a reply line to
 # send instead of 250 for MAIL/RCPT (SpaAuth::SmtpFaults), or undef;
-# delivered => sub called after each message is written.
+# delivered => sub called after each message is written. auth =>
+# "user:password": AUTH PLAIN is offered and required before MAIL; each
+# message then starts with "X-Auth-User: user", and a wrong login is 535.
 sub converse {
     my ($c, $dir, $n, %o) = @_;
     $c->autoflush(1);
     print $c "220 sink.test ESMTP\r\n";
-    my ($in_data, $message) = (0, '');
+    my ($in_data, $message, $authenticated) = (0, '', undef);
     while (defined(my $line = <$c>)) {
         if ($in_data) {
             if ($line eq ".\r\n") {
@@ -54,7 +58,22 @@ sub converse {
         }
         my $refusal = $o{refuse} && $line =~ /^(MAIL|RCPT)/i ? $o{refuse}->(uc $1) : undef;
         if (defined $refusal) { print $c "$refusal\r\n" }
+        elsif ($line =~ /^EHLO/i && $o{auth}) { print $c "250-sink.test\r\n250 AUTH PLAIN\r\n" }
         elsif ($line =~ /^(EHLO|HELO)/i) { print $c "250 sink.test\r\n" }
+        elsif ($o{auth} && $line =~ /^AUTH PLAIN ?(\S*)/i) {
+            my $b64 = $1;
+            if ($b64 eq '') { print $c "334 \r\n"; $b64 = <$c> // ''; $b64 =~ s/\s+$// }
+            my (undef, $user, $password) = split /\0/, MIME::Base64::decode_base64($b64), 3;
+            my ($want_user, $want_password) = split /:/, $o{auth}, 2;
+            if (defined $password && $user eq $want_user && $password eq $want_password) {
+                $authenticated = $user;
+                print $c "235 2.7.0 authenticated\r\n";
+            } else {
+                print $c "535 5.7.8 bad credentials\r\n";
+            }
+        }
+        elsif ($o{auth} && !defined $authenticated && $line =~ /^MAIL/i) { print $c "530 5.7.0 authentication required\r\n" }
+        elsif ($line =~ /^MAIL/i && defined $authenticated) { $message .= "X-Auth-User: $authenticated\n"; print $c "250 2.1.0 ok\r\n" }
         elsif ($line =~ /^(MAIL|RCPT|RSET|NOOP)/i) { $message .= "X-Envelope: $line" if $line =~ /^RCPT/i; print $c "250 2.1.0 ok\r\n" }
         elsif ($line =~ /^DATA/i) { $in_data = 1; print $c "354 go ahead\r\n" }
         elsif ($line =~ /^QUIT/i) { print $c "221 bye\r\n"; last }
