@@ -107,29 +107,39 @@ serve)
     check '[ "$status" = 401 ]' "after logout the module refuses the old cookie: 401"
     api GET /api/orders
     check '[[ $body == *\"success\":false* ]]' "as the JSON envelope"
+    # What nginx's user can read: the sessions mirror, and nothing else of the store.
+    check 'runuser -u www-data -- mdb_stat -a /var/lib/spa-authd >/tmp/mirror.stat 2>&1 && grep -q "Status of sessions" /tmp/mirror.stat && [ "$(grep -c "^Status of" /tmp/mirror.stat)" = 2 ]' \
+        "www-data reads the mirror: the sessions table alone ($(grep "^Status of" /tmp/mirror.stat 2>/dev/null | tr '\n' ' '))"
+    check '! runuser -u www-data -- mdb_dump -a -p /var/lib/spa-authd | grep -q first@example.com' "the mirror holds no e-mail address"
+    check '! runuser -u www-data -- cat /var/lib/spa-authd/private/data.mdb >/dev/null 2>&1 && [ "$(stat -c "%U %a" /var/lib/spa-authd/private)" = "spa-authd 700" ]' \
+        "www-data cannot read the store (private/ is spa-authd's, 0700)"
+    check 'grep -q first@example.com /var/lib/spa-authd/private/data.mdb' "(the store does hold the address, so the check above can fail)"
     # Backup and restore exactly as docs/install.md says (its sh blocks),
     # then the same user logs in against the restored store and keys.
     kid_before=$(grep -o '"kid": *"[^"]*"' /var/lib/spa-authd/jwks.json | sort | tr -d '\n')
     check "(umask 077; D=/tmp/backup; install -d -m 0700 \$D;
-            runuser -u spa-authd -- mdb_copy -c /var/lib/spa-authd > \$D/data.mdb &&
+            runuser -u spa-authd -- mdb_copy -c /var/lib/spa-authd/private > \$D/data.mdb &&
             runuser -u spa-authd -- tar -C /var/lib/spa-authd -cf - keys > \$D/keys.tar &&
             cp /etc/spa-authd/mfa.key \$D/)" "backup as install.md says, while spa-authd runs"
     kill $authd; wait $authd
-    rm -rf /var/lib/spa-authd/data.mdb /var/lib/spa-authd/keys /etc/spa-authd/mfa.key
+    rm -rf /var/lib/spa-authd/private /var/lib/spa-authd/data.mdb /var/lib/spa-authd/keys /etc/spa-authd/mfa.key
     check "(D=/tmp/backup;
             install -o spa-authd -g spa-authd -m 0400 \$D/mfa.key /etc/spa-authd/mfa.key &&
             runuser -u spa-authd -- sh -c 'rm -rf /var/lib/spa-authd/keys && tar -C /var/lib/spa-authd -xpf -' < \$D/keys.tar &&
-            runuser -u spa-authd -- sh -c 'umask 027 && cat > /var/lib/spa-authd/data.mdb.new &&
-              mv -f /var/lib/spa-authd/data.mdb.new /var/lib/spa-authd/data.mdb' < \$D/data.mdb)" \
+            runuser -u spa-authd -- sh -c 'umask 077 && mkdir -p /var/lib/spa-authd/private &&
+              cat > /var/lib/spa-authd/private/data.mdb.new &&
+              mv -f /var/lib/spa-authd/private/data.mdb.new /var/lib/spa-authd/private/data.mdb' < \$D/data.mdb)" \
         "restore as install.md says, after the store, keys and MFA key were lost"
-    check '[ "$(stat -c "%U %a" /var/lib/spa-authd/data.mdb)" = "spa-authd 640" ] && [ "$(stat -c "%U %a" /var/lib/spa-authd/keys)" = "spa-authd 700" ]' \
-        "the restored store and keys are spa-authd's, 0640 and 0700"
+    check '[ "$(stat -c "%U %a" /var/lib/spa-authd/private)" = "spa-authd 700" ] && [ "$(stat -c "%U %a" /var/lib/spa-authd/private/data.mdb)" = "spa-authd 600" ] && [ "$(stat -c "%U %a" /var/lib/spa-authd/keys)" = "spa-authd 700" ]' \
+        "the restored store and keys are spa-authd's, 0700/0600 and 0700"
     (umask 0027; exec $as_unit $start) >>/tmp/authd.log 2>&1 &
     authd=$!
     for _ in $(seq 100); do [ -S /run/spa-authd/authd.sock ] && break; sleep 0.1; done
     rm -f /tmp/jar
     api POST /api/v1/auth/login '{"email":"first@example.com","password":"a long enough password"}'
     check '[ "$status" = 200 ]' "the user logs in against the restored store ($status)"
+    api GET /api/orders
+    check '[ "$status" = 502 ]' "and nginx passes the new session: the mirror was made from the restored store ($status)"
     check '[ "$(grep -o "\"kid\": *\"[^\"]*\"" /var/lib/spa-authd/jwks.json | sort | tr -d "\n")" = "$kid_before" ]' \
         "and the restored keys are the ones published"
     nginx -s quit
