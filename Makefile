@@ -262,7 +262,7 @@ $(BUILD)/fuzz/core/%.o: core/%.cc
 
 # The authd objects a target needs beyond core/ (most need none).
 FUZZ_AUTHD_oidc := oidc crypto
-FUZZ_AUTHD_config := config oidc crypto mail_quota
+FUZZ_AUTHD_config := config oidc crypto mail_quota smtp_url
 FUZZ_AUTHD_authd := $(AUTHD_SRCS:authd/%.cc=%)
 FUZZ_AUTHD_OBJS := $(AUTHD_SRCS:authd/%.cc=$(BUILD)/fuzz/authd/%.o)
 # Not intermediate files (make would delete them after each link).

@@ -30,8 +30,8 @@ struct TomlAssertion {};
 #pragma GCC diagnostic pop
 #endif
 
-#include "authd/mailer.h"
 #include "authd/oidc.h"
+#include "authd/smtp_url.h"
 #include "core/duration.h"
 #include "core/gcra.h"
 #include "core/origin.h"

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "authd/mail_quota.h"
+#include "authd/smtp_url.h"
 
 namespace spa::authd {
 
@@ -24,12 +25,6 @@ class MailSender {
   virtual bool send(const std::string& to, const std::string& subject, const std::string& body, MailClass cls) = 0;
 };
 
-// True for an smtp:// URL whose host is not this machine (localhost,
-// 127.0.0.0/8, [::1]): the Mailer then requires STARTTLS.
-bool smtp_needs_starttls(const std::string& url);
-// A password in the URL's user part ("smtp://user:secret@host"), read the
-// way libcurl reads it; false for a URL libcurl cannot parse (it sends nothing).
-bool smtp_url_has_password(const std::string& url);
 
 class Mailer final : public MailSender {
  public:
