@@ -123,11 +123,28 @@ for k in ed es256 rs256; do
 done
 
 # --- the node + jose verifier on CPU 0
-node_port=$(free_port)
-say "node + jose verifier on CPU 0 (127.0.0.1:$node_port)"
-taskset -c 0 node bench/jose-verifier.mjs "$node_port" "$work/authd-jwks.json" "$issuer" "$audience" > "$work/logs/node.log" 2>&1 &
-node_pid=$!
-wait_port "$node_port" || { cat "$work/logs/node.log" >&2; exit 1; }
+# A port another process took between free_port and node's bind: node
+# exits (EADDRINUSE) while the port answers (someone else's): a new port.
+for attempt in 1 2 3 4 5; do
+  node_port=$(free_port)
+  say "node + jose verifier on CPU 0 (127.0.0.1:$node_port)"
+  taskset -c 0 node bench/jose-verifier.mjs "$node_port" "$work/authd-jwks.json" "$issuer" "$audience" > "$work/logs/node.log" 2>&1 &
+  node_pid=$!
+  # Its own line says it listens (the port answering may be another process).
+  for _ in $(seq 200); do
+    grep -q 'listening on' "$work/logs/node.log" && break
+    kill -0 "$node_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if grep -q 'listening on' "$work/logs/node.log"; then break; fi
+  if grep -q EADDRINUSE "$work/logs/node.log" && [ "$attempt" -lt 5 ]; then
+    wait "$node_pid" 2>/dev/null || true
+    node_pid=""
+    continue
+  fi
+  cat "$work/logs/node.log" >&2
+  exit 1
+done
 
 # --- nginx A and B, one worker each on CPU 0
 # The configurations, for ports chosen just before nginx binds them (the
