@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -288,7 +289,10 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
   else c.error("tokens.mode", mode_node, "must be \"cookie\", \"bearer\" or \"both\"");
   if (out.issuer.empty() && !doc["tokens"]["issuer"]) c.error("tokens.issuer", nullptr, "is required");
   {
-    auto trimmed = [](std::string p) {
+    // Compared as paths, not strings: "/a/./b", "/a//b" and "/a/b/x/.." are /a/b.
+    // (Symlinks are the store's to see: LmdbStore::open compares the directories.)
+    auto trimmed = [](const std::string& text) {
+      std::string p = std::filesystem::path(text).lexically_normal().string();
       while (p.size() > 1 && p.back() == '/') p.pop_back();
       return p;
     };

@@ -76,34 +76,50 @@ bool read_file(const std::string& path, std::string& out, std::string& err) {
   return true;
 }
 
-bool read_secret_file(const std::string& path, std::string& out, std::string& err) {
+bool read_private_file(const std::string& path, std::string& out, std::string& err) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return fail(err, "read " + path);
-  struct stat st;
+  auto mode_text = [](mode_t m) {
+    return std::to_string((m >> 6) & 7) + std::to_string((m >> 3) & 7) + std::to_string(m & 7);
+  };
+  struct stat st, dir;
   bool ok = ::fstat(fd, &st) == 0;
   if (!ok) err = path + ": cannot stat";
   else if (!S_ISREG(st.st_mode)) err = path + " is not a regular file", ok = false;
   else if (st.st_mode & 077)
-    err = path + " may be read by its group or others (mode " + std::to_string((st.st_mode >> 6) & 7) +
-          std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
+    err = path + " may be read by its group or others (mode " + mode_text(st.st_mode) +
           "; nginx's user is in spa-authd's group): chmod 0400 and chown spa-authd",
+    ok = false;
+  else if (st.st_uid != ::geteuid() && st.st_uid != 0)
+    err = path + " belongs to uid " + std::to_string(st.st_uid) + ", who could change it: chown spa-authd", ok = false;
+  else if (::stat(dir_of(path).c_str(), &dir) == 0 && (dir.st_mode & 022))
+    err = path + ": its directory " + dir_of(path) + " may be written by its group or others (mode " +
+          mode_text(dir.st_mode) + "), who could replace it",
     ok = false;
   else if (st.st_size > 4096) err = path + " is larger than 4 KiB: not a secret", ok = false;
   if (ok) {
     char buf[4097];
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 || n > 4096) {
-      err = path + ": cannot be read", ok = false;
+      err = path + ": cannot be read (or larger than 4 KiB)", ok = false;
     } else {
       out.assign(buf, static_cast<size_t>(n));
       ::explicit_bzero(buf, sizeof buf);
-      if (!out.empty() && out.back() == '\n') out.pop_back();
-      if (!out.empty() && out.back() == '\r') out.pop_back();
-      if (out.empty()) err = path + " is empty", ok = false;
     }
   }
   ::close(fd);
   return ok;
+}
+
+bool read_secret_file(const std::string& path, std::string& out, std::string& err) {
+  if (!read_private_file(path, out, err)) return false;
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  if (!out.empty() && out.back() == '\r') out.pop_back();
+  if (out.empty()) {
+    err = path + " is empty";
+    return false;
+  }
+  return true;
 }
 
 bool writable_dir(const std::string& path, std::string& err) {

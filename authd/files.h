@@ -13,10 +13,13 @@ bool write_file_atomic(const std::string& path, const std::string& content, mode
 
 bool read_file(const std::string& path, std::string& out, std::string& err);
 
-// A secret (a client secret, the SMTP password): a regular file of at most
-// 4 KiB that neither its group nor others may read, since nginx's user is
-// in spa-authd's group; one trailing line break is not part of it. False,
-// with the reason, for anything else and for an empty secret.
+// A file only this process's user may read or change: a regular file of at
+// most 4 KiB, readable by neither its group nor others (nginx's user is in
+// spa-authd's group), owned by this user or root, in a directory neither
+// group nor others may write. False, with the reason, for anything else.
+bool read_private_file(const std::string& path, std::string& out, std::string& err);
+// A secret (a client secret, the SMTP password): a private file whose one
+// trailing line break is not part of it; an empty secret is refused.
 bool read_secret_file(const std::string& path, std::string& out, std::string& err);
 
 // A directory this process may create files in (W_OK|X_OK, which also sees

@@ -1,5 +1,6 @@
 #include "authd/lmdb_store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,8 @@ namespace spa::authd {
 namespace {
 
 constexpr MDB_dbi kFreeDbi = 0, kMainDbi = 1;  // LMDB's own: free pages, and the names of ours
+// The mirror's tables: core::kSessionsDb, and this one (its sequence).
+constexpr const char* kMirrorStateDb = "mirror";
 
 using core::mdb_val;
 using core::view;
@@ -172,6 +175,11 @@ struct LmdbStore::Env {
   // once the mirror holds the change too.
   core::LmdbEnv mirror;
   MDB_dbi mirror_dbi = 0;
+  // The mirror's "mirror" table: "seq", the store's meta "mirror_seq" it
+  // matches. Every commit that changes the mirror bumps both; a process
+  // whose mirror commit failed (this one, or the CLI) leaves them apart,
+  // and the next write of any process syncs first (ensure_mirror).
+  MDB_dbi mirror_state_dbi = 0;
   std::string mirror_path;
   dev_t mirror_dev = 0;
   ino_t mirror_ino = 0;
@@ -291,7 +299,7 @@ struct LmdbStore::Env {
       if (step == Step::kCommit) {
         Pending* one[] = {&q};
         core::LmdbTxn m;
-        if (int mrc = stage_mirror(m, one); mrc != 0) {
+        if (int mrc = stage_mirror(m, txn.get(), one); mrc != 0) {
           q.result = mirror_failed(lmdb_failure("LMDB mirror", mrc));
           return;  // nothing was committed: the store's transaction aborts with its handle
         }
@@ -323,18 +331,23 @@ struct LmdbStore::Env {
   // alone path's second try); if the batch cannot begin or commit, every
   // write it kept runs alone, so one failure never fails a neighbour.
   void write_batch(std::span<Pending* const> batch) {
-    if (mirror_stale.load()) {
-      Error err = sync_mirror();
-      if (!err.ok()) {
-        for (Pending* q : batch) q->result = err;
-        return;
-      }
+    if (Error err = ensure_mirror(); !err.ok()) {
+      for (Pending* q : batch) q->result = err;
+      return;
     }
     if (batch.size() == 1) return write_alone(*batch[0]);
     auto each_alone = [&](std::span<Pending* const> writes) {
       for (Pending* q : writes) {
         q->result = Error{};
         q->thrown = nullptr;
+        // (a mirror commit of this batch failed: nothing more is answered
+        // until the mirror is synced)
+        if (mirror_stale.load()) {
+          if (Error err = sync_mirror(); !err.ok()) {
+            q->result = err;
+            continue;
+          }
+        }
         write_alone(*q);
       }
     };
@@ -366,7 +379,7 @@ struct LmdbStore::Env {
       }
     }
     core::LmdbTxn m;
-    if (int rc = stage_mirror(m, kept); rc != 0) {
+    if (int rc = stage_mirror(m, parent.get(), kept); rc != 0) {
       mirror_failed(lmdb_failure("LMDB mirror", rc));
       parent.abort();
       each_alone(kept);  // each answers for itself
@@ -388,24 +401,68 @@ struct LmdbStore::Env {
   // writes land in the order of the store's commits, whichever process
   // (spa-authd, its CLI) made them, and sync_mirror, which holds the
   // mirror's lock while it reads the store, never misses one.
-  int stage_mirror(core::LmdbTxn& m, std::span<Pending* const> writes) {
+  int stage_mirror(core::LmdbTxn& m, MDB_txn* store_txn, std::span<Pending* const> writes) {
     bool any = std::any_of(writes.begin(), writes.end(), [](const Pending* q) { return !q->sessions.empty(); });
     if (!any) return 0;
-    int rc = m.begin(mirror.get(), 0);
-    for (const Pending* q : writes) {
-      for (const SessionChange& c : q->sessions) {
-        if (rc != 0) break;
-        MDB_val k = mdb_val(c.sid);
-        if (c.value) {
-          MDB_val v = mdb_val(*c.value);
-          rc = mdb_put(m.get(), mirror_dbi, &k, &v, 0);
-        } else if ((rc = mdb_del(m.get(), mirror_dbi, &k, nullptr)) == MDB_NOTFOUND) {
-          rc = 0;
+    for (int attempt = 0;; ++attempt) {
+      int rc = m.begin(mirror.get(), 0);
+      for (const Pending* q : writes) {
+        for (const SessionChange& c : q->sessions) {
+          if (rc != 0) break;
+          MDB_val k = mdb_val(c.sid);
+          if (c.value) {
+            MDB_val v = mdb_val(*c.value);
+            rc = mdb_put(m.get(), mirror_dbi, &k, &v, 0);
+          } else if ((rc = mdb_del(m.get(), mirror_dbi, &k, nullptr)) == MDB_NOTFOUND) {
+            rc = 0;
+          }
         }
       }
+      if (rc == 0) {
+        // Both sides' sequence, in the two transactions about to commit.
+        std::string next = std::to_string(store_seq(store_txn) + 1);
+        MDB_val key = mdb_val(kSeqKey), v = mdb_val(next);
+        rc = mdb_put(m.get(), mirror_state_dbi, &key, &v, 0);
+        MDB_val skey = mdb_val(kStoreSeqKey);
+        if (rc == 0) rc = mdb_put(store_txn, dbis[static_cast<int>(Db::kMeta)], &skey, &v, 0);
+      }
+      if (rc == 0) return 0;
+      m.abort();
+      // Pages pinned by dead readers (killed nginx workers) come free once
+      // their slots are cleared: once more, as the store's revocations do.
+      if (rc != MDB_MAP_FULL || attempt > 0) return rc;
+      int dead = 0;
+      mdb_reader_check(mirror.get(), &dead);
     }
-    if (rc != 0) m.abort();
-    return rc;
+  }
+
+  static constexpr const char* kSeqKey = "seq";
+  static constexpr const char* kStoreSeqKey = "mirror_seq";
+
+  // The store's side of the sequence as `txn` sees it (0: none yet).
+  uint64_t store_seq(MDB_txn* txn) const {
+    MDB_val k = mdb_val(kStoreSeqKey), v;
+    if (mdb_get(txn, dbis[static_cast<int>(Db::kMeta)], &k, &v) != 0) return 0;
+    return std::strtoull(std::string(core::view(v)).c_str(), nullptr, 10);
+  }
+  // The mirror's side (0: none yet).
+  uint64_t mirror_seq(MDB_txn* txn) const {
+    MDB_val k = mdb_val(kSeqKey), v;
+    if (mdb_get(txn, mirror_state_dbi, &k, &v) != 0) return 0;
+    return std::strtoull(std::string(core::view(v)).c_str(), nullptr, 10);
+  }
+
+  // Before a batch: the mirror is known current (this process saw no
+  // failure, and both sequences agree), or it is synced now; a sync that
+  // fails refuses the batch.
+  Error ensure_mirror() {
+    if (!mirror_stale.load()) {
+      core::LmdbTxn r, m;
+      if (r.begin(env.get(), MDB_RDONLY) == 0 && m.begin(mirror.get(), MDB_RDONLY) == 0 &&
+          store_seq(r.get()) == mirror_seq(m.get()))
+        return {};
+    }
+    return sync_mirror();
   }
 
   // After the store's commit, the mirror's. Should it fail, the store holds
@@ -471,6 +528,11 @@ struct LmdbStore::Env {
       MDB_val k = mdb_val(sid);
       if (rc == 0) rc = mdb_del(m.get(), mirror_dbi, &k, nullptr);
     }
+    if (rc == 0 && mirror_seq(m.get()) != store_seq(r.get())) {
+      std::string seq = std::to_string(store_seq(r.get()));
+      MDB_val k = mdb_val(kSeqKey), v = mdb_val(seq);
+      rc = mdb_put(m.get(), mirror_state_dbi, &k, &v, 0);
+    }
     r.abort();
     if (rc == 0) rc = m.commit();
     if (rc != 0) return mirror_failed(lmdb_failure("LMDB mirror sync", rc));
@@ -532,6 +594,59 @@ bool holds_whole_store(MDB_env* env) {
   return txn.begin(env, MDB_RDONLY) == 0 && mdb_dbi_open(txn.get(), db_name(Db::kMeta), 0, &dbi) == 0;
 }
 
+// The whole store at `from` (the mirror's place) into the empty directory
+// `to`: copied (a new file, mode 0600 from the start), synced, and only
+// then the old one unlinked. Not renamed: a process that holds the old file
+// open (an nginx worker, anything of nginx's user) would go on reading
+// everything written after the move through that same inode.
+bool move_whole_store(const std::string& from, const std::string& to, size_t map_size, std::string& err) {
+  {
+    core::LmdbEnv old;
+    if (!old.open(from, MDB_RDONLY, kDbCount + 2, map_size, 0600, err)) return false;
+    ::unlink((to + "/data.mdb").c_str());  // (a copy an interrupted move left)
+    mode_t mask = ::umask(077);
+    int rc = mdb_env_copy2(old.get(), to.c_str(), MDB_CP_COMPACT);
+    ::umask(mask);
+    if (rc != 0) {
+      ::unlink((to + "/data.mdb").c_str());
+      err = "cannot copy the store " + from + "/data.mdb into " + to + ": " + mdb_strerror(rc);
+      return false;
+    }
+  }
+  int fd = ::open((to + "/data.mdb").c_str(), O_RDONLY | O_CLOEXEC);
+  bool synced = fd >= 0 && ::fchmod(fd, 0600) == 0 && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  int dir = ::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  synced = synced && dir >= 0 && ::fsync(dir) == 0;
+  if (dir >= 0) ::close(dir);
+  if (!synced) {
+    err = "cannot sync the store's copy in " + to + ": " + std::strerror(errno);
+    return false;
+  }
+  ::unlink((from + "/data.mdb").c_str());
+  ::unlink((from + "/lock.mdb").c_str());
+  return true;
+}
+
+// The private directory is the mirror's, or one above it, by another name
+// (a symlink, a bind mount): the store would be where nginx reads, or the
+// mirror beyond nginx's reach.
+bool same_or_above(const std::string& dir, const std::string& mirror, std::string& err) {
+  struct stat d, p;
+  if (::stat(dir.c_str(), &d) != 0) return false;
+  std::string at = mirror;
+  while (true) {
+    if (::stat(at.c_str(), &p) == 0 && p.st_dev == d.st_dev && p.st_ino == d.st_ino) {
+      err = "store.private_path " + dir + " is " + (at == mirror ? "store.path " : "a directory above store.path ") +
+            mirror + " by another name: nginx's workers would read the store, or not reach the mirror";
+      return true;
+    }
+    std::string up = dir_of(at);
+    if (up == at) return false;
+    at = up;
+  }
+}
+
 }  // namespace
 
 std::string LmdbStore::default_private_path(const std::string& path) { return path + "/private"; }
@@ -544,6 +659,7 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
   e->max_size = max_size;
   e->map_size = max_size + reserve_for(max_size);  // address space, not disk: the file grows as needed
   if (!make_dirs(path, 0750, err) || !make_dirs(e->path, 0700, err)) return false;
+  if (same_or_above(e->path, path, err)) return false;
   // Only spa-authd's: nginx's workers are in its group, and may read the mirror alone.
   if (::chmod(e->path.c_str(), 0700) != 0) {
     err = e->path + ": cannot be made private (chmod 0700): " + std::strerror(errno);
@@ -554,7 +670,7 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
   // spa-authd before the mirror, moved into the private directory (rename:
   // nginx's workers notice the new data file and reopen).
   std::string mirror_err;
-  bool mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 2, e->mirror_dev, e->mirror_ino, mirror_err);
+  bool mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
   if (mirror_open && holds_whole_store(e->mirror.get())) {
     e->mirror.close();
     if (exists(e->path + "/data.mdb")) {
@@ -562,14 +678,9 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
             " and remove " + path + "/data.mdb (docs/install.md, \"Backups\")";
       return false;
     }
-    if (::rename((path + "/data.mdb").c_str(), (e->path + "/data.mdb").c_str()) != 0) {
-      err = "cannot move the store " + path + "/data.mdb into " + e->path + ": " + std::strerror(errno) +
-            " (stop spa-authd and move it by hand)";
-      return false;
-    }
-    ::unlink((path + "/lock.mdb").c_str());
+    if (!move_whole_store(path, e->path, e->map_size, err)) return false;
     log_event("info", "store_moved", {{"from", path}, {"to", e->path}});
-    mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 2, e->mirror_dev, e->mirror_ino, mirror_err);
+    mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
   }
   if (!mirror_open && exists(path + "/data.mdb") && exists(e->path + "/data.mdb")) {
     // A damaged mirror, next to the store it is made from: made afresh.
@@ -577,7 +688,7 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
     e->mirror.close();
     ::unlink((path + "/data.mdb").c_str());
     ::unlink((path + "/lock.mdb").c_str());
-    mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 2, e->mirror_dev, e->mirror_ino, mirror_err);
+    mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
   }
   if (!mirror_open) {
     err = mirror_err;
@@ -621,6 +732,7 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
   core::LmdbTxn mtxn;
   rc = mtxn.begin(e->mirror.get(), 0);
   if (rc == 0) rc = mdb_dbi_open(mtxn.get(), core::kSessionsDb, MDB_CREATE, &e->mirror_dbi);
+  if (rc == 0) rc = mdb_dbi_open(mtxn.get(), kMirrorStateDb, MDB_CREATE, &e->mirror_state_dbi);
   if (rc == 0) rc = mtxn.commit();
   if (rc != 0) {
     err = std::string("LMDB ") + path + ": " + mdb_strerror(rc);

@@ -76,7 +76,10 @@ bool load(const std::string& path, Config& config) {
 // [mfa] secret_key_file: 32 random bytes, created (0600) on first start
 // when the directory is writable; `make install` creates it otherwise.
 bool load_mfa_key(const Config& c, std::string& key, std::string& err) {
-  if (read_file(c.mfa_secret_key_file, key, err)) {
+  struct stat st;
+  bool there = ::lstat(c.mfa_secret_key_file.c_str(), &st) == 0 || errno != ENOENT;
+  if (there) {
+    if (!read_private_file(c.mfa_secret_key_file, key, err)) return false;
     if (key.size() == 32) return true;
     err = c.mfa_secret_key_file + ": must hold exactly 32 bytes";
     return false;
@@ -186,7 +189,12 @@ int serve(const Config& config) {
   Mailer mailer(config.smtp_url, config.smtp_from, mail);
   service.set_mailer(&mailer);
   SweepThread sweeping(store, SweepSettings{config.access_ttl, config.audit_retention}, config.sweep_interval, unix_now,
-                       [&service](int64_t now) {
+                       [&service, &store](int64_t now) {
+                         // A write that does nothing: its batch first checks the
+                         // sessions mirror and syncs it if a failed commit (ours or
+                         // the CLI's) left it behind, so a mirror that missed a
+                         // revocation is mended within a pass even with no traffic.
+                         store.transact([](Store::Txn&) { return TxnEnd::kAbort; }, Store::WriteKind::kRevocation);
                          // Reads only the due entries of the unverified index: cheap on every pass.
                          size_t erased = 0;
                          std::string why;

@@ -4,7 +4,7 @@
 # records who); a password in the URL, a password file its group may read,
 # and a password file without a username are refused by --check-config
 # and at start, each naming the key; a wrong password is a failed delivery,
-# logged without the password.
+# logged without the password; the MFA key's file is held to the same rule.
 use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
@@ -89,6 +89,12 @@ step 'a wrong password: a failed delivery, the password not logged' => sub {
     stop_authd();
     my $start = `timeout 20 $authd --config $dir/authd.toml 2>&1`;
     like($start, qr/"event":"startup_failed".*smtp\.password_file.*may be read by its group/, 'a loose file at start: startup_failed names it');
+    chmod 0600, $password_file or die;
+    chmod 0640, "$dir/authd/mfa.key" or die;
+    $start = `timeout 20 $authd --config $dir/authd.toml 2>&1`;
+    like($start, qr/"event":"startup_failed".*mfa key: .*mfa\.key may be read by its group or others \(mode 640/,
+         'the MFA key its group may read: refused at start too');
+    chmod 0600, "$dir/authd/mfa.key" or die;
 };
 
 stop_nginx();

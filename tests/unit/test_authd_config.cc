@@ -235,6 +235,16 @@ START_TEST(secrets_stay_out_of_the_config_and_in_files_only_spa_authd_reads) {
   ck_assert(!spa::authd::read_secret_file(file, out, err) && err.find("4 KiB") != std::string::npos);
   ck_assert(!spa::authd::read_secret_file(d.path, out, err) && err.find("not a regular file") != std::string::npos);
   ck_assert(!spa::authd::read_secret_file(d.path + "/none", out, err));
+  // Owned by another user (who could change it), or in a directory others may write.
+  write("hunter2\n", 0600);
+  ck_assert(::chown(file.c_str(), 65534, 65534) == 0);
+  ck_assert(!spa::authd::read_secret_file(file, out, err));
+  ck_assert_msg(err.find("belongs to uid 65534") != std::string::npos, "%s", err.c_str());
+  ck_assert(::chown(file.c_str(), 0, 0) == 0 && ::chmod(d.path.c_str(), 0770) == 0);
+  ck_assert(!spa::authd::read_secret_file(file, out, err));
+  ck_assert_msg(err.find("may be written by its group or others") != std::string::npos, "%s", err.c_str());
+  ck_assert(::chmod(d.path.c_str(), 0700) == 0);
+  ck_assert(spa::authd::read_secret_file(file, out, err));
 }
 END_TEST
 
@@ -322,6 +332,9 @@ START_TEST(store_sizes_and_sweeping_settings) {
                       "store.private_path", 5));
   ck_assert(has_error(errors_of(std::string(kMinimal) + "[store]\npath = \"/srv/m/x\"\nprivate_path = \"/srv/m\"\n"),
                       "store.private_path", 5));
+  for (const char* same : {"/srv/m/.", "/srv//m", "/srv/m/x/..", "/srv/../srv/m", "/srv/./"})
+    ck_assert_msg(has_error(errors_of(std::string(kMinimal) + "[store]\npath = \"/srv/m\"\nprivate_path = \"" + same + "\"\n"),
+                            "store.private_path", 5), "%s", same);
   ck_assert(parse_config(std::string(kMinimal) + "[store]\npath = \"/srv/mx\"\nprivate_path = \"/srv/m\"\n", "t.toml", c, errors));
   // Bounds (1 MiB to 1 TiB) and types, each error naming the key and its line.
   for (const char* bad : {"\"1023KiB\"", "\"2TiB\"", "\"big\"", "1073741824"}) {

@@ -137,7 +137,8 @@ START_TEST(an_erasure_leaves_nothing_of_the_user) {
         [&](const Store::Txn& t) {
           for (int db = 0; db < kDbCount; ++db)
             t.scan(static_cast<Db>(db), "", [&](std::string_view k, std::string_view v) {
-              all[db].emplace(k, v);
+              // (meta's mirror_seq counts the store's commits to the sessions mirror: no one's data)
+              if (!(static_cast<Db>(db) == Db::kMeta && k == "mirror_seq")) all[db].emplace(k, v);
               return true;
             });
         }).ok());

@@ -15,7 +15,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <optional>
@@ -389,7 +392,7 @@ START_TEST(nginx_can_read_the_sessions_alone_and_exactly_what_was_committed) {
     return commit_if(t.put(Db::kUsers, "u1", "{\"email\":\"alice@example.com\"}") && t.put(Db::kSessions, "s1", kActive) &&
                      t.put(Db::kSessions, "s2", kActive) && t.put(Db::kRefresh, "h", "{}"));
   }).ok());
-  ck_assert(tables_at(d.path) == std::vector<std::string>({"sessions"}));
+  ck_assert(tables_at(d.path) == std::vector<std::string>({"mirror", "sessions"}));  // (mirror: its sequence)
   ck_assert(seen(d.path, "s1") == Lookup::kValid);
   ck_assert_uint_eq(mode_of(own), 0700);
   ck_assert_uint_eq(mode_of(own + "/data.mdb"), 0600);
@@ -447,13 +450,23 @@ START_TEST(a_whole_store_at_the_mirrors_path_moves_into_the_private_directory) {
   std::string err;
   ck_assert(worker.open(d.path, err));
   ck_assert(worker.check("s1", kSub, 1000, 1000, err) == Lookup::kValid);
+  // Anything of nginx's user that holds the old file open...
+  int held = ::open((d.path + "/data.mdb").c_str(), O_RDONLY);
+  ck_assert(held >= 0);
   {
     LmdbStore store;
     ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
     const std::string own = LmdbStore::default_private_path(d.path);
     ck_assert_uint_eq(mode_of(own + "/data.mdb"), 0600);
+    // ...reads nothing written after the move: the store is a new file.
+    ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kUsers, "u2", "{\"email\":\"late@example.com\"}")); }).ok());
+    std::string through_old;
+    char buf[65536];
+    for (ssize_t n; (n = ::pread(held, buf, sizeof buf, static_cast<off_t>(through_old.size()))) > 0;) through_old.append(buf, static_cast<size_t>(n));
+    ck_assert(!through_old.empty() && through_old.find("late@example.com") == std::string::npos);
+    ::close(held);
     store.view([](const Store::Txn& t) { ck_assert(t.get(Db::kUsers, "u1") && t.get(Db::kSessions, "s2")); });
-    ck_assert(tables_at(d.path) == std::vector<std::string>({"sessions"}));
+    ck_assert(tables_at(d.path) == std::vector<std::string>({"mirror", "sessions"}));
     ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s1", kRevoked)); }).ok());
   }
   worker.refresh(2);  // the file it had open is gone from [store] path: it reopens
@@ -544,6 +557,57 @@ START_TEST(a_mirror_that_cannot_be_written_refuses_writes_until_it_is_synced) {
 }
 END_TEST
 
+
+// The private directory as store.path by another name (a symlink), or
+// above it: refused at open, by name, before anything is written.
+START_TEST(the_private_directory_by_another_name_is_refused) {
+  test::StoreDir d;
+  std::string err;
+  const std::string mirror = d.path + "/m";
+  ck_assert(::mkdir(mirror.c_str(), 0750) == 0);
+  ck_assert(::symlink(mirror.c_str(), (d.path + "/alias").c_str()) == 0);
+  LmdbStore store;
+  ck_assert(!store.open(mirror, err, Store::kDefaultMaxSize, d.path + "/alias"));
+  ck_assert_msg(err.find("is store.path " + mirror + " by another name") != std::string::npos, "%s", err.c_str());
+  ck_assert(::symlink(d.path.c_str(), (d.path + "/up").c_str()) == 0);
+  ck_assert(!store.open(mirror, err, Store::kDefaultMaxSize, d.path + "/up"));
+  ck_assert_msg(err.find("a directory above store.path") != std::string::npos, "%s", err.c_str());
+  struct stat st;
+  ck_assert(::stat((mirror + "/data.mdb").c_str(), &st) != 0);
+}
+END_TEST
+
+// Another process's mirror commit failed (spa-authd's CLI beside the
+// daemon): the sequences the store and the mirror keep disagree, and this
+// process's next write, of any table, syncs the mirror first.
+START_TEST(a_mirror_another_process_left_behind_is_synced_before_the_next_write) {
+  test::StoreDir d;
+  LmdbStore store;
+  std::string err;
+  ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+  ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s1", kActive)); }).ok());
+  ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kSessions, "s1", kRevoked)); }).ok());
+  pid_t other = fork();
+  if (other == 0) {  // the mirror as that process left it: the revocation missing, its sequence behind
+    spa::core::LmdbEnv env;
+    std::string e;
+    spa::core::LmdbTxn txn;
+    MDB_dbi sessions, state;
+    if (!env.open(d.path, 0, 8, 0, 0640, e) || txn.begin(env.get(), 0) != 0 ||
+        mdb_dbi_open(txn.get(), "sessions", 0, &sessions) != 0 || mdb_dbi_open(txn.get(), "mirror", 0, &state) != 0)
+      _exit(1);
+    MDB_val k = spa::core::mdb_val("s1"), v = spa::core::mdb_val(kActive);
+    MDB_val sk = spa::core::mdb_val("seq"), sv = spa::core::mdb_val("1");
+    _exit(mdb_put(txn.get(), sessions, &k, &v, 0) == 0 && mdb_put(txn.get(), state, &sk, &sv, 0) == 0 && txn.commit() == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ck_assert(waitpid(other, &status, 0) == other && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert(seen(d.path, "s1") == Lookup::kValid);  // what nginx would accept, wrongly
+  ck_assert(store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kUsers, "u1", "{}")); }).ok());
+  ck_assert(seen(d.path, "s1") == Lookup::kRevoked);
+}
+END_TEST
+
 TCase* interface_tcase() {
   TCase* tc = tcase_create("interface");
   tcase_add_test(tc, transact_commits_what_fn_decides_and_nothing_after_a_failure);
@@ -554,6 +618,8 @@ TCase* interface_tcase() {
   tcase_add_test(tc, a_whole_store_in_both_places_is_refused_by_name);
   tcase_add_test(tc, the_mirror_is_made_to_match_the_store_at_open);
   tcase_add_test(tc, a_mirror_that_cannot_be_written_refuses_writes_until_it_is_synced);
+  tcase_add_test(tc, the_private_directory_by_another_name_is_refused);
+  tcase_add_test(tc, a_mirror_another_process_left_behind_is_synced_before_the_next_write);
   tcase_add_test(tc, a_full_store_refuses_a_batchs_ordinary_writes_and_commits_its_revocations);
   tcase_add_test(tc, a_batch_that_cannot_commit_answers_every_write_and_keeps_none);
   return tc;
