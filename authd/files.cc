@@ -1,6 +1,7 @@
 #include "authd/files.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace spa::authd {
 
@@ -77,12 +79,40 @@ bool read_file(const std::string& path, std::string& out, std::string& err) {
 }
 
 bool read_private_file(const std::string& path, std::string& out, std::string& err) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return fail(err, "read " + path);
   auto mode_text = [](mode_t m) {
     return std::to_string((m >> 6) & 7) + std::to_string((m >> 3) & 7) + std::to_string(m & 7);
   };
-  struct stat st, dir;
+  // The file as the kernel resolves it (symlinks followed once, here), and
+  // every directory above it: each this user's or root's, and none that
+  // another may write (unless sticky, like /tmp: nobody else can replace
+  // what is ours there). Otherwise whoever could write one could point the
+  // name at another file.
+  char real[PATH_MAX];
+  if (!::realpath(path.c_str(), real)) return fail(err, "read " + path);
+  // The directories of the name as given (who may change a symlink in
+  // them) and of the file it resolves to.
+  std::vector<std::string> dirs;
+  for (const std::string& start : {path, std::string(real)})
+    for (std::string dir = dir_of(start);; dir = dir_of(dir)) {
+      dirs.push_back(dir);
+      if (dir == "/" || dir == "." || dir_of(dir) == dir) break;
+    }
+  for (const std::string& dir : dirs) {
+    struct stat d;
+    if (::stat(dir.c_str(), &d) != 0) return fail(err, "stat " + dir);
+    if (d.st_uid != ::geteuid() && d.st_uid != 0) {
+      err = path + ": the directory " + dir + " belongs to uid " + std::to_string(d.st_uid) + ", who could replace the file";
+      return false;
+    }
+    if ((d.st_mode & 022) && !(d.st_mode & S_ISVTX)) {
+      err = path + ": the directory " + dir + " may be written by its group or others (mode " + mode_text(d.st_mode) +
+            "), who could replace the file";
+      return false;
+    }
+  }
+  int fd = ::open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0) return fail(err, "read " + path);
+  struct stat st;
   bool ok = ::fstat(fd, &st) == 0;
   if (!ok) err = path + ": cannot stat";
   else if (!S_ISREG(st.st_mode)) err = path + " is not a regular file", ok = false;
@@ -92,10 +122,6 @@ bool read_private_file(const std::string& path, std::string& out, std::string& e
     ok = false;
   else if (st.st_uid != ::geteuid() && st.st_uid != 0)
     err = path + " belongs to uid " + std::to_string(st.st_uid) + ", who could change it: chown spa-authd", ok = false;
-  else if (::stat(dir_of(path).c_str(), &dir) == 0 && (dir.st_mode & 022))
-    err = path + ": its directory " + dir_of(path) + " may be written by its group or others (mode " +
-          mode_text(dir.st_mode) + "), who could replace it",
-    ok = false;
   else if (st.st_size > 4096) err = path + " is larger than 4 KiB: not a secret", ok = false;
   if (ok) {
     char buf[4097];

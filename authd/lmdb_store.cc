@@ -1,6 +1,8 @@
 #include "authd/lmdb_store.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -406,6 +408,17 @@ struct LmdbStore::Env {
     if (!any) return 0;
     for (int attempt = 0;; ++attempt) {
       int rc = m.begin(mirror.get(), 0);
+      // Both writer locks held: the mirror must be the store as of before
+      // this batch. If not (a process committed the store and not the
+      // mirror since ensure_mirror looked), the mirror is made to match
+      // what the batch's transaction sees, its own changes included;
+      // bumping the sequences over that gap would hide it for good.
+      if (rc == 0 && mirror_seq(m.get()) != store_seq(store_txn)) {
+        size_t put = 0, gone = 0;
+        rc = merge_into(store_txn, m.get(), put, gone);
+        if (rc == 0) log_event("warn", "store_mirror_behind", {{"path", mirror_path}, {"written", std::to_string(put)},
+                                                               {"deleted", std::to_string(gone)}});
+      } else {
       for (const Pending* q : writes) {
         for (const SessionChange& c : q->sessions) {
           if (rc != 0) break;
@@ -417,6 +430,7 @@ struct LmdbStore::Env {
             rc = 0;
           }
         }
+      }
       }
       if (rc == 0) {
         // Both sides' sequence, in the two transactions about to commit.
@@ -452,18 +466,10 @@ struct LmdbStore::Env {
     return std::strtoull(std::string(core::view(v)).c_str(), nullptr, 10);
   }
 
-  // Before a batch: the mirror is known current (this process saw no
-  // failure, and both sequences agree), or it is synced now; a sync that
-  // fails refuses the batch.
-  Error ensure_mirror() {
-    if (!mirror_stale.load()) {
-      core::LmdbTxn r, m;
-      if (r.begin(env.get(), MDB_RDONLY) == 0 && m.begin(mirror.get(), MDB_RDONLY) == 0 &&
-          store_seq(r.get()) == mirror_seq(m.get()))
-        return {};
-    }
-    return sync_mirror();
-  }
+  // Before a batch: the mirror is current (this process saw no failure,
+  // and both sequences agree), or it is synced now; a sync that fails
+  // refuses the batch.
+  Error ensure_mirror() { return sync_mirror(false); }
 
   // After the store's commit, the mirror's. Should it fail, the store holds
   // changes nginx does not see: the writes that made them are answered as
@@ -487,27 +493,22 @@ struct LmdbStore::Env {
     return {Errc::kStoreUnwritable, "store_mirror_failed: " + err.message};
   }
 
-  // Makes the mirror hold exactly the store's sessions table: at every open
-  // (a store restored while spa-authd was stopped, a mirror that missed a
-  // commit before a crash) and after a failed mirror commit. Writes only
-  // what differs, in one transaction: readers see the old mirror or the
-  // new one, never half.
-  Error sync_mirror() {
-    core::LmdbTxn m, r;
-    int rc = m.begin(mirror.get(), 0);  // the mirror's lock first (see stage_mirror)
-    if (rc == 0) rc = r.begin(env.get(), MDB_RDONLY);
-    size_t put = 0;
-    std::vector<std::string> gone;
+  // Makes the mirror's transaction `m` hold exactly the sessions that the
+  // store's transaction `source` sees (writes only what differs), and the
+  // store's sequence. LMDB's code, or 0.
+  int merge_into(MDB_txn* source, MDB_txn* m, size_t& put, size_t& gone_count) {
     MDB_dbi sessions = dbis[static_cast<int>(Db::kSessions)];
-    if (rc == 0) {
+    std::vector<std::string> gone;
+    int rc;
+    {
       Cursor c;  // every session of the store, where the mirror lacks it or differs
-      rc = c.open(r.get(), sessions);
+      rc = c.open(source, sessions);
       MDB_val k, v, mv;
       for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
         if ((rc = mdb_cursor_get(c.get(), &k, &v, static_cast<MDB_cursor_op>(op))) != 0) break;
-        rc = mdb_get(m.get(), mirror_dbi, &k, &mv);
+        rc = mdb_get(m, mirror_dbi, &k, &mv);
         if (rc == MDB_NOTFOUND || (rc == 0 && core::view(mv) != core::view(v))) {
-          rc = mdb_put(m.get(), mirror_dbi, &k, &v, 0);
+          rc = mdb_put(m, mirror_dbi, &k, &v, 0);
           ++put;
         }
       }
@@ -515,30 +516,51 @@ struct LmdbStore::Env {
     }
     if (rc == 0) {
       Cursor c;  // then what the mirror holds and the store does not
-      rc = c.open(m.get(), mirror_dbi);
+      rc = c.open(m, mirror_dbi);
       MDB_val k, v, sv;
       for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
         if ((rc = mdb_cursor_get(c.get(), &k, &v, static_cast<MDB_cursor_op>(op))) != 0) break;
-        rc = mdb_get(r.get(), sessions, &k, &sv);
+        rc = mdb_get(source, sessions, &k, &sv);
         if (rc == MDB_NOTFOUND) gone.emplace_back(core::view(k)), rc = 0;
       }
       if (rc == MDB_NOTFOUND) rc = 0;
     }
     for (const std::string& sid : gone) {
       MDB_val k = mdb_val(sid);
-      if (rc == 0) rc = mdb_del(m.get(), mirror_dbi, &k, nullptr);
+      if (rc == 0) rc = mdb_del(m, mirror_dbi, &k, nullptr);
     }
-    if (rc == 0 && mirror_seq(m.get()) != store_seq(r.get())) {
-      std::string seq = std::to_string(store_seq(r.get()));
+    gone_count = gone.size();
+    if (rc == 0 && mirror_seq(m) != store_seq(source)) {
+      std::string seq = std::to_string(store_seq(source));
       MDB_val k = mdb_val(kSeqKey), v = mdb_val(seq);
-      rc = mdb_put(m.get(), mirror_state_dbi, &k, &v, 0);
+      rc = mdb_put(m, mirror_state_dbi, &k, &v, 0);
     }
+    return rc;
+  }
+
+  // Makes the mirror hold exactly the store's sessions table: at every open
+  // (a store restored while spa-authd was stopped, a mirror that missed a
+  // commit before a crash), and before a batch when this process saw a
+  // mirror commit fail or the two sequences differ (ensure_mirror). One
+  // transaction, so readers see the old mirror or the new one, never half.
+  // `force`: merge whatever the sequences say.
+  Error sync_mirror(bool force = true) {
+    core::LmdbTxn m, r;
+    // The mirror's writer lock first (see stage_mirror): no store commit
+    // that changes a session lands between the snapshot and this merge. A
+    // write transaction also needs no reader slot, which nginx's user could
+    // have taken all of in the mirror's lock file.
+    int rc = m.begin(mirror.get(), 0);
+    if (rc == 0) rc = r.begin(env.get(), MDB_RDONLY);
+    if (rc == 0 && !force && !mirror_stale.load() && mirror_seq(m.get()) == store_seq(r.get())) return {};
+    size_t put = 0, gone = 0;
+    if (rc == 0) rc = merge_into(r.get(), m.get(), put, gone);
     r.abort();
     if (rc == 0) rc = m.commit();
     if (rc != 0) return mirror_failed(lmdb_failure("LMDB mirror sync", rc));
-    if (put + gone.size() > 0)
+    if (put + gone > 0)
       log_event("info", "store_mirror_synced",
-                {{"path", mirror_path}, {"written", std::to_string(put)}, {"deleted", std::to_string(gone.size())}});
+                {{"path", mirror_path}, {"written", std::to_string(put)}, {"deleted", std::to_string(gone)}});
     mirror_stale.store(false);
     if (mirror_logged.exchange(false)) log_event("info", "store_mirror_writable_again", {{"path", mirror_path}});
     return {};
@@ -594,33 +616,42 @@ bool holds_whole_store(MDB_env* env) {
   return txn.begin(env, MDB_RDONLY) == 0 && mdb_dbi_open(txn.get(), db_name(Db::kMeta), 0, &dbi) == 0;
 }
 
-// The whole store at `from` (the mirror's place) into the empty directory
-// `to`: copied (a new file, mode 0600 from the start), synced, and only
-// then the old one unlinked. Not renamed: a process that holds the old file
+// The whole store at `from` (the mirror's place) into the directory `to`:
+// copied (a new file, mode 0600 from the start), synced, and only then the
+// old one unlinked. Not renamed: a process that holds the old file
 // open (an nginx worker, anything of nginx's user) would go on reading
 // everything written after the move through that same inode.
 bool move_whole_store(const std::string& from, const std::string& to, size_t map_size, std::string& err) {
+  // Copied under a name of its own, renamed into place only once whole and
+  // synced: an interrupted move leaves the old store and a leftover, which
+  // the next attempt replaces.
+  const std::string moving = to + "/data.mdb.moving";
+  ::unlink(moving.c_str());
+  int fd = ::open(moving.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    err = "cannot create " + moving + ": " + std::strerror(errno);
+    return false;
+  }
+  int rc;
   {
     core::LmdbEnv old;
-    if (!old.open(from, MDB_RDONLY, kDbCount + 2, map_size, 0600, err)) return false;
-    ::unlink((to + "/data.mdb").c_str());  // (a copy an interrupted move left)
-    mode_t mask = ::umask(077);
-    int rc = mdb_env_copy2(old.get(), to.c_str(), MDB_CP_COMPACT);
-    ::umask(mask);
-    if (rc != 0) {
-      ::unlink((to + "/data.mdb").c_str());
-      err = "cannot copy the store " + from + "/data.mdb into " + to + ": " + mdb_strerror(rc);
+    if (!old.open(from, MDB_RDONLY, kDbCount + 2, map_size, 0600, err)) {
+      ::close(fd);
+      ::unlink(moving.c_str());
       return false;
     }
+    rc = mdb_env_copyfd2(old.get(), fd, MDB_CP_COMPACT);
   }
-  int fd = ::open((to + "/data.mdb").c_str(), O_RDONLY | O_CLOEXEC);
-  bool synced = fd >= 0 && ::fchmod(fd, 0600) == 0 && ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  int dir = ::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  synced = synced && dir >= 0 && ::fsync(dir) == 0;
+  bool ok = rc == 0 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (ok) ok = ::rename(moving.c_str(), (to + "/data.mdb").c_str()) == 0;
+  int dir = ok ? ::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  ok = ok && dir >= 0 && ::fsync(dir) == 0;
   if (dir >= 0) ::close(dir);
-  if (!synced) {
-    err = "cannot sync the store's copy in " + to + ": " + std::strerror(errno);
+  if (!ok) {
+    err = "cannot copy the store " + from + "/data.mdb into " + to + ": " +
+          (rc != 0 ? std::string(mdb_strerror(rc)) : std::string(std::strerror(errno)));
+    ::unlink(moving.c_str());
     return false;
   }
   ::unlink((from + "/data.mdb").c_str());
@@ -628,23 +659,20 @@ bool move_whole_store(const std::string& from, const std::string& to, size_t map
   return true;
 }
 
-// The private directory is the mirror's, or one above it, by another name
-// (a symlink, a bind mount): the store would be where nginx reads, or the
-// mirror beyond nginx's reach.
+// The private directory is the mirror's, or one above it, or the mirror is
+// inside it, by other names (symlinks anywhere in either path, `..`): the
+// store would be where nginx reads, or the mirror beyond nginx's reach.
+// Both exist here; compared as the kernel resolves them.
 bool same_or_above(const std::string& dir, const std::string& mirror, std::string& err) {
-  struct stat d, p;
-  if (::stat(dir.c_str(), &d) != 0) return false;
-  std::string at = mirror;
-  while (true) {
-    if (::stat(at.c_str(), &p) == 0 && p.st_dev == d.st_dev && p.st_ino == d.st_ino) {
-      err = "store.private_path " + dir + " is " + (at == mirror ? "store.path " : "a directory above store.path ") +
-            mirror + " by another name: nginx's workers would read the store, or not reach the mirror";
-      return true;
-    }
-    std::string up = dir_of(at);
-    if (up == at) return false;
-    at = up;
+  char a[PATH_MAX], b[PATH_MAX];
+  if (!::realpath(dir.c_str(), a) || !::realpath(mirror.c_str(), b)) return false;
+  std::string own = a, read = b;
+  if (own == read || read.compare(0, own.size() + 1, own + "/") == 0 || own == "/") {
+    err = "store.private_path " + dir + " is " + (own == read ? "store.path " : "a directory above store.path ") +
+          mirror + " (" + read + "): nginx's workers would read the store, or not reach the mirror";
+    return true;
   }
+  return false;
 }
 
 }  // namespace
@@ -673,13 +701,33 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
   bool mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
   if (mirror_open && holds_whole_store(e->mirror.get())) {
     e->mirror.close();
-    if (exists(e->path + "/data.mdb")) {
-      err = path + " holds a whole store, and " + e->path + " another one: keep the one to use in " + e->path +
-            " and remove " + path + "/data.mdb (docs/install.md, \"Backups\")";
+    // One process moves it (the daemon and a CLI command may start together).
+    int guard = ::open(e->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (guard < 0 || ::flock(guard, LOCK_EX) != 0) {
+      if (guard >= 0) ::close(guard);
+      err = e->path + ": cannot lock for the store's move: " + std::strerror(errno);
       return false;
     }
-    if (!move_whole_store(path, e->path, e->map_size, err)) return false;
-    log_event("info", "store_moved", {{"from", path}, {"to", e->path}});
+    bool moved = true, here = false;
+    bool still_whole = false;
+    {
+      core::LmdbEnv probe;
+      std::string ignored;
+      still_whole = probe.open(path, MDB_RDONLY, 3, e->map_size, 0640, ignored) && holds_whole_store(probe.get());
+    }
+    if (!still_whole) {
+      // (another process moved it while this one waited)
+    } else if (exists(e->path + "/data.mdb")) {
+      err = path + " holds a whole store, and " + e->path + " another: spa-authd will not choose. See which " +
+            "holds your accounts (mdb_stat -a on each), move the other away, and start again " +
+            "(docs/install.md, \"Backups and restore\")";
+      moved = false;
+    } else {
+      moved = here = move_whole_store(path, e->path, e->map_size, err);
+    }
+    ::close(guard);  // (the lock goes with it)
+    if (!moved) return false;
+    if (here) log_event("info", "store_moved", {{"from", path}, {"to", e->path}});
     mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
   }
   if (!mirror_open && exists(path + "/data.mdb") && exists(e->path + "/data.mdb")) {

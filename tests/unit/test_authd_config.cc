@@ -245,6 +245,17 @@ START_TEST(secrets_stay_out_of_the_config_and_in_files_only_spa_authd_reads) {
   ck_assert_msg(err.find("may be written by its group or others") != std::string::npos, "%s", err.c_str());
   ck_assert(::chmod(d.path.c_str(), 0700) == 0);
   ck_assert(spa::authd::read_secret_file(file, out, err));
+  // Through a symlink: the directories checked are the target's; one that
+  // another user owns could point the name anywhere.
+  ck_assert(::mkdir((d.path + "/theirs").c_str(), 0755) == 0 && ::chown((d.path + "/theirs").c_str(), 65534, 65534) == 0);
+  ck_assert(::symlink(file.c_str(), (d.path + "/theirs/link").c_str()) == 0);
+  ck_assert(!spa::authd::read_secret_file(d.path + "/theirs/link", out, err));
+  ck_assert_msg(err.find("belongs to uid 65534") != std::string::npos, "%s", err.c_str());
+  ck_assert(::mkdir((d.path + "/open").c_str(), 0777) == 0 && ::chmod((d.path + "/open").c_str(), 0777) == 0);
+  ck_assert(spa::authd::write_file_atomic(d.path + "/open/s", "x\n", 0600, err));
+  ck_assert(::symlink((d.path + "/open/s").c_str(), (d.path + "/to-open").c_str()) == 0);
+  ck_assert(!spa::authd::read_secret_file(d.path + "/to-open", out, err));
+  ck_assert_msg(err.find("/open may be written") != std::string::npos, "%s", err.c_str());
 }
 END_TEST
 

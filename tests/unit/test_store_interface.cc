@@ -568,7 +568,7 @@ START_TEST(the_private_directory_by_another_name_is_refused) {
   ck_assert(::symlink(mirror.c_str(), (d.path + "/alias").c_str()) == 0);
   LmdbStore store;
   ck_assert(!store.open(mirror, err, Store::kDefaultMaxSize, d.path + "/alias"));
-  ck_assert_msg(err.find("is store.path " + mirror + " by another name") != std::string::npos, "%s", err.c_str());
+  ck_assert_msg(err.find("is store.path " + mirror) != std::string::npos, "%s", err.c_str());
   ck_assert(::symlink(d.path.c_str(), (d.path + "/up").c_str()) == 0);
   ck_assert(!store.open(mirror, err, Store::kDefaultMaxSize, d.path + "/up"));
   ck_assert_msg(err.find("a directory above store.path") != std::string::npos, "%s", err.c_str());
