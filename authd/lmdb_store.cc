@@ -419,18 +419,18 @@ struct LmdbStore::Env {
         if (rc == 0) log_event("warn", "store_mirror_behind", {{"path", mirror_path}, {"written", std::to_string(put)},
                                                                {"deleted", std::to_string(gone)}});
       } else {
-      for (const Pending* q : writes) {
-        for (const SessionChange& c : q->sessions) {
-          if (rc != 0) break;
-          MDB_val k = mdb_val(c.sid);
-          if (c.value) {
-            MDB_val v = mdb_val(*c.value);
-            rc = mdb_put(m.get(), mirror_dbi, &k, &v, 0);
-          } else if ((rc = mdb_del(m.get(), mirror_dbi, &k, nullptr)) == MDB_NOTFOUND) {
-            rc = 0;
+        for (const Pending* q : writes) {
+          for (const SessionChange& c : q->sessions) {
+            if (rc != 0) break;
+            MDB_val k = mdb_val(c.sid);
+            if (c.value) {
+              MDB_val v = mdb_val(*c.value);
+              rc = mdb_put(m.get(), mirror_dbi, &k, &v, 0);
+            } else if ((rc = mdb_del(m.get(), mirror_dbi, &k, nullptr)) == MDB_NOTFOUND) {
+              rc = 0;
+            }
           }
         }
-      }
       }
       if (rc == 0) {
         // Both sides' sequence, in the two transactions about to commit.
