@@ -11,6 +11,7 @@ packages=(
   clang libclang-rt-14-dev
   prometheus  # promtool: checks and tests contrib/prometheus's alert rules (056)
   debhelper dpkg-dev lintian mmdebstrap man-db  # make deb, make test-deb (debian/, tests/deb/)
+  postgresql libpq-dev  # the PostgreSQL store (issue 18): a private cluster per test (tests/nginx-t/lib/SpaAuth/Pg.pm)
 )
 
 missing=()
