@@ -31,6 +31,7 @@ struct TomlAssertion {};
 #pragma GCC diagnostic pop
 #endif
 
+#include "authd/lmdb_store.h"
 #include "authd/oidc.h"
 #include "authd/smtp_url.h"
 #include "core/duration.h"
@@ -298,7 +299,7 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
     };
     const toml::node* at = doc["store"]["private_path"].node();
     std::string mirror = trimmed(out.store_path);
-    std::string store = out.store_private_path.empty() ? mirror + "/private" : trimmed(out.store_private_path);
+    std::string store = trimmed(out.store_private_path.empty() ? LmdbStore::default_private_path(mirror) : out.store_private_path);
     if (store == mirror)
       c.error("store.private_path", at, "must differ from store.path (nginx's workers read store.path)");
     else if (mirror.compare(0, store.size() + 1, store + "/") == 0)

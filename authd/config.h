@@ -30,7 +30,7 @@ struct Config {
   std::string store_path = "/var/lib/spa-authd";
   // [store] private_path: the store itself, spa-authd's alone (0700);
   // store_path holds only the mirror of the sessions that nginx reads.
-  // Empty: LmdbStore::default_private_path(store_path).
+  // Filled by parse_config: LmdbStore::default_private_path(store_path) when not set.
   std::string store_private_path;
   // [store] max_size: what ordinary writes may fill (revocations have a
   // reserve beyond it; docs/authd.md "Store"). Bytes.

@@ -677,8 +677,6 @@ bool same_or_above(const std::string& dir, const std::string& mirror, std::strin
 
 }  // namespace
 
-std::string LmdbStore::default_private_path(const std::string& path) { return path + "/private"; }
-
 bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_size, const std::string& private_dir) {
   env_.reset();
   auto e = std::make_unique<Env>();

@@ -50,7 +50,7 @@ class LmdbStore final : public Store {
   bool open(const std::string& path, std::string& err, uint64_t max_size = kDefaultMaxSize,
             const std::string& private_dir = "");
   // [store] private_path's default: "private" inside path.
-  static std::string default_private_path(const std::string& path);
+  static std::string default_private_path(const std::string& path) { return path + "/private"; }
 
   Usage usage() const override;
   std::string metrics() const override;
