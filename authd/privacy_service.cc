@@ -83,9 +83,21 @@ bool PrivacyService::erase_user(Store::Txn& t, const UserRecord& user, const Cli
     });
   bool done = true;
   for (const auto& u : kUserTables) done = done && delete_user_records(t, u.db, id);
-  for (const auto& sid : sids)
-    done = done && t.del(Db::kSessions, sid) && t.del(Db::kSessionMeta, sid) &&
-           t.del(Db::kUserSessions, id + ":" + sid);
+  // The sessions end as revoked records tied to no one (no user id), which
+  // the sweeper deletes once their access tokens have expired, like every
+  // ended session's; not by vanishing: a mirror fed from a shared store
+  // trusts a session it lacks in a token young enough to be on its way
+  // from another node (core/session_reader.h). Their metadata (address,
+  // user agent) goes now.
+  for (const auto& sid : sids) {
+    if (auto rec = load_session(t, sid)) {
+      if (rec->state == SessionState::kActive) rec->revoked_at = now;
+      rec->state = SessionState::kRevoked;
+      rec->user_id = {};
+      done = done && t.put(Db::kSessions, sid, rec->encode());
+    }
+    done = done && t.del(Db::kSessionMeta, sid) && t.del(Db::kUserSessions, id + ":" + sid);
+  }
   for (const auto& k : refresh_index)
     done = done && t.del(Db::kRefresh, std::string_view(k).substr(32)) && t.del(Db::kSessionRefresh, k);
   // The events stay, anonymous: their subject goes, and the index that

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "authd/auth_service.h"
+#include "authd/sweeper.h"
 #include "authd/totp.h"
 #include "tests/unit/auth_world.h"
 #include "tests/unit/helpers.h"
@@ -126,7 +127,8 @@ END_TEST
 // Everything a user can leave in the store, then DELETE /account: no
 // database holds their id (hex or the session record's bytes), address,
 // username, audit id, provider subject, session ids, client address or
-// user agent; the tables they alone filled are as they were before.
+// user agent (the sessions end as records of no one, swept once their
+// tokens expired); the tables they alone filled are as they were before.
 START_TEST(an_erasure_leaves_nothing_of_the_user) {
   World w;
   w.client = {"req-9", "198.51.100.23", "Erasure-Test-Agent/7"};
@@ -171,21 +173,40 @@ START_TEST(an_erasure_leaves_nothing_of_the_user) {
   ck_assert_msg(fresh.ok(), "%s", fresh.code.c_str());
   ck_assert(w.service->delete_account(w.principal(fresh.tokens->access_token), "", w.client).ok());
 
-  auto after = dump();
-  for (const std::string& needle : {who.user_id, id_bytes, std::string("sara.erased@example.com"),
-                                    std::string("Sara.Erased@Example.com"), std::string("sara_erased"), audit_id,
-                                    std::string("subject-4711"), who.sid, w.client.ip, w.client.user_agent})
-    for (const auto& [db, entries] : after)
-      for (const auto& [k, v] : entries)
-        ck_assert_msg(k.find(needle) == std::string::npos && v.find(needle) == std::string::npos,
-                      "database %d still holds \"%s\"", db, needle.c_str());
-  // Only the audit trail keeps (anonymous) events; every other table is
-  // as it was before the user came.
-  for (int db = 0; db < kDbCount; ++db) {
-    if (static_cast<Db>(db) == Db::kAudit) continue;
-    ck_assert_msg(after[db] == before[db], "database %d kept %zu entries of the user", db,
-                  after[db].size() - std::min(after[db].size(), before[db].size()));
-  }
+  // Nothing of the user anywhere, but for the sessions' ids: each kept as
+  // a revoked record of no one (no user id), so that no mirror can take a
+  // session it lacks for one on its way; swept once its tokens expired.
+  auto leaves_nothing = [&](bool swept) {
+    auto after = dump();
+    const int sessions = static_cast<int>(Db::kSessions);
+    size_t tombstones = 0;
+    for (const auto& [k, v] : after[sessions]) {
+      if (before[sessions].count({k, v})) continue;
+      auto rec = spa::core::SessionRecord::decode(v);
+      ck_assert(rec && rec->state == spa::core::SessionState::kRevoked && rec->user_id == decltype(rec->user_id){});
+      ++tombstones;
+    }
+    ck_assert(swept ? tombstones == 0 : tombstones >= 2);
+    for (const std::string& needle : {who.user_id, id_bytes, std::string("sara.erased@example.com"),
+                                      std::string("Sara.Erased@Example.com"), std::string("sara_erased"), audit_id,
+                                      std::string("subject-4711"), who.sid, w.client.ip, w.client.user_agent})
+      for (const auto& [db, entries] : after)
+        for (const auto& [k, v] : entries)
+          ck_assert_msg(db == sessions || (k.find(needle) == std::string::npos && v.find(needle) == std::string::npos),
+                        "database %d still holds \"%s\"", db, needle.c_str());
+    // Only the audit trail keeps (anonymous) events; every other table is
+    // as it was before the user came.
+    for (int db = 0; db < kDbCount; ++db) {
+      if (static_cast<Db>(db) == Db::kAudit || (!swept && db == sessions)) continue;
+      ck_assert_msg(after[db] == before[db], "database %d kept %zu entries of the user", db,
+                    after[db].size() - std::min(after[db].size(), before[db].size()));
+    }
+  };
+  leaves_nothing(false);
+  Sweeper sweeper(w.store, SweepSettings{w.config.access_ttl, w.config.audit_retention});
+  std::map<std::string, size_t> deleted;
+  ck_assert_msg(sweeper.sweep(w.now + w.config.access_ttl + 3600, deleted, err), "%s", err.c_str());
+  leaves_nothing(true);
 }
 END_TEST
 
