@@ -28,7 +28,7 @@ ifneq ($(SANITIZE),1)
 HARDEN_CXXFLAGS := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -Wformat -Werror=format-security
 HARDEN_LDFLAGS := -Wl,-z,relro -Wl,-z,now
 endif
-CXXFLAGS := -std=c++20 -O2 -g -fPIC -fvisibility=hidden -Wall -Wextra -Werror -I. $(HARDEN_CXXFLAGS)
+CXXFLAGS := -std=c++20 -O2 -g -fPIC -fvisibility=hidden -Wall -Wextra -Werror -I. -isystem /usr/include/postgresql $(HARDEN_CXXFLAGS)
 # The version is debian/changelog's (one place to bump it): spa-authd
 # --version, its start line, the module's line in nginx's error log.
 VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
@@ -48,7 +48,7 @@ GLUE_SRCS := $(wildcard ngx_http_spa_auth_module/*.cpp)
 GLUE_OBJS := $(GLUE_SRCS:%.cpp=$(BUILD)/%.o)
 AUTHD_SRCS := $(filter-out authd/main.cc,$(wildcard authd/*.cc authd/records/*.cc))
 AUTHD_OBJS := $(AUTHD_SRCS:%.cc=$(BUILD)/%.o)
-AUTHD_LIBS := -ltomlplusplus -llmdb -largon2 -loath -lqrencode -lcurl -lcrypto -lpthread
+AUTHD_LIBS := -ltomlplusplus -lpq -llmdb -largon2 -loath -lqrencode -lcurl -lcrypto -lpthread
 UNIT_SRCS := $(wildcard tests/unit/*.cc)
 UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/%.o)
 
@@ -164,6 +164,8 @@ endif
 unit: $(BUILD)/unit-tests
 	@echo "==> unit tests (Check, tests/unit/)"
 	@cd tests/unit && CK_FORK=yes ../../$(BUILD)/unit-tests
+	@echo "==> unit tests on PostgreSQL (a private server: tests/unit/with-postgres, on-postgresql)"
+	@cd tests/unit && ./with-postgres ./on-postgresql ../../$(BUILD)/unit-tests
 
 nginx-t: all
 	@echo "==> nginx tests (prove, tests/nginx-t/)"
@@ -251,7 +253,7 @@ install: all
 FUZZ_CXX := clang++
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
-              -Wall -Wextra -Werror -I. -DSPA_FUZZ_DIR='"$(CURDIR)/tests/fuzz"'
+              -Wall -Wextra -Werror -I. -isystem /usr/include/postgresql -DSPA_FUZZ_DIR='"$(CURDIR)/tests/fuzz"'
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.cc,%,$(wildcard tests/fuzz/fuzz_*.cc))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_CORE_OBJS := $(CORE_SRCS:%.cc=$(BUILD)/fuzz/%.o)
@@ -262,7 +264,7 @@ $(BUILD)/fuzz/core/%.o: core/%.cc
 
 # The authd objects a target needs beyond core/ (most need none).
 FUZZ_AUTHD_oidc := oidc crypto
-FUZZ_AUTHD_config := config oidc crypto mail_quota smtp_url
+FUZZ_AUTHD_config := config oidc crypto mail_quota smtp_url pg_handles
 FUZZ_AUTHD_authd := $(AUTHD_SRCS:authd/%.cc=%)
 FUZZ_AUTHD_OBJS := $(AUTHD_SRCS:authd/%.cc=$(BUILD)/fuzz/authd/%.o)
 # Not intermediate files (make would delete them after each link).

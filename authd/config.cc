@@ -33,6 +33,7 @@ struct TomlAssertion {};
 
 #include "authd/lmdb_store.h"
 #include "authd/oidc.h"
+#include "authd/pg_handles.h"
 #include "authd/smtp_url.h"
 #include "core/duration.h"
 #include "core/gcra.h"
@@ -256,11 +257,28 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
       c.error(std::string(k.str()), &v, "unknown table");
 
   c.table(doc, "server", {{"socket", c.path(out.socket_path)}});
+  std::string backend = "lmdb";
+  const toml::node* backend_node = nullptr;
   c.table(doc, "store", {{"path", c.path(out.store_path)},
                          {"private_path", c.path(out.store_private_path)},
                          {"max_size", c.size(out.store_max_size, uint64_t{1} << 20, uint64_t{1} << 40)},
                          {"audit_retention", c.duration(out.audit_retention, 86400, 10 * 365 * 86400)},
-                         {"sweep_interval", c.duration(out.sweep_interval, 1, 3600)}});
+                         {"sweep_interval", c.duration(out.sweep_interval, 1, 3600)},
+                         {"backend", [&](const std::string& key, const toml::node& v) {
+                            backend_node = &v;
+                            c.string(backend)(key, v);
+                          }},
+                         {"postgresql", c.string(out.store_postgresql)},
+                         {"postgresql_password_file", c.path(out.store_postgresql_password_file)},
+                         {"max_staleness", c.duration(out.store_max_staleness, 2, 3600)}});
+  if (backend == "postgresql") out.store_backend = Config::Backend::kPostgresql;
+  else if (backend != "lmdb") c.error("store.backend", backend_node, "must be \"lmdb\" or \"postgresql\"");
+  if (const toml::node* at = doc["store"]["postgresql"].node(); at && !out.store_postgresql.empty())
+    if (std::string why = pg::check_conninfo(out.store_postgresql); !why.empty()) c.error("store.postgresql", at, why);
+  if (out.store_backend == Config::Backend::kPostgresql && out.store_postgresql.empty())
+    c.error("store.postgresql", backend_node, "is required with store.backend = \"postgresql\" (a libpq connection string)");
+  if (out.store_backend == Config::Backend::kLmdb && !out.store_postgresql.empty())
+    c.error("store.postgresql", doc["store"]["postgresql"].node(), "is set, but store.backend is \"lmdb\": set store.backend = \"postgresql\" too");
   std::string algorithm = "EdDSA", mode = "cookie";
   const toml::node* algorithm_node = nullptr;
   const toml::node* mode_node = nullptr;

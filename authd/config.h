@@ -37,6 +37,14 @@ struct Config {
   uint64_t store_max_size = uint64_t{1} << 30;
   int64_t audit_retention = 90 * 86400;  // [store] audit_retention
   int64_t sweep_interval = 60;           // [store] sweep_interval
+  // [store] backend: "lmdb" (one machine, the default) or "postgresql"
+  // (several nodes share one database; store_path is then this node's
+  // mirror of the sessions, and private_path is unused). docs/scale-out.md.
+  enum class Backend { kLmdb, kPostgresql };
+  Backend store_backend = Backend::kLmdb;
+  std::string store_postgresql;                // [store] postgresql: a libpq connection string, no password
+  std::string store_postgresql_password_file;  // [store] postgresql_password_file
+  int64_t store_max_staleness = 30;            // [store] max_staleness: past it unconfirmed, nginx fails closed
 
   std::string issuer;
   std::string audience = "spa";

@@ -17,6 +17,7 @@ Wire wire(Errc e) {
     case Errc::kStoreFull: return {503, "store_full"};
     case Errc::kStoreReplaced: return {503, "store_unavailable"};
     case Errc::kStoreUnwritable: return {503, "store_unavailable"};
+    case Errc::kStoreUnavailable: return {503, "store_unavailable"};
     case Errc::kStoreFailed: return {500, "internal_error"};
     case Errc::kInternal: return {500, "internal_error"};
     case Errc::kInvalidRequest: return {400, "invalid_request"};

@@ -19,6 +19,7 @@ enum class Errc : uint8_t {
   kStoreFull,      // refused: past [store] max_size (503 store_full)
   kStoreReplaced,  // data.mdb was replaced underneath (503 store_unavailable)
   kStoreUnwritable,  // the file system refused a write: EPERM, EIO, ENOSPC, ... (503 store_unavailable)
+  kStoreUnavailable,  // PostgreSQL cannot be reached, or refuses for now (503 store_unavailable)
   kStoreFailed,    // any other store failure (500 internal_error, logged)
   // API codes (services) go below.
   kInternal,               // anything else that should not happen (a route threw, signing failed)

@@ -19,15 +19,17 @@
 
 #include "authd/files.h"
 #include "authd/server.h"
+#include "authd/session_mirror.h"
 #include "core/lmdb_handles.h"
 #include "core/metrics_text.h"
+#include "core/session_reader.h"
 
 namespace spa::authd {
 namespace {
 
 constexpr MDB_dbi kFreeDbi = 0, kMainDbi = 1;  // LMDB's own: free pages, and the names of ours
 // The mirror's tables: core::kSessionsDb, and this one (its sequence).
-constexpr const char* kMirrorStateDb = "mirror";
+constexpr const char* kMirrorStateDb = core::SessionReader::kMirrorStateDb;
 
 using core::mdb_val;
 using core::view;
@@ -584,31 +586,6 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Opens the environment at dir: files `mode`, the lock file `lock_mode`.
-// Replaces a lock file that belongs to another data file (a store restored
-// by renaming over data.mdb while a reader kept the old lock), checks the
-// data file is whole, notes its identity, clears dead readers' slots.
-bool open_env(core::LmdbEnv& env, const std::string& dir, mdb_mode_t mode, mode_t lock_mode, size_t map_size,
-              unsigned max_dbs, dev_t& dev, ino_t& ino, std::string& err) {
-  if (!env.open(dir, 0, max_dbs, map_size, mode, err)) return false;
-  if (!core::lock_matches_data_exactly(env.get())) {
-    // data.mdb was replaced under a lock file some reader kept open: the
-    // writer starts a fresh lock file; readers notice it and reopen.
-    log_event("warn", "store_lock_replaced", {{"path", dir}});
-    env.close();
-    ::unlink((dir + "/lock.mdb").c_str());
-    if (!env.open(dir, 0, max_dbs, map_size, mode, err)) return false;
-  }
-  ::chmod((dir + "/lock.mdb").c_str(), lock_mode);
-  if (!core::data_file_whole(env.get(), dir, err)) return false;
-  struct stat fs;
-  if (::stat((dir + "/data.mdb").c_str(), &fs) == 0) dev = fs.st_dev, ino = fs.st_ino;
-  int dead = 0;
-  mdb_reader_check(env.get(), &dead);  // slots of killed readers (nginx workers)
-  if (dead > 0) log_event("info", "store_stale_readers_cleared", {{"path", dir}, {"count", std::to_string(dead)}});
-  return true;
-}
-
 // A whole store (one with spa-authd's meta table), not a mirror.
 bool holds_whole_store(MDB_env* env) {
   core::LmdbTxn txn;
@@ -696,7 +673,7 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
   // spa-authd before the mirror, moved into the private directory (rename:
   // nginx's workers notice the new data file and reopen).
   std::string mirror_err;
-  bool mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
+  bool mirror_open = open_lmdb_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
   if (mirror_open && holds_whole_store(e->mirror.get())) {
     e->mirror.close();
     // One process moves it (the daemon and a CLI command may start together).
@@ -726,7 +703,7 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
     ::close(guard);  // (the lock goes with it)
     if (!moved) return false;
     if (here) log_event("info", "store_moved", {{"from", path}, {"to", e->path}});
-    mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
+    mirror_open = open_lmdb_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
   }
   if (!mirror_open && exists(path + "/data.mdb") && exists(e->path + "/data.mdb")) {
     // A damaged mirror, next to the store it is made from: made afresh.
@@ -734,14 +711,14 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
     e->mirror.close();
     ::unlink((path + "/data.mdb").c_str());
     ::unlink((path + "/lock.mdb").c_str());
-    mirror_open = open_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
+    mirror_open = open_lmdb_env(e->mirror, path, 0640, 0660, e->map_size, 3, e->mirror_dev, e->mirror_ino, mirror_err);
   }
   if (!mirror_open) {
     err = mirror_err;
     return false;
   }
 
-  if (!open_env(e->env, e->path, 0600, 0600, e->map_size, kDbCount, e->data_dev, e->data_ino, err)) return false;
+  if (!open_lmdb_env(e->env, e->path, 0600, 0600, e->map_size, kDbCount, e->data_dev, e->data_ino, err)) return false;
   // (a store moved here from [store] path was 0640)
   ::chmod((e->path + "/data.mdb").c_str(), 0600);
   // A store larger than max_size (the setting was lowered) still gets the
@@ -779,6 +756,13 @@ bool LmdbStore::open(const std::string& path, std::string& err, uint64_t max_siz
   rc = mtxn.begin(e->mirror.get(), 0);
   if (rc == 0) rc = mdb_dbi_open(mtxn.get(), core::kSessionsDb, MDB_CREATE, &e->mirror_dbi);
   if (rc == 0) rc = mdb_dbi_open(mtxn.get(), kMirrorStateDb, MDB_CREATE, &e->mirror_state_dbi);
+  // This store is the mirror's whole source, on this machine: always
+  // current. A confirmation left by a PostgreSQL run before (SessionMirror)
+  // would have the module judge it stale.
+  for (const char* key : {core::SessionReader::kConfirmedKey, core::SessionReader::kMaxStalenessKey}) {
+    MDB_val k = mdb_val(key);
+    if (rc == 0 && (rc = mdb_del(mtxn.get(), e->mirror_state_dbi, &k, nullptr)) == MDB_NOTFOUND) rc = 0;
+  }
   if (rc == 0) rc = mtxn.commit();
   if (rc != 0) {
     err = std::string("LMDB ") + path + ": " + mdb_strerror(rc);

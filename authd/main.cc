@@ -4,6 +4,7 @@
 //   spa-authd --check-config --config FILE  check the file, name each bad key and line
 //   spa-authd keys rotate --config FILE     publish a new signing key, sign with it shortly after
 //   spa-authd users set-role EMAIL ROLE --config FILE
+//   spa-authd db migrate --config FILE      create or upgrade the PostgreSQL schema
 //   spa-authd --version                     this build's version and its libraries'
 #include <curl/curl.h>
 #include <liboath/oath.h>
@@ -32,6 +33,7 @@
 #include "authd/passwords.h"
 #include "authd/routes.h"
 #include "authd/lmdb_store.h"
+#include "authd/pg_store.h"
 #include "authd/server.h"
 #include "authd/signing_keys.h"
 #include "authd/sweeper.h"
@@ -50,6 +52,7 @@ int usage() {
                "       spa-authd --check-config --config FILE\n"
                "       spa-authd keys rotate --config FILE\n"
                "       spa-authd users set-role EMAIL user|admin --config FILE\n"
+               "       spa-authd db migrate --config FILE\n"
                "       spa-authd --version\n");
   return 2;
 }
@@ -117,6 +120,52 @@ bool runs_as_owner(const Config& c) {
   return true;
 }
 
+// [store] backend = "postgresql": the connection and what it may do.
+bool pg_options(const Config& c, PgStore::Options& o, std::string& err) {
+  o.conninfo = c.store_postgresql;
+  o.max_size = c.store_max_size;
+  o.max_staleness = c.store_max_staleness;
+  if (!c.store_postgresql_password_file.empty() &&
+      !read_secret_file(c.store_postgresql_password_file, o.password, err)) {
+    err = "store.postgresql_password_file: " + err;
+    return false;
+  }
+  while (!o.password.empty() && (o.password.back() == '\n' || o.password.back() == '\r')) o.password.pop_back();
+  return true;
+}
+
+// The configured store. `mirror`: keep this node's mirror of the sessions
+// (the daemon); a command's writes reach it through the daemon's feed.
+std::unique_ptr<Store> open_store(const Config& c, bool mirror, std::string& err) {
+  if (c.store_backend == Config::Backend::kPostgresql) {
+    PgStore::Options o;
+    if (!pg_options(c, o, err)) return nullptr;
+    if (mirror) o.mirror_path = c.store_path;
+    auto store = std::make_unique<PgStore>();
+    if (!store->open(o, err)) return nullptr;
+    return store;
+  }
+  auto store = std::make_unique<LmdbStore>();
+  if (!store->open(c.store_path, err, c.store_max_size, c.store_private_path)) return nullptr;
+  return store;
+}
+
+int migrate_db(const Config& config) {
+  if (config.store_backend != Config::Backend::kPostgresql) {
+    std::fprintf(stderr, "spa-authd: db migrate is for store.backend = \"postgresql\"; this configuration uses LMDB, "
+                         "which spa-authd migrates itself at start\n");
+    return 1;
+  }
+  PgStore::Options o;
+  std::string err, report;
+  if (!pg_options(config, o, err) || !PgStore::migrate(o, report, err)) {
+    std::fprintf(stderr, "spa-authd: db migrate: %s\n", err.c_str());
+    return 1;
+  }
+  std::printf("%s\n", report.c_str());
+  return 0;
+}
+
 SigningKeys::Options key_options(const Config& c) {
   return {c.key_dir, c.jwks_file, c.algorithm, c.access_ttl, 5};
 }
@@ -135,13 +184,14 @@ int rotate_keys(const Config& config) {
 }
 
 int set_role(const Config& config, const std::string& email, const std::string& role) {
-  LmdbStore store;
   SigningKeys keys(key_options(config));
   std::string err;
-  if (!store.open(config.store_path, err, config.store_max_size, config.store_private_path)) {
+  std::unique_ptr<Store> opened = open_store(config, false, err);
+  if (!opened) {
     std::fprintf(stderr, "spa-authd: %s\n", err.c_str());
     return 1;
   }
+  Store& store = *opened;
   PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
   AuthService service(config, store, keys, hasher, unix_now, std::string(32, '\0'));  // set_role needs no MFA key
   Outcome o = service.set_role(email, role);
@@ -168,11 +218,12 @@ int serve(const Config& config) {
     log_event("error", "startup_failed", {{"reason", "signing keys: " + err}});
     return 1;
   }
-  LmdbStore store;
-  if (!store.open(config.store_path, err, config.store_max_size, config.store_private_path)) {
+  std::unique_ptr<Store> opened = open_store(config, true, err);
+  if (!opened) {
     log_event("error", "startup_failed", {{"reason", "store: " + err}});
     return 1;
   }
+  Store& store = *opened;
   std::string mfa_key;
   if (!load_mfa_key(config, mfa_key, err)) {
     log_event("error", "startup_failed", {{"reason", "mfa key: " + err}});
@@ -227,6 +278,7 @@ int serve(const Config& config) {
   log_event("info", "started", {{"version", spa::core::version()},
                                  {"libraries", libraries()},
                                  {"socket", config.socket_path},
+                                 {"store", config.store_backend == Config::Backend::kPostgresql ? "postgresql" : "lmdb"},
                                  {"signing_kid", keys.signing_key(unix_now())->kid},
                                  {"jwks_file", config.jwks_file}});
   bool ok = server.serve(config.socket_path, err);
@@ -249,6 +301,7 @@ int main(int argc, char** argv) {
     else if (a == "--check-config") check = true;
     else if (a == "--version" && argc == 2) return print_version();
     else if (a == "keys" && i + 1 < argc && std::strcmp(argv[i + 1], "rotate") == 0) command = "rotate", ++i;
+    else if (a == "db" && i + 1 < argc && std::strcmp(argv[i + 1], "migrate") == 0) command = "migrate", ++i;
     else if (a == "users" && i + 3 < argc && std::strcmp(argv[i + 1], "set-role") == 0)
       command = "set-role", email = argv[i + 2], role = argv[i + 3], i += 3;
     else return usage();
@@ -263,6 +316,8 @@ int main(int argc, char** argv) {
       std::vector<std::pair<std::string, std::string>> secrets;  // key, file
       for (const auto& p : config.oauth) secrets.emplace_back("oauth." + p.name + ".client_secret_file", p.client_secret_file);
       if (!config.smtp_password_file.empty()) secrets.emplace_back("smtp.password_file", config.smtp_password_file);
+      if (!config.store_postgresql_password_file.empty())
+        secrets.emplace_back("store.postgresql_password_file", config.store_postgresql_password_file);
       for (const auto& [key, file] : secrets) {
         std::string secret, err;
         if (!read_secret_file(file, secret, err)) {
@@ -288,9 +343,10 @@ int main(int argc, char** argv) {
       std::printf("%s: ok\n", config_path.c_str());
       return 0;
     }
-    if (!command.empty() && !runs_as_owner(config)) return 1;
+    if (!command.empty() && command != "migrate" && !runs_as_owner(config)) return 1;  // (migrate writes no file)
     if (command == "rotate") return rotate_keys(config);
     if (command == "set-role") return set_role(config, email, role);
+    if (command == "migrate") return migrate_db(config);
     return serve(config);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spa-authd: %s\n", e.what());

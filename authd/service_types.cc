@@ -23,6 +23,8 @@ Outcome store_failure(const Error& err) {
       return Outcome::error(Errc::kStoreReplaced, "the store is being replaced; try again later");
     case Errc::kStoreUnwritable:  // logged by the store, once per episode
       return Outcome::error(Errc::kStoreUnwritable, "the service cannot store data right now; try again later");
+    case Errc::kStoreUnavailable:  // PostgreSQL gone: logged by the store, once per episode
+      return Outcome::error(Errc::kStoreUnavailable, "the service's database cannot be reached; try again shortly", 2);
     default:
       log_event("error", "store_failed", {{"reason", err.message}});
       return Outcome::error(Errc::kStoreFailed, "internal error");

@@ -29,11 +29,16 @@ uint64_t from_be64(std::string_view s) {
 bool pass(Store& store, Db db, const Visit& visit, size_t& deleted, std::string& err) {
   std::string from;
   for (bool more = true; more;) {
+    // What the batch found, kept only once its write landed: a backend may
+    // run the function again (PostgreSQL, after a serialization failure).
+    std::string next;
+    size_t batch_deleted = 0;
     Error e = store.transact(
         [&](Store::Txn& t) {
           Deletions dels;
           size_t seen = 0;
-          std::string next;
+          next.clear();
+          batch_deleted = 0;
           more = false;
           bool scanned = t.scan_from(db, from, [&](std::string_view k, std::string_view v) {
             if (seen == Sweeper::kBatch) {
@@ -47,9 +52,8 @@ bool pass(Store& store, Db db, const Visit& visit, size_t& deleted, std::string&
           if (!scanned) return TxnEnd::kAbort;  // the failure is the result
           for (const auto& [d, k] : dels) {
             if (!t.del(d, k)) return TxnEnd::kAbort;
-            if (d == db) ++deleted;
+            if (d == db) ++batch_deleted;
           }
-          from = next;
           return TxnEnd::kCommit;
         },
         Store::WriteKind::kRevocation);  // deleting frees room: never refused
@@ -57,6 +61,8 @@ bool pass(Store& store, Db db, const Visit& visit, size_t& deleted, std::string&
       err = e.message;
       return false;
     }
+    from = next;
+    deleted += batch_deleted;
   }
   return true;
 }

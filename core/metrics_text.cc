@@ -66,7 +66,8 @@ std::string websocket_metrics_text(const WebSocketCounters& c) {
       "spa_auth_websocket_authorized_total " + std::to_string(c.authorized) + "\n"
       "# HELP spa_auth_websocket_closed_total Authorized sockets the module closed, by reason.\n"
       "# TYPE spa_auth_websocket_closed_total counter\n";
-  for (CloseReason r : {CloseReason::kTokenExpired, CloseReason::kSessionRevoked, CloseReason::kNoFrameBoundary})
+  for (CloseReason r : {CloseReason::kTokenExpired, CloseReason::kSessionRevoked, CloseReason::kNoFrameBoundary,
+                        CloseReason::kSessionUnverifiable})
     out += "spa_auth_websocket_closed_total{reason=\"" + std::string(close_reason_text(r)) + "\"} " +
            std::to_string(c.closed[static_cast<size_t>(r)]) + "\n";
   return out;

@@ -27,6 +27,8 @@ bool file_id(const std::string& file, FileId& id) {
 struct SessionReader::Lmdb {
   LmdbEnv env;
   MDB_dbi sessions = 0;
+  MDB_dbi state = 0;  // the mirror's own table ("mirror"); absent in stores before it
+  bool has_state = false;
   LmdbTxn txn;  // kept, reset between lookups
   FileId data_id, lock_id;
 
@@ -78,7 +80,8 @@ bool SessionReader::reopen(std::string& err) {
   int rc = txn.begin(l.env.get(), MDB_RDONLY);
   if (rc == 0) rc = mdb_dbi_open(txn.get(), kSessionsDb, 0, &l.sessions);
   if (rc != 0) return fail(std::string("LMDB ") + path_ + ": sessions database: " + mdb_strerror(rc));
-  txn.commit();  // keeps the dbi handle open for the environment's life
+  l.has_state = mdb_dbi_open(txn.get(), kMirrorStateDb, 0, &l.state) == 0;
+  txn.commit();  // keeps the dbi handles open for the environment's life
   available_ = true;
   reason_.clear();
   return true;
@@ -104,6 +107,7 @@ SessionReader::Lookup SessionReader::check(std::string_view sid, std::string_vie
                                            std::optional<int64_t> iat, std::string& err) {
   // spa-authd's ids are 32 hex characters; an empty or huge one (LMDB
   // refuses keys over 511 bytes) is simply not a session of ours.
+  stale_ = false;
   if (sid.empty() || sid.size() > kMaxSidBytes) return Lookup::kUnknown;
   if (!available_) {
     err = reason_;
@@ -127,11 +131,43 @@ SessionReader::Lookup SessionReader::check(std::string_view sid, std::string_vie
   // The snapshot is released as soon as this lookup ends: a long reader
   // would stall the writer's page reuse.
   LmdbSnapshot snapshot(l.txn);
+  // A mirror of a shared store (spa-authd on PostgreSQL) says until when it
+  // is known current: past its max_staleness it vouches for no session.
+  std::optional<int64_t> confirmed;
+  if (l.has_state) {
+    auto number = [&](const char* name) -> std::optional<int64_t> {
+      MDB_val k = mdb_val(name), v;
+      if (mdb_get(l.txn.get(), l.state, &k, &v) != 0 || v.mv_size == 0 || v.mv_size > 20) return std::nullopt;
+      int64_t n = 0;
+      for (char c : view(v)) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + (c - '0');
+      }
+      return n;
+    };
+    auto confirmed_ms = number(kConfirmedKey);
+    if (confirmed_ms) {
+      int64_t max_staleness = number(kMaxStalenessKey).value_or(kDefaultMaxStaleness);
+      confirmed = *confirmed_ms / 1000;
+      if (now - *confirmed > max_staleness) {
+        err = *confirmed_ms == 0 ? "the session mirror is not yet confirmed current (spa-authd is starting or cannot reach its store)"
+                                 : "the session mirror was last confirmed current " + std::to_string(now - *confirmed) +
+                                       " s ago, more than store.max_staleness (" + std::to_string(max_staleness) + " s)";
+        stale_ = true;
+        return Lookup::kError;
+      }
+    }
+  }
   MDB_val key = mdb_val(sid), value;
   rc = mdb_get(l.txn.get(), l.sessions, &key, &value);
   Lookup result;
   if (rc == MDB_NOTFOUND) {
-    result = Lookup::kUnknown;
+    // Unknown to a confirmed mirror, yet minted after (or about when) the
+    // mirror was last confirmed: a session begun on another node that has
+    // not arrived yet (sessions end as revoked records, never by vanishing
+    // before their tokens expire). Unknown anywhere else: refused.
+    bool on_its_way = confirmed && now - *confirmed <= kFreshConfirmation && iat && *iat >= *confirmed - kClockSkew;
+    result = on_its_way ? Lookup::kValid : Lookup::kUnknown;
   } else if (rc != 0) {
     err = mdb_strerror(rc);
     result = Lookup::kError;

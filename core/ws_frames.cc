@@ -79,6 +79,7 @@ std::string_view close_reason_text(CloseReason r) {
     case CloseReason::kTokenExpired: return "token expired";
     case CloseReason::kSessionRevoked: return "session revoked";
     case CloseReason::kNoFrameBoundary: return "no frame boundary";
+    case CloseReason::kSessionUnverifiable: return "session unverifiable";
   }
   return "unknown";
 }

@@ -37,8 +37,10 @@ std::string close_frame(uint16_t code, std::string_view reason);
 
 // Why the module ended an authorized socket. The text is the close frame's
 // reason (kNoFrameBoundary sends none) and spa_auth_status's label.
-enum class CloseReason { kTokenExpired, kSessionRevoked, kNoFrameBoundary };
-inline constexpr size_t kCloseReasons = 3;
+// kSessionUnverifiable: the node's session mirror, fed from a shared store,
+// has gone unconfirmed past its max_staleness (core/session_reader.h).
+enum class CloseReason { kTokenExpired, kSessionRevoked, kNoFrameBoundary, kSessionUnverifiable };
+inline constexpr size_t kCloseReasons = 4;
 std::string_view close_reason_text(CloseReason r);
 
 }  // namespace spa::core

@@ -113,10 +113,19 @@ bool on_timer_event(WsState* ws) {
     begin_close(ws, core::CloseReason::kTokenExpired);
     return true;
   }
-  // A store that cannot be read keeps the socket (check_session logs it).
-  if (!ws->sid.empty() && check_session(ws->r, ws->sid, ws->sub, ws->iat) == core::Status::kRevoked) {
-    begin_close(ws, core::CloseReason::kSessionRevoked);
-    return true;
+  // A store that cannot be read keeps the socket (check_session logs it),
+  // but a mirror of a shared store unconfirmed past its max_staleness
+  // vouches for no session: the socket closes, as new requests are refused.
+  if (!ws->sid.empty()) {
+    core::Status s = check_session(ws->r, ws->sid, ws->sub, ws->iat);
+    if (s == core::Status::kRevoked) {
+      begin_close(ws, core::CloseReason::kSessionRevoked);
+      return true;
+    }
+    if (s == core::Status::kStoreUnavailable && worker().sessions && worker().sessions->stale()) {
+      begin_close(ws, core::CloseReason::kSessionUnverifiable);
+      return true;
+    }
   }
   ngx_add_timer(&ws->timer, static_cast<ngx_msec_t>(std::min(ws->exp_ms - now, ws->recheck_ms)));
   return true;

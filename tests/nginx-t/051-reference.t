@@ -121,8 +121,9 @@ $field{'oauth.NAME.allowed_redirects'} = 'provider.allowed_redirects';
 $field{'oauth.login_page'} = 'oauth_login_page';
 $field{'security.allowed_origins'} = 'allowed_origins';  # a handler of its own, around c.strings
 my $all_keys = map { keys %$_ } values %keys;
-is(scalar(keys %field) + 2, $all_keys, 'the field of every key found (and tokens.algorithm, tokens.mode)');
+is(scalar(keys %field) + 3, $all_keys, 'the field of every key found (and tokens.algorithm, tokens.mode, store.backend)');
 my ($algorithm, $mode) = $config =~ /std::string algorithm = "(\w+)", mode = "(\w+)";/ or die 'no algorithm/mode defaults';
+my ($backend) = $config =~ /std::string backend = "(\w+)";/ or die 'no store.backend default';
 
 my $config_h = slurp('authd/config.h');
 my ($provider_h) = $config_h =~ /struct OAuthProviderConfig \{(.*?)\n\};/s;
@@ -171,6 +172,7 @@ for my $key (sort keys %field) {
     }
 }
 is($documented_keys_rows{tokens}{algorithm}[1], "`$algorithm`", '[tokens] algorithm: default');
+is($documented_keys_rows{store}{backend}[1], "`$backend`", '[store] backend: default');
 is($documented_keys_rows{tokens}{mode}[1], "`$mode`", '[tokens] mode: default');
 
 done_testing();

@@ -13,6 +13,7 @@
 #include "authd/auth_service.h"
 #include "authd/crypto.h"
 #include "authd/lmdb_store.h"
+#include "authd/pg_store.h"
 #include "authd/mailer.h"
 #include "tests/unit/helpers.h"
 
@@ -46,13 +47,20 @@ struct KeptMail final : spa::authd::MailSender {
 struct AuthWorld {
   std::string dir;
   spa::authd::Config config;
-  spa::authd::LmdbStore store;
+  // The store: LMDB, or with SPA_TEST_STORE=postgresql (`make unit` runs
+  // the service suites so too, through tests/unit/with-postgres) a
+  // PgStore on the private database in SPA_TEST_PG, emptied first, its
+  // mirror where LMDB's would be.
+  spa::authd::LmdbStore lmdb;
+  std::unique_ptr<spa::authd::PgStore> pg = on_postgresql() ? std::make_unique<spa::authd::PgStore>() : nullptr;
+  spa::authd::Store& store = pg ? static_cast<spa::authd::Store&>(*pg) : static_cast<spa::authd::Store&>(lmdb);
   std::unique_ptr<spa::authd::SigningKeys> keys;
   // No queue: the tests call from one thread, and a test that holds every
   // slot (hasher.admission()) sees the next check shed at once.
   spa::authd::PasswordHasher hasher{19456, 2, 1, {0, 1000}};
   int64_t now = 1'800'000'000;
   std::unique_ptr<spa::authd::AuthService> service;
+  std::string mfa_key = spa::authd::random_bytes(32);  // [mfa] secret_key_file's: every node of a cluster has the same
   spa::authd::ClientInfo client{"req-1", "192.0.2.7", "agent/1"};
   KeptMail mail;  // what the service mailed, unless a test sets another mailer
   // Runs once, at the service's next look at the clock: a change that
@@ -74,12 +82,24 @@ struct AuthWorld {
     config.key_dir = dir + "/keys";
     config.jwks_file = dir + "/jwks.json";
     std::string err;
-    ck_assert_msg(store.open(dir + "/store", err, max_size), "%s", err.c_str());
+    if (pg) {
+      empty_test_database();
+      spa::authd::PgStore::Options o;
+      o.conninfo = std::getenv("SPA_TEST_PG");
+      o.max_size = max_size;
+      o.mirror_path = dir + "/store";
+      // The worlds' clock is fake (2027, then wherever a test moves it):
+      // the mirror's confirmation, on the real one, must not go stale.
+      o.max_staleness = int64_t{20} * 365 * 86400;
+      ck_assert_msg(pg->open(o, err), "%s", err.c_str());
+    } else {
+      ck_assert_msg(lmdb.open(dir + "/store", err, max_size), "%s", err.c_str());
+    }
     keys = std::make_unique<spa::authd::SigningKeys>(spa::authd::SigningKeys::Options{
         config.key_dir, config.jwks_file, config.algorithm, config.access_ttl, 5});
     ck_assert(keys->open(now, err));
     service = std::make_unique<spa::authd::AuthService>(config, store, *keys, hasher, [this] { return clock(); },
-                                                        spa::authd::random_bytes(32));
+                                                        mfa_key);
     // The mail buckets run on the fake clock too (in spa-authd: the monotonic clock).
     service->issuer().outbox().set_clock([this] { return now * 1000000; });
     service->set_mailer(&mail);

@@ -1,6 +1,11 @@
+// (authd's headers before Check's: check.h defines a macro `fail`)
+#include "authd/pg_handles.h"
+#include "authd/pg_store.h"
 #include "tests/unit/helpers.h"
 
 #include <map>
+
+#include <cstdlib>
 
 #include "core/base64url.h"
 #include "core/jws.h"
@@ -16,6 +21,27 @@ std::map<std::string, SuiteMaker>& suites() {
 }
 
 }  // namespace
+
+bool on_postgresql() {
+  const char* s = std::getenv("SPA_TEST_STORE");
+  return s && std::string_view(s) == "postgresql";
+}
+
+void empty_test_database() {
+  const char* conninfo = std::getenv("SPA_TEST_PG");
+  ck_assert_msg(conninfo, "SPA_TEST_STORE=postgresql needs SPA_TEST_PG (run through tests/unit/with-postgres)");
+  spa::authd::PgStore::Options o;
+  o.conninfo = conninfo;
+  std::string report, err;
+  ck_assert_msg(spa::authd::PgStore::migrate(o, report, err), "%s", err.c_str());
+  auto c = spa::authd::pg::connect(conninfo, "", err);
+  ck_assert_msg(c, "%s", err.c_str());
+  std::string sql = "TRUNCATE spa_session_changes";
+  for (int i = 0; i < spa::authd::kDbCount; ++i) sql += std::string(", spa_") + spa::authd::db_name(static_cast<spa::authd::Db>(i));
+  sql += " RESTART IDENTITY; UPDATE spa_feed_state SET horizon = '0', passed_at = '-infinity'";
+  auto r = spa::authd::pg::exec(c.get(), sql.c_str());
+  ck_assert_msg(spa::authd::pg::ok(r.get()), "%s", spa::authd::pg::describe(c.get(), r.get()).c_str());
+}
 
 bool register_suite(const char* name, SuiteMaker make) { return suites().emplace(name, make).second; }
 

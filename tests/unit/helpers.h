@@ -26,6 +26,14 @@ bool register_suite(const char* name, SuiteMaker make);
 // Every registered suite, ordered by name.
 std::vector<SuiteMaker> registered_suites();
 
+// SPA_TEST_STORE=postgresql: the worlds' stores are PostgreSQL's, on the
+// private database whose connection string SPA_TEST_PG holds
+// (tests/unit/with-postgres).
+bool on_postgresql();
+// Brings that database's schema to this build's (spa-authd db migrate)
+// and empties every table of spa-auth's.
+void empty_test_database();
+
 // A fresh private key of the given kind (kid = its thumbprint).
 spa::core::JwkPtr make_key(spa::core::KeyKind kind);
 

@@ -358,11 +358,50 @@ START_TEST(store_sizes_and_sweeping_settings) {
 }
 END_TEST
 
+// [store] backend = "postgresql": a connection string that parses and
+// holds no password (that is postgresql_password_file's), a staleness
+// bound, and nothing half-set.
+START_TEST(the_postgresql_backend_settings) {
+  Config c;
+  std::vector<ConfigError> errors;
+  ck_assert(parse_config(kMinimal, "t.toml", c, errors));
+  ck_assert(c.store_backend == Config::Backend::kLmdb);
+  ck_assert_int_eq(c.store_max_staleness, 30);
+  std::string pg = std::string(kMinimal) + "[store]\nbackend = \"postgresql\"\n";
+  ck_assert(parse_config(pg + "postgresql = \"host=db.internal dbname=spa sslmode=verify-full\"\n"
+                              "postgresql_password_file = \"/etc/spa-authd/db.password\"\nmax_staleness = \"5s\"\n",
+                         "t.toml", c, errors));
+  ck_assert(c.store_backend == Config::Backend::kPostgresql);
+  ck_assert_str_eq(c.store_postgresql.c_str(), "host=db.internal dbname=spa sslmode=verify-full");
+  ck_assert_str_eq(c.store_postgresql_password_file.c_str(), "/etc/spa-authd/db.password");
+  ck_assert_int_eq(c.store_max_staleness, 5);
+  ck_assert(parse_config(pg + "postgresql = \"postgresql://spa@db.internal/spa\"\n", "t.toml", c, errors));
+  ck_assert(has_error(errors_of(pg), "store.postgresql", 4));  // required: the line of backend
+  ck_assert(has_error(errors_of(pg + "postgresql = \"host=db password=hunter2\"\n"), "store.postgresql", 5));
+  ck_assert(has_error(errors_of(pg + "postgresql = \"postgresql://spa:hunter2@db/spa\"\n"), "store.postgresql", 5));
+  ck_assert(has_error(errors_of(pg + "postgresql = \"host=db nonsense\"\n"), "store.postgresql", 5));
+  ck_assert(has_error(errors_of(pg + "postgresql = \"host=db sslpassword=hunter2\"\n"), "store.postgresql", 5));
+  // A URI libpq cannot read is refused without quoting it (its password could be the part quoted).
+  for (const auto& e : errors_of(pg + "postgresql = \"postgresql://spa:50%off@db/spa\"\n"))
+    ck_assert_msg(e.message.find("50%off") == std::string::npos, "%s", e.message.c_str());
+  ck_assert(has_error(errors_of(pg + "postgresql = \"postgresql://spa:50%off@db/spa\"\n"), "store.postgresql", 5));
+  auto errors_pw = errors_of(pg + "postgresql = \"host=db password=hunter2\"\n");
+  for (const auto& e : errors_pw) ck_assert_msg(e.message.find("hunter2") == std::string::npos, "%s", e.message.c_str());
+  ck_assert(has_error(errors_of(std::string(kMinimal) + "[store]\nbackend = \"redis\"\n"), "store.backend", 4));
+  ck_assert(has_error(errors_of(std::string(kMinimal) + "[store]\npostgresql = \"host=db\"\n"), "store.postgresql", 4));
+  ck_assert(has_error(errors_of(pg + "postgresql = \"host=db\"\nmax_staleness = \"1s\"\n"), "store.max_staleness", 6));
+  ck_assert(has_error(errors_of(pg + "postgresql = \"host=db\"\nmax_staleness = \"2h\"\n"), "store.max_staleness", 6));
+  ck_assert(has_error(errors_of(pg + "postgresql = \"host=db\"\npostgresql_password_file = \"db.password\"\n"),
+                      "store.postgresql_password_file", 6));
+}
+END_TEST
+
 Suite* authd_config_suite() {
   Suite* s = suite_create("authd_config");
   TCase* tc = tcase_create("core");
   tcase_add_test(tc, concurrency_bounds);
   tcase_add_test(tc, store_sizes_and_sweeping_settings);
+  tcase_add_test(tc, the_postgresql_backend_settings);
   tcase_add_test(tc, minimal_config_gets_the_documented_defaults);
   tcase_add_test(tc, the_shipped_example_is_valid);
   tcase_add_test(tc, each_bad_key_is_named_with_its_line);

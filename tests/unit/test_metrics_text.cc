@@ -57,7 +57,8 @@ START_TEST(websocket_closes_by_reason) {
                    "# TYPE spa_auth_websocket_closed_total counter\n"
                    "spa_auth_websocket_closed_total{reason=\"token expired\"} 3\n"
                    "spa_auth_websocket_closed_total{reason=\"session revoked\"} 2\n"
-                   "spa_auth_websocket_closed_total{reason=\"no frame boundary\"} 1\n");
+                   "spa_auth_websocket_closed_total{reason=\"no frame boundary\"} 1\n"
+                   "spa_auth_websocket_closed_total{reason=\"session unverifiable\"} 0\n");
   std::string expired(close_reason_text(CloseReason::kTokenExpired));
   ck_assert_str_eq(expired.c_str(), "token expired");
 }

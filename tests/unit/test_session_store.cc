@@ -2,9 +2,11 @@
 // transactions (all or nothing, prefix scans, the schema version), and the
 // module's reader seeing what authd writes at once.
 #include <filesystem>
+#include <memory>
 #include <cstdlib>
 
 #include "authd/lmdb_store.h"
+#include "authd/session_mirror.h"
 #include "core/session_reader.h"
 #include "core/session_record.h"
 #include "tests/unit/helpers.h"
@@ -166,6 +168,68 @@ START_TEST(session_floor_refuses_older_tokens) {
 }
 END_TEST
 
+// A mirror fed from a shared store (PostgreSQL's feed) vouches for its
+// sessions only while its confirmation is younger than max_staleness; a
+// session it lacks in a token minted about when it was confirmed is on its
+// way from another node. LMDB's own store drops such a confirmation.
+START_TEST(a_fed_mirror_vouches_only_while_confirmed) {
+  using Lookup = spa::core::SessionReader::Lookup;
+  TempDir d;
+  auto mirror_owner = std::make_unique<SessionMirror>();
+  SessionMirror& mirror = *mirror_owner;
+  std::string err;
+  ck_assert_msg(mirror.open(d.path, 1 << 24, err), "%s", err.c_str());
+  const int64_t now = 1'800'000'000;
+  SessionRecord rec;
+  rec.created_at = now - 100;
+  rec.expires_at = now + 3600;
+  const std::string sub(32, '0');
+  spa::core::SessionReader reader;
+  ck_assert_msg(reader.open(d.path, err), "%s", err.c_str());
+  // Opened, not yet confirmed: nothing is vouched for.
+  ck_assert(reader.check("s1", sub, now, now, err) == Lookup::kError);
+  ck_assert_msg(err.find("not yet confirmed") != std::string::npos, "%s", err.c_str());
+  ck_assert(mirror.apply({{"s1", rec.encode()}}, now * 1000, 30).empty());
+  ck_assert(reader.check("s1", sub, now, now - 50, err) == Lookup::kValid);
+  ck_assert(reader.check("s1", sub, now + 30, now - 50, err) == Lookup::kValid);
+  err.clear();
+  ck_assert(reader.check("s1", sub, now + 31, now - 50, err) == Lookup::kError);
+  ck_assert_msg(err.find("31 s ago, more than store.max_staleness (30 s)") != std::string::npos, "%s", err.c_str());
+  ck_assert(reader.stale());  // (an open WebSocket closes on it)
+  ck_assert(reader.check("s1", sub, now, now - 50, err) == Lookup::kValid && !reader.stale());
+  // Unknown: young enough to be on its way, or not.
+  ck_assert(reader.check("s2", sub, now, now, err) == Lookup::kValid);
+  ck_assert(reader.check("s2", sub, now, now - spa::core::SessionReader::kClockSkew, err) == Lookup::kValid);
+  ck_assert(reader.check("s2", sub, now, now - spa::core::SessionReader::kClockSkew - 1, err) == Lookup::kUnknown);
+  ck_assert(reader.check("s2", sub, now, std::nullopt, err) == Lookup::kUnknown);
+  // Only while the confirmation is fresh: a node cut off for longer cannot know what became of it.
+  const int64_t later = now + spa::core::SessionReader::kFreshConfirmation;
+  ck_assert(reader.check("s2", sub, later, later, err) == Lookup::kValid);
+  ck_assert(reader.check("s2", sub, later + 1, later + 1, err) == Lookup::kUnknown);
+  ck_assert(reader.check("s1", sub, later + 1, now - 50, err) == Lookup::kValid);  // (what it holds, it still vouches for)
+  // Revoked stays revoked, however young the token.
+  rec.state = SessionState::kRevoked;
+  rec.revoked_at = now;
+  ck_assert(mirror.apply({{"s1", rec.encode()}, {"s3", std::nullopt}}, now * 1000, 30).empty());
+  ck_assert(reader.check("s1", sub, now, now, err) == Lookup::kRevoked);
+  // Every session replaced at once (a full round): what it lacks goes.
+  size_t written = 0, deleted = 0;
+  ck_assert(mirror.replace_all({{"s4", SessionRecord{}.encode()}}, now * 1000, 30, written, deleted).empty());
+  ck_assert(written == 1 && deleted == 1);
+  ck_assert(reader.check("s1", sub, now, now - 10, err) == Lookup::kUnknown);
+  // The same directory as a single machine's LMDB store: always current.
+  // (One process may not open an environment twice, nor keep a reader
+  // across another handle's close: nginx and spa-authd are two processes.)
+  mirror_owner.reset();
+  LmdbStore store;
+  ck_assert_msg(store.open(d.path, err), "%s", err.c_str());
+  spa::core::SessionReader again;
+  ck_assert_msg(again.open(d.path, err), "%s", err.c_str());
+  Lookup seen = again.check("s2", sub, now + 1000, now + 1000, err);
+  ck_assert_msg(seen == Lookup::kUnknown, "%d %s", static_cast<int>(seen), err.c_str());
+}
+END_TEST
+
 Suite* session_store_suite() {
   Suite* s = suite_create("session_store");
   TCase* tc = tcase_create("core");
@@ -175,6 +239,7 @@ Suite* session_store_suite() {
   tcase_add_test(tc, store_refuses_another_schema_version);
   tcase_add_test(tc, session_reader_sees_writes_at_once);
   tcase_add_test(tc, session_floor_refuses_older_tokens);
+  tcase_add_test(tc, a_fed_mirror_vouches_only_while_confirmed);
   suite_add_tcase(s, tc);
   return s;
 }

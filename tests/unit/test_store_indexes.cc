@@ -85,7 +85,7 @@ START_TEST(the_unverified_index_follows_the_account) {
   ck_assert_uint_eq(erased, 0);
   // As a store from before the index (meta/indexes "1"): reopened, it is built again and the sweep erases.
   ck_assert(w.store.transact([&](Store::Txn& t) { return commit_if(t.put(Db::kMeta, "indexes", "1")); }).ok());
-  ck_assert_msg(w.store.open(w.dir + "/store", err), "%s", err.c_str());
+  ck_assert_msg(w.lmdb.open(w.dir + "/store", err), "%s", err.c_str());
   ck_assert_uint_eq(entries().size(), 1);
   ck_assert(w.service->sweep_unverified(w.now, erased, err));
   ck_assert_uint_eq(erased, 1);

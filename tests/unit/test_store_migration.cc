@@ -53,7 +53,7 @@ struct V1World : test::AuthWorld {
     std::string load = "mdb_load -f fixtures/store-v1.dump " + path + " 2>" + dir + "/mdb_load.log";
     ck_assert_msg(std::system(load.c_str()) == 0, "%s", load.c_str());
     std::string err;
-    ck_assert_msg(store.open(path, err), "%s", err.c_str());
+    ck_assert_msg(lmdb.open(path, err), "%s", err.c_str());
     const std::string mfa_key(32, '\x42');
     std::string key_hex = hex(mfa_key);
     ck_assert(known["mfa_key_hex"] == key_hex);

@@ -1,0 +1,363 @@
+// The PostgreSQL store (authd/pg_store.h) on a private server
+// (tests/unit/with-postgres; `make unit` runs this suite so): the schema
+// made by `db migrate` and refused when missing or newer; the Store
+// interface's rules as LMDB keeps them; two nodes writing the same records
+// at once losing nothing; a refresh token presented to two nodes at the
+// same moment rotating once; and the mirror every node keeps, fed by
+// LISTEN/NOTIFY and the change table, through a lost connection and a
+// transaction that commits after later ones.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "authd/pg_handles.h"
+#include "authd/pg_store.h"
+#include "authd/records/user.h"
+#include "core/session_reader.h"
+#include "tests/unit/auth_world.h"
+#include "tests/unit/store_tests.h"
+
+using namespace spa::authd;
+using Lookup = spa::core::SessionReader::Lookup;
+
+namespace {
+
+std::string conninfo() { return std::getenv("SPA_TEST_PG"); }
+
+// A raw connection, for what the tests do behind the store's back.
+pg::Conn raw(const std::string& info = conninfo()) {
+  std::string err;
+  pg::Conn c = pg::connect(info, "", err);
+  ck_assert_msg(c, "%s", err.c_str());
+  return c;
+}
+std::string sql1(PGconn* c, const std::string& sql) {
+  pg::Result r = pg::exec(c, sql.c_str());
+  ck_assert_msg(pg::ok(r.get()), "%s: %s", sql.c_str(), pg::describe(c, r.get()).c_str());
+  return PQntuples(r.get()) > 0 ? PQgetvalue(r.get(), 0, 0) : "";
+}
+
+// A node: a PgStore on the test database, with its own mirror.
+struct Node {
+  test::StoreDir dir;
+  PgStore store;
+  explicit Node(bool mirror = true) {
+    PgStore::Options o;
+    o.conninfo = conninfo();
+    if (mirror) o.mirror_path = dir.path + "/mirror";
+    std::string err;
+    ck_assert_msg(store.open(o, err), "%s", err.c_str());
+  }
+  // What this node's nginx would answer for `sid` at the real time now.
+  Lookup nginx_sees(const std::string& sid, std::optional<int64_t> iat = std::nullopt) {
+    spa::core::SessionReader reader;
+    std::string err;
+    if (!reader.open(dir.path + "/mirror", err)) return Lookup::kError;
+    return reader.check(sid, std::string(32, '0'), std::time(nullptr), iat, err);
+  }
+  // Waits (at most 10 s) until nginx sees `want`: the feed is asynchronous.
+  bool comes_to(const std::string& sid, Lookup want, std::optional<int64_t> iat = std::nullopt) {
+    for (int i = 0; i < 1000; ++i) {
+      if (nginx_sees(sid, iat) == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+};
+
+spa::core::SessionRecord session(spa::core::SessionState state) {
+  spa::core::SessionRecord r;
+  r.state = state;
+  r.created_at = std::time(nullptr);
+  r.expires_at = r.created_at + 3600;
+  if (state != spa::core::SessionState::kActive) r.revoked_at = r.created_at;
+  return r;  // (user id zero: the subject nginx_sees names)
+}
+
+// One sample of the store's /metrics text.
+int64_t metric(const Store& s, const std::string& name) {
+  std::string text = s.metrics(), line = "\n" + name + " ";
+  size_t at = text.find(line);
+  ck_assert_msg(at != std::string::npos, "no %s", name.c_str());
+  return std::atoll(text.c_str() + at + line.size());
+}
+
+Error put(Store& s, Db db, const std::string& key, const std::string& value) {
+  return s.transact([&](Store::Txn& t) { return commit_if(t.put(db, key, value)); });
+}
+
+}  // namespace
+
+START_TEST(the_schema_is_made_by_migrate_and_refused_when_missing_or_newer) {
+  pg::Conn admin = raw();
+  sql1(admin.get(), "DROP DATABASE IF EXISTS spa_fresh");
+  sql1(admin.get(), "CREATE DATABASE spa_fresh");
+  PgStore::Options o;
+  o.conninfo = conninfo() + " dbname=spa_fresh";
+  std::string err, report;
+  PgStore store;
+  ck_assert(!store.open(o, err));
+  ck_assert_msg(err.find("no spa-auth schema") != std::string::npos && err.find("spa-authd db migrate") != std::string::npos,
+                "%s", err.c_str());
+  ck_assert_msg(PgStore::migrate(o, report, err), "%s", err.c_str());
+  ck_assert_str_eq(report.c_str(), "schema at version 1 (1 migration applied)");
+  ck_assert_msg(PgStore::migrate(o, report, err), "%s", err.c_str());
+  ck_assert_str_eq(report.c_str(), "schema already at version 1; nothing to do");
+  ck_assert_msg(store.open(o, err), "%s", err.c_str());
+  // The records' own schema is written at the first open, as LMDB's.
+  store.view([](const Store::Txn& t) { ck_assert(t.get(Db::kMeta, "schema_version") == std::string(kSchemaVersion)); });
+  {
+    pg::Conn fresh = raw(o.conninfo);
+    sql1(fresh.get(), "INSERT INTO spa_schema_migrations (version, applied_by) VALUES (99, 'a newer spa-authd')");
+  }
+  PgStore newer;
+  ck_assert(!newer.open(o, err));
+  ck_assert_msg(err.find("version 99, newer than this spa-authd's (1)") != std::string::npos, "%s", err.c_str());
+  ck_assert(!PgStore::migrate(o, report, err));
+  ck_assert_msg(err.find("nothing was changed") != std::string::npos, "%s", err.c_str());
+  // A password never sits in the connection string.
+  ck_assert(pg::check_conninfo("host=/tmp dbname=spa").empty());
+  ck_assert(pg::check_conninfo("host=/tmp password=hunter2").find("postgresql_password_file") != std::string::npos);
+  ck_assert(pg::check_conninfo("postgresql://spa:hunter2@db/spa").find("postgresql_password_file") != std::string::npos);
+  ck_assert(pg::check_conninfo("host=/tmp nonsense").find("is not a libpq connection string") == 0);
+  o.conninfo = "host=/tmp password=hunter2";
+  ck_assert(!newer.open(o, err) && err.find("store.postgresql holds a password") == 0);
+}
+END_TEST
+
+START_TEST(transactions_and_scans_keep_the_interfaces_rules) {
+  test::empty_test_database();
+  Node n(false);
+  Store& store = n.store;
+  auto write = [&](const char* key, TxnEnd end) {
+    return store.transact([&](Store::Txn& t) { return t.put(Db::kUsers, key, "{}") ? end : TxnEnd::kAbort; });
+  };
+  ck_assert(write("u1", TxnEnd::kCommit).ok());
+  ck_assert(write("u2", TxnEnd::kAbort).ok());
+  Error e = store.transact([](Store::Txn& t) {
+    t.put(Db::kUsers, "u3", "{}");
+    t.put(Db::kUsers, "", "{}");
+    t.refuse_full();
+    return TxnEnd::kCommit;
+  });
+  ck_assert(e.code == Errc::kStoreFailed && e.message == "put: unusable key");
+  store.view([](const Store::Txn& t) {
+    ck_assert(t.get(Db::kUsers, "u1") && !t.get(Db::kUsers, "u2") && !t.get(Db::kUsers, "u3"));
+    ck_assert(!t.get(Db::kUsers, std::string(kMaxKeyBytes + 1, 'a')));
+    ck_assert(t.error().ok());
+  });
+  // Keys as bytes: NUL and 0xff inside, prefixes of 0xff, more keys than one batch of a scan.
+  const std::string ff(2, '\xff');
+  ck_assert(store.transact([&](Store::Txn& t) {
+    bool ok = t.put(Db::kUserSessions, std::string("a\0b", 3), "nul") && t.put(Db::kUserSessions, "a" + ff, "ff") &&
+              t.put(Db::kUserSessions, ff, "top") && t.put(Db::kUserSessions, ff + "x", "above") &&
+              t.put(Db::kUserSessions, "b", "");
+    for (int i = 0; ok && i < 600; ++i) ok = t.put(Db::kUserSessions, "m" + std::to_string(1000 + i), "v");
+    return commit_if(ok);
+  }).ok());
+  std::vector<std::string> a, top, m, from;
+  std::string nul_value;
+  store.view([&](const Store::Txn& t) {
+    t.scan(Db::kUserSessions, "a", [&](std::string_view k, std::string_view v) {
+      if (k.size() == 3 && k[1] == '\0') nul_value = v;
+      return a.emplace_back(k), true;
+    });
+    t.scan(Db::kUserSessions, ff, [&](std::string_view k, std::string_view) { return top.emplace_back(k), true; });
+    t.scan(Db::kUserSessions, "m", [&](std::string_view k, std::string_view) { return m.emplace_back(k), true; });
+    t.scan_from(Db::kUserSessions, "m1598", [&](std::string_view k, std::string_view) { return from.emplace_back(k), from.size() < 3; });
+  });
+  ck_assert(a == std::vector<std::string>({std::string("a\0b", 3), "a" + ff}));
+  ck_assert_str_eq(nul_value.c_str(), "nul");
+  ck_assert(top == std::vector<std::string>({ff, ff + "x"}));
+  ck_assert_uint_eq(m.size(), 600);
+  ck_assert(std::is_sorted(m.begin(), m.end()));
+  ck_assert(from == std::vector<std::string>({"m1598", "m1599", ff}));  // (unsigned order: 0xff after "m")
+  // A function that throws drops its work and its exception reaches the caller.
+  bool threw = false;
+  try {
+    store.transact([](Store::Txn& t) {
+      t.put(Db::kUsers, "u9", "{}");
+      throw std::runtime_error("boom");
+      return TxnEnd::kCommit;
+    });
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  ck_assert(threw);
+  store.view([](const Store::Txn& t) { ck_assert(!t.get(Db::kUsers, "u9")); });
+}
+END_TEST
+
+START_TEST(two_nodes_writing_the_same_record_at_once_lose_no_update) {
+  test::empty_test_database();
+  Node a(false), b(false);
+  ck_assert(put(a.store, Db::kMeta, "counter", "0").ok());
+  std::atomic<int> failed{0};
+  auto add = [&](Store& s) {
+    for (int i = 0; i < 40; ++i) {
+      Error e = s.transact([](Store::Txn& t) {
+        int n = std::stoi(t.get(Db::kMeta, "counter").value_or("0"));
+        return commit_if(t.put(Db::kMeta, "counter", std::to_string(n + 1)));
+      });
+      if (!e.ok()) ++failed;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back(add, std::ref(static_cast<Store&>(a.store)));
+    threads.emplace_back(add, std::ref(static_cast<Store&>(b.store)));
+  }
+  for (auto& t : threads) t.join();
+  ck_assert_int_eq(failed.load(), 0);
+  std::string total;
+  a.store.view([&](const Store::Txn& t) { total = t.get(Db::kMeta, "counter").value_or(""); });
+  ck_assert_str_eq(total.c_str(), "240");
+}
+END_TEST
+
+START_TEST(a_refresh_token_at_two_nodes_at_once_rotates_once) {
+  setenv("SPA_TEST_STORE", "postgresql", 1);  // (this test runs in a process of its own: CK_FORK)
+  test::AuthWorld w;  // node A (it empties the database)
+  // Node B: its own store and service on the same database, keys and MFA key.
+  PgStore b_store;
+  test::StoreDir b_dir;
+  PgStore::Options o;
+  o.conninfo = conninfo();
+  std::string err;
+  ck_assert_msg(b_store.open(o, err), "%s", err.c_str());
+  AuthService b(w.config, b_store, *w.keys, w.hasher, [&w] { return w.now; }, w.mfa_key);
+  w.signup_verified("race@example.com", "race", "race password 1");
+  Outcome login = w.service->login("race@example.com", "race password 1", w.client);
+  ck_assert(login.ok());
+  std::string rt = login.tokens->refresh_token;
+  for (int round = 0; round < 25; ++round) {
+    Outcome at_a, at_b;
+    std::atomic<int> ready{0};
+    auto go = [&](AuthService& s, Outcome& out) {
+      ++ready;
+      while (ready.load() < 2) {
+      }
+      out = s.refresh(rt, w.client);
+    };
+    std::thread ta(go, std::ref(*w.service), std::ref(at_a)), tb(go, std::ref(b), std::ref(at_b));
+    ta.join();
+    tb.join();
+    // Both inside the grace window: the same successor, never two.
+    ck_assert_msg(at_a.ok() && at_b.ok(), "round %d: %s / %s", round, at_a.code.c_str(), at_b.code.c_str());
+    ck_assert_str_eq(at_a.tokens->refresh_token.c_str(), at_b.tokens->refresh_token.c_str());
+    rt = at_a.tokens->refresh_token;
+  }
+  size_t families = 0, records = 0;
+  w.store.view([&](const Store::Txn& t) {
+    t.scan(Db::kRefresh, "", [&](std::string_view, std::string_view) { return ++records, true; });
+    t.scan(Db::kSessions, "", [&](std::string_view, std::string_view) { return ++families, true; });
+  });
+  ck_assert_uint_eq(families, 1);
+  ck_assert_uint_eq(records, 26);  // the first token and one successor per round
+  // Past the grace window, the old token at the other node is a reuse: the family ends everywhere.
+  w.now += w.config.refresh_grace + 1;
+  Outcome old = b.refresh(login.tokens->refresh_token, w.client);
+  ck_assert_int_eq(old.status, 401);
+  Outcome newest = w.service->refresh(rt, w.client);
+  ck_assert_int_eq(newest.status, 401);
+}
+END_TEST
+
+START_TEST(a_session_written_on_one_node_reaches_every_mirror) {
+  test::empty_test_database();
+  Node a, b;
+  const std::string sid = "0123456789abcdef0123456789abcdef";
+  ck_assert(put(a.store, Db::kSessions, sid, session(spa::core::SessionState::kActive).encode()).ok());
+  // The writer's own mirror holds it when the write is answered.
+  ck_assert(a.nginx_sees(sid) == Lookup::kValid);
+  ck_assert(b.comes_to(sid, Lookup::kValid));
+  ck_assert(put(b.store, Db::kSessions, sid, session(spa::core::SessionState::kRevoked).encode()).ok());
+  ck_assert(b.nginx_sees(sid) == Lookup::kRevoked);
+  ck_assert(a.comes_to(sid, Lookup::kRevoked));
+  ck_assert(a.store.transact([&](Store::Txn& t) { return commit_if(t.del(Db::kSessions, sid)); }).ok());
+  ck_assert(b.comes_to(sid, Lookup::kUnknown));
+  // With no writes, the mirror is still confirmed, round after round.
+  int64_t before = b.store.mirror_confirmed_ms();
+  ck_assert(before > 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(4 * PgStore::kHeartbeatMs));
+  ck_assert(b.store.mirror_confirmed_ms() > before);
+  // A session this mirror lacks, in a token minted just now: on its way from another node.
+  ck_assert(b.nginx_sees("ffffffffffffffffffffffffffffffff", std::time(nullptr)) == Lookup::kValid);
+  ck_assert(b.nginx_sees("ffffffffffffffffffffffffffffffff", std::time(nullptr) - 60) == Lookup::kUnknown);
+  std::string metrics = b.store.metrics();
+  ck_assert(metrics.find("spa_authd_store_mirror_lag_seconds ") != std::string::npos);
+  ck_assert(metrics.find("spa_authd_store_mirror_stale 0\n") != std::string::npos);
+}
+END_TEST
+
+START_TEST(a_feed_that_lost_its_connection_reads_what_it_missed) {
+  test::empty_test_database();
+  Node a, b;
+  // (the feed's first round of its own connection: open's round had another)
+  for (int i = 0; i < 1000 && metric(b.store, "spa_authd_store_mirror_rounds_total") < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  pg::Conn admin = raw();
+  // Every connection of spa-authd's dropped (a PostgreSQL restart, a failover).
+  sql1(admin.get(), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'spa-authd' AND pid <> pg_backend_pid()");
+  // B's feed notices (its next wait or round fails) before A writes.
+  for (int i = 0; i < 1000 && metric(b.store, "spa_authd_store_mirror_failures_total") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ck_assert_int_ge(metric(b.store, "spa_authd_store_mirror_failures_total"), 1);
+  const std::string sid = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  Error e;
+  for (int i = 0; i < 100; ++i) {  // (the pool finds its connections dead, and connects again)
+    e = put(a.store, Db::kSessions, sid, session(spa::core::SessionState::kActive).encode());
+    if (e.ok()) break;
+    ck_assert_msg(e.code == Errc::kStoreUnavailable, "%s", e.message.c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ck_assert_msg(e.ok(), "%s", e.message.c_str());
+  ck_assert(b.comes_to(sid, Lookup::kValid));
+  // It read everything again after reconnecting (the first full round is open's).
+  ck_assert_int_ge(metric(b.store, "spa_authd_store_mirror_full_rounds_total"), 2);
+}
+END_TEST
+
+START_TEST(a_change_committed_after_later_ones_is_not_missed) {
+  test::empty_test_database();
+  Node a, b;
+  const std::string late = "11111111111111111111111111111111", early = "22222222222222222222222222222222";
+  // A writer that takes its change's number, then waits before it commits...
+  pg::Conn slow = raw();
+  sql1(slow.get(), "BEGIN");
+  pg::Result r = pg::Params()
+                     .add(late)
+                     .add(session(spa::core::SessionState::kActive).encode())
+                     .run(slow.get(), "INSERT INTO spa_sessions (k, v) VALUES ($1, $2)");
+  ck_assert(pg::ok(r.get()));
+  r = pg::Params().add(late).run(slow.get(), "INSERT INTO spa_session_changes (sid) VALUES ($1)");
+  ck_assert(pg::ok(r.get()));
+  // ...while another commits a later number, and every mirror moves past it.
+  ck_assert(put(a.store, Db::kSessions, early, session(spa::core::SessionState::kActive).encode()).ok());
+  ck_assert(b.comes_to(early, Lookup::kValid));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2 * PgStore::kHeartbeatMs));
+  sql1(slow.get(), "COMMIT");
+  ck_assert(b.comes_to(late, Lookup::kValid));
+  ck_assert(a.comes_to(late, Lookup::kValid));
+}
+END_TEST
+
+Suite* pg_store_suite() {
+  Suite* s = suite_create("pg_store");
+  TCase* tc = tcase_create("pg_store");
+  tcase_set_timeout(tc, 60);
+  // Only with a server (tests/unit/with-postgres): `make unit` runs it so.
+  if (std::getenv("SPA_TEST_PG")) {
+    tcase_add_test(tc, the_schema_is_made_by_migrate_and_refused_when_missing_or_newer);
+    tcase_add_test(tc, transactions_and_scans_keep_the_interfaces_rules);
+    tcase_add_test(tc, two_nodes_writing_the_same_record_at_once_lose_no_update);
+    tcase_add_test(tc, a_refresh_token_at_two_nodes_at_once_rotates_once);
+    tcase_add_test(tc, a_session_written_on_one_node_reaches_every_mirror);
+    tcase_add_test(tc, a_feed_that_lost_its_connection_reads_what_it_missed);
+    tcase_add_test(tc, a_change_committed_after_later_ones_is_not_missed);
+  }
+  suite_add_tcase(s, tc);
+  return s;
+}
+REGISTER_SUITE(pg_store_suite);
