@@ -1,0 +1,153 @@
+# Two nodes, one PostgreSQL (issue 18): each node nginx with the module and
+# its own spa-authd on the shared database, as behind a load balancer. A
+# user signs up on A and logs in on B; tokens work on both at once; refresh
+# alternates; a logout on A is refused on B (the lag printed); the same
+# refresh token at both nodes at once rotates once; MFA set up on A gates a
+# login on B, completed on A; PostgreSQL restarted mid-traffic; an authd
+# killed on one node leaves the other alone.
+use strict;
+use warnings;
+use lib 'tests/nginx-t/lib';
+use SpaAuth::Test;
+use SpaAuth::Cluster;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $c = SpaAuth::Cluster->start(nodes => 2, max_staleness => '3s')
+    or BAIL_OUT('no cluster: ' . SpaAuth::Cluster::why());
+my ($A, $B) = (0, 1);
+my $origin = 'Origin: https://app.example.com';
+
+sub code { my ($r) = @_; "$r->{status} " . ($r->{json}{error}{code} // '') }
+sub svc { my ($node, $token) = @_; $c->get($node, '/svc/t', "Authorization: Bearer $token")->{status} }
+sub login {
+    my ($node, %u) = @_;
+    return $c->api($node, POST => '/api/v1/auth/login', { email => $u{email}, password => $u{password} }, $origin);
+}
+# Waits (at most 10 s) until node's answer for the token is `want`; the seconds it took, or undef.
+sub until_status {
+    my ($node, $token, $want) = @_;
+    my $t0 = time;
+    while (time - $t0 < 10) {
+        return time - $t0 if svc($node, $token) == $want;
+        sleep 0.005;
+    }
+    return undef;
+}
+
+my %u = (email => 'cluster@example.com', username => 'cluster', password => 'cluster password 1');
+my ($tokens, $r);
+
+step 'sign-up on A, login on B, the token at once on both' => sub {
+    is($c->api($A, POST => '/api/v1/auth/signup', \%u, $origin)->{status}, 201, 'sign-up on A');
+    $r = login($B, %u);
+    is($r->{status}, 200, 'login on B') or diag($r->{body});
+    $tokens = $r->{json}{data};
+    # No 401 window: A's mirror may not hold the session yet, and must take it.
+    is(svc($A, $tokens->{access_token}), 200, 'the new token passes on A at once');
+    is(svc($B, $tokens->{access_token}), 200, 'and on B');
+};
+
+step 'refresh alternating A and B' => sub {
+    for my $i (1 .. 6) {
+        my $node = $i % 2 ? $A : $B;
+        $r = $c->api($node, POST => '/api/v1/auth/refresh', { refresh_token => $tokens->{refresh_token} }, $origin);
+        is($r->{status}, 200, "refresh $i on " . $c->node($node)->{name}) or diag($r->{body});
+        $tokens = $r->{json}{data};
+        is(svc(1 - $node, $tokens->{access_token}), 200, 'its access token passes on the other node');
+    }
+};
+
+step 'a logout on A is refused on B' => sub {
+    my $at = $tokens->{access_token};
+    is(svc($B, $at), 200, 'the token passes on B before');
+    $r = $c->api($A, POST => '/api/v1/auth/logout', { refresh_token => $tokens->{refresh_token} }, "Authorization: Bearer $at");
+    is($r->{status}, 200, 'logout on A');
+    is(svc($A, $at), 401, 'refused on A at once (its answer waited for its mirror)');
+    my $lag = until_status($B, $at, 401);
+    ok(defined $lag, 'refused on B');
+    diag(sprintf 'revocation propagation: B refused the token %.1f ms after A answered the logout', 1000 * ($lag // 0));
+};
+
+step 'the same refresh token at both nodes at once rotates once' => sub {
+    $tokens = login($A, %u)->{json}{data};
+    for my $round (1 .. 15) {
+        my @answers;
+        my @pids;
+        for my $node ($A, $B) {
+            pipe(my $rd, my $wr) or die;
+            my $pid = fork // die;
+            if ($pid == 0) {
+                close $rd;
+                my $res = $c->api($node, POST => '/api/v1/auth/refresh', { refresh_token => $tokens->{refresh_token} }, $origin);
+                print $wr encode_json({ status => $res->{status}, rt => $res->{json}{data}{refresh_token} // '' });
+                close $wr;
+                POSIX::_exit(0);
+            }
+            close $wr;
+            push @pids, [$pid, $rd];
+        }
+        for (@pids) {
+            my ($pid, $rd) = @$_;
+            local $/;
+            push @answers, decode_json(<$rd> // '{}');
+            waitpid($pid, 0);
+        }
+        is(join(' ', map { $_->{status} } @answers), '200 200', "round $round: both nodes answer");
+        is($answers[0]{rt}, $answers[1]{rt}, "round $round: with the same successor") or last;
+        $tokens->{refresh_token} = $answers[0]{rt};
+    }
+    my $families = $c->pg->psql('select count(*) from spa_sessions');
+    is($families, 2, 'two sessions in all (the first, logged out, and this one): no family forked');
+};
+
+step 'MFA set up on A gates a login on B, completed on A' => sub {
+    plan skip_all => 'oathtool not installed' unless -x '/usr/bin/oathtool';
+    my $at = login($A, %u)->{json}{data}{access_token};
+    my $auth = "Authorization: Bearer $at";
+    my $secret = $c->api($A, POST => '/api/v1/mfa/setup', {}, $auth)->{json}{data}{secret};
+    my $oath = sub { chomp(my $x = `oathtool --totp --base32 -N \@@{[ time + $_[0] ]} $secret`); $x };
+    is($c->api($B, POST => '/api/v1/mfa/enable', { code => $oath->(0) }, $auth)->{status}, 200, 'enabled on B with the seed set up on A');
+    $r = login($B, %u);
+    ok($r->{json}{data}{mfa_required}, 'login on B asks for the second factor');
+    $r = $c->api($A, POST => '/api/v1/mfa/verify', { mfa_token => $r->{json}{data}{mfa_token}, code => $oath->(30) });
+    is($r->{status}, 200, 'completed on A') or diag($r->{body});
+    is(svc($B, $r->{json}{data}{access_token}), 200, 'its token passes on B');
+    $tokens = $r->{json}{data};
+};
+
+step 'PostgreSQL restarted mid-traffic' => sub {
+    my $at = $tokens->{access_token};
+    ok($c->pg->stop, 'PostgreSQL stopped');
+    is(code(login($A, %u)), '503 store_unavailable', 'auth on A: 503 while it is down');
+    is(code($c->api($B, POST => '/api/v1/auth/refresh', { refresh_token => $tokens->{refresh_token} }, $origin)),
+       '503 store_unavailable', 'a refresh on B: 503');
+    is(svc($B, $at), 200, 'protected paths still work from the mirror');
+    my $closed = until_status($B, $at, 503);
+    ok(defined $closed, 'then fail closed, once max_staleness (3 s) has passed');
+    diag(sprintf 'B failed closed %.1f s after PostgreSQL stopped', $closed // 0);
+    is(svc($A, $at), 503, 'on A too');
+    like($c->error_log($B), qr/session mirror was last confirmed current \d+ s ago/, "B's nginx says why");
+    ok($c->pg->start_again, 'PostgreSQL started again');
+    ok(defined until_status($B, $at, 200), 'B vouches again once its authd reconnected');
+    ok(defined until_status($A, $at, 200), 'and A');
+    is(login($A, %u)->{status}, 200, 'auth works again');
+    like($c->authd_log($A), qr/"event":"store_unavailable"/, "A's authd logged the outage");
+};
+
+step 'an authd killed on one node leaves the other alone' => sub {
+    $c->stop_authd($A, 'KILL');
+    is($c->api($A, POST => '/api/v1/auth/refresh', { refresh_token => $tokens->{refresh_token} }, $origin)->{status}, 502,
+       'A: its authd is gone (502)');
+    $r = $c->api($B, POST => '/api/v1/auth/refresh', { refresh_token => $tokens->{refresh_token} }, $origin);
+    is($r->{status}, 200, 'B refreshes') or diag($r->{body});
+    my $at = $r->{json}{data}{access_token};
+    is(svc($B, $at), 200, 'and its tokens pass on B');
+    ok(defined until_status($A, $at, 503), "A's nginx fails closed once its mirror is unconfirmed for max_staleness");
+    is(svc($B, $at), 200, 'B is unaffected');
+    ok($c->start_authd($A), "A's authd started again") or diag(SpaAuth::Cluster::why());
+    ok(defined until_status($A, $at, 200), 'A vouches again');
+};
+
+done_testing();
