@@ -199,6 +199,15 @@ class Store {
   // Prometheus text: spa_authd_store_used_bytes, _file_bytes, _max_bytes.
   virtual std::string metrics() const = 0;
 
+  // A duty that one process of all that share the store does at a time
+  // (the sweeper): true when this caller is to do `name` now, that is when
+  // no one claimed it within the last `every` seconds. A store of one
+  // machine (LMDB) has one daemon: always true.
+  virtual bool claim_duty(const std::string& name, int64_t every) {
+    (void)name, (void)every;
+    return true;
+  }
+
  protected:
   Store() = default;
   virtual Error run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) = 0;

@@ -168,13 +168,18 @@ void SweepThread::run() {
     std::map<std::string, size_t> deleted;
     std::string err;
     try {
-      if (!sweeper_.sweep(clock_(), deleted, err)) log_event("error", "store_sweep_failed", {{"reason", err}});
-      if (!deleted.empty()) {
-        std::map<std::string, std::string> fields;
-        for (const auto& [name, n] : deleted) fields[name] = std::to_string(n);
-        log_event("info", "store_swept", fields);
+      // Once for all the nodes that share the store: whoever claims this
+      // period's pass (a little shorter than the interval, so that phases
+      // drifting apart never skip one).
+      if (store_.claim_duty("sweep", std::max<int64_t>(1, interval_ * 9 / 10))) {
+        if (!sweeper_.sweep(clock_(), deleted, err)) log_event("error", "store_sweep_failed", {{"reason", err}});
+        if (!deleted.empty()) {
+          std::map<std::string, std::string> fields;
+          for (const auto& [name, n] : deleted) fields[name] = std::to_string(n);
+          log_event("info", "store_swept", fields);
+        }
+        if (also_) also_(clock_());
       }
-      if (also_) also_(clock_());
       store_.usage();  // says when the store passes 80 %
     } catch (const std::exception& e) {
       log_event("error", "store_sweep_failed", {{"reason", e.what()}});

@@ -10,8 +10,9 @@
 //   sessions       when no access token of it can pass any more: revoked_at
 //                  (or expires_at while active) + access_ttl + the module's
 //                  largest leeway; with session_meta, user_sessions and the
-//                  session's refresh records. (The module refuses an unknown
-//                  sid, so the deletion can never let a token through.)
+//                  session's refresh records. (No token of it can pass by
+//                  then, so a module that takes an unknown sid for one on
+//                  its way from another node never meets a deleted one.)
 //   audit          after [store] audit_retention, with its user_audit entry
 #pragma once
 
@@ -50,7 +51,9 @@ class Sweeper {
 };
 
 // Runs a Sweeper every `interval` seconds (and once at start) until
-// destroyed; also looks at the store's size, for the 80 % warning.
+// destroyed, when this process claims the pass (Store::claim_duty: one
+// node of all that share a PostgreSQL store); also looks at the store's
+// size, for the 80 % warning.
 class SweepThread {
  public:
   // `also`: more sweeping that needs more than the store (unverified
