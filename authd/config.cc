@@ -294,6 +294,7 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
            {"refresh_grace", c.duration(out.refresh_grace, 0, 300)},
            {"key_dir", c.path(out.key_dir)},
            {"jwks_file", c.path(out.jwks_file)},
+           {"key_encryption_key_file", c.path(out.key_encryption_key_file)},
            {"mode", [&](const std::string& key, const toml::node& v) {
               mode_node = &v;
               c.string(mode)(key, v);

@@ -54,6 +54,10 @@ struct Config {
   int64_t refresh_grace = 10;
   std::string key_dir = "/var/lib/spa-authd/keys";
   std::string jwks_file = "/var/lib/spa-authd/jwks.json";
+  // [tokens] key_encryption_key_file: with store.backend = "postgresql",
+  // the 32 bytes the signing keys are sealed under in the database; the
+  // same file on every node (created on the first node's first start).
+  std::string key_encryption_key_file = "/etc/spa-authd/key-encryption.key";
   TokenMode mode = TokenMode::kCookie;
 
   std::vector<std::string> allowed_origins;

@@ -14,7 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <functional>
+#include <mutex>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -33,6 +37,7 @@
 #include "authd/passwords.h"
 #include "authd/routes.h"
 #include "authd/lmdb_store.h"
+#include "authd/pg_keys.h"
 #include "authd/pg_store.h"
 #include "authd/server.h"
 #include "authd/signing_keys.h"
@@ -45,6 +50,40 @@ namespace {
 using namespace spa::authd;
 
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// Calls fn every `every` until destroyed (then joins).
+class Ticker {
+ public:
+  Ticker(std::chrono::milliseconds every, std::function<void()> fn)
+      : thread_([this, every, fn = std::move(fn)] {
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, every, [this] { return stop_; })) {
+            lock.unlock();
+            try {
+              fn();
+            } catch (const std::exception& e) {
+              log_event("error", "ticker_failed", {{"reason", e.what()}});
+            }
+            lock.lock();
+          }
+        }) {}
+  ~Ticker() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Ticker(const Ticker&) = delete;
+  Ticker& operator=(const Ticker&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // (last: it starts once the rest is made)
+};
 
 int usage() {
   std::fprintf(stderr,
@@ -76,21 +115,27 @@ bool load(const std::string& path, Config& config) {
   return false;
 }
 
-// [mfa] secret_key_file: 32 random bytes, created (0600) on first start
-// when the directory is writable; `make install` creates it otherwise.
-bool load_mfa_key(const Config& c, std::string& key, std::string& err) {
+// A key file of 32 random bytes ([mfa] secret_key_file, [tokens]
+// key_encryption_key_file), created (0600) on first start when the
+// directory is writable; `make install` creates the MFA key otherwise.
+bool load_key_file(const std::string& path, std::string& key, std::string& err) {
   struct stat st;
-  bool there = ::lstat(c.mfa_secret_key_file.c_str(), &st) == 0 || errno != ENOENT;
+  bool there = ::lstat(path.c_str(), &st) == 0 || errno != ENOENT;
   if (there) {
-    if (!read_private_file(c.mfa_secret_key_file, key, err)) return false;
+    if (!read_private_file(path, key, err)) return false;
     if (key.size() == 32) return true;
-    err = c.mfa_secret_key_file + ": must hold exactly 32 bytes";
+    err = path + ": must hold exactly 32 bytes";
     return false;
   }
-  auto slash = c.mfa_secret_key_file.rfind('/');
-  if (!make_dirs(c.mfa_secret_key_file.substr(0, slash), 0750, err)) return false;
+  auto slash = path.rfind('/');
+  if (!make_dirs(path.substr(0, slash), 0750, err)) return false;
   key = random_bytes(32);
-  return write_file_atomic(c.mfa_secret_key_file, key, 0600, err);
+  if (!write_file_atomic(path, key, 0600, err)) return false;
+  log_event("info", "key_file_created", {{"path", path}});
+  return true;
+}
+bool load_mfa_key(const Config& c, std::string& key, std::string& err) {
+  return load_key_file(c.mfa_secret_key_file, key, err);
 }
 
 // The commands write the store and key files as whoever runs them. Root
@@ -170,9 +215,30 @@ SigningKeys::Options key_options(const Config& c) {
   return {c.key_dir, c.jwks_file, c.algorithm, c.access_ttl, 5};
 }
 
+// The signing keys: key_dir's files, or with store.backend = "postgresql"
+// the cluster's, sealed in the database under the key-encryption key.
+std::unique_ptr<SigningKeys> make_keys(const Config& c, std::string& err) {
+  if (c.store_backend != Config::Backend::kPostgresql) return std::make_unique<SigningKeys>(key_options(c));
+  PgStore::Options o;
+  std::string kek;
+  if (!pg_options(c, o, err)) return nullptr;
+  if (!load_key_file(c.key_encryption_key_file, kek, err)) {
+    err = "tokens.key_encryption_key_file: " + err;
+    return nullptr;
+  }
+  SigningKeys::Options ko = key_options(c);
+  ko.key_dir.clear();
+  return std::make_unique<SigningKeys>(ko, std::make_unique<PgKeyVault>(o.conninfo, o.password, kek));
+}
+
 int rotate_keys(const Config& config) {
-  SigningKeys keys(key_options(config));
   std::string err;
+  std::unique_ptr<SigningKeys> made = make_keys(config, err);
+  if (!made) {
+    std::fprintf(stderr, "spa-authd: key rotation failed: %s\n", err.c_str());
+    return 1;
+  }
+  SigningKeys& keys = *made;
   if (!keys.rotate(unix_now(), err)) {
     std::fprintf(stderr, "spa-authd: key rotation failed: %s\n", err.c_str());
     return 1;
@@ -184,14 +250,15 @@ int rotate_keys(const Config& config) {
 }
 
 int set_role(const Config& config, const std::string& email, const std::string& role) {
-  SigningKeys keys(key_options(config));
   std::string err;
-  std::unique_ptr<Store> opened = open_store(config, false, err);
+  std::unique_ptr<SigningKeys> made = make_keys(config, err);
+  std::unique_ptr<Store> opened = made ? open_store(config, false, err) : nullptr;
   if (!opened) {
     std::fprintf(stderr, "spa-authd: %s\n", err.c_str());
     return 1;
   }
   Store& store = *opened;
+  SigningKeys& keys = *made;
   PasswordHasher hasher(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
   AuthService service(config, store, keys, hasher, unix_now, std::string(32, '\0'));  // set_role needs no MFA key
   Outcome o = service.set_role(email, role);
@@ -212,12 +279,13 @@ int serve(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  SigningKeys keys(key_options(config));
   std::string err;
-  if (!keys.open(unix_now(), err)) {
+  std::unique_ptr<SigningKeys> made = make_keys(config, err);
+  if (!made || !made->open(unix_now(), err)) {
     log_event("error", "startup_failed", {{"reason", "signing keys: " + err}});
     return 1;
   }
+  SigningKeys& keys = *made;
   std::unique_ptr<Store> opened = open_store(config, true, err);
   if (!opened) {
     log_event("error", "startup_failed", {{"reason", "store: " + err}});
@@ -269,6 +337,12 @@ int serve(const Config& config) {
                    [&service, &mailer] { return service.mail_metrics() + mailer.metrics(); }, [&hasher] { return hasher.metrics(); },
                    [&oauth] { return oauth.metrics(); }});
 
+  // In a cluster another node may rotate the keys: a look once a second
+  // publishes them here (the JWKS this node's nginx reads), whether or not
+  // this node signs anything meanwhile.
+  std::unique_ptr<Ticker> key_watch;
+  if (config.store_backend == Config::Backend::kPostgresql)
+    key_watch = std::make_unique<Ticker>(std::chrono::seconds(1), [&service] { service.issuer().keys(unix_now()); });
   std::thread waiter([&server, stop_signals] {
     int sig = 0;
     sigwait(&stop_signals, &sig);

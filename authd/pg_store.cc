@@ -50,7 +50,15 @@ std::vector<Migration> migrations() {
         " epoch text NOT NULL DEFAULT gen_random_uuid()::text, horizon xid8 NOT NULL DEFAULT '0',"
         " passed_at timestamptz NOT NULL DEFAULT '-infinity');\n"
         "INSERT INTO spa_feed_state DEFAULT VALUES;\n";
-  return {{1, v1}};
+  // v2: duties one node of all does at a time (Store::claim_duty).
+  std::string v2 = "CREATE TABLE spa_duties (name text PRIMARY KEY, claimed_at timestamptz NOT NULL, claimed_by text NOT NULL);\n";
+  // v3: the cluster's signing keys (authd/pg_keys.h), sealed; a version
+  // bumped by every change, for the nodes to reload.
+  std::string v3 = "CREATE TABLE spa_signing_keys (kid text PRIMARY KEY, alg text NOT NULL, active_from bigint NOT NULL,"
+                   " retired_at bigint NOT NULL DEFAULT 0, sealed bytea NOT NULL);\n"
+                   "CREATE TABLE spa_key_state (one boolean PRIMARY KEY DEFAULT true CHECK (one), version bigint NOT NULL DEFAULT 0);\n"
+                   "INSERT INTO spa_key_state DEFAULT VALUES;\n";
+  return {{1, v1}, {2, v2}, {3, v3}};
 }
 
 constexpr const char* kMigrationsTable =
@@ -849,6 +857,28 @@ Store::Usage PgStore::usage() const {
   Usage u = impl_->usage_on(c.get());
   if (c) impl_->release(std::move(c));
   return u;
+}
+
+bool PgStore::claim_duty(const std::string& name, int64_t every) {
+  if (!impl_) return false;
+  Error err;
+  pg::Conn c = impl_->acquire(err);
+  if (!c) return false;
+  // (one statement: its own transaction; of nodes racing, the row lock
+  // lets one update, and the others then see the new time)
+  pg::Result r = pg::Params()
+                     .text(name)
+                     .text(std::to_string(std::max<int64_t>(every, 1)))
+                     .text(host_name() + ":" + std::to_string(::getpid()))
+                     .run(c.get(),
+                          "INSERT INTO spa_duties (name, claimed_at, claimed_by) VALUES ($1, now(), $3)"
+                          " ON CONFLICT (name) DO UPDATE SET claimed_at = now(), claimed_by = $3"
+                          " WHERE spa_duties.claimed_at <= now() - make_interval(secs => $2::integer) RETURNING name",
+                          0);
+  bool claimed = pg::ok(r.get()) && PQntuples(r.get()) == 1;
+  bool broken = !pg::ok(r.get()) && PQstatus(c.get()) == CONNECTION_BAD;
+  impl_->release(std::move(c), broken);
+  return claimed;
 }
 
 int64_t PgStore::mirror_confirmed_ms() const { return impl_ ? impl_->confirmed_ms.load() : 0; }

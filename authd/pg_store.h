@@ -72,6 +72,9 @@ class PgStore final : public Store {
   // The store's families, and the mirror's: spa_authd_store_mirror_lag_seconds,
   // spa_authd_store_mirror_stale, spa_authd_store_retries_total, ...
   std::string metrics() const override;
+  // One node of all: a row of spa_duties, claimed by an UPDATE that only
+  // one of them can win per period (false too when PostgreSQL is away).
+  bool claim_duty(const std::string& name, int64_t every) override;
 
   // The mirror's confirmed time (Unix ms; 0 before the first round).
   int64_t mirror_confirmed_ms() const;

@@ -24,21 +24,6 @@ using json = nlohmann::json;
 // to cover clock skew between hosts (the module's largest leeway).
 constexpr int64_t kSkewMargin = 600;
 
-}  // namespace
-
-// The file as stat sees it. The mtime alone is not enough: the kernel
-// stamps it from a clock that ticks every few milliseconds, so a schedule
-// rewritten (renamed over) within one tick would look unchanged; the
-// inode and size tell it apart.
-SigningKeys::FileStamp SigningKeys::FileStamp::of(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return {};
-  return {true, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
-          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
-
-namespace {
-
 // Holds an exclusive lock on key_dir/.lock: the daemon and `keys rotate`
 // never rewrite the schedule at the same time.
 class DirLock {
@@ -64,152 +49,230 @@ EVP_PKEY* generate(core::Alg alg) {
   }
 }
 
-}  // namespace
-
-bool SigningKeys::create_key(int64_t active_from, std::string& err) {
-  core::EvpPkeyPtr pkey(generate(opt_.alg));
+// A new private key of `alg`, as PEM ("" with err).
+std::string new_key_pem(core::Alg alg, std::string& err) {
+  core::EvpPkeyPtr pkey(generate(alg));
   if (!pkey) {
     err = "key generation failed";
-    return false;
+    return {};
   }
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), pkey.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     err = "cannot encode the new key";
-    return false;
+    return {};
   }
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
-  std::string pem(data, static_cast<size_t>(len));
-  core::JwkPtr key = core::jwk_from_private_pem(pem, err);
-  if (!key) return false;
-  if (!write_file_atomic(opt_.key_dir + "/" + key->kid + ".pem", pem, 0600, err)) return false;
-  if (!schedule_.empty() && schedule_.back().retired_at == 0) schedule_.back().retired_at = active_from;
-  schedule_.push_back({key->kid, opt_.alg, active_from, 0});
-  keys_.push_back(std::move(key));
-  return true;
+  return std::string(data, static_cast<size_t>(len));
 }
 
-// All or nothing: a schedule that cannot be read whole leaves the keys in
-// memory as they were (a running daemon goes on signing with them).
-bool SigningKeys::load(std::string& err) {
-  std::vector<KeySchedule> schedule;
-  std::vector<core::JwkPtr> keys;
-  std::string path = opt_.key_dir + "/keys.json", text;
-  FileStamp stamp = FileStamp::of(path);
-  if (!stamp.exists) {  // first start
-    schedule_.clear();
-    keys_.clear();
-    state_stamp_ = stamp;
+// key_dir's files: one PEM per key and keys.json, the schedule.
+class FileVault final : public KeyVault {
+ public:
+  explicit FileVault(std::string dir) : dir_(std::move(dir)) {}
+
+  bool read(std::vector<Stored>& out, bool& exists, std::string& err) override {
+    out.clear();
+    std::string path = dir_ + "/keys.json", text;
+    struct stat st;
+    exists = ::stat(path.c_str(), &st) == 0;
+    if (!exists) return true;  // first start
+    if (!read_file(path, text, err)) return false;
+    json doc;
+    if (!core::parse_json_strict(text, doc, err, core::JsonLimits{1 << 20, 4}) || !doc.is_object() ||
+        !doc.contains("keys") || !doc["keys"].is_array()) {
+      err = path + ": not a key schedule (" + (err.empty() ? "no keys array" : err) + ")";
+      return false;
+    }
+    for (const auto& k : doc["keys"]) {
+      Stored s;
+      try {
+        s.schedule.kid = k.at("kid").get<std::string>();
+        auto alg = core::alg_from_name(k.at("alg").get<std::string>());
+        if (!alg) throw std::runtime_error("alg");
+        s.schedule.alg = *alg;
+        s.schedule.active_from = k.at("active_from").get<int64_t>();
+        s.schedule.retired_at = k.value("retired_at", int64_t{0});
+      } catch (const std::exception&) {
+        err = path + ": malformed entry";
+        return false;
+      }
+      if (s.schedule.kid.empty() || s.schedule.kid.find('/') != std::string::npos ||
+          !read_file(pem_path(s.schedule.kid), s.pem, err)) {
+        if (err.empty()) err = path + ": malformed kid";
+        return false;
+      }
+      out.push_back(std::move(s));
+    }
     return true;
   }
-  if (!read_file(path, text, err)) return false;
-  json doc;
-  if (!core::parse_json_strict(text, doc, err, core::JsonLimits{1 << 20, 4}) || !doc.is_object() ||
-      !doc.contains("keys") || !doc["keys"].is_array()) {
-    err = path + ": not a key schedule (" + (err.empty() ? "no keys array" : err) + ")";
+
+  // The file as stat sees it. The mtime alone is not enough: the kernel
+  // stamps it from a clock that ticks every few milliseconds, so a schedule
+  // rewritten (renamed over) within one tick would look unchanged; the
+  // inode and size tell it apart. "" while there is none.
+  bool stamp(std::string& out, std::string&) override {
+    struct stat st;
+    if (::stat((dir_ + "/keys.json").c_str(), &st) != 0) {
+      out.clear();
+      return true;
+    }
+    out = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+          std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+    return true;
+  }
+
+  bool update(const Change& fn, std::string& err) override {
+    if (!make_dirs(dir_, 0700, err)) return false;
+    DirLock lock(dir_);
+    if (!lock.ok()) {
+      err = "cannot lock " + dir_;
+      return false;
+    }
+    std::vector<Stored> current;
+    bool exists = false;
+    if (!read(current, exists, err)) return false;
+    auto next = fn(current, err);
+    if (!next) return err.empty();
+    auto held = [](const std::vector<Stored>& set, const std::string& kid) {
+      return std::any_of(set.begin(), set.end(), [&](const Stored& s) { return s.schedule.kid == kid; });
+    };
+    std::vector<std::string> written;
+    for (const auto& s : *next) {
+      if (held(current, s.schedule.kid)) continue;
+      if (!write_file_atomic(pem_path(s.schedule.kid), s.pem, 0600, err)) return undo(written);
+      written.push_back(s.schedule.kid);
+    }
+    json state = {{"version", 1}, {"keys", json::array()}};
+    for (const auto& s : *next) {
+      json entry = {{"kid", s.schedule.kid},
+                    {"alg", std::string(core::alg_name(s.schedule.alg))},
+                    {"active_from", s.schedule.active_from}};
+      if (s.schedule.retired_at) entry["retired_at"] = s.schedule.retired_at;
+      state["keys"].push_back(entry);
+    }
+    // The schedule not written: a new key never signs, so its private
+    // file must not stay behind.
+    if (!write_file_atomic(dir_ + "/keys.json", state.dump(2) + "\n", 0600, err)) return undo(written);
+    for (const auto& s : current)
+      if (!held(*next, s.schedule.kid)) ::unlink(pem_path(s.schedule.kid).c_str());
+    return true;
+  }
+
+ private:
+  std::string pem_path(const std::string& kid) const { return dir_ + "/" + kid + ".pem"; }
+  bool undo(const std::vector<std::string>& written) {
+    for (const auto& kid : written) ::unlink(pem_path(kid).c_str());
     return false;
   }
-  for (const auto& k : doc["keys"]) {
-    KeySchedule s;
-    try {
-      s.kid = k.at("kid").get<std::string>();
-      auto alg = core::alg_from_name(k.at("alg").get<std::string>());
-      if (!alg) throw std::runtime_error("alg");
-      s.alg = *alg;
-      s.active_from = k.at("active_from").get<int64_t>();
-      s.retired_at = k.value("retired_at", int64_t{0});
-    } catch (const std::exception&) {
-      err = path + ": malformed entry";
+  std::string dir_;
+};
+
+}  // namespace
+
+SigningKeys::SigningKeys(Options o) : opt_(std::move(o)), vault_(std::make_unique<FileVault>(opt_.key_dir)) {}
+SigningKeys::SigningKeys(Options o, std::unique_ptr<KeyVault> vault) : opt_(std::move(o)), vault_(std::move(vault)) {}
+SigningKeys::~SigningKeys() = default;
+
+namespace {
+
+// The stored keys, decoded: each PEM's thumbprint must be its kid.
+bool decode(const std::vector<KeyVault::Stored>& stored, std::vector<KeySchedule>& schedule,
+            std::vector<core::JwkPtr>& keys, std::string& err) {
+  for (const auto& s : stored) {
+    core::JwkPtr key = core::jwk_from_private_pem(s.pem, err);
+    if (!key || key->kid != s.schedule.kid) {
+      err = "key " + s.schedule.kid + ": " + (key ? "thumbprint does not match its name" : err);
       return false;
     }
-    std::string pem;
-    if (s.kid.find('/') != std::string::npos || !read_file(opt_.key_dir + "/" + s.kid + ".pem", pem, err))
-      return false;
-    core::JwkPtr key = core::jwk_from_private_pem(pem, err);
-    if (!key || key->kid != s.kid) {
-      err = opt_.key_dir + "/" + s.kid + ".pem: " + (key ? "thumbprint does not match its name" : err);
-      return false;
-    }
-    schedule.push_back(s);
+    schedule.push_back(s.schedule);
     keys.push_back(std::move(key));
   }
+  return true;
+}
+
+}  // namespace
+
+bool SigningKeys::adopt(const std::vector<KeyVault::Stored>& stored, std::string& err) {
+  std::vector<KeySchedule> schedule;
+  std::vector<core::JwkPtr> keys;
+  if (!decode(stored, schedule, keys, err)) return false;
   schedule_ = std::move(schedule);
   keys_ = std::move(keys);
-  state_stamp_ = stamp;
   return true;
 }
 
-bool SigningKeys::save_and_publish(int64_t now, std::string& err) {
-  // Drop keys whose last token has expired (never the newest one).
-  for (size_t i = 0; i + 1 < schedule_.size();) {
-    const auto& s = schedule_[i];
-    if (s.retired_at != 0 && s.retired_at + opt_.access_ttl + kSkewMargin < now) {
-      ::unlink((opt_.key_dir + "/" + s.kid + ".pem").c_str());
-      schedule_.erase(schedule_.begin() + static_cast<long>(i));
-      keys_.erase(keys_.begin() + static_cast<long>(i));
-    } else {
-      ++i;
-    }
-  }
-  json state = {{"version", 1}, {"keys", json::array()}};
-  json jwks = {{"keys", json::array()}};
-  for (size_t i = 0; i < schedule_.size(); ++i) {
-    const auto& s = schedule_[i];
-    json entry = {{"kid", s.kid}, {"alg", std::string(core::alg_name(s.alg))}, {"active_from", s.active_from}};
-    if (s.retired_at) entry["retired_at"] = s.retired_at;
-    state["keys"].push_back(entry);
-    json pub = core::jwk_public_json(*keys_[i]);
-    pub["alg"] = std::string(core::alg_name(s.alg));
-    jwks["keys"].push_back(pub);
-  }
-  // The JWKS first: a key must be public before the schedule lets it sign.
-  if (!write_file_atomic(opt_.jwks_file, jwks.dump(2) + "\n", 0644, err)) return false;
-  std::string path = opt_.key_dir + "/keys.json";
-  if (!write_file_atomic(path, state.dump(2) + "\n", 0600, err)) return false;
-  state_stamp_ = FileStamp::of(path);
-  return true;
-}
-
-bool SigningKeys::open(int64_t now, std::string& err) {
-  if (!make_dirs(opt_.key_dir, 0700, err)) return false;
-  DirLock lock(opt_.key_dir);
-  if (!lock.ok()) {
-    err = "cannot lock " + opt_.key_dir;
-    return false;
-  }
-  if (!load(err)) return false;
-  // First start: nothing was signed before, so the key may sign at once.
-  if (schedule_.empty() && !create_key(now, err)) return false;
-  return save_and_publish(now, err);
-}
-
-bool SigningKeys::rotate(int64_t now, std::string& err) {
-  if (!make_dirs(opt_.key_dir, 0700, err)) return false;
-  DirLock lock(opt_.key_dir);
-  if (!lock.ok() || !load(err)) {
-    if (err.empty()) err = "cannot lock " + opt_.key_dir;
-    return false;
-  }
-  if (!create_key(now + opt_.publish_delay, err)) return false;
-  if (save_and_publish(now, err)) return true;
-  // The schedule was not written: the new key never signs, so its private
-  // file must not stay behind.
-  ::unlink((opt_.key_dir + "/" + schedule_.back().kid + ".pem").c_str());
+bool SigningKeys::change(int64_t now, std::optional<int64_t> rotate_at, std::string& err) {
+  std::vector<KeySchedule> schedule;
+  std::vector<core::JwkPtr> keys;
+  bool ok = vault_->update(
+      [&](const std::vector<KeyVault::Stored>& current, std::string& e) -> std::optional<std::vector<KeyVault::Stored>> {
+        std::vector<KeyVault::Stored> next = current;
+        bool changed = false;
+        if (next.empty() || rotate_at) {
+          // First start: nothing was signed before, so the key may sign at once.
+          int64_t from = next.empty() ? now : *rotate_at;
+          KeyVault::Stored k;
+          k.pem = new_key_pem(opt_.alg, e);
+          if (k.pem.empty()) return std::nullopt;
+          core::JwkPtr jwk = core::jwk_from_private_pem(k.pem, e);
+          if (!jwk) return std::nullopt;
+          k.schedule = {jwk->kid, opt_.alg, from, 0};
+          if (!next.empty() && next.back().schedule.retired_at == 0) next.back().schedule.retired_at = from;
+          next.push_back(std::move(k));
+          changed = true;
+        }
+        // Drop keys whose last token has expired (never the newest one).
+        for (size_t i = 0; i + 1 < next.size();) {
+          const KeySchedule& s = next[i].schedule;
+          if (s.retired_at != 0 && s.retired_at + opt_.access_ttl + kSkewMargin < now) {
+            next.erase(next.begin() + static_cast<long>(i));
+            changed = true;
+          } else {
+            ++i;
+          }
+        }
+        schedule.clear();
+        keys.clear();
+        if (!decode(next, schedule, keys, e)) return std::nullopt;
+        // The JWKS first: a key must be public before the schedule lets it sign.
+        json jwks = {{"keys", json::array()}};
+        for (size_t i = 0; i < schedule.size(); ++i) {
+          json pub = core::jwk_public_json(*keys[i]);
+          pub["alg"] = std::string(core::alg_name(schedule[i].alg));
+          jwks["keys"].push_back(pub);
+        }
+        if (!write_file_atomic(opt_.jwks_file, jwks.dump(2) + "\n", 0644, e)) return std::nullopt;
+        if (!changed) return std::nullopt;  // (published; nothing to store)
+        return next;
+      },
+      err);
+  if (!ok) return false;
+  schedule_ = std::move(schedule);
+  keys_ = std::move(keys);
   std::string ignored;
-  load(ignored);  // and the schedule in memory is the one on disk again
-  return false;
+  vault_->stamp(stamp_, ignored);
+  return true;
 }
+
+bool SigningKeys::open(int64_t now, std::string& err) { return change(now, std::nullopt, err); }
+
+bool SigningKeys::rotate(int64_t now, std::string& err) { return change(now, now + opt_.publish_delay, err); }
 
 bool SigningKeys::reload_if_changed(int64_t now, std::string& err) {
-  std::string path = opt_.key_dir + "/keys.json";
-  FileStamp stamp = FileStamp::of(path);
-  int stat_errno = errno;
-  if (stamp == state_stamp_) return true;
-  // The schedule we run on is gone (key_dir replaced, emptied, unreadable):
-  // never a first start, which would make a new key and unpublish the keys
-  // that signed every live token. Keep signing with the keys in memory.
-  if (!stamp.exists && !schedule_.empty()) {
-    err = path + ": " + std::strerror(stat_errno) + "; signing on with the keys in memory";
+  std::string stamp;
+  if (!vault_->stamp(stamp, err)) {
+    err += "; signing on with the keys in memory";
+    return false;
+  }
+  if (stamp == stamp_ && !schedule_.empty()) return true;
+  // The schedule we run on is gone (key_dir replaced, emptied, unreadable;
+  // the table emptied): never a first start, which would make a new key and
+  // unpublish the keys that signed every live token. Keep signing with the
+  // keys in memory.
+  if (stamp.empty() && !schedule_.empty()) {
+    err = (opt_.key_dir.empty() ? std::string("the signing keys") : opt_.key_dir + "/keys.json") +
+          " are gone; signing on with the keys in memory";
     return false;
   }
   return open(now, err);

@@ -2,19 +2,25 @@
 # its own spa-authd on the shared database, as behind a load balancer. A
 # user signs up on A and logs in on B; tokens work on both at once; refresh
 # alternates; a logout on A is refused on B (the lag printed); the same
-# refresh token at both nodes at once rotates once; MFA set up on A gates a
-# login on B, completed on A; PostgreSQL restarted mid-traffic; an authd
-# killed on one node leaves the other alone.
+# refresh token at both nodes at once rotates once; an open WebSocket on B
+# closes at its recheck after a logout on A; MFA set up on A gates a login
+# on B, completed on A; PostgreSQL restarted mid-traffic (a WebSocket closed
+# once the mirror cannot vouch); an authd killed on one node leaves the
+# other alone.
 use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
 use SpaAuth::Cluster;
+use SpaAuth::WsPeers;
+use POSIX ();
 use JSON::PP;
+use MIME::Base64 ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my $c = SpaAuth::Cluster->start(nodes => 2, max_staleness => '3s')
+BAIL_OUT('tests/peers is not installed: run make deps') unless SpaAuth::WsPeers::available();
+my $c = SpaAuth::Cluster->start(nodes => 2, max_staleness => '3s', ws_port => SpaAuth::WsPeers::start_service())
     or BAIL_OUT('no cluster: ' . SpaAuth::Cluster::why());
 my ($A, $B) = (0, 1);
 my $origin = 'Origin: https://app.example.com';
@@ -70,7 +76,39 @@ step 'a logout on A is refused on B' => sub {
     diag(sprintf 'revocation propagation: B refused the token %.1f ms after A answered the logout', 1000 * ($lag // 0));
 };
 
+# A WebSocket client on node i in the background; its result file.
+sub ws_open {
+    my ($node, $token, $name) = @_;
+    my $result = $c->node($node)->{dir} . "/ws-$name.json";
+    my $url = 'ws://127.0.0.1:' . $c->node($node)->{port} . '/ws/chat';
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $r = SpaAuth::WsPeers::client(url => $url, protocols => ['bearer', $token], wait_close_ms => 12000);
+        SpaAuth::Test::write_file($result, encode_json($r));
+        POSIX::_exit(0);
+    }
+    return [$pid, $result];
+}
+sub ws_result {
+    my ($ws) = @_;
+    waitpid($ws->[0], 0);
+    return eval { decode_json(do { local $/; open my $fh, '<', $ws->[1] or die; <$fh> }) } // {};
+}
+
+step 'an open WebSocket on B closes after a logout on A' => sub {
+    my $t = login($A, %u)->{json}{data};
+    my $ws = ws_open($B, $t->{access_token}, 'logout');
+    sleep 1.5;  # open, and one recheck passed with the session alive
+    is($c->api($A, POST => '/api/v1/auth/logout', { refresh_token => $t->{refresh_token} },
+               "Authorization: Bearer $t->{access_token}")->{status}, 200, 'logout on A');
+    my $r = ws_result($ws);
+    ok($r->{opened}, 'the socket on B was open');
+    is($r->{close}{code}, 4401, 'closed 4401 at its next recheck');
+    is($r->{close}{reason}, 'session revoked', 'reason "session revoked"');
+};
+
 step 'the same refresh token at both nodes at once rotates once' => sub {
+    my $before = $c->pg->psql('select count(*) from spa_sessions');
     $tokens = login($A, %u)->{json}{data};
     for my $round (1 .. 15) {
         my @answers;
@@ -98,8 +136,35 @@ step 'the same refresh token at both nodes at once rotates once' => sub {
         is($answers[0]{rt}, $answers[1]{rt}, "round $round: with the same successor") or last;
         $tokens->{refresh_token} = $answers[0]{rt};
     }
-    my $families = $c->pg->psql('select count(*) from spa_sessions');
-    is($families, 2, 'two sessions in all (the first, logged out, and this one): no family forked');
+    is($c->pg->psql('select count(*) from spa_sessions') - $before, 1, "one session more, this login's: no family forked");
+    my ($sid) = decode_json(MIME::Base64::decode_base64url((split /\./, $tokens->{access_token})[1]))->{sid} =~ /^([0-9a-f]{32})$/;
+    is($c->pg->psql("select count(*) from spa_session_refresh where substring(k from 1 for 32) = convert_to('$sid', 'UTF8')"),
+       16, 'its refresh tokens: the first and one successor per round, never two');
+};
+
+step 'a key rotation on A: published by both nodes, then signing on both' => sub {
+    my $kid_of = sub { decode_json(MIME::Base64::decode_base64url((split /\./, $_[0])[0]))->{kid} };
+    my $jwks_of = sub { local $/; open my $fh, '<', $c->node($_[0])->{dir} . '/authd/jwks.json' or return ''; <$fh> // '' };
+    my $before = $kid_of->(login($B, %u)->{json}{data}{access_token});
+    like($jwks_of->($A), qr/"kid": "\Q$before\E"/, "A's JWKS holds the key B signs with: one key set");
+    my $out = `@{[ build_dir() ]}/spa-authd keys rotate --config @{[ $c->node($A)->{dir} ]}/authd.toml 2>&1`;
+    is($? >> 8, 0, 'keys rotate on A') or diag($out);
+    my ($kid) = $out =~ /published key (\S+);/;
+    ok($kid && $kid ne $before, "a new key: $kid");
+    my $t0 = time;
+    sleep 0.05 until index($jwks_of->($B), $kid) >= 0 || time - $t0 > 10;
+    like($jwks_of->($B), qr/\Q$kid\E/, "B publishes it (@{[ sprintf '%.1f', time - $t0 ]} s after the rotation)");
+    my $t = login($B, %u)->{json}{data};
+    is($kid_of->($t->{access_token}), $before, 'B goes on signing with the old key for now');
+    until ($kid_of->($t->{access_token}) eq $kid || time - $t0 > 15) {
+        sleep 0.25;
+        $t = login($B, %u)->{json}{data};
+    }
+    is($kid_of->($t->{access_token}), $kid, 'then B signs with the new key');
+    is(svc($A, $t->{access_token}), 200, "and A's nginx takes it");
+    is(svc($B, $t->{access_token}), 200, "and B's");
+    is($c->pg->psql('select count(*) from spa_signing_keys'), 2, 'both keys in the database, sealed');
+    unlike($c->pg->psql("select encode(sealed, 'escape') from spa_signing_keys"), qr/PRIVATE KEY/, 'no private key in the clear');
 };
 
 step 'MFA set up on A gates a login on B, completed on A' => sub {
@@ -119,6 +184,8 @@ step 'MFA set up on A gates a login on B, completed on A' => sub {
 
 step 'PostgreSQL restarted mid-traffic' => sub {
     my $at = $tokens->{access_token};
+    my $ws = ws_open($B, $at, 'stale');
+    sleep 1.5;
     ok($c->pg->stop, 'PostgreSQL stopped');
     is(code(login($A, %u)), '503 store_unavailable', 'auth on A: 503 while it is down');
     is(code($c->api($B, POST => '/api/v1/auth/refresh', { refresh_token => $tokens->{refresh_token} }, $origin)),
@@ -128,6 +195,9 @@ step 'PostgreSQL restarted mid-traffic' => sub {
     ok(defined $closed, 'then fail closed, once max_staleness (3 s) has passed');
     diag(sprintf 'B failed closed %.1f s after PostgreSQL stopped', $closed // 0);
     is(svc($A, $at), 503, 'on A too');
+    my $w = ws_result($ws);
+    ok($w->{opened}, 'a WebSocket open on B before the outage');
+    is($w->{close}{reason}, 'session unverifiable', 'closed once the mirror could not vouch for its session');
     like($c->error_log($B), qr/session mirror was last confirmed current \d+ s ago/, "B's nginx says why");
     ok($c->pg->start_again, 'PostgreSQL started again');
     ok(defined until_status($B, $at, 200), 'B vouches again once its authd reconnected');

@@ -36,7 +36,7 @@ void empty_test_database() {
   ck_assert_msg(spa::authd::PgStore::migrate(o, report, err), "%s", err.c_str());
   auto c = spa::authd::pg::connect(conninfo, "", err);
   ck_assert_msg(c, "%s", err.c_str());
-  std::string sql = "TRUNCATE spa_session_changes";
+  std::string sql = "TRUNCATE spa_session_changes, spa_duties";
   for (int i = 0; i < spa::authd::kDbCount; ++i) sql += std::string(", spa_") + spa::authd::db_name(static_cast<spa::authd::Db>(i));
   sql += " RESTART IDENTITY; UPDATE spa_feed_state SET horizon = '0', passed_at = '-infinity'";
   auto r = spa::authd::pg::exec(c.get(), sql.c_str());

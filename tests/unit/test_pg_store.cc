@@ -10,7 +10,9 @@
 #include <chrono>
 #include <thread>
 
+#include "authd/files.h"
 #include "authd/pg_handles.h"
+#include "authd/pg_keys.h"
 #include "authd/pg_store.h"
 #include "authd/records/user.h"
 #include "core/session_reader.h"
@@ -100,10 +102,22 @@ START_TEST(the_schema_is_made_by_migrate_and_refused_when_missing_or_newer) {
   ck_assert_msg(err.find("no spa-auth schema") != std::string::npos && err.find("spa-authd db migrate") != std::string::npos,
                 "%s", err.c_str());
   ck_assert_msg(PgStore::migrate(o, report, err), "%s", err.c_str());
-  ck_assert_str_eq(report.c_str(), "schema at version 1 (1 migration applied)");
+  ck_assert_str_eq(report.c_str(), "schema at version 3 (3 migrations applied)");
   ck_assert_msg(PgStore::migrate(o, report, err), "%s", err.c_str());
-  ck_assert_str_eq(report.c_str(), "schema already at version 1; nothing to do");
+  ck_assert_str_eq(report.c_str(), "schema already at version 3; nothing to do");
+  {
+    // A database of spa-authd at version 1: open refuses it, migrate brings it on.
+    pg::Conn fresh = raw(o.conninfo);
+    sql1(fresh.get(), "DROP TABLE spa_duties, spa_signing_keys, spa_key_state;"
+                      " DELETE FROM spa_schema_migrations WHERE version > 1");
+  }
+  ck_assert(!store.open(o, err));
+  ck_assert_msg(err.find("schema is at version 1, this spa-authd needs version 3: run `spa-authd db migrate") !=
+                    std::string::npos, "%s", err.c_str());
+  ck_assert_msg(PgStore::migrate(o, report, err), "%s", err.c_str());
+  ck_assert_str_eq(report.c_str(), "schema at version 3 (2 migrations applied)");
   ck_assert_msg(store.open(o, err), "%s", err.c_str());
+  ck_assert(store.claim_duty("sweep", 60));  // (v2's table)
   // The records' own schema is written at the first open, as LMDB's.
   store.view([](const Store::Txn& t) { ck_assert(t.get(Db::kMeta, "schema_version") == std::string(kSchemaVersion)); });
   {
@@ -112,7 +126,7 @@ START_TEST(the_schema_is_made_by_migrate_and_refused_when_missing_or_newer) {
   }
   PgStore newer;
   ck_assert(!newer.open(o, err));
-  ck_assert_msg(err.find("version 99, newer than this spa-authd's (1)") != std::string::npos, "%s", err.c_str());
+  ck_assert_msg(err.find("version 99, newer than this spa-authd's (3)") != std::string::npos, "%s", err.c_str());
   ck_assert(!PgStore::migrate(o, report, err));
   ck_assert_msg(err.find("nothing was changed") != std::string::npos, "%s", err.c_str());
   // A password never sits in the connection string.
@@ -212,6 +226,69 @@ START_TEST(two_nodes_writing_the_same_record_at_once_lose_no_update) {
   std::string total;
   a.store.view([&](const Store::Txn& t) { total = t.get(Db::kMeta, "counter").value_or(""); });
   ck_assert_str_eq(total.c_str(), "240");
+}
+END_TEST
+
+// The sweeper's pass, once per period for all the nodes: the first to
+// claim it does it; the others are told no until the period has passed.
+START_TEST(one_node_of_all_claims_a_duty) {
+  test::empty_test_database();
+  Node a(false), b(false);
+  pg::Conn admin = raw();
+  sql1(admin.get(), "DELETE FROM spa_duties");
+  ck_assert(a.store.claim_duty("sweep", 60));
+  ck_assert(!b.store.claim_duty("sweep", 60));
+  ck_assert(!a.store.claim_duty("sweep", 60));
+  ck_assert(b.store.claim_duty("other duty", 60));  // (each duty its own)
+  sql1(admin.get(), "UPDATE spa_duties SET claimed_at = now() - interval '61 seconds' WHERE name = 'sweep'");
+  std::atomic<int> won{0};
+  std::thread ta([&] { won += a.store.claim_duty("sweep", 60); }), tb([&] { won += b.store.claim_duty("sweep", 60); });
+  ta.join();
+  tb.join();
+  ck_assert_int_eq(won.load(), 1);  // racing for it, one wins
+}
+END_TEST
+
+// The cluster's signing keys: made once, the same on every node, sealed
+// under the key-encryption key; a rotation on one node reaches the others'
+// JWKS at their next look; another KEK opens nothing.
+START_TEST(the_signing_keys_are_the_clusters) {
+  test::empty_test_database();
+  pg::Conn admin = raw();
+  sql1(admin.get(), "DELETE FROM spa_signing_keys");
+  test::StoreDir d;
+  const std::string kek(32, 'k');
+  auto node = [&](const std::string& name, const std::string& key) {
+    SigningKeys::Options o{"", d.path + "/" + name + ".jwks", spa::core::Alg::kEdDSA, 900, 5};
+    return std::make_unique<SigningKeys>(o, std::make_unique<PgKeyVault>(conninfo(), "", key));
+  };
+  auto a = node("a", kek), b = node("b", kek);
+  std::string err;
+  const int64_t now = 1'800'000'000;
+  ck_assert_msg(a->open(now, err), "%s", err.c_str());
+  ck_assert_msg(b->open(now, err), "%s", err.c_str());
+  ck_assert_uint_eq(a->schedule().size(), 1);
+  ck_assert_str_eq(a->signing_key(now)->kid.c_str(), b->signing_key(now)->kid.c_str());
+  std::string sealed = sql1(admin.get(), "SELECT encode(sealed, 'escape') FROM spa_signing_keys");
+  ck_assert(sealed.find("PRIVATE KEY") == std::string::npos);
+  ck_assert_msg(a->rotate(now + 10, err), "%s", err.c_str());
+  const std::string fresh = a->schedule().back().kid;
+  ck_assert_msg(b->reload_if_changed(now + 11, err), "%s", err.c_str());
+  ck_assert_uint_eq(b->schedule().size(), 2);
+  ck_assert_str_eq(b->schedule().back().kid.c_str(), fresh.c_str());
+  std::string jwks;
+  ck_assert(read_file(d.path + "/b.jwks", jwks, err) && jwks.find(fresh) != std::string::npos);
+  ck_assert(b->signing_key(now + 11)->kid != fresh);  // published first,
+  ck_assert(b->signing_key(now + 15)->kid == fresh);  // signing publish_delay later
+  // A node with another key-encryption key opens nothing, and says which file.
+  auto stranger = node("c", std::string(32, 'x'));
+  ck_assert(!stranger->open(now + 12, err));
+  ck_assert_msg(err.find("tokens.key_encryption_key_file") != std::string::npos, "%s", err.c_str());
+  // The keys gone from the database: never a first start; the keys in memory sign on.
+  sql1(admin.get(), "DELETE FROM spa_signing_keys; UPDATE spa_key_state SET version = version + 1");
+  ck_assert(!b->reload_if_changed(now + 20, err));
+  ck_assert_msg(err.find("gone") != std::string::npos, "%s", err.c_str());
+  ck_assert(b->signing_key(now + 20)->kid == fresh);
 }
 END_TEST
 
@@ -352,6 +429,8 @@ Suite* pg_store_suite() {
     tcase_add_test(tc, the_schema_is_made_by_migrate_and_refused_when_missing_or_newer);
     tcase_add_test(tc, transactions_and_scans_keep_the_interfaces_rules);
     tcase_add_test(tc, two_nodes_writing_the_same_record_at_once_lose_no_update);
+    tcase_add_test(tc, one_node_of_all_claims_a_duty);
+    tcase_add_test(tc, the_signing_keys_are_the_clusters);
     tcase_add_test(tc, a_refresh_token_at_two_nodes_at_once_rotates_once);
     tcase_add_test(tc, a_session_written_on_one_node_reaches_every_mirror);
     tcase_add_test(tc, a_feed_that_lost_its_connection_reads_what_it_missed);

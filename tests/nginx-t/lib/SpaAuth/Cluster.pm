@@ -2,11 +2,13 @@ package SpaAuth::Cluster;
 # Several nodes on one private PostgreSQL (issue 18): each node a directory
 # of its own with nginx (the module, reading the node's mirror) and
 # spa-authd ([store] backend = "postgresql"), on loopback ports and Unix
-# sockets, as a load balancer would see them. The signing keys and the MFA
-# key are the first node's, copied to the others before they start (what an
-# operator copies to every node).
+# sockets, as a load balancer would see them. The MFA key and the
+# key-encryption key (the signing keys are in the database, sealed under
+# it) are the first node's, copied to the others before they start (what
+# an operator copies to every node).
 #
-#   my $c = SpaAuth::Cluster->start(nodes => 2, max_staleness => '3s');
+#   my $c = SpaAuth::Cluster->start(nodes => 2, max_staleness => '3s', ws_port => $port);
+#   (ws_port: a WebSocket service behind /ws/ on every node, rechecked every second)
 #   my $r = $c->api(0, POST => '/api/v1/auth/login', {...}, @headers);
 #   $c->get(1, '/svc/t', "Authorization: Bearer $token")->{status};
 #   $c->stop_authd(0, 'KILL'); $c->start_authd(0);
@@ -42,13 +44,12 @@ sub start {
     my $migrate = `@{[ SpaAuth::Test::build_dir() ]}/spa-authd db migrate --config $self->{nodes}[0]{dir}/authd.toml 2>&1`;
     if ($?) { $why = "db migrate: $migrate"; return undef }
     for my $i (0 .. $#{ $self->{nodes} }) {
-        if ($i > 0) {  # the first node's keys, as an operator would copy them
+        if ($i > 0) {  # the first node's key files, as an operator would copy them
             my ($from, $to) = ("$self->{nodes}[0]{dir}/authd", "$self->{nodes}[$i]{dir}/authd");
-            make_path("$to/keys");
-            chmod 0700, "$to/keys";
-            for my $f (glob("$from/keys/*")) { (my $n = $f) =~ s{.*/}{}; copy($f, "$to/keys/$n") or die "copy $f: $!"; chmod 0600, "$to/keys/$n" }
-            copy("$from/mfa.key", "$to/mfa.key") or die "copy mfa.key: $!";
-            chmod 0600, "$to/mfa.key";
+            for my $f ('mfa.key', 'kek.key') {
+                copy("$from/$f", "$to/$f") or die "copy $f: $!";
+                chmod 0600, "$to/$f";
+            }
         }
         $self->start_authd($i) or return undef;
         $self->start_nginx($i) or return undef;
@@ -77,6 +78,7 @@ issuer = "https://app.example.com"
 audience = "spa"
 key_dir = "$n->{dir}/authd/keys"
 jwks_file = "$n->{dir}/authd/jwks.json"
+key_encryption_key_file = "$n->{dir}/authd/kek.key"
 mode = "both"
 refresh_grace = "@{[ $o->{grace} // 10 ]}s"
 [security]
@@ -147,6 +149,8 @@ http {
             proxy_pass http://unix:$n->{dir}/authd.sock;
         }
         location /svc/ { spa_auth on; add_header X-Result \$spa_auth_result always; }
+@{[ $self->{o}{ws_port} ? "        location /ws/ { spa_auth on; spa_auth_websocket on; spa_auth_websocket_recheck 1s;
+            proxy_pass http://127.0.0.1:$self->{o}{ws_port}; }" : '' ]}
     }
 }
 CONF
