@@ -118,10 +118,10 @@ bool load(const std::string& path, Config& config) {
 // A key file of 32 random bytes ([mfa] secret_key_file, [tokens]
 // key_encryption_key_file), created (0600) on first start when the
 // directory is writable; `make install` creates the MFA key otherwise.
-bool load_key_file(const std::string& path, std::string& key, std::string& err) {
+bool load_key_file(const std::string& path, std::string& key, std::string& err, bool create = true) {
   struct stat st;
   bool there = ::lstat(path.c_str(), &st) == 0 || errno != ENOENT;
-  if (there) {
+  if (there || !create) {
     if (!read_private_file(path, key, err)) return false;
     if (key.size() == 32) return true;
     err = path + ": must hold exactly 32 bytes";
@@ -217,18 +217,20 @@ SigningKeys::Options key_options(const Config& c) {
 
 // The signing keys: key_dir's files, or with store.backend = "postgresql"
 // the cluster's, sealed in the database under the key-encryption key.
-std::unique_ptr<SigningKeys> make_keys(const Config& c, std::string& err) {
+// The daemon creates the key-encryption key at its first start (`create`);
+// a command never does (a new key would open none of the cluster's keys).
+// key_dir's keys, if any, become the database's first (an installation
+// moving from one machine to a cluster keeps every live token's key).
+std::unique_ptr<SigningKeys> make_keys(const Config& c, std::string& err, bool create = false) {
   if (c.store_backend != Config::Backend::kPostgresql) return std::make_unique<SigningKeys>(key_options(c));
   PgStore::Options o;
   std::string kek;
   if (!pg_options(c, o, err)) return nullptr;
-  if (!load_key_file(c.key_encryption_key_file, kek, err)) {
+  if (!load_key_file(c.key_encryption_key_file, kek, err, create)) {
     err = "tokens.key_encryption_key_file: " + err;
     return nullptr;
   }
-  SigningKeys::Options ko = key_options(c);
-  ko.key_dir.clear();
-  return std::make_unique<SigningKeys>(ko, std::make_unique<PgKeyVault>(o.conninfo, o.password, kek));
+  return std::make_unique<SigningKeys>(key_options(c), std::make_unique<PgKeyVault>(o.conninfo, o.password, kek));
 }
 
 int rotate_keys(const Config& config) {
@@ -280,18 +282,19 @@ int serve(const Config& config) {
   signal(SIGPIPE, SIG_IGN);
 
   std::string err;
-  std::unique_ptr<SigningKeys> made = make_keys(config, err);
-  if (!made || !made->open(unix_now(), err)) {
-    log_event("error", "startup_failed", {{"reason", "signing keys: " + err}});
-    return 1;
-  }
-  SigningKeys& keys = *made;
+  // The store first: it says when the database's schema needs `db migrate`.
   std::unique_ptr<Store> opened = open_store(config, true, err);
   if (!opened) {
     log_event("error", "startup_failed", {{"reason", "store: " + err}});
     return 1;
   }
   Store& store = *opened;
+  std::unique_ptr<SigningKeys> made = make_keys(config, err, true);
+  if (!made || !made->open(unix_now(), err)) {
+    log_event("error", "startup_failed", {{"reason", "signing keys: " + err}});
+    return 1;
+  }
+  SigningKeys& keys = *made;
   std::string mfa_key;
   if (!load_mfa_key(config, mfa_key, err)) {
     log_event("error", "startup_failed", {{"reason", "mfa key: " + err}});

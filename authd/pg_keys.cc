@@ -20,7 +20,8 @@ PGconn* PgKeyVault::connection(std::string& err) {
   if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return conn_.get();
   conn_ = pg::connect(conninfo_, password_, err);
   if (!conn_) return nullptr;
-  pg::Result r = pg::exec(conn_.get(), "SET statement_timeout = 5000; SET lock_timeout = 5000");
+  pg::Result r = pg::exec(conn_.get(), "SET statement_timeout = 5000; SET lock_timeout = 5000;"
+                                       " SET idle_in_transaction_session_timeout = 10000");
   if (!pg::ok(r.get())) {
     err = pg::describe(conn_.get(), r.get());
     conn_.reset();
@@ -29,10 +30,10 @@ PGconn* PgKeyVault::connection(std::string& err) {
   return conn_.get();
 }
 
+// (the connection stays: connection() makes another once it is bad)
 bool PgKeyVault::failed(PGconn* c, const PGresult* r, const std::string& what, std::string& err) {
   err = "signing keys in PostgreSQL: " + what + ": " + pg::describe(c, r);
   if (PQtransactionStatus(c) != PQTRANS_IDLE) pg::exec(c, "ROLLBACK");
-  if (PQstatus(c) != CONNECTION_OK) conn_.reset();
   return false;
 }
 
@@ -50,8 +51,8 @@ bool PgKeyVault::read_locked(PGconn* c, std::vector<Stored>& out, std::string& e
       return false;
     }
     s.schedule.alg = *alg;
-    s.schedule.active_from = std::stoll(std::string(pg::field(r.get(), i, 2)));
-    s.schedule.retired_at = std::stoll(std::string(pg::field(r.get(), i, 3)));
+    s.schedule.active_from = std::strtoll(std::string(pg::field(r.get(), i, 2)).c_str(), nullptr, 10);
+    s.schedule.retired_at = std::strtoll(std::string(pg::field(r.get(), i, 3)).c_str(), nullptr, 10);
     auto pem = open_sealed(kek_, pg::field(r.get(), i, 4), aad(s.schedule.kid));
     if (!pem) {
       err = "signing key " + s.schedule.kid + " in PostgreSQL does not open with tokens.key_encryption_key_file: "
@@ -72,18 +73,30 @@ bool PgKeyVault::read(std::vector<Stored>& out, bool& exists, std::string& err) 
   return true;
 }
 
-bool PgKeyVault::stamp(std::string& out, std::string& err) {
-  std::lock_guard lock(mu_);
-  PGconn* c = connection(err);
-  if (!c) return false;
-  pg::Result r = pg::exec(c, "SELECT CASE WHEN EXISTS (SELECT 1 FROM spa_signing_keys) THEN version::text ELSE '' END"
-                             " FROM spa_key_state");
-  if (!pg::ok(r.get()) || PQntuples(r.get()) != 1) return failed(c, r.get(), "version", err);
-  out = PQgetvalue(r.get(), 0, 0);
-  return true;
+namespace {
+constexpr const char* kStampSql =
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM spa_signing_keys) THEN version::text ELSE '' END FROM spa_key_state";
 }
 
-bool PgKeyVault::update(const Change& fn, std::string& err) {
+bool PgKeyVault::stamp(std::string& out, std::string& err) {
+  std::lock_guard lock(mu_);
+  // Twice at most: an idle connection the server closed (a restart) is
+  // found dead only by using it.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    PGconn* c = connection(err);
+    if (!c) return false;
+    pg::Result r = pg::exec(c, kStampSql);
+    if (pg::ok(r.get()) && PQntuples(r.get()) == 1) {
+      out = PQgetvalue(r.get(), 0, 0);
+      return true;
+    }
+    failed(c, r.get(), "version", err);
+    if (PQstatus(c) == CONNECTION_OK) return false;
+  }
+  return false;
+}
+
+bool PgKeyVault::update(const Change& fn, std::string& stamp_out, std::string& err) {
   std::lock_guard lock(mu_);
   PGconn* c = connection(err);
   if (!c) return false;
@@ -91,11 +104,23 @@ bool PgKeyVault::update(const Change& fn, std::string& err) {
   if (pg::ok(r.get())) r = pg::exec(c, ("SELECT pg_advisory_xact_lock(" + std::to_string(kKeysLock) + ")").c_str());
   if (!pg::ok(r.get())) return failed(c, r.get(), "locking", err);
   std::vector<Stored> current;
-  if (!read_locked(c, current, err)) {
+  if (!read_locked(c, current, err)) {  // (a key that does not open: the transaction, and its lock, end here too)
+    if (PQtransactionStatus(c) != PQTRANS_IDLE) pg::exec(c, "ROLLBACK");
+    return false;
+  }
+  r = pg::exec(c, "SELECT version FROM spa_key_state");
+  if (!pg::ok(r.get()) || PQntuples(r.get()) != 1) return failed(c, r.get(), "version", err);
+  const std::string version = PQgetvalue(r.get(), 0, 0);
+  // Keys there were, and are gone (the table emptied, a wrong restore):
+  // never a first start, which would unpublish the keys of every live token.
+  if (current.empty() && version != "0") {
     pg::exec(c, "ROLLBACK");
+    err = "the signing keys are gone from the database (its key version is " + version +
+          "): restore them; spa-authd makes a first key only in a database that never had any";
     return false;
   }
   std::optional<std::vector<Stored>> next;
+  err.clear();
   try {
     next = fn(current, err);
   } catch (...) {
@@ -104,6 +129,7 @@ bool PgKeyVault::update(const Change& fn, std::string& err) {
   }
   if (!next) {
     pg::exec(c, "ROLLBACK");
+    stamp_out = current.empty() ? "" : version;
     return err.empty();
   }
   auto find = [](const std::vector<Stored>& set, const std::string& kid) {
@@ -135,9 +161,11 @@ bool PgKeyVault::update(const Change& fn, std::string& err) {
     }
     if (!pg::ok(r.get())) return failed(c, r.get(), "writing " + s.schedule.kid, err);
   }
-  r = pg::exec(c, "UPDATE spa_key_state SET version = version + 1");
+  r = pg::exec(c, "UPDATE spa_key_state SET version = version + 1 RETURNING version::text");
+  std::string bumped = pg::ok(r.get()) && PQntuples(r.get()) == 1 ? PQgetvalue(r.get(), 0, 0) : "";
   if (pg::ok(r.get())) r = pg::exec(c, "COMMIT");
   if (!pg::ok(r.get())) return failed(c, r.get(), "committing", err);
+  stamp_out = next->empty() ? "" : bumped;
   return true;
 }
 

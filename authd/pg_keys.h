@@ -21,7 +21,7 @@ class PgKeyVault final : public KeyVault {
   // `kek`: 32 bytes.
   PgKeyVault(std::string conninfo, std::string password, std::string kek);
 
-  bool update(const Change& fn, std::string& err) override;
+  bool update(const Change& fn, std::string& stamp, std::string& err) override;
   bool stamp(std::string& out, std::string& err) override;
   bool read(std::vector<Stored>& out, bool& exists, std::string& err) override;
 

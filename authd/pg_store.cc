@@ -873,10 +873,11 @@ bool PgStore::claim_duty(const std::string& name, int64_t every) {
                      .run(c.get(),
                           "INSERT INTO spa_duties (name, claimed_at, claimed_by) VALUES ($1, now(), $3)"
                           " ON CONFLICT (name) DO UPDATE SET claimed_at = now(), claimed_by = $3"
-                          " WHERE spa_duties.claimed_at <= now() - make_interval(secs => $2::integer) RETURNING name",
+                          " WHERE spa_duties.claimed_at <= now() - make_interval(secs => $2::integer)"
+                          " OR spa_duties.claimed_at > now() RETURNING name",  // (the server's clock stepped back)
                           0);
   bool claimed = pg::ok(r.get()) && PQntuples(r.get()) == 1;
-  bool broken = !pg::ok(r.get()) && PQstatus(c.get()) == CONNECTION_BAD;
+  bool broken = !pg::ok(r.get()) && (PQstatus(c.get()) == CONNECTION_BAD || unavailable_state(pg::sqlstate(r.get())));
   impl_->release(std::move(c), broken);
   return claimed;
 }

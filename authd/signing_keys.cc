@@ -122,7 +122,7 @@ class FileVault final : public KeyVault {
     return true;
   }
 
-  bool update(const Change& fn, std::string& err) override {
+  bool update(const Change& fn, std::string& stamp_out, std::string& err) override {
     if (!make_dirs(dir_, 0700, err)) return false;
     DirLock lock(dir_);
     if (!lock.ok()) {
@@ -132,8 +132,9 @@ class FileVault final : public KeyVault {
     std::vector<Stored> current;
     bool exists = false;
     if (!read(current, exists, err)) return false;
+    err.clear();
     auto next = fn(current, err);
-    if (!next) return err.empty();
+    if (!next) return err.empty() && stamp(stamp_out, err);
     auto held = [](const std::vector<Stored>& set, const std::string& kid) {
       return std::any_of(set.begin(), set.end(), [&](const Stored& s) { return s.schedule.kid == kid; });
     };
@@ -156,7 +157,7 @@ class FileVault final : public KeyVault {
     if (!write_file_atomic(dir_ + "/keys.json", state.dump(2) + "\n", 0600, err)) return undo(written);
     for (const auto& s : current)
       if (!held(*next, s.schedule.kid)) ::unlink(pem_path(s.schedule.kid).c_str());
-    return true;
+    return stamp(stamp_out, err);
   }
 
  private:
@@ -171,7 +172,23 @@ class FileVault final : public KeyVault {
 }  // namespace
 
 SigningKeys::SigningKeys(Options o) : opt_(std::move(o)), vault_(std::make_unique<FileVault>(opt_.key_dir)) {}
-SigningKeys::SigningKeys(Options o, std::unique_ptr<KeyVault> vault) : opt_(std::move(o)), vault_(std::move(vault)) {}
+SigningKeys::SigningKeys(Options o, std::unique_ptr<KeyVault> vault)
+    : opt_(std::move(o)), vault_(std::move(vault)), shared_(true) {}
+
+namespace {
+
+// An installation moving to a shared vault (PostgreSQL): key_dir's keys,
+// when it holds any, are the vault's first content, so that no live token
+// loses its key (empty when there are none).
+std::vector<KeyVault::Stored> keys_to_import(const std::string& key_dir) {
+  std::vector<KeyVault::Stored> found;
+  bool exists = false;
+  std::string ignored;
+  if (key_dir.empty() || !FileVault(key_dir).read(found, exists, ignored)) return {};
+  return found;
+}
+
+}  // namespace
 SigningKeys::~SigningKeys() = default;
 
 namespace {
@@ -205,10 +222,15 @@ bool SigningKeys::adopt(const std::vector<KeyVault::Stored>& stored, std::string
 bool SigningKeys::change(int64_t now, std::optional<int64_t> rotate_at, std::string& err) {
   std::vector<KeySchedule> schedule;
   std::vector<core::JwkPtr> keys;
+  std::string stamp;
   bool ok = vault_->update(
       [&](const std::vector<KeyVault::Stored>& current, std::string& e) -> std::optional<std::vector<KeyVault::Stored>> {
         std::vector<KeyVault::Stored> next = current;
         bool changed = false;
+        if (next.empty() && vault_is_shared()) {
+          next = keys_to_import(opt_.key_dir);
+          changed = !next.empty();
+        }
         if (next.empty() || rotate_at) {
           // First start: nothing was signed before, so the key may sign at once.
           int64_t from = next.empty() ? now : *rotate_at;
@@ -246,12 +268,11 @@ bool SigningKeys::change(int64_t now, std::optional<int64_t> rotate_at, std::str
         if (!changed) return std::nullopt;  // (published; nothing to store)
         return next;
       },
-      err);
+      stamp, err);
   if (!ok) return false;
   schedule_ = std::move(schedule);
   keys_ = std::move(keys);
-  std::string ignored;
-  vault_->stamp(stamp_, ignored);
+  stamp_ = std::move(stamp);
   return true;
 }
 
@@ -271,7 +292,7 @@ bool SigningKeys::reload_if_changed(int64_t now, std::string& err) {
   // unpublish the keys that signed every live token. Keep signing with the
   // keys in memory.
   if (stamp.empty() && !schedule_.empty()) {
-    err = (opt_.key_dir.empty() ? std::string("the signing keys") : opt_.key_dir + "/keys.json") +
+    err = (shared_ ? std::string("the signing keys in the database") : opt_.key_dir + "/keys.json") +
           " are gone; signing on with the keys in memory";
     return false;
   }

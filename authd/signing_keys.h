@@ -45,8 +45,10 @@ class KeyVault {
   virtual ~KeyVault() = default;
   // Runs fn on the content under the vault's lock (one process at a
   // time, of all that share it) and stores what it returns, all or
-  // nothing. An empty content is a first start.
-  virtual bool update(const Change& fn, std::string& err) = 0;
+  // nothing. An empty content is a first start. `stamp`: the content's
+  // stamp as of what fn read or the vault stored, taken under the lock
+  // (so a change by another process right after is seen as one).
+  virtual bool update(const Change& fn, std::string& stamp, std::string& err) = 0;
   // A stamp of the content: another once another process changed it.
   virtual bool stamp(std::string& out, std::string& err) = 0;
   // The content, without the lock. `exists` false on a first start.
@@ -99,8 +101,12 @@ class SigningKeys {
   // is public before it can sign).
   bool change(int64_t now, std::optional<int64_t> rotate_at, std::string& err);
 
+  // Not key_dir's files: key_dir, if it holds keys, is imported once.
+  bool vault_is_shared() const { return shared_; }
+
   Options opt_;
   std::unique_ptr<KeyVault> vault_;
+  bool shared_ = false;
   std::vector<KeySchedule> schedule_;
   std::vector<core::JwkPtr> keys_;  // same order as schedule_
   std::string stamp_;               // the vault's, as of the keys in memory

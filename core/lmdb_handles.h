@@ -155,22 +155,30 @@ inline bool data_file_whole(MDB_env* env, const std::string& dir, std::string& e
   MDB_envinfo info;
   MDB_stat st;
   struct stat fs;
-  if (::stat((dir + "/data.mdb").c_str(), &fs) != 0) {
-    err = dir + "/data.mdb: cannot stat";
+  const std::string data = dir + "/data.mdb";
+  if (::stat(data.c_str(), &fs) != 0) {
+    err = data + ": cannot stat";
     return false;
   }
   long page = ::sysconf(_SC_PAGESIZE);
   if (fs.st_size < 2 * (page > 0 ? page : 4096)) {  // the meta pages are read through the map too
-    err = dir + "/data.mdb is truncated (no room for its meta pages)";
+    err = data + " is truncated (no room for its meta pages)";
     return false;
   }
   if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0) {
     err = "cannot read the environment's header";
     return false;
   }
+  // The size again, after the header: a commit between the first stat and
+  // the header (the writer grows the file before its meta page names the
+  // new pages) must not make a growing file look truncated.
+  if (::stat(data.c_str(), &fs) != 0) {
+    err = data + ": cannot stat";
+    return false;
+  }
   uint64_t needed = (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
   if (static_cast<uint64_t>(fs.st_size) < needed) {
-    err = dir + "/data.mdb is truncated (" + std::to_string(fs.st_size) + " bytes, its pages need " +
+    err = data + " is truncated (" + std::to_string(fs.st_size) + " bytes, its pages need " +
           std::to_string(needed) + ")";
     return false;
   }

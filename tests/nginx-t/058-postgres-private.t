@@ -37,7 +37,8 @@ step 'gone with the test, the system cluster untouched' => sub {
     my ($pid) = do { open my $fh, '<', $pid_file or die "$pid_file: $!"; scalar <$fh> } =~ /(\d+)/;
     ok(kill(0, $pid), "the server runs (pid $pid)");
     undef $pg;  # as at the end of a test
-    my $state = do { open my $fh, '<', "/proc/$pid/stat" or ''; $fh ? (split ' ', scalar <$fh>)[2] // '' : '' };
+    my $state = '';
+    if (open my $fh, '<', "/proc/$pid/stat") { $state = (split ' ', scalar <$fh>)[2] // '' }
     ok($state eq '' || $state eq 'Z', "it stopped with its object (process state: '$state')");
     ok(!-e $pid_file && !-S "$dir/.s.PGSQL.$port", 'its pid file and socket are gone');
     is(`pg_lsclusters --no-header 2>&1`, $clusters_before, 'pg_lsclusters says what it said before');

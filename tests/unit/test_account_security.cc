@@ -48,7 +48,7 @@ struct World : test::AuthWorld {
   spa::core::SessionReader::Lookup proxy_sees(const std::string& access_token) {
     spa::core::SessionReader reader;
     std::string err;
-    ck_assert(reader.open(dir + "/store", err));
+    ck_assert_msg(reader.open(dir + "/store", err), "%s", err.c_str());
     json c = claims_of(access_token);
     return reader.check(c["sid"].get<std::string>(), c["sub"].get<std::string>(), now, c["iat"].get<int64_t>(), err);
   }

@@ -255,7 +255,7 @@ END_TEST
 START_TEST(the_signing_keys_are_the_clusters) {
   test::empty_test_database();
   pg::Conn admin = raw();
-  sql1(admin.get(), "DELETE FROM spa_signing_keys");
+  sql1(admin.get(), "DELETE FROM spa_signing_keys; UPDATE spa_key_state SET version = 0");
   test::StoreDir d;
   const std::string kek(32, 'k');
   auto node = [&](const std::string& name, const std::string& key) {
@@ -284,11 +284,24 @@ START_TEST(the_signing_keys_are_the_clusters) {
   auto stranger = node("c", std::string(32, 'x'));
   ck_assert(!stranger->open(now + 12, err));
   ck_assert_msg(err.find("tokens.key_encryption_key_file") != std::string::npos, "%s", err.c_str());
-  // The keys gone from the database: never a first start; the keys in memory sign on.
+  // The keys gone from the database: never a first start; the keys in memory sign on,
+  // and a node starting now refuses rather than make a key of its own.
   sql1(admin.get(), "DELETE FROM spa_signing_keys; UPDATE spa_key_state SET version = version + 1");
   ck_assert(!b->reload_if_changed(now + 20, err));
   ck_assert_msg(err.find("gone") != std::string::npos, "%s", err.c_str());
   ck_assert(b->signing_key(now + 20)->kid == fresh);
+  auto late = node("d", kek);
+  ck_assert(!late->open(now + 21, err));
+  ck_assert_msg(err.find("gone from the database") != std::string::npos, "%s", err.c_str());
+  // One machine's keys (key_dir) moving to a database that never had any: imported, not replaced.
+  SigningKeys single({d.path + "/keys", d.path + "/single.jwks", spa::core::Alg::kEdDSA, 900, 5});
+  ck_assert_msg(single.open(now, err), "%s", err.c_str());
+  sql1(admin.get(), "UPDATE spa_key_state SET version = 0");
+  SigningKeys moved({d.path + "/keys", d.path + "/moved.jwks", spa::core::Alg::kEdDSA, 900, 5},
+                    std::make_unique<PgKeyVault>(conninfo(), "", kek));
+  ck_assert_msg(moved.open(now + 30, err), "%s", err.c_str());
+  ck_assert_str_eq(moved.signing_key(now + 30)->kid.c_str(), single.signing_key(now)->kid.c_str());
+  ck_assert_str_eq(sql1(admin.get(), "SELECT count(*) FROM spa_signing_keys").c_str(), "1");
 }
 END_TEST
 
