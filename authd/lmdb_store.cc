@@ -787,23 +787,19 @@ Store::Usage LmdbStore::usage() const {
 
 std::string LmdbStore::metrics() const {
   Usage u = usage();
-  auto metric = [](const char* type, const char* name, const char* help, uint64_t v) {
-    return core::metric_family(name, type, help) + core::metric_sample(name, "", v);
-  };
-  auto gauge = [&](const char* name, const char* help, uint64_t v) { return metric("gauge", name, help, v); };
-  auto counter = [&](const char* name, const char* help, uint64_t v) { return metric("counter", name, help, v); };
-  return gauge("spa_authd_store_used_bytes", "Bytes the store's data takes (LMDB pages in use).", u.used_bytes) +
-         gauge("spa_authd_store_file_bytes", "The store file's size (its high-water mark).", u.file_bytes) +
-         gauge("spa_authd_store_max_bytes", "[store] max_size: past it, writes that grow the store are refused.",
+  using core::metric_counter, core::metric_gauge;
+  return metric_gauge("spa_authd_store_used_bytes", "Bytes the store's data takes (LMDB pages in use).", u.used_bytes) +
+         metric_gauge("spa_authd_store_file_bytes", "The store file's size (its high-water mark).", u.file_bytes) +
+         metric_gauge("spa_authd_store_max_bytes", "[store] max_size: past it, writes that grow the store are refused.",
                u.max_bytes) +
-         gauge("spa_authd_store_map_bytes", "The LMDB map: max_size and the reserve kept for revocations.",
+         metric_gauge("spa_authd_store_map_bytes", "The LMDB map: max_size and the reserve kept for revocations.",
                u.map_bytes) +
-         counter("spa_authd_store_commits_total", "Store transactions committed (each one synchronous write).",
+         metric_counter("spa_authd_store_commits_total", "Store transactions committed (each one synchronous write).",
                  env_ ? env_->commits.load() : 0) +
-         counter("spa_authd_store_writes_total",
+         metric_counter("spa_authd_store_writes_total",
                  "Writes committed; writes over commits is the group commit's batch size.",
                  env_ ? env_->writes.load() : 0) +
-         gauge("spa_authd_store_mirror_stale",
+         metric_gauge("spa_authd_store_mirror_stale",
                "1 while the mirror nginx reads may lack a committed change (its write failed); writes are refused "
                "until it is synced.",
                env_ && env_->mirror_stale.load() ? 1 : 0);

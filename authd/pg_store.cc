@@ -340,12 +340,25 @@ struct PgStore::Impl {
     pool_cv.notify_one();
   }
 
-  // Closes every idle connection (true: there may be live ones to open).
-  bool drop_idle() {
-    std::lock_guard lock(pool_mu);
-    open_conns -= idle.size();
-    idle.clear();
-    return true;
+  // BEGINs `sql` on c; on failure c goes back to the pool (closed if it
+  // is dead), and `retry` says whether it was a pooled connection the
+  // server closed (a restart): then every idle one is closed too, and the
+  // caller takes a fresh one, once.
+  Error begin(pg::Conn& c, const char* sql, bool& retry) {
+    PGconn* conn = c.get();
+    pg::Result r = pg::exec(conn, sql);
+    retry = false;
+    if (pg::ok(r.get())) return {};
+    bool dead = PQstatus(conn) == CONNECTION_BAD;
+    Error e{dead ? Errc::kStoreUnavailable : Errc::kStoreFailed, pg::describe(conn, r.get())};
+    release(std::move(c));
+    if (dead) {
+      std::lock_guard lock(pool_mu);
+      open_conns -= idle.size();
+      idle.clear();
+      retry = true;
+    }
+    return e;
   }
 
   // Ends whatever transaction the connection is in (nothing kept).
@@ -743,14 +756,12 @@ Error PgStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) 
     if (!c) return err;
     PGconn* conn = c.get();
     Usage u = i.usage_on(conn);  // (outside the transaction: a failed measure fails nothing)
-    pg::Result r = pg::exec(conn, "BEGIN ISOLATION LEVEL SERIALIZABLE");
-    if (!pg::ok(r.get())) {
-      Error e{PQstatus(conn) == CONNECTION_BAD ? Errc::kStoreUnavailable : Errc::kStoreFailed, pg::describe(conn, r.get())};
-      i.release(std::move(c));
-      // Pooled connections the server closed (a restart): all go, once.
-      if (e.code == Errc::kStoreUnavailable && attempt == 0 && i.drop_idle()) continue;
+    bool retry_begin = false;
+    if (Error e = i.begin(c, "BEGIN ISOLATION LEVEL SERIALIZABLE", retry_begin); !e.ok()) {
+      if (retry_begin && attempt == 0) continue;
       return e;
     }
+    pg::Result r;
     if (crossed_warning(i.warned, u.used_bytes, u.max_bytes))
       log_event("warn", "store_nearly_full", {{"used_bytes", std::to_string(u.used_bytes)},
                                               {"max_bytes", std::to_string(u.max_bytes)}});
@@ -829,11 +840,9 @@ Error PgStore::run_read(const std::function<void(const Txn&)>& fn) const {
     pg::Conn c = i.acquire(err);
     if (!c) return err;
     PGconn* conn = c.get();
-    pg::Result r = pg::exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (!pg::ok(r.get())) {
-      Error e{PQstatus(conn) == CONNECTION_BAD ? Errc::kStoreUnavailable : Errc::kStoreFailed, pg::describe(conn, r.get())};
-      i.release(std::move(c));
-      if (e.code == Errc::kStoreUnavailable && attempt == 0 && i.drop_idle()) continue;
+    bool retry_begin = false;
+    if (Error e = i.begin(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", retry_begin); !e.ok()) {
+      if (retry_begin && attempt == 0) continue;
       return e;
     }
     PgTxn t(conn, false);
@@ -886,23 +895,19 @@ int64_t PgStore::mirror_confirmed_ms() const { return impl_ ? impl_->confirmed_m
 
 std::string PgStore::metrics() const {
   Usage u = usage();
-  auto metric = [](const char* type, const char* name, const char* help, uint64_t v) {
-    return core::metric_family(name, type, help) + core::metric_sample(name, "", v);
-  };
-  auto gauge = [&](const char* name, const char* help, uint64_t v) { return metric("gauge", name, help, v); };
-  auto counter = [&](const char* name, const char* help, uint64_t v) { return metric("counter", name, help, v); };
+  using core::metric_counter, core::metric_gauge;
   const Impl* i = impl_.get();
   std::string out =
-      gauge("spa_authd_store_used_bytes", "Bytes spa-auth's tables take in PostgreSQL (measured every 5 s).",
+      metric_gauge("spa_authd_store_used_bytes", "Bytes spa-auth's tables take in PostgreSQL (measured every 5 s).",
             u.used_bytes) +
-      gauge("spa_authd_store_file_bytes", "PostgreSQL: as spa_authd_store_used_bytes.", u.file_bytes) +
-      gauge("spa_authd_store_max_bytes", "[store] max_size: past it, writes that grow the store are refused.",
+      metric_gauge("spa_authd_store_file_bytes", "PostgreSQL: as spa_authd_store_used_bytes.", u.file_bytes) +
+      metric_gauge("spa_authd_store_max_bytes", "[store] max_size: past it, writes that grow the store are refused.",
             u.max_bytes) +
-      counter("spa_authd_store_commits_total", "Store transactions committed.", i ? i->commits.load() : 0) +
-      counter("spa_authd_store_retries_total",
+      metric_counter("spa_authd_store_commits_total", "Store transactions committed.", i ? i->commits.load() : 0) +
+      metric_counter("spa_authd_store_retries_total",
               "Transactions run again after PostgreSQL could not serialize them with another.",
               i ? i->retries.load() : 0) +
-      counter("spa_authd_store_failures_total", "Store transactions that failed (not retried further).",
+      metric_counter("spa_authd_store_failures_total", "Store transactions that failed (not retried further).",
               i ? i->failures.load() : 0);
   if (i && i->mirror) {
     int64_t confirmed = i->confirmed_ms.load();
@@ -912,15 +917,15 @@ std::string PgStore::metrics() const {
     out += core::metric_family("spa_authd_store_mirror_lag_seconds", "gauge",
                                "Since the local mirror nginx reads was last confirmed current with PostgreSQL.") +
            sample +
-           gauge("spa_authd_store_mirror_stale",
+           metric_gauge("spa_authd_store_mirror_stale",
                  "1 while the mirror is unconfirmed for longer than [store] max_staleness: nginx refuses sessions.",
                  wall_ms() - confirmed > i->o.max_staleness * 1000 ? 1 : 0) +
-           counter("spa_authd_store_mirror_rounds_total", "Rounds of the feed that brought the mirror current.",
+           metric_counter("spa_authd_store_mirror_rounds_total", "Rounds of the feed that brought the mirror current.",
                    i->rounds.load()) +
-           counter("spa_authd_store_mirror_full_rounds_total",
+           metric_counter("spa_authd_store_mirror_full_rounds_total",
                    "Rounds that read the whole sessions table (start, reconnect, a restore, a feed long stalled).",
                    i->full_rounds.load()) +
-           counter("spa_authd_store_mirror_failures_total", "Rounds of the feed that failed.",
+           metric_counter("spa_authd_store_mirror_failures_total", "Rounds of the feed that failed.",
                    i->feed_failures.load());
   }
   return out;

@@ -153,12 +153,4 @@ std::string SessionMirror::replace_all(const std::vector<std::pair<std::string, 
   return rc == 0 ? "" : std::string("LMDB mirror commit: ") + mdb_strerror(rc);
 }
 
-int64_t SessionMirror::confirmed_ms() const {
-  core::LmdbTxn txn;
-  if (txn.begin(env_.get(), MDB_RDONLY) != 0) return 0;
-  MDB_val k = mdb_val(kConfirmedKey), v;
-  if (mdb_get(txn.get(), state_, &k, &v) != 0) return 0;
-  return std::strtoll(std::string(view(v)).c_str(), nullptr, 10);
-}
-
 }  // namespace spa::authd

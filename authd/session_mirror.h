@@ -50,8 +50,6 @@ class SessionMirror {
   std::string replace_all(const std::vector<std::pair<std::string, std::string>>& sessions, int64_t confirmed_ms,
                           int64_t max_staleness, size_t& written, size_t& deleted);
 
-  // What the mirror says of itself (0 when unset).
-  int64_t confirmed_ms() const;
   const std::string& path() const { return dir_; }
 
  private:

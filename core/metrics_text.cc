@@ -13,6 +13,14 @@ std::string metric_sample(std::string_view name, std::string_view labels, uint64
   return out + " " + std::to_string(value) + "\n";
 }
 
+std::string metric_gauge(std::string_view name, std::string_view help, uint64_t value) {
+  return metric_family(name, "gauge", help) + metric_sample(name, "", value);
+}
+
+std::string metric_counter(std::string_view name, std::string_view help, uint64_t value) {
+  return metric_family(name, "counter", help) + metric_sample(name, "", value);
+}
+
 
 std::string module_metrics_text(const ModuleCounters& c) {
   std::string out = metric_family("spa_auth_decisions_total", "counter",

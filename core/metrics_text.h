@@ -34,6 +34,9 @@ struct WebSocketCounters {
 // ("name{labels} value\n"; labels already escaped, or empty).
 std::string metric_family(std::string_view name, std::string_view type, std::string_view help);
 std::string metric_sample(std::string_view name, std::string_view labels, uint64_t value);
+// A family of one sample without labels: its HELP, TYPE and value.
+std::string metric_gauge(std::string_view name, std::string_view help, uint64_t value);
+std::string metric_counter(std::string_view name, std::string_view help, uint64_t value);
 
 // What the session store's lookups found (the module's check_session).
 enum class StoreLookup : uint8_t { kValid, kRevoked, kError };
