@@ -4,7 +4,7 @@
 # alternates; a logout on A is refused on B (the lag printed); the same
 # refresh token at both nodes at once rotates once; an open WebSocket on B
 # closes at its recheck after a logout on A; MFA set up on A gates a login
-# on B, completed on A; PostgreSQL restarted mid-traffic (a WebSocket closed
+# on B, completed on A; an OAuth login started on A comes back to B; PostgreSQL restarted mid-traffic (a WebSocket closed
 # once the mirror cannot vouch); an authd killed on one node leaves the
 # other alone.
 use strict;
@@ -13,14 +13,32 @@ use lib 'tests/nginx-t/lib';
 use SpaAuth::Test;
 use SpaAuth::Cluster;
 use SpaAuth::WsPeers;
+use SpaAuth::OidcProvider;
+use File::Temp qw(tempdir);
 use POSIX ();
 use JSON::PP;
 use MIME::Base64 ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-BAIL_OUT('tests/peers is not installed: run make deps') unless SpaAuth::WsPeers::available();
-my $c = SpaAuth::Cluster->start(nodes => 2, max_staleness => '3s', ws_port => SpaAuth::WsPeers::start_service())
+BAIL_OUT('tests/peers is not installed: run make deps') unless SpaAuth::WsPeers::available() && SpaAuth::OidcProvider::available();
+# The site's public address (the load balancer's: nothing listens there);
+# the provider sends browsers back to it, and the test takes each callback
+# to the node it wants, as a balancer would.
+my $public = 'https://localhost:' . SpaAuth::Test::free_port();
+my $secrets = tempdir('spa-cluster-oauth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+SpaAuth::Test::write_file("$secrets/client-secret", "provider secret 1\n");
+chmod 0600, "$secrets/client-secret" or die;
+my $op = SpaAuth::OidcProvider->start(client_id => 'spa-test', client_secret => 'provider secret 1',
+                                      redirect_uri => "$public/api/v1/oauth/test/callback");
+my $c = SpaAuth::Cluster->start(nodes => 2, max_staleness => '3s', ws_port => SpaAuth::WsPeers::start_service(), tls => 1,
+                                authd_extra => <<"TOML")
+[oauth.test]
+client_id = "spa-test"
+client_secret_file = "$secrets/client-secret"
+redirect_uri = "$public/api/v1/oauth/test/callback"
+discovery = "$op->{issuer}/.well-known/openid-configuration"
+TOML
     or BAIL_OUT('no cluster: ' . SpaAuth::Cluster::why());
 my ($A, $B) = (0, 1);
 my $origin = 'Origin: https://app.example.com';
@@ -180,6 +198,26 @@ step 'MFA set up on A gates a login on B, completed on A' => sub {
     is($r->{status}, 200, 'completed on A') or diag($r->{body});
     is(svc($B, $r->{json}{data}{access_token}), 200, 'its token passes on B');
     $tokens = $r->{json}{data};
+};
+
+step 'an OAuth login started on A, its callback on B' => sub {
+    my $start = $c->browse(GET => $c->https_base($A) . '/api/v1/oauth/test/start?redirect_to=/app');
+    is($start->{status}, 303, '/start on A: to the provider') or diag($start->{body});
+    my $callback = $op->sign_in($c, $start->{headers}{location}[0], login => 'oliver');
+    like($callback // '', qr{^\Q$public\E/api/v1/oauth/test/callback\?code=}, 'the provider sends the browser back to the site');
+    (my $on_b = $callback // '') =~ s/^\Q$public\E/$c->https_base($B)/e;
+    my $r = $c->browse(GET => $on_b);
+    is($r->{status}, 303, 'the callback on B') or diag($r->{body});
+    is($r->{headers}{location}[0], '/app', 'to redirect_to: the state and its binding cookie were found on B');
+    my $at = $c->cookie('__Host-spa_at');
+    ok($at, 'the session cookies set by B');
+    is(svc($A, $at), 200, 'the session passes on A at once');
+    is(svc($B, $at), 200, 'and on B');
+    (my $on_a = $callback // '') =~ s/^\Q$public\E/$c->https_base($A)/e;
+    is($c->browse(GET => $on_a)->{headers}{location}[0], '/login?error=invalid_state',
+       'the same callback on A: the state was spent for the whole cluster');
+    my $me = $c->browse(GET => $c->https_base($A) . '/api/v1/auth/me', headers => ["Authorization: Bearer $at"]);
+    is_deeply($me->{json}{data}{user}{providers}, ['test'], 'one account, linked to the provider, seen from A');
 };
 
 step 'PostgreSQL restarted mid-traffic' => sub {

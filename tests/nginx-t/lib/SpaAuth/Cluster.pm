@@ -9,6 +9,11 @@ package SpaAuth::Cluster;
 #
 #   my $c = SpaAuth::Cluster->start(nodes => 2, max_staleness => '3s', ws_port => $port);
 #   (ws_port: a WebSocket service behind /ws/ on every node, rechecked every second)
+#   SpaAuth::Cluster->start(..., tls => 1): each node also serves HTTPS on
+#   $c->node($i)->{tls_port} (a self-signed certificate for localhost), and
+#   $c->browse(GET => $url) is a curl browser with one cookie jar for the
+#   whole cluster (cookies are not scoped by port: one site behind a load
+#   balancer), as SpaAuth::Shipped's; SpaAuth::OidcProvider signs in with it.
 #   my $r = $c->api(0, POST => '/api/v1/auth/login', {...}, @headers);
 #   $c->get(1, '/svc/t', "Authorization: Bearer $token")->{status};
 #   $c->stop_authd(0, 'KILL'); $c->start_authd(0);
@@ -24,6 +29,7 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(sleep);
 use SpaAuth::Pg;
+use SpaAuth::Shipped ();
 use SpaAuth::Test ();
 
 my $why = '';
@@ -38,7 +44,17 @@ sub start {
         chmod 0755, $dir;
         make_path("$dir/logs", "$dir/tmp", "$dir/html/svc", "$dir/authd");
         SpaAuth::Test::write_file("$dir/html/svc/t", "ok\n");
-        push @{ $self->{nodes} }, { dir => $dir, name => chr(ord('A') + $i), port => SpaAuth::Test::free_port() };
+        push @{ $self->{nodes} }, { dir => $dir, name => chr(ord('A') + $i), port => SpaAuth::Test::free_port(),
+                                    $o{tls} ? (tls_port => SpaAuth::Test::free_port()) : () };
+    }
+    if ($o{tls}) {
+        $self->{tls} = tempdir('spa-cluster-tls-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+        chmod 0755, $self->{tls};
+        $self->{jar} = "$self->{tls}/cookies.txt";
+        system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost"
+               . " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout $self->{tls}/key.pem -out $self->{tls}/cert.pem"
+               . " 2>/dev/null") == 0
+            or do { $why = 'openssl req failed'; return undef };
     }
     $self->write_toml($_) for 0 .. $#{ $self->{nodes} };
     my $migrate = `@{[ SpaAuth::Test::build_dir() ]}/spa-authd db migrate --config $self->{nodes}[0]{dir}/authd.toml 2>&1`;
@@ -143,6 +159,9 @@ http {
     spa_auth_audience spa;
     server {
         listen 127.0.0.1:$n->{port};
+@{[ $n->{tls_port} ? "        listen 127.0.0.1:$n->{tls_port} ssl;
+        ssl_certificate $self->{tls}/cert.pem;
+        ssl_certificate_key $self->{tls}/key.pem;" : '' ]}
         root $n->{dir}/html;
         location ~ ^/api/v1/(auth|mfa|oauth|admin)/ {
             spa_auth_pass_token on;
@@ -166,8 +185,12 @@ CONF
             chomp($n->{nginx} = <$fh>);
             return 1;
         }
-        # (the port taken between free_port and the bind: another one)
-        if ($out =~ /Address already in use/ && $attempt < 4) { $n->{port} = SpaAuth::Test::free_port(); next }
+        # (a port taken between free_port and the bind: others)
+        if ($out =~ /Address already in use/ && $attempt < 4) {
+            $n->{port} = SpaAuth::Test::free_port();
+            $n->{tls_port} = SpaAuth::Test::free_port() if $n->{tls_port};
+            next;
+        }
         $why = "nginx of node $n->{name}: $out";
         return 0;
     }
@@ -180,6 +203,10 @@ sub http {
     return SpaAuth::Test::http_request($request, join("\n", @headers), port => $self->{nodes}[$i]{port});
 }
 sub get { my ($self, $i, $path, @headers) = @_; $self->http($i, "GET $path", @headers) }
+# (tls => 1) A browser's request: curl with the cluster's cookie jar.
+sub browse { my $self = shift; SpaAuth::Shipped::browse($self, @_) }
+sub cookie { my $self = shift; SpaAuth::Shipped::cookie($self, @_) }
+sub https_base { my ($self, $i) = @_; "https://localhost:$self->{nodes}[$i]{tls_port}" }
 
 # A request to the JSON API of node i (BODY undef, a reference or a string).
 sub api {
