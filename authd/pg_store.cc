@@ -874,7 +874,10 @@ bool PgStore::claim_duty(const std::string& name, int64_t every) {
   pg::Conn c = impl_->acquire(err);
   if (!c) return false;
   // (one statement: its own transaction; of nodes racing, the row lock
-  // lets one update, and the others then see the new time)
+  // lets one update, and the others then see the new time. A claim in the
+  // future is taken over only when it is more than a period ahead: the
+  // server's clock stepped back. By less, a racer whose now(), its
+  // transaction's start, is older than the winner's would take it too.)
   pg::Result r = pg::Params()
                      .text(name)
                      .text(std::to_string(std::max<int64_t>(every, 1)))
@@ -883,7 +886,7 @@ bool PgStore::claim_duty(const std::string& name, int64_t every) {
                           "INSERT INTO spa_duties (name, claimed_at, claimed_by) VALUES ($1, now(), $3)"
                           " ON CONFLICT (name) DO UPDATE SET claimed_at = now(), claimed_by = $3"
                           " WHERE spa_duties.claimed_at <= now() - make_interval(secs => $2::integer)"
-                          " OR spa_duties.claimed_at > now() RETURNING name",  // (the server's clock stepped back)
+                          " OR spa_duties.claimed_at > now() + make_interval(secs => $2::integer) RETURNING name",
                           0);
   bool claimed = pg::ok(r.get()) && PQntuples(r.get()) == 1;
   bool broken = !pg::ok(r.get()) && (PQstatus(c.get()) == CONNECTION_BAD || unavailable_state(pg::sqlstate(r.get())));
