@@ -43,19 +43,6 @@ Error lmdb_failure(const std::string& what, int rc) {
   return {rc > 0 ? Errc::kStoreUnwritable : Errc::kStoreFailed, what + ": " + mdb_strerror(rc)};
 }
 
-// Closes a cursor however the scan ends (a visitor may throw).
-class Cursor {
- public:
-  int open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
-  ~Cursor() {
-    if (cursor_) mdb_cursor_close(cursor_);
-  }
-  MDB_cursor* get() const { return cursor_; }
-
- private:
-  MDB_cursor* cursor_ = nullptr;
-};
-
 // A change to the sessions table, for the mirror: the value put, or
 // nullopt for a deletion.
 struct SessionChange {
@@ -99,7 +86,7 @@ class LmdbTxnView final : public Store::Txn {
   }
 
   bool each(Db db, std::string_view from, std::string_view prefix, const Visit& fn) const override {
-    Cursor cursor;
+    core::LmdbCursor cursor;
     int rc = cursor.open(txn_, dbi(db));
     if (rc != 0) return failed(rc, "cursor");
     MDB_val k = mdb_val(from), v;
@@ -503,7 +490,7 @@ struct LmdbStore::Env {
     std::vector<std::string> gone;
     int rc;
     {
-      Cursor c;  // every session of the store, where the mirror lacks it or differs
+      core::LmdbCursor c;  // every session of the store, where the mirror lacks it or differs
       rc = c.open(source, sessions);
       MDB_val k, v, mv;
       for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
@@ -517,7 +504,7 @@ struct LmdbStore::Env {
       if (rc == MDB_NOTFOUND) rc = 0;
     }
     if (rc == 0) {
-      Cursor c;  // then what the mirror holds and the store does not
+      core::LmdbCursor c;  // then what the mirror holds and the store does not
       rc = c.open(m, mirror_dbi);
       MDB_val k, v, sv;
       for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {

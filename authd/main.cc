@@ -5,6 +5,8 @@
 //   spa-authd keys rotate --config FILE     publish a new signing key, sign with it shortly after
 //   spa-authd users set-role EMAIL ROLE --config FILE
 //   spa-authd db migrate --config FILE      create or upgrade the PostgreSQL schema
+//   spa-authd db import [--from DIR] --config FILE
+//                                           copy a single machine's LMDB store into PostgreSQL
 //   spa-authd --version                     this build's version and its libraries'
 #include <curl/curl.h>
 #include <liboath/oath.h>
@@ -29,6 +31,7 @@
 
 #include "authd/config.h"
 #include "authd/crypto.h"
+#include "authd/db_import.h"
 #include "authd/auth_service.h"
 #include "authd/files.h"
 #include "authd/http_client.h"
@@ -92,6 +95,7 @@ int usage() {
                "       spa-authd keys rotate --config FILE\n"
                "       spa-authd users set-role EMAIL user|admin --config FILE\n"
                "       spa-authd db migrate --config FILE\n"
+               "       spa-authd db import [--from DIR] --config FILE\n"
                "       spa-authd --version\n");
   return 2;
 }
@@ -208,6 +212,45 @@ int migrate_db(const Config& config) {
     return 1;
   }
   std::printf("%s\n", report.c_str());
+  return 0;
+}
+
+// `from`: the LMDB store's directory; "" for [store] private_path, where a
+// single machine's store lives (unused once the backend is PostgreSQL).
+int import_db(const Config& config, std::string from) {
+  if (config.store_backend != Config::Backend::kPostgresql) {
+    std::fprintf(stderr, "spa-authd: db import copies an LMDB store into PostgreSQL: set [store] backend = \"postgresql\" "
+                         "and run `spa-authd db migrate` first\n");
+    return 1;
+  }
+  if (from.empty()) from = config.store_private_path;
+  if (from[0] != '/') {
+    std::fprintf(stderr, "spa-authd: db import: --from %s: must be an absolute path\n", from.c_str());
+    return 1;
+  }
+  std::string err;
+  std::unique_ptr<Store> store = open_store(config, false, err);
+  if (!store) {
+    std::fprintf(stderr, "spa-authd: db import: %s\n", err.c_str());
+    return 1;
+  }
+  ImportResult r = import_lmdb_store(from, *store);
+  if (!r.error.empty()) {
+    std::fprintf(stderr, "spa-authd: db import: %s (nothing was imported)\n", r.error.c_str());
+    return 1;
+  }
+  uint64_t total = 0;
+  std::string tables;
+  for (int i = 0; i < kDbCount; ++i) {
+    total += r.rows[i];
+    if (r.rows[i] && static_cast<Db>(i) != Db::kMeta)
+      tables += std::string(tables.empty() ? "" : ", ") + db_name(static_cast<Db>(i)) + " " + std::to_string(r.rows[i]);
+  }
+  std::printf("imported %llu records (%llu bytes) from %s: %s\n", static_cast<unsigned long long>(total),
+              static_cast<unsigned long long>(r.bytes), from.c_str(), tables.empty() ? "no accounts yet" : tables.c_str());
+  std::printf("next: start spa-authd on this machine first, so that the database takes the signing keys of %s "
+              "(tokens signed before the move stay valid); give every node the same %s and %s\n",
+              config.key_dir.c_str(), config.mfa_secret_key_file.c_str(), config.key_encryption_key_file.c_str());
   return 0;
 }
 
@@ -370,7 +413,7 @@ int serve(const Config& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path, command, email, role;
+  std::string config_path, command, email, role, from;
   bool check = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -379,6 +422,8 @@ int main(int argc, char** argv) {
     else if (a == "--version" && argc == 2) return print_version();
     else if (a == "keys" && i + 1 < argc && std::strcmp(argv[i + 1], "rotate") == 0) command = "rotate", ++i;
     else if (a == "db" && i + 1 < argc && std::strcmp(argv[i + 1], "migrate") == 0) command = "migrate", ++i;
+    else if (a == "db" && i + 1 < argc && std::strcmp(argv[i + 1], "import") == 0) command = "import", ++i;
+    else if (a == "--from" && command == "import" && i + 1 < argc && argv[i + 1][0]) from = argv[++i];
     else if (a == "users" && i + 3 < argc && std::strcmp(argv[i + 1], "set-role") == 0)
       command = "set-role", email = argv[i + 2], role = argv[i + 3], i += 3;
     else return usage();
@@ -424,6 +469,7 @@ int main(int argc, char** argv) {
     if (command == "rotate") return rotate_keys(config);
     if (command == "set-role") return set_role(config, email, role);
     if (command == "migrate") return migrate_db(config);
+    if (command == "import") return import_db(config, from);
     return serve(config);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spa-authd: %s\n", e.what());

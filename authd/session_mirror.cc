@@ -121,16 +121,15 @@ std::string SessionMirror::replace_all(const std::vector<std::pair<std::string, 
   std::vector<std::string> gone;
   if (rc == 0) {
     // What the mirror holds and `sessions` does not.
-    MDB_cursor* c = nullptr;
-    rc = mdb_cursor_open(txn.get(), sessions_, &c);
+    core::LmdbCursor c;
+    rc = c.open(txn.get(), sessions_);
     MDB_val k, v;
     for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
-      if ((rc = mdb_cursor_get(c, &k, &v, static_cast<MDB_cursor_op>(op))) != 0) break;
+      if ((rc = mdb_cursor_get(c.get(), &k, &v, static_cast<MDB_cursor_op>(op))) != 0) break;
       std::string_view key = view(k);
       auto at = std::lower_bound(sorted.begin(), sorted.end(), key, [](auto* s, std::string_view x) { return s->first < x; });
       if (at == sorted.end() || (*at)->first != key) gone.emplace_back(key);
     }
-    if (c) mdb_cursor_close(c);
     if (rc == MDB_NOTFOUND) rc = 0;
   }
   for (size_t i = 0; rc == 0 && i < gone.size(); ++i) {

@@ -95,6 +95,22 @@ class LmdbTxn {
   MDB_txn* txn_ = nullptr;
 };
 
+// A cursor closed however its scan ends (a visitor may throw).
+class LmdbCursor {
+ public:
+  LmdbCursor() = default;
+  ~LmdbCursor() {
+    if (cursor_) mdb_cursor_close(cursor_);
+  }
+  LmdbCursor(const LmdbCursor&) = delete;
+  LmdbCursor& operator=(const LmdbCursor&) = delete;
+  int open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
+  MDB_cursor* get() const { return cursor_; }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
 // Releases a kept read transaction's snapshot when the lookup's scope
 // ends, on every path out: a reader that keeps its snapshot stalls the
 // writer's page reuse.

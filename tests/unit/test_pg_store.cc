@@ -5,11 +5,13 @@
 // at once losing nothing; a refresh token presented to two nodes at the
 // same moment rotating once; and the mirror every node keeps, fed by
 // LISTEN/NOTIFY and the change table, through a lost connection and a
-// transaction that commits after later ones.
+// transaction that commits after later ones; and `spa-authd db import`,
+// a single machine's LMDB store moved into the database.
 #include <atomic>
 #include <chrono>
 #include <thread>
 
+#include "authd/db_import.h"
 #include "authd/files.h"
 #include "authd/pg_handles.h"
 #include "authd/pg_keys.h"
@@ -450,6 +452,85 @@ START_TEST(a_change_committed_after_later_ones_is_not_missed) {
 }
 END_TEST
 
+START_TEST(a_single_machines_store_moves_into_the_database_whole) {
+  unsetenv("SPA_TEST_STORE");
+  test::AuthWorld one;  // the single machine: LMDB
+  ck_assert(one.pg == nullptr);
+  one.signup_verified("moved@example.com", "moved", "moved password 1");
+  Outcome login = one.service->login("moved@example.com", "moved password 1", one.client);
+  ck_assert(login.ok());
+  ck_assert(one.service->signup("waiting@example.com", "waiting", "waiting password 1", one.client).ok());
+  // An installation from before the unverified index: its entries absent,
+  // meta "indexes" at "1". The import builds them as an open would.
+  ck_assert(one.store.transact([](Store::Txn& t) {
+    std::vector<std::string> keys;
+    t.scan(Db::kUnverified, "", [&](std::string_view k, std::string_view) { return keys.emplace_back(k), true; });
+    ck_assert_uint_eq(keys.size(), 1);
+    bool ok = t.put(Db::kMeta, "indexes", "1");
+    for (const auto& k : keys) ok = ok && t.del(Db::kUnverified, k);
+    return commit_if(ok);
+  }).ok());
+  std::map<Db, size_t> counts;
+  one.store.view([&](const Store::Txn& t) {
+    for (Db db : {Db::kUsers, Db::kSessions, Db::kRefresh, Db::kAudit, Db::kUserSessions, Db::kSessionRefresh})
+      t.scan(db, "", [&](std::string_view, std::string_view) { return ++counts[db], true; });
+  });
+  const std::string source = one.dir + "/store/private";
+
+  test::empty_test_database();
+  Node node(false);
+  ImportResult r = import_lmdb_store(source, node.store);
+  ck_assert_msg(r.error.empty(), "%s", r.error.c_str());
+  for (auto [db, n] : counts)
+    ck_assert_msg(r.rows[static_cast<int>(db)] == n, "%s: %llu imported of %zu", db_name(db),
+                  static_cast<unsigned long long>(r.rows[static_cast<int>(db)]), n);
+  ck_assert_uint_gt(r.bytes, 0);
+  node.store.view([&](const Store::Txn& t) {
+    for (auto [db, n] : counts) {
+      size_t there = 0;
+      t.scan(db, "", [&](std::string_view, std::string_view) { return ++there, true; });
+      ck_assert_msg(there == n, "%s: %zu in the database, %zu in LMDB", db_name(db), there, n);
+    }
+    size_t unverified = 0;
+    t.scan(Db::kUnverified, "", [&](std::string_view, std::string_view) { return ++unverified, true; });
+    ck_assert_uint_eq(unverified, 1);  // built in the import's transaction
+    ck_assert_str_eq(t.get(Db::kMeta, "indexes").value_or("").c_str(), "2");
+    ck_assert(!t.get(Db::kMeta, "timing_pad"));
+  });
+
+  // The same users, sessions and tokens, through a service on the database
+  // (the same keys and MFA key: the operator keeps and copies them).
+  AuthService moved(one.config, node.store, *one.keys, one.hasher, [&one] { return one.now; }, one.mfa_key);
+  Outcome refreshed = moved.refresh(login.tokens->refresh_token, one.client);
+  ck_assert_msg(refreshed.ok(), "the refresh token from before the move: %s", refreshed.code.c_str());
+  ck_assert(moved.login("moved@example.com", "moved password 1", one.client).ok());
+  ck_assert_int_eq(moved.login("moved@example.com", "wrong password 1", one.client).status, 401);
+
+  // Refused, with nothing written: a second import, the mirror, no store, another schema.
+  size_t users_before = 0;
+  auto users = [&] {
+    size_t n = 0;
+    node.store.view([&](const Store::Txn& t) { t.scan(Db::kUsers, "", [&](auto, auto) { return ++n, true; }); });
+    return n;
+  };
+  users_before = users();
+  ImportResult again = import_lmdb_store(source, node.store);
+  ck_assert_msg(again.error.find("already holds records (table users)") != std::string::npos, "%s", again.error.c_str());
+  ck_assert_uint_eq(again.rows[static_cast<int>(Db::kUsers)], 0);
+  ck_assert_uint_eq(users(), users_before);
+  test::empty_test_database();
+  Node empty(false);
+  ImportResult mirror = import_lmdb_store(one.dir + "/store", empty.store);
+  ck_assert_msg(mirror.error.find("is not a whole spa-authd store") != std::string::npos, "%s", mirror.error.c_str());
+  ImportResult none = import_lmdb_store(one.dir + "/nothing", empty.store);
+  ck_assert_msg(none.error.find("holds no LMDB store") != std::string::npos, "%s", none.error.c_str());
+  ck_assert(one.store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kMeta, "schema_version", "9")); }).ok());
+  ImportResult newer = import_lmdb_store(source, empty.store);
+  ck_assert_msg(newer.error.find("has schema version 9, this spa-authd reads version 1") != std::string::npos, "%s",
+                newer.error.c_str());
+  ck_assert_uint_eq(users(), 0);
+}
+END_TEST
 
 Suite* pg_store_suite() {
   Suite* s = suite_create("pg_store");
@@ -466,6 +547,7 @@ Suite* pg_store_suite() {
     tcase_add_test(tc, a_session_written_on_one_node_reaches_every_mirror);
     tcase_add_test(tc, a_feed_that_lost_its_connection_reads_what_it_missed);
     tcase_add_test(tc, a_change_committed_after_later_ones_is_not_missed);
+    tcase_add_test(tc, a_single_machines_store_moves_into_the_database_whole);
   }
   suite_add_tcase(s, tc);
   return s;

@@ -18,6 +18,10 @@ package SpaAuth::Cluster;
 #   $c->get(1, '/svc/t', "Authorization: Bearer $token")->{status};
 #   $c->stop_authd(0, 'KILL'); $c->start_authd(0);
 #   $c->pg->stop; $c->pg->start_again;
+#   SpaAuth::Cluster->start(nodes => 1, backend => 'lmdb'): a single machine
+#   (the PostgreSQL server runs, unused); $c->set_backend(0, 'postgresql')
+#   rewrites its authd.toml; $c->authd_cmd(0, 'db', 'import') runs a
+#   command with the node's configuration: (exit code, output).
 use strict;
 use warnings;
 use File::Copy qw(copy);
@@ -45,6 +49,7 @@ sub start {
         make_path("$dir/logs", "$dir/tmp", "$dir/html/svc", "$dir/authd");
         SpaAuth::Test::write_file("$dir/html/svc/t", "ok\n");
         push @{ $self->{nodes} }, { dir => $dir, name => chr(ord('A') + $i), port => SpaAuth::Test::free_port(),
+                                    backend => $o{backend} // 'postgresql',
                                     $o{tls} ? (tls_port => SpaAuth::Test::free_port()) : () };
     }
     if ($o{tls}) {
@@ -57,8 +62,10 @@ sub start {
             or do { $why = 'openssl req failed'; return undef };
     }
     $self->write_toml($_) for 0 .. $#{ $self->{nodes} };
-    my $migrate = `@{[ SpaAuth::Test::build_dir() ]}/spa-authd db migrate --config $self->{nodes}[0]{dir}/authd.toml 2>&1`;
-    if ($?) { $why = "db migrate: $migrate"; return undef }
+    if ($self->{nodes}[0]{backend} eq 'postgresql') {
+        my ($rc, $migrate) = $self->authd_cmd(0, 'db', 'migrate');
+        if ($rc) { $why = "db migrate: $migrate"; return undef }
+    }
     for my $i (0 .. $#{ $self->{nodes} }) {
         if ($i > 0) {  # the first node's key files, as an operator would copy them
             my ($from, $to) = ("$self->{nodes}[0]{dir}/authd", "$self->{nodes}[$i]{dir}/authd");
@@ -81,12 +88,13 @@ sub write_toml {
     my ($self, $i) = @_;
     my $n = $self->{nodes}[$i];
     my $o = $self->{o};
+    my $database = $n->{backend} eq 'postgresql' ? 'postgresql = "' . $self->{pg}->conninfo . '"' : '';
     SpaAuth::Test::write_file("$n->{dir}/authd.toml", <<"TOML");
 [server]
 socket = "$n->{dir}/authd.sock"
 [store]
-backend = "postgresql"
-postgresql = "@{[ $self->{pg}->conninfo ]}"
+backend = "$n->{backend}"
+$database
 path = "$n->{dir}/authd/store"
 max_staleness = "@{[ $o->{max_staleness} // '30s' ]}"
 [tokens]
@@ -104,6 +112,18 @@ require_verified_email = false
 secret_key_file = "$n->{dir}/authd/mfa.key"
 @{[ $o->{authd_extra} // '' ]}
 TOML
+}
+
+sub set_backend {
+    my ($self, $i, $backend) = @_;
+    $self->{nodes}[$i]{backend} = $backend;
+    $self->write_toml($i);
+}
+
+sub authd_cmd {
+    my ($self, $i, @args) = @_;
+    my $out = `@{[ SpaAuth::Test::build_dir() ]}/spa-authd @args --config $self->{nodes}[$i]{dir}/authd.toml 2>&1`;
+    return ($? >> 8, $out);
 }
 
 sub start_authd {

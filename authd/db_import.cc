@@ -1,0 +1,113 @@
+#include "authd/db_import.h"
+
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <optional>
+#include <string_view>
+
+#include "core/lmdb_handles.h"
+
+namespace spa::authd {
+
+namespace {
+
+using core::mdb_val;
+using core::view;
+
+std::string lmdb_error(const std::string& dir, const char* what, int rc) {
+  return "LMDB " + dir + ": " + what + ": " + mdb_strerror(rc);
+}
+
+}  // namespace
+
+ImportResult import_lmdb_store(const std::string& dir, Store& into) {
+  ImportResult r;
+  struct stat st;
+  if (::stat((dir + "/data.mdb").c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    r.error = dir + " holds no LMDB store (no data.mdb): name the directory of the old [store] private_path";
+    return r;
+  }
+  core::LmdbEnv env;
+  // Read-only, and registered as a reader: a daemon writing meanwhile
+  // reuses none of this snapshot's pages. (Map size 0: the file's own.)
+  if (!env.open(dir, MDB_RDONLY, kDbCount + 2, 0, 0600, r.error)) return r;
+  core::LmdbTxn txn;
+  if (int rc = txn.begin(env.get(), MDB_RDONLY); rc != 0) {
+    r.error = lmdb_error(dir, "read transaction", rc);
+    return r;
+  }
+  std::array<std::optional<MDB_dbi>, kDbCount> dbis;
+  for (int i = 0; i < kDbCount; ++i) {
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open(txn.get(), db_name(static_cast<Db>(i)), 0, &dbi);
+    if (rc == 0) dbis[i] = dbi;
+    else if (rc != MDB_NOTFOUND) {  // (absent: a table of a later version, empty)
+      r.error = lmdb_error(dir, db_name(static_cast<Db>(i)), rc);
+      return r;
+    }
+  }
+  const int meta = static_cast<int>(Db::kMeta);
+  if (!dbis[meta]) {
+    r.error = dir + " is not a whole spa-authd store (no meta table; the sessions mirror at [store] path is not one): "
+                    "name the directory of the old [store] private_path";
+    return r;
+  }
+  MDB_val k = mdb_val("schema_version"), v;
+  int rc = mdb_get(txn.get(), *dbis[meta], &k, &v);
+  if (rc != 0 || view(v) != kSchemaVersion) {
+    r.error = dir + " has schema version " + (rc == 0 ? std::string(view(v)) : std::string("(none)")) +
+              ", this spa-authd reads version " + kSchemaVersion;
+    return r;
+  }
+
+  std::string refused;  // why fn dropped its work, when the store did not fail
+  Error e = into.transact([&](Store::Txn& t) {
+    r.rows.fill(0);
+    r.bytes = 0;
+    refused.clear();
+    for (int i = 0; i < kDbCount; ++i) {
+      Db db = static_cast<Db>(i);
+      if (db == Db::kMeta) continue;  // (open wrote it; it is replaced below)
+      bool any = false;
+      auto first = [&](std::string_view, std::string_view) {
+        any = true;
+        return false;  // (one is enough)
+      };
+      if (!t.scan_from(db, "", first)) return TxnEnd::kAbort;
+      if (any) {
+        refused = std::string("the database already holds records (table ") + db_name(db) +
+                  "): import only into a database that `spa-authd db migrate` has just made";
+        return TxnEnd::kAbort;
+      }
+    }
+    for (int i = 0; i < kDbCount; ++i) {
+      if (!dbis[i]) continue;
+      Db db = static_cast<Db>(i);
+      core::LmdbCursor c;
+      int rc = c.open(txn.get(), *dbis[i]);
+      MDB_val key, value;
+      for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(c.get(), &key, &value, static_cast<MDB_cursor_op>(op))) != 0) break;
+        if (db == Db::kMeta && view(key) == "timing_pad") continue;  // (a write with nothing to say)
+        if (!t.put(db, view(key), view(value))) return TxnEnd::kAbort;
+        ++r.rows[i];
+        r.bytes += key.mv_size + value.mv_size;
+      }
+      if (rc != MDB_NOTFOUND) {
+        refused = lmdb_error(dir, db_name(db), rc);
+        return TxnEnd::kAbort;
+      }
+    }
+    // A store of an earlier release lacks indexes; they are built here, in
+    // the same transaction, as the store's open would have built them.
+    refused = prepare_schema(t, "imported from " + dir);
+    return refused.empty() ? TxnEnd::kCommit : TxnEnd::kAbort;
+  });
+  if (!e.ok()) r.error = e.message;
+  else if (!refused.empty()) r.error = refused;
+  if (!r.error.empty()) r.rows.fill(0), r.bytes = 0;
+  return r;
+}
+
+}  // namespace spa::authd

@@ -1,0 +1,33 @@
+// `spa-authd db import`: a single machine's LMDB store (the directory of
+// its [store] private_path) copied into another store, PostgreSQL's, to
+// move an installation to a cluster (docs/scale-out.md, "Moving from one
+// machine"). Every table key for key and byte for byte, in one transaction
+// of the target, then the schema's indexes brought up to date as any open
+// does (prepare_schema): the target holds all of it or nothing.
+//
+// Refused with nothing written when the source is not a whole store of
+// this schema version (the sessions mirror at [store] path is not one),
+// or when the target already holds any record (an import run twice, or
+// onto a cluster in use: two sets of accounts must not merge silently).
+// The source is read in one LMDB read transaction (a snapshot), so a
+// daemon still writing it is not harmed, but what it writes after the
+// snapshot is not copied: stop it first.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "authd/store.h"
+
+namespace spa::authd {
+
+struct ImportResult {
+  std::array<uint64_t, kDbCount> rows{};  // records copied, per table (Db's order)
+  uint64_t bytes = 0;                     // their keys' and values' bytes
+  std::string error;                      // "" when the import committed
+};
+
+ImportResult import_lmdb_store(const std::string& dir, Store& into);
+
+}  // namespace spa::authd
