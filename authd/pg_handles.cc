@@ -69,4 +69,53 @@ std::string describe(PGconn* c, const PGresult* r) {
   return "postgresql" + (state.empty() ? std::string() : " " + state) + ": " + message;
 }
 
+std::vector<Result> pipeline(PGconn* c, const std::vector<Statement>& statements) {
+  std::vector<Result> out;
+  if (statements.empty() || PQenterPipelineMode(c) != 1) return out;
+  bool sent = true;
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  for (const Statement& s : statements) {
+    values.clear();
+    lengths.clear();
+    for (const auto& v : s.values) {
+      values.push_back(v.data());
+      lengths.push_back(static_cast<int>(v.size()));
+    }
+    int n = static_cast<int>(values.size());
+    int ok = s.prepared ? PQsendQueryPrepared(c, s.command.c_str(), n, values.data(), lengths.data(), s.formats.data(),
+                                              s.result_format)
+                        : PQsendQueryParams(c, s.command.c_str(), n, nullptr, values.data(), lengths.data(),
+                                            s.formats.data(), s.result_format);
+    if (ok != 1) {
+      sent = false;
+      break;
+    }
+  }
+  if (sent && PQpipelineSync(c) == 1) {
+    // Each statement's result is followed by a null; the sync's result
+    // ends the pipeline. Two nulls in a row: nothing more will come.
+    int nulls = 0;
+    for (size_t reads = 0; reads < 2 * statements.size() + 4 && (PQstatus(c) == CONNECTION_OK || nulls == 0); ++reads) {
+      PGresult* r = PQgetResult(c);
+      if (!r) {
+        if (++nulls > 1) break;
+        continue;
+      }
+      nulls = 0;
+      if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        break;
+      }
+      out.emplace_back(r);
+    }
+  }
+  if (PQexitPipelineMode(c) != 1) {
+    // (results left unread, or a broken connection: the pool drops a
+    // connection that is not idle and healthy)
+  }
+  if (out.size() > statements.size()) out.resize(statements.size());
+  return out;
+}
+
 }  // namespace spa::authd::pg

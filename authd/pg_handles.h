@@ -86,6 +86,36 @@ class Params {
   std::vector<std::unique_ptr<std::string>> kept_;
 };
 
+// One statement of a pipeline, owning its parameters (bytes in binary,
+// or text for numbers written out), results in binary unless said.
+struct Statement {
+  std::string command;    // a prepared statement's name, or (prepared false) the SQL
+  bool prepared = true;
+  std::vector<std::string> values;
+  std::vector<int> formats;  // per value: 1 binary, 0 text
+  int result_format = 1;
+
+  Statement& add(std::string_view v) {
+    values.emplace_back(v);
+    formats.push_back(1);
+    return *this;
+  }
+  Statement& text(std::string v) {
+    values.push_back(std::move(v));
+    formats.push_back(0);
+    return *this;
+  }
+};
+inline Statement prepared(std::string name) { return Statement{std::move(name), true, {}, {}, 1}; }
+inline Statement sql(std::string text) { return Statement{std::move(text), false, {}, {}, 1}; }
+
+// Sends every statement at once in libpq's pipeline mode and reads every
+// result, in order: one round trip for all. A statement after a failed
+// one (in the same transaction) answers PGRES_PIPELINE_ABORTED. Fewer
+// results than statements when the connection failed. The connection is
+// in its ordinary mode again afterwards.
+std::vector<Result> pipeline(PGconn* c, const std::vector<Statement>& statements);
+
 // A binary result's field as bytes.
 inline std::string_view field(const PGresult* r, int row, int col) {
   return {PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col))};

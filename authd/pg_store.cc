@@ -141,6 +141,13 @@ int64_t wall_ms() {
 }
 
 // A Store::Txn over one PostgreSQL transaction on one connection.
+//
+// Writes are queued, not sent: what a write answers (nothing but success)
+// is needed only at the transaction's end. They go with the next read, in
+// one pipeline ahead of it (so it sees them), or with the commit; a
+// transaction of several reads and writes costs a round trip per read and
+// one for everything else. A queued write that fails is this
+// transaction's failure from then on, as if it had failed when made.
 class PgTxn final : public Store::Txn {
  public:
   PgTxn(PGconn* c, bool over_limit) : Txn(over_limit), c_(c) {}
@@ -158,38 +165,47 @@ class PgTxn final : public Store::Txn {
     return fail(gone ? Errc::kStoreUnavailable : Errc::kStoreFailed, pg::describe(c_, r));
   }
 
+  // The queued writes, NOTIFY (when a session changed) and COMMIT, in one
+  // round trip. False with error() set when any failed (a serialization
+  // failure found at commit included).
+  //
+  // The NOTIFY runs after the COMMIT, in its own transaction: inside the
+  // writing one, PostgreSQL holds the notification queue's lock from
+  // before the commit's WAL flush to its end, so every notifying commit
+  // of the cluster would wait for the one before it. Sent after, it cannot
+  // wake a feed before the change is visible; lost (the connection gone
+  // between the two), the other nodes' feeds find the change at their
+  // next round, within kHeartbeatMs.
+  bool commit() {
+    pending_.push_back(pg::sql("COMMIT"));
+    if (!changed_sessions_) return flush(nullptr);
+    pending_.push_back(pg::sql("NOTIFY spa_sessions"));
+    return flush(nullptr, 1);
+  }
+
  protected:
   std::optional<std::string> load(Db db, std::string_view key) const override {
-    if (!error().ok()) return std::nullopt;  // (PostgreSQL refuses every statement after a failed one)
-    pg::Result r = pg::Params().add(key).run_prepared(c_, statement('g', db).c_str());
-    if (!pg::ok(r.get())) return failed(r.get()), std::nullopt;
+    pg::Result r = read(pg::prepared(statement('g', db)).add(key));
+    if (!r) return std::nullopt;
     if (PQntuples(r.get()) == 0) return std::nullopt;
     return std::string(pg::field(r.get(), 0, 0));
   }
 
   bool save(Db db, std::string_view key, std::string_view value) override {
-    if (!error().ok()) return false;
-    pg::Result r = pg::Params().add(key).add(value).run_prepared(c_, statement('p', db).c_str());
-    if (!pg::ok(r.get())) return failed(r.get());
-    return db != Db::kSessions || changed(key);
+    return queue(pg::prepared(statement('p', db)).add(key).add(value)) && (db != Db::kSessions || changed(key));
   }
 
   bool remove(Db db, std::string_view key) override {
-    if (!error().ok()) return false;
-    pg::Result r = pg::Params().add(key).run_prepared(c_, statement('d', db).c_str());
-    if (!pg::ok(r.get())) return failed(r.get());
-    return db != Db::kSessions || changed(key);
+    return queue(pg::prepared(statement('d', db)).add(key)) && (db != Db::kSessions || changed(key));
   }
 
   bool each(Db db, std::string_view from, std::string_view prefix, const Visit& fn) const override {
-    if (!error().ok()) return false;
     std::string at(from), end = prefix_end(prefix);
     for (;;) {
-      pg::Params p;
-      p.add(at);
-      if (!end.empty()) p.add(end);
-      pg::Result r = p.run_prepared(c_, statement(end.empty() ? 's' : 'b', db).c_str());
-      if (!pg::ok(r.get())) return failed(r.get());
+      pg::Statement q = pg::prepared(statement(end.empty() ? 's' : 'b', db)).add(at);
+      if (!end.empty()) q.add(end);
+      pg::Result r = read(std::move(q));
+      if (!r) return false;
       int n = PQntuples(r.get());
       for (int i = 0; i < n; ++i) {
         std::string_view key = pg::field(r.get(), i, 0);
@@ -201,14 +217,52 @@ class PgTxn final : public Store::Txn {
   }
 
  private:
+  // A queue of at most this many statements or bytes: sent on the next
+  // write past it (an import writes millions with no read between).
+  static constexpr size_t kMaxQueued = 256, kMaxQueuedBytes = size_t{1} << 20;
+
   bool changed(std::string_view sid) {
-    pg::Result r = pg::Params().add(sid).run_prepared(c_, "chg");
-    if (!pg::ok(r.get())) return failed(r.get());
     changed_sessions_ = true;
+    return queue(pg::prepared("chg").add(sid));
+  }
+
+  bool queue(pg::Statement s) {
+    if (!error().ok()) return false;  // (PostgreSQL refuses every statement after a failed one)
+    for (const auto& v : s.values) queued_bytes_ += v.size();
+    pending_.push_back(std::move(s));
+    return pending_.size() < kMaxQueued && queued_bytes_ < kMaxQueuedBytes ? true : flush(nullptr);
+  }
+
+  // The queued writes and then q, in one round trip: q's result, or null
+  // with error() set.
+  pg::Result read(pg::Statement q) const {
+    if (!error().ok()) return nullptr;
+    pending_.push_back(std::move(q));
+    pg::Result r;
+    return flush(&r) ? std::move(r) : nullptr;
+  }
+
+  // Sends what is queued; the last statement's result into *last. False
+  // (error() set by the first failure) when any statement failed but the
+  // last `lenient` ones (whose failure is not the transaction's).
+  bool flush(pg::Result* last, size_t lenient = 0) const {
+    if (pending_.empty()) return error().ok();
+    std::vector<pg::Statement> batch = std::move(pending_);
+    pending_.clear();
+    queued_bytes_ = 0;
+    if (!error().ok()) return false;
+    std::vector<pg::Result> results = pg::pipeline(c_, batch);
+    for (size_t i = 0; i + lenient < batch.size(); ++i) {
+      const PGresult* r = i < results.size() ? results[i].get() : nullptr;
+      if (!pg::ok(r)) return failed(r);
+    }
+    if (last && results.size() == batch.size()) *last = std::move(results.back());
     return true;
   }
 
   PGconn* c_;
+  mutable std::vector<pg::Statement> pending_;
+  mutable size_t queued_bytes_ = 0;
   mutable bool retry_ = false, broken_ = false;
   bool changed_sessions_ = false;
 };
@@ -274,8 +328,18 @@ struct PgStore::Impl {
     // Set here, not as connection options, so that a connection string's
     // own `options` cannot drop them: no statement, no transaction left
     // open, holds a request (or the feed) for long.
+    //
+    // enable_seqscan off: every statement of the store reads by primary
+    // key (a key, a range of keys) and must take the index. A sequential
+    // scan, which the planner prefers for a table of a few pages (a new
+    // installation), takes a SERIALIZABLE predicate lock on the whole
+    // table, and then every two writers of that table at once conflict:
+    // measured, more retries than commits (PostgreSQL's documentation,
+    // "Serializable Isolation Level", says as much). jit off: the cost a
+    // disabled plan carries would make PostgreSQL compile even a one-row
+    // statement (measured: 60 ms for the feed's, against 0.05).
     pg::Result r = pg::exec(c.get(), "SET statement_timeout = 5000; SET idle_in_transaction_session_timeout = 10000;"
-                                     " SET lock_timeout = 5000");
+                                     " SET lock_timeout = 5000; SET enable_seqscan = off; SET jit = off");
     if (!pg::ok(r.get())) {
       err = "session settings: " + pg::describe(c.get(), r.get());
       return nullptr;
@@ -414,10 +478,24 @@ struct PgStore::Impl {
   }
   std::atomic<bool> behind_logged{false};
 
+  // The feed's statements: the snapshot's horizon, the database's epoch
+  // and the change sequence's last value (text); the changes since a
+  // round (seq above $1, or of a transaction at or past the horizon $2).
+  static constexpr const char* kFeedStatus =
+      "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, (SELECT epoch FROM spa_feed_state)::text,"
+      " coalesce(pg_sequence_last_value('spa_session_changes_seq_seq'), 0)::text";
+  static constexpr const char* kFeedChanges =
+      "SELECT c.seq::text, c.sid, s.v FROM spa_session_changes c LEFT JOIN spa_sessions s"
+      " ON s.k = c.sid WHERE c.seq > $1::bigint OR c.xid >= $2::xid8 ORDER BY c.seq";
   bool set_up_feed(pg::Conn& c, std::string& err) const {
     c = connect(err);
     if (!c) return false;
-    pg::Result r = pg::exec(c.get(), "LISTEN spa_sessions");
+    // (its statements planned once, by index as every connection's: a
+    // sequential scan of the change table would read all of it, every
+    // round; a full round reads the sessions table with its own SET LOCAL)
+    pg::Result r = pg::exec(c.get(), (std::string("LISTEN spa_sessions; PREPARE feed_status AS ") + kFeedStatus +
+                                      "; PREPARE feed_changes (bigint, xid8) AS " + kFeedChanges)
+                                         .c_str());
     if (!pg::ok(r.get())) {
       err = pg::describe(c.get(), r.get());
       c.reset();
@@ -435,7 +513,7 @@ struct PgStore::Impl {
   uint64_t cursor = 0;
   std::string prev_xmin = "0", epoch;
   std::chrono::steady_clock::time_point last_good{};
-  bool round(PGconn* c, bool full, std::string& err) {
+  bool round(PGconn* c, bool full, bool own, std::string& err) {
     int64_t began = wall_ms();
     auto steady = std::chrono::steady_clock::now();
     auto failed = [&](const PGresult* r) {
@@ -443,17 +521,34 @@ struct PgStore::Impl {
       rollback(c);
       return false;
     };
-    pg::Result r = pg::exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (!pg::ok(r.get())) return failed(r.get());
-    r = pg::exec(c, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, (SELECT epoch FROM spa_feed_state),"
-                    " coalesce(pg_sequence_last_value('spa_session_changes_seq_seq'), 0)::text");
-    if (!pg::ok(r.get()) || PQntuples(r.get()) != 1) return failed(r.get());
-    std::string xmin = PQgetvalue(r.get(), 0, 0), db_epoch = PQgetvalue(r.get(), 0, 1);
-    uint64_t last_seq = std::strtoull(PQgetvalue(r.get(), 0, 2), nullptr, 10);
-    full = full || db_epoch != epoch || last_seq < cursor || steady - last_good > kFullAfter;
+    // The snapshot's horizon, the database's epoch and sequence, and the
+    // changes since the last round, in one round trip with the COMMIT. (A
+    // round known to read everything reads it in the same snapshot; one
+    // that finds it must, from the epoch or the sequence, starts again as
+    // a full round.)
+    full = full || epoch.empty() || steady - last_good > kFullAfter;
+    // (`own`: on the feed's connection, where they are prepared; open's
+    // first round, on a pooled one, sends them whole)
+    std::vector<pg::Statement> batch = {pg::sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+                                        own ? pg::prepared("feed_status") : pg::sql(kFeedStatus)};
+    batch.back().result_format = 0;  // (text: read with PQgetvalue)
+    if (!full)
+      batch.push_back((own ? pg::prepared("feed_changes") : pg::sql(kFeedChanges))
+                          .text(std::to_string(cursor))
+                          .text(prev_xmin));
+    if (!full) batch.push_back(pg::sql("COMMIT"));
+    std::vector<pg::Result> answers = pg::pipeline(c, batch);
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (i >= answers.size() || !pg::ok(answers[i].get())) return failed(i < answers.size() ? answers[i].get() : nullptr);
+    pg::Result status = std::move(answers[1]), r = full ? nullptr : std::move(answers[2]);
+    if (PQntuples(status.get()) != 1) return failed(status.get());
+    std::string xmin = PQgetvalue(status.get(), 0, 0), db_epoch = PQgetvalue(status.get(), 0, 1);
+    uint64_t last_seq = std::strtoull(PQgetvalue(status.get(), 0, 2), nullptr, 10);
+    if (!full && (db_epoch != epoch || last_seq < cursor)) return round(c, true, own, err);
     std::string why;
     if (full) {
-      r = pg::Params().run(c, "SELECT k, v FROM spa_sessions");  // (PQexecParams: results in binary)
+      r = pg::exec(c, "SET LOCAL enable_seqscan = on");
+      if (pg::ok(r.get())) r = pg::Params().run(c, "SELECT k, v FROM spa_sessions");  // (PQexecParams: results in binary)
       if (!pg::ok(r.get())) return failed(r.get());
       std::vector<std::pair<std::string, std::string>> all;
       int n = PQntuples(r.get());
@@ -471,12 +566,6 @@ struct PgStore::Impl {
       if (why.empty()) cursor = last_seq;
       full_rounds.fetch_add(1, std::memory_order_relaxed);
     } else {
-      r = pg::Params()
-              .text(std::to_string(cursor))
-              .text(prev_xmin)
-              .run(c, "SELECT c.seq::text, c.sid, s.v FROM spa_session_changes c LEFT JOIN spa_sessions s ON s.k = c.sid"
-                      " WHERE c.seq > $1::bigint OR c.xid >= $2::xid8 ORDER BY c.seq");
-      if (!pg::ok(r.get())) return failed(r.get());
       std::vector<SessionMirror::Change> changes;
       uint64_t seen = cursor;
       int n = PQntuples(r.get());
@@ -487,7 +576,6 @@ struct PgStore::Impl {
         changes.emplace_back(std::string(pg::field(r.get(), i, 1)), std::move(value));
       }
       r.reset();
-      pg::exec(c, "COMMIT");
       why = mirror->apply(changes, began, o.max_staleness);
       if (why.empty()) cursor = seen;
     }
@@ -597,7 +685,7 @@ struct PgStore::Impl {
           failed();
           continue;
         }
-        if (!round(c.get(), need_full, err)) {
+        if (!round(c.get(), need_full, true, err)) {
           failed();
           continue;
         }
@@ -729,7 +817,7 @@ bool PgStore::open(const Options& options, std::string& err) {
     }
     // The first round, here: the mirror is whole before nginx is told to trust it.
     pg::Conn c = i.connect(err);
-    if (!c || !i.round(c.get(), true, err)) {
+    if (!c || !i.round(c.get(), true, false, err)) {
       err = "filling the mirror " + options.mirror_path + ": " + err;
       impl_.reset();
       return false;
@@ -761,7 +849,6 @@ Error PgStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) 
       if (retry_begin && attempt == 0) continue;
       return e;
     }
-    pg::Result r;
     if (crossed_warning(i.warned, u.used_bytes, u.max_bytes))
       log_event("warn", "store_nearly_full", {{"used_bytes", std::to_string(u.used_bytes)},
                                               {"max_bytes", std::to_string(u.max_bytes)}});
@@ -783,38 +870,30 @@ Error PgStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) 
     Error result = t.error();
     bool retry = t.retryable();
     if (result.ok() && end == TxnEnd::kCommit) {
-      if (t.changed_sessions()) {
-        r = pg::exec(conn, "NOTIFY spa_sessions");
-        if (!pg::ok(r.get())) t.failed(r.get()), result = t.error(), retry = t.retryable();
-      }
-      if (result.ok()) {
-        r = pg::exec(conn, "COMMIT");
-        if (pg::ok(r.get())) {
-          i.release(std::move(c));
-          i.commits.fetch_add(1, std::memory_order_relaxed);
-          if (i.down_logged.exchange(false)) log_event("info", "store_available_again", {});
-          for (auto& after : t.take_after_commit()) {
-            try {
-              after();
-            } catch (...) {
-              // (a counter that could not allocate: the write itself landed)
-            }
+      if (t.commit()) {
+        i.release(std::move(c));
+        i.commits.fetch_add(1, std::memory_order_relaxed);
+        if (i.down_logged.exchange(false)) log_event("info", "store_available_again", {});
+        for (auto& after : t.take_after_commit()) {
+          try {
+            after();
+          } catch (...) {
+            // (a counter that could not allocate: the write itself landed)
           }
-          // (answered as failed if this node's nginx may not see it yet,
-          // as LMDB answers a write whose mirror commit failed; retried, a
-          // logout finds the session ended)
-          if (t.changed_sessions() && !i.await_round())
-            return {Errc::kStoreUnavailable, "store_mirror_behind: the write landed; this node's mirror has not caught up"};
-          return {};
         }
-        // A COMMIT refused (a serialization failure found at commit) or
-        // lost with the connection: in the second case whether it landed
-        // is unknown, and it is answered as failed, as a lost connection
-        // after the commit would be.
-        t.failed(r.get());
-        result = t.error();
-        retry = t.retryable();
+        // (answered as failed if this node's nginx may not see it yet,
+        // as LMDB answers a write whose mirror commit failed; retried, a
+        // logout finds the session ended)
+        if (t.changed_sessions() && !i.await_round())
+          return {Errc::kStoreUnavailable, "store_mirror_behind: the write landed; this node's mirror has not caught up"};
+        return {};
       }
+      // A write or the COMMIT refused (a serialization failure found at
+      // commit), or the connection lost: in the last case whether it
+      // landed is unknown, and it is answered as failed, as a lost
+      // connection after the commit would be.
+      result = t.error();
+      retry = t.retryable();
     }
     Impl::rollback(conn);
     i.release(std::move(c), t.broken());
