@@ -150,8 +150,16 @@ int64_t wall_ms() {
 // transaction's failure from then on, as if it had failed when made.
 class PgTxn final : public Store::Txn {
  public:
-  PgTxn(PGconn* c, bool over_limit) : Txn(over_limit), c_(c) {}
+  // `begin`: the BEGIN statement, sent with the first statement (null:
+  // the caller began the transaction).
+  PgTxn(PGconn* c, bool over_limit, const char* begin) : Txn(over_limit), c_(c) {
+    if (begin) pending_.push_back(pg::sql(begin));
+    else sent_ = true;
+  }
   using Txn::take_after_commit;
+  // The connection was found dead by the first round trip, the BEGIN's:
+  // nothing ran, and the whole transaction may be tried on another.
+  bool died_at_begin() const { return died_at_begin_; }
   bool retryable() const { return retry_; }
   bool broken() const { return broken_; }
   bool changed_sessions() const { return changed_sessions_; }
@@ -252,9 +260,14 @@ class PgTxn final : public Store::Txn {
     queued_bytes_ = 0;
     if (!error().ok()) return false;
     std::vector<pg::Result> results = pg::pipeline(c_, batch);
+    bool first = !sent_;
+    sent_ = true;
     for (size_t i = 0; i + lenient < batch.size(); ++i) {
       const PGresult* r = i < results.size() ? results[i].get() : nullptr;
-      if (!pg::ok(r)) return failed(r);
+      if (!pg::ok(r)) {
+        died_at_begin_ = first && PQstatus(c_) == CONNECTION_BAD;
+        return failed(r);
+      }
     }
     if (last && results.size() == batch.size()) *last = std::move(results.back());
     return true;
@@ -263,7 +276,7 @@ class PgTxn final : public Store::Txn {
   PGconn* c_;
   mutable std::vector<pg::Statement> pending_;
   mutable size_t queued_bytes_ = 0;
-  mutable bool retry_ = false, broken_ = false;
+  mutable bool retry_ = false, broken_ = false, sent_ = false, died_at_begin_ = false;
   bool changed_sessions_ = false;
 };
 
@@ -404,6 +417,16 @@ struct PgStore::Impl {
     pool_cv.notify_one();
   }
 
+  // Closes every idle connection (the server closed them: a restart).
+  void drop_idle() {
+    std::lock_guard lock(pool_mu);
+    drop_idle_locked();
+  }
+  void drop_idle_locked() {
+    open_conns -= idle.size();
+    idle.clear();
+  }
+
   // BEGINs `sql` on c; on failure c goes back to the pool (closed if it
   // is dead), and `retry` says whether it was a pooled connection the
   // server closed (a restart): then every idle one is closed too, and the
@@ -418,8 +441,7 @@ struct PgStore::Impl {
     release(std::move(c));
     if (dead) {
       std::lock_guard lock(pool_mu);
-      open_conns -= idle.size();
-      idle.clear();
+      drop_idle_locked();
       retry = true;
     }
     return e;
@@ -844,21 +866,15 @@ Error PgStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) 
     if (!c) return err;
     PGconn* conn = c.get();
     Usage u = i.usage_on(conn);  // (outside the transaction: a failed measure fails nothing)
-    bool retry_begin = false;
-    if (Error e = i.begin(c, "BEGIN ISOLATION LEVEL SERIALIZABLE", retry_begin); !e.ok()) {
-      if (retry_begin && attempt == 0) continue;
-      return e;
-    }
     if (crossed_warning(i.warned, u.used_bytes, u.max_bytes))
       log_event("warn", "store_nearly_full", {{"used_bytes", std::to_string(u.used_bytes)},
                                               {"max_bytes", std::to_string(u.max_bytes)}});
     bool over = u.used_bytes > u.max_bytes;
     if (over && kind == WriteKind::kOrdinary) {
-      Impl::rollback(conn);
       i.release(std::move(c));
       return {Errc::kStoreFull, "store_full"};
     }
-    PgTxn t(conn, over);
+    PgTxn t(conn, over, "BEGIN ISOLATION LEVEL SERIALIZABLE");
     TxnEnd end;
     try {
       end = fn(t);
@@ -897,6 +913,12 @@ Error PgStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) 
     }
     Impl::rollback(conn);
     i.release(std::move(c), t.broken());
+    if (t.died_at_begin() && attempt == 0) {
+      // A pooled connection the server had closed (a restart): every idle
+      // one is closed too, and the write is tried once on a fresh one.
+      i.drop_idle();
+      continue;
+    }
     if (result.ok()) return {};  // fn aborted
     if (retry && attempt + 1 < kAttempts) {
       i.retries.fetch_add(1, std::memory_order_relaxed);
@@ -919,12 +941,14 @@ Error PgStore::run_read(const std::function<void(const Txn&)>& fn) const {
     pg::Conn c = i.acquire(err);
     if (!c) return err;
     PGconn* conn = c.get();
+    // (BEGIN on its own: a pooled connection found dead is replaced before
+    // fn runs; a read's fn, unlike a write's, is not run twice)
     bool retry_begin = false;
     if (Error e = i.begin(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", retry_begin); !e.ok()) {
       if (retry_begin && attempt == 0) continue;
       return e;
     }
-    PgTxn t(conn, false);
+    PgTxn t(conn, false, nullptr);
     try {
       fn(t);
     } catch (...) {
