@@ -19,7 +19,9 @@
 #
 # Then: in-process EdDSA verification against `openssl speed ed25519`,
 # spa-authd's durable refresh rotations/s and password logins/s on one core
-# against Keycloak's published sizing, and bench/websocket.sh.
+# against Keycloak's published sizing, bench/websocket.sh, and
+# bench/cluster.pl (spa-authd on PostgreSQL, one and two nodes, next to
+# LMDB; the revocation propagation across two nodes).
 #
 # Output: the table on stdout and in $BENCH_OUT/table.txt, results.tsv (one
 # line per row), runs.tsv (every wrk run), checks.tsv (the status codes the
@@ -33,6 +35,8 @@
 # BENCH_TOKENS (20000) fresh tokens per algorithm (cycled; > the cache)
 # BENCH_AUTHD_SECONDS (10) refresh rotations, then as long for logins
 # BENCH_SOCKETS (10000) WebSockets held (0: skip bench/websocket.sh)
+# BENCH_CLUSTER (1)    0: skip bench/cluster.pl
+# BENCH_PROPAGATION (100) logouts bench/cluster.pl measures across nodes
 # BENCH_OUT (build/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -383,6 +387,15 @@ if [ "$sockets" -gt 0 ]; then
   ws_added=$(awk '/adds/ {print $3}' "$work/ws.txt")
 fi
 
+# --- spa-authd on PostgreSQL (bench/cluster.pl: nodes and a PostgreSQL of its own)
+: > "$work/cluster.txt"
+if [ "${BENCH_CLUSTER:-1}" != 0 ]; then
+  say "bench/cluster.pl: spa-authd on PostgreSQL, one and two nodes, next to LMDB (${authd_secs}s a row)"
+  BENCH_AUTHD_SECONDS=$authd_secs BENCH_PROPAGATION=${BENCH_PROPAGATION:-100} SPA_BUILD="$build" \
+    bench/cluster.pl > "$work/cluster.txt" 2> "$work/cluster.log" || { cat "$work/cluster.log" >&2; exit 1; }
+  sed 's/^/    /' "$work/cluster.log" >&2
+fi
+
 # --- the table
 perl -w - "$out/runs.tsv" > "$out/results.tsv" <<PERL
 use strict;
@@ -446,6 +459,30 @@ printf "authd_login\tspa-authd password logins/s, 1 core (Keycloak: $keycloak_lo
     \$login, \$login / $keycloak_logins, \$lp50, \$lp99;
 printf "authd_refresh\tspa-authd durable refreshes/s, 1 core (Keycloak: $keycloak_refresh)\t%.0f\trefreshes/s\t$keycloak_refresh\t%.2f\t-\t-\t%.3f\t%.3f\t>= 10\t%s\t$refresh_failed\n",
     \$refresh, \$refresh / $keycloak_refresh, \$rp50, \$rp99, \$refresh / $keycloak_refresh >= 10 ? 'yes' : 'no';
+# bench/cluster.pl: "tsv ROW NAME PER_SECOND P50 P99 COUNT FAILED"; each
+# PostgreSQL row against the LMDB one of the same run and conditions.
+my %c;
+if (open my \$cl, '<', '$work/cluster.txt') {
+    while (<\$cl>) { chomp; my (undef, \$row, \$name, @v) = split /\t/; \$c{"\$row/\$name"} = \@v }
+}
+for ([refresh => 'refreshes/s', 'durable refreshes/s'], [login => 'logins/s', 'password logins/s']) {
+    my (\$name, \$unit, \$text) = @\$_;
+    my \$base = \$c{"lmdb/\$name"} or next;
+    printf "cluster_lmdb_\$name\tspa-authd \$text, LMDB (the cluster rows' baseline)\t%.1f\t\$unit\t-\t1.000\t-\t-\t%.3f\t%.3f\t-\t-\t%d\n",
+        \$base->[0], \$base->[1], \$base->[2], \$base->[4];
+    for ([pg1 => 'one spa-authd'], [pg2 => 'two spa-authd']) {
+        my (\$row, \$who) = @\$_;
+        my \$v = \$c{"\$row/\$name"} or next;
+        my \$target = \$name eq 'refresh' && \$row eq 'pg2' ? 1000 : undef;
+        printf "cluster_\${row}_\$name\tspa-authd \$text, PostgreSQL, \$who\t%.1f\t\$unit\t%.1f\t%.3f\t-\t-\t%.3f\t%.3f\t%s\t%s\t%d\n",
+            \$v->[0], \$base->[0], \$base->[0] > 0 ? \$v->[0] / \$base->[0] : 0, \$v->[1], \$v->[2],
+            defined \$target ? ">= \$target" : '-', defined \$target ? (\$v->[0] >= \$target ? 'yes' : 'no') : '-', \$v->[4];
+    }
+}
+if (my \$p = \$c{'pg2/propagation'}) {
+    printf "cluster_propagation\trevocation on node A refused by node B's nginx (p99)\t%.3f\tms\t-\t-\t-\t-\t%.3f\t%.3f\t< 1000\t%s\t%d\n",
+        \$p->[2], \$p->[1], \$p->[2], \$p->[2] < 1000 ? 'yes' : 'no', \$p->[4];
+}
 if ('$ws_held' ne '') {
     printf "ws_sockets\tWebSockets held (spa_auth_websocket)\t%d\tsockets\t$sockets\t%.3f\t-\t-\t-\t-\t-\t-\t%d\n", '$ws_held', '$ws_held' / $sockets, $sockets - '$ws_held';
     printf "ws_bytes\tbytes per idle socket added by the module\t%.0f\tB/socket\t-\t-\t-\t-\t-\t-\t< 2048\t%s\t0\n", '$ws_added', '$ws_added' < 2048 ? 'yes' : 'no';

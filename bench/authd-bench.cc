@@ -1,15 +1,24 @@
 // spa-authd-bench: refresh rotations per second and login throughput and
 // latency against a running spa-authd on its Unix socket.
 //
-//   spa-authd-bench SOCKET SECONDS CHAINS LOGINS [LOGIN_SECONDS LOGIN_THREADS]
+//   spa-authd-bench SOCKET[,SOCKET...] SECONDS CHAINS LOGINS [LOGIN_SECONDS LOGIN_THREADS]
+//   spa-authd-bench propagation SOCKET_A NGINX_B_PORT SAMPLES
 //
 // Signs up CHAINS users, logs each in, then for SECONDS rotates each user's
 // refresh token in a loop (one thread per chain, every rotation a durable
-// LMDB commit). Then LOGINS sequential logins for the latency figures. With
+// commit). Then LOGINS sequential logins for the latency figures. With
+// several sockets (the spa-authd of each node of a cluster on one
+// PostgreSQL, bench/cluster.pl), chain and login client i use socket
+// i mod N; the sign-ups and sequential logins go to the first. With
 // LOGIN_SECONDS > 0, then LOGIN_THREADS clients (each its own user, at most
 // CHAINS) log in back to back for LOGIN_SECONDS: password logins per second
 // while every Argon2 slot is kept busy. A login shed with 503 (the Argon2
 // queue is full) is counted and asked again after 10 ms.
+//
+// propagation: SAMPLES times, a login on node A (SOCKET_A), its token
+// checked at node B's nginx (GET /svc/t on NGINX_B_PORT, spa_auth on)
+// until it passes, a logout on A, then B asked again and again until it
+// refuses the token: the lag from A's answer to B's first 401.
 //
 // Besides the human lines it prints one tab-separated line per measure,
 // "tsv\tNAME\tPER_SECOND\tP50_MS\tP99_MS\tCOUNT\tFAILED", for bench/all.sh.
@@ -31,6 +40,14 @@ namespace {
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (size_t comma; (comma = list.find(',', at)) != std::string::npos; at = comma + 1) out.push_back(list.substr(at, comma - at));
+  out.push_back(list.substr(at));
+  return out;
+}
 
 httplib::Client client(const std::string& socket) {
   httplib::Client c(socket, 80);  // (host, port): the host is the socket path
@@ -69,14 +86,80 @@ void tsv(const char* name, double per_second, std::vector<double>& ms, long fail
               failed);
 }
 
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+int propagation(const std::string& socket_a, int port_b, int samples) {
+  auto a = client(socket_a);
+  httplib::Client b("127.0.0.1", port_b);
+  b.set_keep_alive(true);
+  const json user = {{"email", "propagation@example.com"}, {"password", "bench propagation password"}};
+  json signup = user;
+  signup["username"] = "propagation";
+  post(a, "/api/v1/auth/signup", signup);
+  // B's answer for the token: 200, 401 or 0 (no answer).
+  auto at_b = [&](const std::string& token) {
+    auto r = b.Get("/svc/t", {{"Authorization", "Bearer " + token}});
+    return r ? r->status : 0;
+  };
+  std::vector<double> lags, from_request;
+  long failed = 0;
+  for (int i = 0; i < samples; ++i) {
+    json r = post(a, "/api/v1/auth/login", user);
+    if (!r.value("success", false)) {
+      std::fprintf(stderr, "login failed: %s\n", r.dump().c_str());
+      return 1;
+    }
+    std::string access = r["data"]["access_token"], refresh = r["data"]["refresh_token"];
+    auto t0 = Clock::now();
+    while (at_b(access) != 200 && ms_since(t0) < 5000) {
+    }
+    if (at_b(access) != 200) {
+      std::fprintf(stderr, "sample %d: B never accepted the new session\n", i);
+      ++failed;
+      continue;
+    }
+    auto sent = Clock::now();
+    httplib::Headers h = {{"Authorization", "Bearer " + access}};
+    auto out = a.Post("/api/v1/auth/logout", h, json{{"refresh_token", refresh}}.dump(), "application/json");
+    if (!out || out->status != 200) {
+      std::fprintf(stderr, "sample %d: logout answered %d\n", i, out ? out->status : 0);
+      ++failed;
+      continue;
+    }
+    auto answered = Clock::now();
+    int status = 200;
+    while ((status = at_b(access)) == 200 && ms_since(answered) < 5000) {
+    }
+    if (status != 401) {
+      std::fprintf(stderr, "sample %d: B answered %d, 5 s after the logout\n", i, status);
+      ++failed;
+      continue;
+    }
+    lags.push_back(ms_since(answered));
+    from_request.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+  }
+  std::sort(lags.begin(), lags.end());
+  double p50 = pct(lags, 0.50), p99 = pct(lags, 0.99), max = lags.empty() ? 0 : lags.back();
+  std::printf("revocation on A refused at B's nginx, after A's answer: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu samples)\n",
+              p50, p99, max, lags.size());
+  std::printf("the same from the logout's request:                   p50 %.2f ms, p99 %.2f ms\n", pct(from_request, 0.50),
+              pct(from_request, 0.99));
+  tsv("propagation", 0, lags, failed);
+  return failed == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "propagation")
+    return propagation(argv[2], std::stoi(argv[3]), std::stoi(argv[4]));
   if (argc != 5 && argc != 7) {
-    std::fprintf(stderr, "usage: spa-authd-bench SOCKET SECONDS CHAINS LOGINS [LOGIN_SECONDS LOGIN_THREADS]\n");
+    std::fprintf(stderr, "usage: spa-authd-bench SOCKET[,SOCKET...] SECONDS CHAINS LOGINS [LOGIN_SECONDS LOGIN_THREADS]\n"
+                         "       spa-authd-bench propagation SOCKET_A NGINX_B_PORT SAMPLES\n");
     return 2;
   }
-  std::string socket = argv[1];
+  const std::vector<std::string> sockets = split(argv[1]);
+  const std::string& socket = sockets[0];
   int seconds = std::stoi(argv[2]), chains = std::stoi(argv[3]), logins = std::stoi(argv[4]);
   int login_seconds = argc == 7 ? std::stoi(argv[5]) : 0;
   int login_threads = argc == 7 ? std::min(std::stoi(argv[6]), chains) : 0;
@@ -84,7 +167,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> tokens;
   for (int i = 0; i < chains; ++i) {
     post(c, "/api/v1/auth/signup", {{"email", email_of(i)}, {"username", "bench" + std::to_string(i)}, {"password", password_of(i)}});
-    json r = post(c, "/api/v1/auth/login", {{"email", email_of(i)}, {"password", password_of(i)}});
+    auto at = client(sockets[i % sockets.size()]);
+    json r = post(at, "/api/v1/auth/login", {{"email", email_of(i)}, {"password", password_of(i)}});
     if (!r.value("success", false)) {
       std::fprintf(stderr, "login failed: %s\n", r.dump().c_str());
       return 1;
@@ -98,7 +182,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int i = 0; i < chains; ++i)
     threads.emplace_back([&, i] {
-      auto cl = client(socket);
+      auto cl = client(sockets[i % sockets.size()]);
       std::string token = tokens[i];
       std::vector<double> mine;
       while (Clock::now() < end) {
@@ -144,7 +228,7 @@ int main(int argc, char** argv) {
     auto login_end = Clock::now() + std::chrono::seconds(login_seconds);
     for (int i = 0; i < login_threads; ++i)
       threads.emplace_back([&, i] {
-        auto cl = client(socket);
+        auto cl = client(sockets[i % sockets.size()]);
         std::vector<double> mine;
         while (Clock::now() < login_end) {
           auto t0 = Clock::now();

@@ -14,7 +14,7 @@ for my $bin (qw(spa-verify-bench spa-authd-bench spa-auth-mint spa-authd ngx_htt
     plan(skip_all => "$build/$bin is not built (make bench-tools)") unless -e "$build/$bin";
 }
 my $out = tempdir('spa-bench-smoke-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $log = `BENCH_SECONDS=1 BENCH_PAIRS=1 BENCH_TOKENS=500 BENCH_AUTHD_SECONDS=1 BENCH_SOCKETS=100 BENCH_CONNECTIONS=8 SPA_BUILD=$build BENCH_OUT=$out bench/all.sh 2>&1`;
+my $log = `BENCH_SECONDS=1 BENCH_PAIRS=1 BENCH_TOKENS=500 BENCH_AUTHD_SECONDS=1 BENCH_PROPAGATION=5 BENCH_SOCKETS=100 BENCH_CONNECTIONS=8 SPA_BUILD=$build BENCH_OUT=$out bench/all.sh 2>&1`;
 is($?, 0, 'bench/all.sh runs to its end') or diag($log);
 
 my %checks;
@@ -34,7 +34,9 @@ if (open my $fh, '<', "$out/results.tsv") {
     while (<$fh>) { chomp; my @f = split /\t/; $rows{$f[0]} = \@f }
 }
 for my $row (qw(baseline cached fresh_eddsa fresh_es256 fresh_rs256 session limit1 limit3 ar_authd ar_node
-                cached_over_ar_node cached_over_ar_authd inproc_eddsa authd_login authd_refresh ws_sockets)) {
+                cached_over_ar_node cached_over_ar_authd inproc_eddsa authd_login authd_refresh ws_sockets
+                cluster_lmdb_refresh cluster_pg1_refresh cluster_pg2_refresh cluster_lmdb_login cluster_pg1_login
+                cluster_pg2_login cluster_propagation)) {
     ok($rows{$row} && $rows{$row}[2] =~ /^[0-9.]+$/ && $rows{$row}[2] > 0, "row $row has a positive value")
         or diag($rows{$row} ? join(' | ', @{ $rows{$row} }) : "no row $row");
 }

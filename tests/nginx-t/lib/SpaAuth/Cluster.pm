@@ -18,6 +18,7 @@ package SpaAuth::Cluster;
 #   $c->get(1, '/svc/t', "Authorization: Bearer $token")->{status};
 #   $c->stop_authd(0, 'KILL'); $c->start_authd(0);
 #   $c->pg->stop; $c->pg->start_again;
+#   durable => 1: a PostgreSQL that syncs its commits (bench/cluster.pl).
 #   SpaAuth::Cluster->start(nodes => 1, backend => 'lmdb'): a single machine
 #   (the PostgreSQL server runs, unused); $c->set_backend(0, 'postgresql')
 #   rewrites its authd.toml; $c->authd_cmd(0, 'db', 'import') runs a
@@ -41,7 +42,7 @@ sub why { $why }
 
 sub start {
     my ($class, %o) = @_;
-    my $pg = SpaAuth::Pg->start or do { $why = SpaAuth::Pg::why(); return undef };
+    my $pg = SpaAuth::Pg->start(durable => $o{durable}) or do { $why = SpaAuth::Pg::why(); return undef };
     my $self = bless { pg => $pg, nodes => [], o => \%o, owner => $$ }, $class;
     for my $i (0 .. ($o{nodes} // 2) - 1) {
         my $dir = tempdir("spa-node$i-XXXXXX", TMPDIR => 1, CLEANUP => 1);

@@ -6,6 +6,8 @@ package SpaAuth::Pg;
 # (pg_lsclusters) is never touched.
 #
 #   my $pg = SpaAuth::Pg->start;   # or undef, with SpaAuth::Pg::why() saying why
+#   SpaAuth::Pg->start(durable => 1): fsync on, as a real server (the
+#   benchmarks); the tests' server does not sync
 #   $pg->psql('select 1');         # one value per line
 #   $pg->conninfo;                 # "host=DIR port=PORT user=spa dbname=spa"
 #   $pg->stop; $pg->start_again;   # a restart, the data kept
@@ -50,7 +52,7 @@ sub start {
     }
     chmod 0700, $dir;
     my $self = bless { bin => $bin, dir => $dir, data => "$dir/data", log => "$dir/tools.log", server_log => "$dir/server.log",
-                       port => $o{port} // 5432 }, $class;
+                       port => $o{port} // 5432, durable => $o{durable} }, $class;
     run_quiet($self->{log}, as_postgres("$bin/initdb", '-D', $self->{data}, '-U', 'spa', '-A', 'trust',
                                         '-E', 'UTF8', '--locale=C', '--no-sync'))
         or do { $why = "initdb failed: " . $self->log_text; return undef };
@@ -61,7 +63,8 @@ sub start {
 
 sub start_again {
     my ($self) = @_;
-    my $opts = "-c listen_addresses='' -c unix_socket_directories='$self->{dir}' -c port=$self->{port} -c fsync=off";
+    my $opts = "-c listen_addresses='' -c unix_socket_directories='$self->{dir}' -c port=$self->{port}"
+             . ($self->{durable} ? '' : ' -c fsync=off');
     return run_quiet($self->{log}, as_postgres("$self->{bin}/pg_ctl", '-D', $self->{data}, '-l', $self->{server_log},
                                                '-o', $opts, '-w', '-t', '30', 'start'));
 }
