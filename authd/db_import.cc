@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <optional>
+#include <vector>
 #include <string_view>
 
 #include "core/lmdb_handles.h"
@@ -81,6 +82,16 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into) {
         return TxnEnd::kAbort;
       }
     }
+    // meta is the source's, whole: open wrote this binary's "indexes" into
+    // the empty database, which would hide that an older store lacks them.
+    std::vector<std::string> meta_keys;
+    if (!t.scan_from(Db::kMeta, "", [&](std::string_view k, std::string_view) {
+          meta_keys.emplace_back(k);
+          return true;
+        }))
+      return TxnEnd::kAbort;
+    for (const auto& k : meta_keys)
+      if (!t.del(Db::kMeta, k)) return TxnEnd::kAbort;
     for (int i = 0; i < kDbCount; ++i) {
       if (!dbis[i]) continue;
       Db db = static_cast<Db>(i);
@@ -102,7 +113,15 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into) {
     // A store of an earlier release lacks indexes; they are built here, in
     // the same transaction, as the store's open would have built them.
     refused = prepare_schema(t, "imported from " + dir);
-    return refused.empty() ? TxnEnd::kCommit : TxnEnd::kAbort;
+    if (!refused.empty()) return TxnEnd::kAbort;
+    // Written meanwhile (a daemon still running on it): what it wrote after
+    // the snapshot, a logout say, would be lost. Nothing is imported.
+    MDB_envinfo info;
+    if (mdb_env_info(env.get(), &info) != 0 || info.me_last_txnid != mdb_txn_id(txn.get())) {
+      refused = dir + " was written during the import (is spa-authd still running on it? stop it first)";
+      return TxnEnd::kAbort;
+    }
+    return TxnEnd::kCommit;
   });
   if (!e.ok()) r.error = e.message;
   else if (!refused.empty()) r.error = refused;

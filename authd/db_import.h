@@ -9,9 +9,9 @@
 // this schema version (the sessions mirror at [store] path is not one),
 // or when the target already holds any record (an import run twice, or
 // onto a cluster in use: two sets of accounts must not merge silently).
-// The source is read in one LMDB read transaction (a snapshot), so a
-// daemon still writing it is not harmed, but what it writes after the
-// snapshot is not copied: stop it first.
+// The source is read in one LMDB read transaction (a snapshot); when it
+// was written meanwhile (a daemon still running on it) nothing is
+// imported: what came after the snapshot, a logout say, would be lost.
 #pragma once
 
 #include <array>

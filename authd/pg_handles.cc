@@ -72,6 +72,17 @@ std::string describe(PGconn* c, const PGresult* r) {
 std::vector<Result> pipeline(PGconn* c, const std::vector<Statement>& statements) {
   std::vector<Result> out;
   if (statements.empty() || PQenterPipelineMode(c) != 1) return out;
+  // Out of pipeline mode however this ends (an allocation may throw): a
+  // connection left in it would fail every later ordinary statement.
+  struct Exit {
+    PGconn* c;
+    ~Exit() {
+      if (PQexitPipelineMode(c) != 1) {
+        // (results left unread, or a broken connection: the pool drops a
+        // connection that is not idle and out of pipeline mode)
+      }
+    }
+  } exit{c};
   bool sent = true;
   std::vector<const char*> values;
   std::vector<int> lengths;
@@ -109,10 +120,6 @@ std::vector<Result> pipeline(PGconn* c, const std::vector<Statement>& statements
       }
       out.emplace_back(r);
     }
-  }
-  if (PQexitPipelineMode(c) != 1) {
-    // (results left unread, or a broken connection: the pool drops a
-    // connection that is not idle and healthy)
   }
   if (out.size() > statements.size()) out.resize(statements.size());
   return out;

@@ -157,8 +157,9 @@ class PgTxn final : public Store::Txn {
     else sent_ = true;
   }
   using Txn::take_after_commit;
-  // The connection was found dead by the first round trip, the BEGIN's:
-  // nothing ran, and the whole transaction may be tried on another.
+  // The connection was found dead by the first round trip, the BEGIN's,
+  // and that one did not carry the COMMIT: nothing ran, and the whole
+  // transaction may be tried on another.
   bool died_at_begin() const { return died_at_begin_; }
   bool retryable() const { return retry_; }
   bool broken() const { return broken_; }
@@ -184,7 +185,14 @@ class PgTxn final : public Store::Txn {
   // wake a feed before the change is visible; lost (the connection gone
   // between the two), the other nodes' feeds find the change at their
   // next round, within kHeartbeatMs.
+  //
+  // A transaction that read nothing sends its BEGIN and writes first, on
+  // their own: a connection found dead then (a restart) ran nothing, and
+  // the write is tried again on another; found dead with the COMMIT, it
+  // may have landed.
   bool commit() {
+    if (!sent_ && !flush(nullptr)) return false;
+    committing_ = true;
     pending_.push_back(pg::sql("COMMIT"));
     if (!changed_sessions_) return flush(nullptr);
     pending_.push_back(pg::sql("NOTIFY spa_sessions"));
@@ -265,7 +273,8 @@ class PgTxn final : public Store::Txn {
     for (size_t i = 0; i + lenient < batch.size(); ++i) {
       const PGresult* r = i < results.size() ? results[i].get() : nullptr;
       if (!pg::ok(r)) {
-        died_at_begin_ = first && PQstatus(c_) == CONNECTION_BAD;
+        // (a batch with the COMMIT may have landed: never run again)
+        died_at_begin_ = first && !committing_ && PQstatus(c_) == CONNECTION_BAD;
         return failed(r);
       }
     }
@@ -276,7 +285,7 @@ class PgTxn final : public Store::Txn {
   PGconn* c_;
   mutable std::vector<pg::Statement> pending_;
   mutable size_t queued_bytes_ = 0;
-  mutable bool retry_ = false, broken_ = false, sent_ = false, died_at_begin_ = false;
+  mutable bool retry_ = false, broken_ = false, sent_ = false, died_at_begin_ = false, committing_ = false;
   bool changed_sessions_ = false;
 };
 
@@ -406,7 +415,8 @@ struct PgStore::Impl {
   // `broken` (PostgreSQL said it cannot serve for now: a standby after a
   // failover, a shutdown, no resources), so the next one is made afresh.
   void release(pg::Conn c, bool broken = false) {
-    bool keep = c && !broken && PQstatus(c.get()) == CONNECTION_OK && PQtransactionStatus(c.get()) == PQTRANS_IDLE;
+    bool keep = c && !broken && PQstatus(c.get()) == CONNECTION_OK && PQtransactionStatus(c.get()) == PQTRANS_IDLE &&
+                PQpipelineStatus(c.get()) == PQ_PIPELINE_OFF;
     std::lock_guard lock(pool_mu);
     if (keep) {
       idle.push_back(std::move(c));
@@ -979,17 +989,18 @@ bool PgStore::claim_duty(const std::string& name, int64_t every) {
   // (one statement: its own transaction; of nodes racing, the row lock
   // lets one update, and the others then see the new time. A claim in the
   // future is taken over only when it is more than a period ahead: the
-  // server's clock stepped back. By less, a racer whose now(), its
-  // transaction's start, is older than the winner's would take it too.)
+  // server's clock stepped back. clock_timestamp(), not now(): a racer's
+  // now(), its statement's start, may be older than the winner's claim by
+  // a lock wait; it would see that claim in the future.)
   pg::Result r = pg::Params()
                      .text(name)
                      .text(std::to_string(std::max<int64_t>(every, 1)))
                      .text(host_name() + ":" + std::to_string(::getpid()))
                      .run(c.get(),
-                          "INSERT INTO spa_duties (name, claimed_at, claimed_by) VALUES ($1, now(), $3)"
-                          " ON CONFLICT (name) DO UPDATE SET claimed_at = now(), claimed_by = $3"
-                          " WHERE spa_duties.claimed_at <= now() - make_interval(secs => $2::integer)"
-                          " OR spa_duties.claimed_at > now() + make_interval(secs => $2::integer) RETURNING name",
+                          "INSERT INTO spa_duties (name, claimed_at, claimed_by) VALUES ($1, clock_timestamp(), $3)"
+                          " ON CONFLICT (name) DO UPDATE SET claimed_at = clock_timestamp(), claimed_by = $3"
+                          " WHERE spa_duties.claimed_at <= clock_timestamp() - make_interval(secs => $2::integer)"
+                          " OR spa_duties.claimed_at > clock_timestamp() + make_interval(secs => $2::integer) RETURNING name",
                           0);
   bool claimed = pg::ok(r.get()) && PQntuples(r.get()) == 1;
   bool broken = !pg::ok(r.get()) && (PQstatus(c.get()) == CONNECTION_BAD || unavailable_state(pg::sqlstate(r.get())));

@@ -50,11 +50,11 @@ bool open_lmdb_env(core::LmdbEnv& env, const std::string& dir, mdb_mode_t mode, 
   return true;
 }
 
-// One sync per commit, not two (MDB_NOMETASYNC): a system crash may undo
-// the last round, its confirmation with it, which leaves the mirror what
-// it claims to be, current as of its (older) confirmation; and the next
-// start reads the whole store again.
-constexpr unsigned kFlags = MDB_NOMETASYNC;
+// Synchronous commits, both syncs: a round that applied a revocation was
+// waited for by the logout's answer, and must survive a power loss (with
+// MDB_NOMETASYNC the last round could be undone, and nginx after the
+// reboot would accept the session until spa-authd's first round).
+constexpr unsigned kFlags = 0;
 
 bool SessionMirror::open(const std::string& dir, uint64_t map_size, std::string& err) {
   dir_ = dir;

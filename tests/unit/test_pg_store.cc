@@ -8,6 +8,8 @@
 // transaction that commits after later ones; and `spa-authd db import`,
 // a single machine's LMDB store moved into the database.
 #include <atomic>
+#include <functional>
+#include <utility>
 #include <chrono>
 #include <thread>
 
@@ -85,6 +87,27 @@ int64_t metric(const Store& s, const std::string& name) {
   ck_assert_msg(at != std::string::npos, "no %s", name.c_str());
   return std::atoll(text.c_str() + at + line.size());
 }
+
+// A store whose writes run `meanwhile` first (once): what another
+// process does while a transaction of ours is under way.
+struct WritingMeanwhile final : Store {
+  Store& inner;
+  std::function<void()> meanwhile;
+  WritingMeanwhile(Store& s, std::function<void()> fn) : inner(s), meanwhile(std::move(fn)) {}
+  Usage usage() const override { return inner.usage(); }
+  std::string metrics() const override { return inner.metrics(); }
+
+ protected:
+  Error run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) override {
+    return inner.transact(
+        [&](Txn& t) {
+          if (meanwhile) std::exchange(meanwhile, nullptr)();
+          return fn(t);
+        },
+        kind);
+  }
+  Error run_read(const std::function<void(const Txn&)>& fn) const override { return inner.view(fn); }
+};
 
 Error put(Store& s, Db db, const std::string& key, const std::string& value) {
   return s.transact([&](Store::Txn& t) { return commit_if(t.put(db, key, value)); });
@@ -464,13 +487,13 @@ START_TEST(a_single_machines_store_moves_into_the_database_whole) {
   Outcome login = one.service->login("moved@example.com", "moved password 1", one.client);
   ck_assert(login.ok());
   ck_assert(one.service->signup("waiting@example.com", "waiting", "waiting password 1", one.client).ok());
-  // An installation from before the unverified index: its entries absent,
-  // meta "indexes" at "1". The import builds them as an open would.
+  // An installation from before the indexes: the unverified entry absent,
+  // no meta "indexes" at all. The import builds them as an open would.
   ck_assert(one.store.transact([](Store::Txn& t) {
     std::vector<std::string> keys;
     t.scan(Db::kUnverified, "", [&](std::string_view k, std::string_view) { return keys.emplace_back(k), true; });
     ck_assert_uint_eq(keys.size(), 1);
-    bool ok = t.put(Db::kMeta, "indexes", "1");
+    bool ok = t.del(Db::kMeta, "indexes");
     for (const auto& k : keys) ok = ok && t.del(Db::kUnverified, k);
     return commit_if(ok);
   }).ok());
@@ -511,28 +534,35 @@ START_TEST(a_single_machines_store_moves_into_the_database_whole) {
   ck_assert_int_eq(moved.login("moved@example.com", "wrong password 1", one.client).status, 401);
 
   // Refused, with nothing written: a second import, the mirror, no store, another schema.
-  size_t users_before = 0;
-  auto users = [&] {
+  auto users = [&](Store& store) {
     size_t n = 0;
-    node.store.view([&](const Store::Txn& t) { t.scan(Db::kUsers, "", [&](auto, auto) { return ++n, true; }); });
+    ck_assert(store.view([&](const Store::Txn& t) { t.scan(Db::kUsers, "", [&](auto, auto) { return ++n, true; }); }).ok());
     return n;
   };
-  users_before = users();
+  size_t users_before = users(node.store);
+  ck_assert_uint_eq(users_before, 2);
   ImportResult again = import_lmdb_store(source, node.store);
   ck_assert_msg(again.error.find("already holds records (table users)") != std::string::npos, "%s", again.error.c_str());
-  ck_assert_uint_eq(again.rows[static_cast<int>(Db::kUsers)], 0);
-  ck_assert_uint_eq(users(), users_before);
+  ck_assert_uint_eq(users(node.store), users_before);
   test::empty_test_database();
   Node empty(false);
   ImportResult mirror = import_lmdb_store(one.dir + "/store", empty.store);
   ck_assert_msg(mirror.error.find("is not a whole spa-authd store") != std::string::npos, "%s", mirror.error.c_str());
   ImportResult none = import_lmdb_store(one.dir + "/nothing", empty.store);
   ck_assert_msg(none.error.find("holds no LMDB store") != std::string::npos, "%s", none.error.c_str());
+  // A daemon still writing the source: refused, nothing imported (a logout
+  // after the snapshot would be lost).
+  WritingMeanwhile busy(empty.store, [&] {
+    ck_assert(one.store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kMeta, "timing_pad", "")); }).ok());
+  });
+  ImportResult live = import_lmdb_store(source, busy);
+  ck_assert_msg(live.error.find("was written during the import") != std::string::npos, "%s", live.error.c_str());
+  ck_assert_uint_eq(users(empty.store), 0);
   ck_assert(one.store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kMeta, "schema_version", "9")); }).ok());
   ImportResult newer = import_lmdb_store(source, empty.store);
   ck_assert_msg(newer.error.find("has schema version 9, this spa-authd reads version 1") != std::string::npos, "%s",
                 newer.error.c_str());
-  ck_assert_uint_eq(users(), 0);
+  ck_assert_uint_eq(users(empty.store), 0);
 }
 END_TEST
 
