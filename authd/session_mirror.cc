@@ -30,15 +30,15 @@ int put_text(MDB_txn* txn, MDB_dbi dbi, const char* key, const std::string& valu
 }  // namespace
 
 bool open_lmdb_env(core::LmdbEnv& env, const std::string& dir, mdb_mode_t mode, mode_t lock_mode, size_t map_size,
-                   unsigned max_dbs, dev_t& dev, ino_t& ino, std::string& err, unsigned flags) {
-  if (!env.open(dir, flags, max_dbs, map_size, mode, err)) return false;
+                   unsigned max_dbs, dev_t& dev, ino_t& ino, std::string& err) {
+  if (!env.open(dir, 0, max_dbs, map_size, mode, err)) return false;
   if (!core::lock_matches_data_exactly(env.get())) {
     // data.mdb was replaced under a lock file some reader kept open: the
     // writer starts a fresh lock file; readers notice it and reopen.
     log_event("warn", "store_lock_replaced", {{"path", dir}});
     env.close();
     ::unlink((dir + "/lock.mdb").c_str());
-    if (!env.open(dir, flags, max_dbs, map_size, mode, err)) return false;
+    if (!env.open(dir, 0, max_dbs, map_size, mode, err)) return false;
   }
   ::chmod((dir + "/lock.mdb").c_str(), lock_mode);
   if (!core::data_file_whole(env.get(), dir, err)) return false;
@@ -50,19 +50,16 @@ bool open_lmdb_env(core::LmdbEnv& env, const std::string& dir, mdb_mode_t mode, 
   return true;
 }
 
-// Synchronous commits, both syncs: a round that applied a revocation was
-// waited for by the logout's answer, and must survive a power loss (with
-// MDB_NOMETASYNC the last round could be undone, and nginx after the
-// reboot would accept the session until spa-authd's first round).
-constexpr unsigned kFlags = 0;
-
+// (Commits sync both pages, as LMDB's default: a round a logout's answer
+// waited for must survive a power loss; with MDB_NOMETASYNC nginx could,
+// after a reboot, accept the session until spa-authd's first round.)
 bool SessionMirror::open(const std::string& dir, uint64_t map_size, std::string& err) {
   dir_ = dir;
   if (!make_dirs(dir, 0750, err)) return false;
   dev_t dev = 0;
   ino_t ino = 0;
   std::string why;
-  if (!open_lmdb_env(env_, dir, 0640, 0660, map_size, 3, dev, ino, why, kFlags)) {
+  if (!open_lmdb_env(env_, dir, 0640, 0660, map_size, 3, dev, ino, why)) {
     if (::access((dir + "/data.mdb").c_str(), F_OK) != 0) {
       err = why;
       return false;
@@ -72,7 +69,7 @@ bool SessionMirror::open(const std::string& dir, uint64_t map_size, std::string&
     env_.close();
     ::unlink((dir + "/data.mdb").c_str());
     ::unlink((dir + "/lock.mdb").c_str());
-    if (!open_lmdb_env(env_, dir, 0640, 0660, map_size, 3, dev, ino, err, kFlags)) return false;
+    if (!open_lmdb_env(env_, dir, 0640, 0660, map_size, 3, dev, ino, err)) return false;
   }
   core::LmdbTxn txn;
   int rc = txn.begin(env_.get(), 0);

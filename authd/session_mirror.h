@@ -26,12 +26,12 @@
 
 namespace spa::authd {
 
-// Opens the environment at dir (LMDB `flags`): files `mode`, the lock file `lock_mode`.
+// Opens the environment at dir: files `mode`, the lock file `lock_mode`.
 // Replaces a lock file that belongs to another data file (a store restored
 // by renaming over data.mdb while a reader kept the old lock), checks the
 // data file is whole, notes its identity, clears dead readers' slots.
 bool open_lmdb_env(core::LmdbEnv& env, const std::string& dir, mdb_mode_t mode, mode_t lock_mode, size_t map_size,
-                   unsigned max_dbs, dev_t& dev, ino_t& ino, std::string& err, unsigned flags = 0);
+                   unsigned max_dbs, dev_t& dev, ino_t& ino, std::string& err);
 
 class SessionMirror {
  public:
