@@ -8,10 +8,12 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -19,6 +21,7 @@
 #include "authd/server.h"
 #include "authd/session_mirror.h"
 #include "core/metrics_text.h"
+#include "core/session_record.h"
 
 namespace spa::authd {
 namespace {
@@ -152,7 +155,12 @@ class PgTxn final : public Store::Txn {
  public:
   // `begin`: the BEGIN statement, sent with the first statement (null:
   // the caller began the transaction).
-  PgTxn(PGconn* c, bool over_limit, const char* begin) : Txn(over_limit), c_(c) {
+  //
+  // `now`, `lazy_margin`: a session write that only moves the session's end
+  // later, from an end more than lazy_margin seconds past now, is one the
+  // mirror may learn at the feed's next round (see urgent()).
+  PgTxn(PGconn* c, bool over_limit, const char* begin, int64_t now = 0, int64_t lazy_margin = -1)
+      : Txn(over_limit), c_(c), now_(now), lazy_margin_(lazy_margin) {
     if (begin) pending_.push_back(pg::sql(begin));
     else sent_ = true;
   }
@@ -163,6 +171,8 @@ class PgTxn final : public Store::Txn {
   bool died_at_begin() const { return died_at_begin_; }
   bool retryable() const { return retry_; }
   bool broken() const { return broken_; }
+  // A session changed in a way this node's nginx must see before the
+  // write is answered, and every node's soon (NOTIFY).
   bool changed_sessions() const { return changed_sessions_; }
 
   // A failed statement's error, kept as this transaction's.
@@ -203,16 +213,20 @@ class PgTxn final : public Store::Txn {
   std::optional<std::string> load(Db db, std::string_view key) const override {
     pg::Result r = read(pg::prepared(statement('g', db)).add(key));
     if (!r) return std::nullopt;
-    if (PQntuples(r.get()) == 0) return std::nullopt;
-    return std::string(pg::field(r.get(), 0, 0));
+    std::optional<std::string> v;
+    if (PQntuples(r.get()) > 0) v = std::string(pg::field(r.get(), 0, 0));
+    // (the value committed before this transaction: read before it wrote)
+    if (db == Db::kSessions && !written_.contains(key)) committed_.try_emplace(std::string(key), v);
+    return v;
   }
 
   bool save(Db db, std::string_view key, std::string_view value) override {
-    return queue(pg::prepared(statement('p', db)).add(key).add(value)) && (db != Db::kSessions || changed(key));
+    return queue(pg::prepared(statement('p', db)).add(key).add(value)) &&
+           (db != Db::kSessions || changed(key, urgent(key, value)));
   }
 
   bool remove(Db db, std::string_view key) override {
-    return queue(pg::prepared(statement('d', db)).add(key)) && (db != Db::kSessions || changed(key));
+    return queue(pg::prepared(statement('d', db)).add(key)) && (db != Db::kSessions || changed(key, true));
   }
 
   bool each(Db db, std::string_view from, std::string_view prefix, const Visit& fn) const override {
@@ -237,9 +251,33 @@ class PgTxn final : public Store::Txn {
   // write past it (an import writes millions with no read between).
   static constexpr size_t kMaxQueued = 256, kMaxQueuedBytes = size_t{1} << 20;
 
-  bool changed(std::string_view sid) {
-    changed_sessions_ = true;
+  // Every session write is a change row, which the feeds of every node
+  // read at their next round (within kHeartbeatMs). An urgent one is also
+  // waited for on this node and notified to the others.
+  bool changed(std::string_view sid, bool urgent) {
+    written_.emplace(sid);
+    if (urgent) changed_sessions_ = true;
     return queue(pg::prepared("chg").add(sid));
+  }
+
+  // Whether writing `value` over the session's committed value must reach
+  // the mirror before the answer. Not when it only moves the session's end
+  // later (a refresh rotation) and the end the mirrors hold is more than
+  // lazy_margin_ away: until the next round they hold a session identical
+  // but for an earlier end, stricter and still valid, and a later urgent
+  // write's round reads the current value whole. Anything else is urgent:
+  // a new or ended session, a state, floor or owner changed, a value not
+  // read first or not understood.
+  bool urgent(std::string_view sid, std::string_view value) const {
+    if (lazy_margin_ < 0 || written_.contains(sid)) return true;
+    auto was = committed_.find(sid);
+    if (was == committed_.end() || !was->second) return true;
+    auto old_rec = core::SessionRecord::decode(*was->second), new_rec = core::SessionRecord::decode(value);
+    if (!old_rec || !new_rec || old_rec->state != core::SessionState::kActive) return true;
+    core::SessionRecord moved = *old_rec;
+    moved.expires_at = new_rec->expires_at;
+    return moved.encode() != value || new_rec->expires_at < old_rec->expires_at ||
+           old_rec->expires_at <= now_ + lazy_margin_;
   }
 
   bool queue(pg::Statement s) {
@@ -287,6 +325,11 @@ class PgTxn final : public Store::Txn {
   mutable size_t queued_bytes_ = 0;
   mutable bool retry_ = false, broken_ = false, sent_ = false, died_at_begin_ = false, committing_ = false;
   bool changed_sessions_ = false;
+  int64_t now_, lazy_margin_;
+  // Sessions read before this transaction wrote them: their committed
+  // values (nullopt: none). And the sessions it wrote.
+  mutable std::map<std::string, std::optional<std::string>, std::less<>> committed_;
+  std::set<std::string, std::less<>> written_;
 };
 
 }  // namespace
@@ -321,7 +364,7 @@ struct PgStore::Impl {
   uint64_t requested = 0, completed = 0;
   bool stopping = false;
   std::atomic<int64_t> confirmed_ms{0};
-  std::atomic<uint64_t> rounds{0}, full_rounds{0}, feed_failures{0};
+  std::atomic<uint64_t> rounds{0}, full_rounds{0}, feed_failures{0}, waits{0};
   std::atomic<bool> stale_logged{false};
 
   ~Impl() {
@@ -499,6 +542,7 @@ struct PgStore::Impl {
   // whatever happens here, but this node's nginx may not see it yet).
   bool await_round() {
     if (!mirror) return true;
+    waits.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock lock(feed_mu);
     uint64_t want = ++requested;
     wake();
@@ -884,7 +928,10 @@ Error PgStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) 
       i.release(std::move(c));
       return {Errc::kStoreFull, "store_full"};
     }
-    PgTxn t(conn, over, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+    // (a mirror not stale holds every commit older than max_staleness: an
+    // end more than that, and a minute of clock skew, away is in the future
+    // whatever value it holds)
+    PgTxn t(conn, over, "BEGIN ISOLATION LEVEL SERIALIZABLE", std::time(nullptr), i.o.max_staleness + 60);
     TxnEnd end;
     try {
       end = fn(t);
@@ -1043,7 +1090,10 @@ std::string PgStore::metrics() const {
                    "Rounds that read the whole sessions table (start, reconnect, a restore, a feed long stalled).",
                    i->full_rounds.load()) +
            metric_counter("spa_authd_store_mirror_failures_total", "Rounds of the feed that failed.",
-                   i->feed_failures.load());
+                   i->feed_failures.load()) +
+           metric_counter("spa_authd_store_mirror_waits_total",
+                   "Writes answered only once this node's mirror had them (a session begun, ended or restricted).",
+                   i->waits.load());
   }
   return out;
 }

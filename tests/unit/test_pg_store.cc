@@ -19,6 +19,7 @@
 #include "authd/pg_keys.h"
 #include "authd/pg_store.h"
 #include "authd/records/user.h"
+#include "core/lmdb_handles.h"
 #include "core/session_reader.h"
 #include "tests/unit/auth_world.h"
 #include "tests/unit/store_tests.h"
@@ -60,6 +61,27 @@ struct Node {
     std::string err;
     if (!reader.open(dir.path + "/mirror", err)) return Lookup::kError;
     return reader.check(sid, std::string(32, '0'), std::time(nullptr), iat, err);
+  }
+  // The session's record in this node's mirror, as the feed last wrote it.
+  std::optional<spa::core::SessionRecord> mirrored(const std::string& sid) {
+    spa::core::LmdbEnv env;
+    std::string err;
+    ck_assert_msg(env.open(dir.path + "/mirror", MDB_RDONLY, 4, 0, 0640, err), "%s", err.c_str());
+    spa::core::LmdbTxn txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(txn.begin(env.get(), MDB_RDONLY), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn.get(), spa::core::kSessionsDb, 0, &dbi), 0);
+    MDB_val k{sid.size(), const_cast<char*>(sid.data())}, v;
+    if (mdb_get(txn.get(), dbi, &k, &v) != 0) return std::nullopt;
+    return spa::core::SessionRecord::decode({static_cast<const char*>(v.mv_data), v.mv_size});
+  }
+  // Waits (at most 10 s) until the mirror's record of `sid` ends at `end`.
+  bool mirror_ends_at(const std::string& sid, int64_t end) {
+    for (int i = 0; i < 1000; ++i) {
+      if (auto r = mirrored(sid); r && r->expires_at == end) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
   }
   // Waits (at most 10 s) until nginx sees `want`: the feed is asynchronous.
   bool comes_to(const std::string& sid, Lookup want, std::optional<int64_t> iat = std::nullopt) {
@@ -422,6 +444,77 @@ START_TEST(a_session_written_on_one_node_reaches_every_mirror) {
 }
 END_TEST
 
+// A transaction that reads the session and writes it back changed by
+// `change`, as a refresh rotation, a logout or a role change does.
+Error rewrite(Store& s, const std::string& sid, const std::function<void(spa::core::SessionRecord&)>& change) {
+  return s.transact([&](Store::Txn& t) {
+    auto r = load_session(t, sid);
+    ck_assert(r.has_value());
+    change(*r);
+    return commit_if(t.put(Db::kSessions, sid, r->encode()));
+  });
+}
+
+// A refresh rotation only moves its session's end later: the write is
+// answered without waiting for this node's mirror (which holds the session
+// valid meanwhile) and reaches every mirror at the feed's next round. Every
+// other session write is answered only once this node's mirror has it.
+START_TEST(a_session_moved_later_is_answered_at_once_and_reaches_every_mirror_soon) {
+  test::empty_test_database();
+  Node a, b;
+  const std::string sid = "00112233445566778899aabbccddeeff";
+  const int64_t now = std::time(nullptr);
+  auto waits = [&] { return metric(a.store, "spa_authd_store_mirror_waits_total"); };
+  int64_t w = waits();
+  spa::core::SessionRecord begun = session(spa::core::SessionState::kActive);
+  begun.expires_at = now + 3600;
+  // Begun: waited for, in A's mirror when answered.
+  ck_assert(put(a.store, Db::kSessions, sid, begun.encode()).ok());
+  ck_assert_int_eq(waits(), ++w);
+  ck_assert(a.mirrored(sid).has_value());
+  ck_assert(b.comes_to(sid, Lookup::kValid));
+  // A rotation: not waited for; valid on A meanwhile; then on both mirrors.
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 7200; }).ok());
+  ck_assert_int_eq(waits(), w);
+  ck_assert(a.nginx_sees(sid) == Lookup::kValid);
+  ck_assert(a.mirror_ends_at(sid, now + 7200));
+  ck_assert(b.mirror_ends_at(sid, now + 7200));
+  // Moved earlier: waited for.
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 3000; }).ok());
+  ck_assert_int_eq(waits(), ++w);
+  ck_assert_int_eq(a.mirrored(sid)->expires_at, now + 3000);
+  // A floor set (a role change) with the end moved: waited for, and a
+  // token of before the floor refused on A when answered.
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.tokens_not_before = now, r.expires_at = now + 7300; }).ok());
+  ck_assert_int_eq(waits(), ++w);
+  ck_assert(a.nginx_sees(sid, now - 10) == Lookup::kRevoked);
+  // An end that is near (within max_staleness and a minute): waited for.
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 60; }).ok());
+  ck_assert_int_eq(waits(), ++w);
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 7400; }).ok());
+  ck_assert_int_eq(waits(), ++w);
+  ck_assert_int_eq(a.mirrored(sid)->expires_at, now + 7400);
+  // Written without being read first: waited for, whatever it changed.
+  begun.tokens_not_before = now;
+  begun.expires_at = now + 7500;
+  ck_assert(put(a.store, Db::kSessions, sid, begun.encode()).ok());
+  ck_assert_int_eq(waits(), ++w);
+  // Ended: waited for; refused at once on A, soon on B.
+  ck_assert(rewrite(a.store, sid, [&](auto& r) {
+              r.state = spa::core::SessionState::kRevoked;
+              r.revoked_at = now;
+              r.expires_at = now + 9000;
+            }).ok());
+  ck_assert_int_eq(waits(), ++w);
+  ck_assert(a.nginx_sees(sid, now) == Lookup::kRevoked);
+  ck_assert(b.comes_to(sid, Lookup::kRevoked, now));
+  // An ended session's end moved later is still waited for (only an
+  // active one's is not).
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 9100; }).ok());
+  ck_assert_int_eq(waits(), ++w);
+}
+END_TEST
+
 START_TEST(a_feed_that_lost_its_connection_reads_what_it_missed) {
   test::empty_test_database();
   Node a, b;
@@ -604,6 +697,7 @@ Suite* pg_store_suite() {
     tcase_add_test(tc, the_signing_keys_are_the_clusters);
     tcase_add_test(tc, a_refresh_token_at_two_nodes_at_once_rotates_once);
     tcase_add_test(tc, a_session_written_on_one_node_reaches_every_mirror);
+    tcase_add_test(tc, a_session_moved_later_is_answered_at_once_and_reaches_every_mirror_soon);
     tcase_add_test(tc, a_feed_that_lost_its_connection_reads_what_it_missed);
     tcase_add_test(tc, a_change_committed_after_later_ones_is_not_missed);
     tcase_add_test(tc, a_single_machines_store_moves_into_the_database_whole);
