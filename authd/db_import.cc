@@ -7,6 +7,8 @@
 #include <vector>
 #include <string_view>
 
+#include "authd/factor_codes.h"
+#include "authd/records/user.h"
 #include "core/lmdb_handles.h"
 
 namespace spa::authd {
@@ -22,7 +24,8 @@ std::string lmdb_error(const std::string& dir, const char* what, int rc) {
 
 }  // namespace
 
-ImportResult import_lmdb_store(const std::string& dir, Store& into) {
+ImportResult import_lmdb_store(const std::string& dir, Store& into, const ImportOptions& options) {
+  FactorCodes codes(options.mfa_key);
   ImportResult r;
   struct stat st;
   if (::stat((dir + "/data.mdb").c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -92,6 +95,7 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into) {
       return TxnEnd::kAbort;
     for (const auto& k : meta_keys)
       if (!t.del(Db::kMeta, k)) return TxnEnd::kAbort;
+    bool seed_opened = false;  // (one is enough: every seed is sealed under the same key)
     for (int i = 0; i < kDbCount; ++i) {
       if (!dbis[i]) continue;
       Db db = static_cast<Db>(i);
@@ -101,6 +105,19 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into) {
       for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
         if ((rc = mdb_cursor_get(c.get(), &key, &value, static_cast<MDB_cursor_op>(op))) != 0) break;
         if (db == Db::kMeta && view(key) == "timing_pad") continue;  // (a write with nothing to say)
+        if (db == Db::kUsers && !seed_opened) {
+          auto user = UserRecord::from_json(view(value));
+          const auto& sealed = user && user->mfa ? (user->mfa->secret ? user->mfa->secret : user->mfa->pending)
+                                                 : std::optional<std::string>{};
+          if (sealed) {
+            if (!codes.open_totp(user->id, sealed)) {
+              refused = "mfa.secret_key_file does not open the TOTP secrets of " + dir +
+                        " (they were sealed under another key): copy the old machine's file to every node";
+              return TxnEnd::kAbort;
+            }
+            seed_opened = true;
+          }
+        }
         if (!t.put(db, view(key), view(value))) return TxnEnd::kAbort;
         ++r.rows[i];
         r.bytes += key.mv_size + value.mv_size;
@@ -126,6 +143,9 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into) {
   if (!e.ok()) r.error = e.message;
   else if (!refused.empty()) r.error = refused;
   if (!r.error.empty()) r.rows.fill(0), r.bytes = 0;
+  else if (options.max_size && r.bytes > options.max_size)
+    r.warning = "the records imported take " + std::to_string(r.bytes) + " bytes, more than [store] max_size (" +
+                std::to_string(options.max_size) + "): ordinary writes are refused (store_full) until it is raised";
   return r;
 }
 

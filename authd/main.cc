@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -228,17 +229,34 @@ int import_db(const Config& config, std::string from) {
     std::fprintf(stderr, "spa-authd: db import: --from %s: must be an absolute path\n", from.c_str());
     return 1;
   }
-  std::string err;
+  std::string err, mfa_key;
+  auto refuse = [](const std::string& why) {
+    std::fprintf(stderr, "spa-authd: db import: %s (nothing was imported)\n", why.c_str());
+    return 1;
+  };
+  // (never created here: a new file would open none of the store's seeds)
+  if (!load_key_file(config.mfa_secret_key_file, mfa_key, err, false))
+    return refuse("mfa.secret_key_file: " + err + ": copy the old machine's file first");
   std::unique_ptr<Store> store = open_store(config, false, err);
   if (!store) {
     std::fprintf(stderr, "spa-authd: db import: %s\n", err.c_str());
     return 1;
   }
-  ImportResult r = import_lmdb_store(from, *store);
-  if (!r.error.empty()) {
-    std::fprintf(stderr, "spa-authd: db import: %s (nothing was imported)\n", r.error.c_str());
-    return 1;
-  }
+  // A spa-authd of the cluster started before the import made the
+  // cluster's keys: key_dir's are then never taken over, and every token
+  // signed on this machine would be refused after the move.
+  PgStore::Options o;
+  std::vector<std::string> cluster_kids;
+  if (!pg_options(config, o, err) || !PgKeyVault::kids(o.conninfo, o.password, cluster_kids, err)) return refuse(err);
+  if (!cluster_kids.empty())
+    for (const auto& kid : key_dir_kids(config.key_dir))
+      if (std::find(cluster_kids.begin(), cluster_kids.end(), kid) == cluster_kids.end())
+        return refuse("the database already has signing keys, and not " + config.key_dir + "'s key " + kid +
+                      " (a spa-authd started on it before the import): tokens signed on this machine would be refused "
+                      "after the move; make the database again (`spa-authd db migrate` on an empty one), import, then "
+                      "start spa-authd on this machine first");
+  ImportResult r = import_lmdb_store(from, *store, {mfa_key, config.store_max_size});
+  if (!r.error.empty()) return refuse(r.error);
   uint64_t total = 0;
   std::string tables;
   for (int i = 0; i < kDbCount; ++i) {
@@ -248,6 +266,7 @@ int import_db(const Config& config, std::string from) {
   }
   std::printf("imported %llu records (%llu bytes) from %s: %s\n", static_cast<unsigned long long>(total),
               static_cast<unsigned long long>(r.bytes), from.c_str(), tables.empty() ? "no accounts yet" : tables.c_str());
+  if (!r.warning.empty()) std::fprintf(stderr, "spa-authd: db import: warning: %s\n", r.warning.c_str());
   std::printf("next: start spa-authd on this machine first, so that the database takes the signing keys of %s "
               "(tokens signed before the move stay valid); give every node the same %s and %s\n",
               config.key_dir.c_str(), config.mfa_secret_key_file.c_str(), config.key_encryption_key_file.c_str());

@@ -65,6 +65,20 @@ bool PgKeyVault::read_locked(PGconn* c, std::vector<Stored>& out, std::string& e
   return true;
 }
 
+bool PgKeyVault::kids(const std::string& conninfo, const std::string& password, std::vector<std::string>& out,
+                      std::string& err) {
+  out.clear();
+  pg::Conn c = pg::connect(conninfo, password, err);
+  if (!c) return false;
+  pg::Result r = pg::exec(c.get(), "SELECT kid FROM spa_signing_keys ORDER BY kid");
+  if (!pg::ok(r.get())) {
+    err = "signing keys in PostgreSQL: " + pg::describe(c.get(), r.get());
+    return false;
+  }
+  for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace_back(pg::field(r.get(), i, 0));
+  return true;
+}
+
 bool PgKeyVault::read(std::vector<Stored>& out, bool& exists, std::string& err) {
   std::lock_guard lock(mu_);
   PGconn* c = connection(err);

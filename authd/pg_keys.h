@@ -21,6 +21,11 @@ class PgKeyVault final : public KeyVault {
   // `kek`: 32 bytes.
   PgKeyVault(std::string conninfo, std::string password, std::string kek);
 
+  // The kids of the keys in the database (none before any spa-authd of the
+  // cluster started): what `db import` checks before moving a machine in.
+  static bool kids(const std::string& conninfo, const std::string& password, std::vector<std::string>& out,
+                   std::string& err);
+
   bool update(const Change& fn, std::string& stamp, std::string& err) override;
   bool stamp(std::string& out, std::string& err) override;
   bool read(std::vector<Stored>& out, bool& exists, std::string& err) override;

@@ -189,6 +189,13 @@ std::vector<KeyVault::Stored> keys_to_import(const std::string& key_dir) {
 }
 
 }  // namespace
+
+std::vector<std::string> key_dir_kids(const std::string& key_dir) {
+  std::vector<std::string> kids;
+  for (const auto& s : keys_to_import(key_dir)) kids.push_back(s.schedule.kid);
+  return kids;
+}
+
 SigningKeys::~SigningKeys() = default;
 
 namespace {

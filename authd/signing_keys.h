@@ -112,4 +112,8 @@ class SigningKeys {
   std::string stamp_;               // the vault's, as of the keys in memory
 };
 
+// The kids of the keys in key_dir's files (none when it holds none or
+// cannot be read): those a shared vault that never had keys takes over.
+std::vector<std::string> key_dir_kids(const std::string& key_dir);
+
 }  // namespace spa::authd

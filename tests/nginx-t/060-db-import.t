@@ -4,8 +4,9 @@
 # `db migrate`, `db import`; then the tokens issued before the move still
 # work (the access token's key imported with it, the refresh token
 # rotating), passwords and the second factor too, a logout reaches nginx;
-# and an import refused without the schema, twice, or from the wrong
-# directory, each time changing nothing.
+# and an import refused without the schema, twice, from the wrong
+# directory, onto a database with another node's signing keys, or without
+# the old machine's MFA key, each time changing nothing.
 use strict;
 use warnings;
 use lib 'tests/nginx-t/lib';
@@ -53,6 +54,32 @@ step 'the move: refused until the schema is made, then whole' => sub {
     ($rc, $out) = $c->authd_cmd(0, 'db', 'import', '--from', 'relative/dir');
     is($rc, 1, 'a relative --from: refused');
     like($out, qr/--from relative\/dir: must be an absolute path/, 'saying why');
+    # A spa-authd of the cluster started before the import: the database
+    # has its keys, not this machine's, which would then never be taken
+    # over (every token signed here refused after the move).
+    is($c->pg->psql(q{insert into spa_signing_keys (kid, alg, active_from, sealed) values ('another-node', 'EdDSA', 0, '\x00')}),
+       '', 'another node made the cluster\'s keys');
+    ($rc, $out) = $c->authd_cmd(0, 'db', 'import');
+    is($rc, 1, 'the database has other signing keys: refused');
+    like($out, qr/already has signing keys, and not \S+\/authd\/keys's key \S+ .*\(nothing was imported\)/,
+         'naming key_dir and what to do');
+    $c->pg->psql('delete from spa_signing_keys');
+    # [mfa] secret_key_file not copied from the old machine.
+    my $mfa_key = "$c->{nodes}[0]{dir}/authd/mfa.key";
+    rename $mfa_key, "$mfa_key.old" or die "rename: $!";
+    ($rc, $out) = $c->authd_cmd(0, 'db', 'import');
+    is($rc, 1, 'no MFA key file: refused (never created by the import)');
+    like($out, qr/mfa\.secret_key_file: .*copy the old machine's file first/, 'saying so');
+    ok(!-e $mfa_key, 'and no key file was made');
+    SKIP: {
+        skip 'oathtool not installed: no TOTP seed to open', 2 unless $has_oath;
+        SpaAuth::Test::write_file($mfa_key, join '', map { chr int rand 256 } 1 .. 32);
+        chmod 0600, $mfa_key;
+        ($rc, $out) = $c->authd_cmd(0, 'db', 'import');
+        is($rc, 1, 'another MFA key: refused');
+        like($out, qr/does not open the TOTP secrets/, 'every TOTP would fail: saying so');
+    }
+    rename "$mfa_key.old", $mfa_key or die "rename: $!";
     is($c->pg->psql('select count(*) from spa_users'), 0, 'nothing imported so far');
     ($rc, $out) = $c->authd_cmd(0, 'db', 'import');
     is($rc, 0, 'db import from [store] private_path') or diag($out);

@@ -105,6 +105,13 @@ struct AuthWorld {
     service->set_mailer(&mail);
   }
 
+  // Who an access token of this world's service names.
+  spa::authd::Principal principal(const std::string& access_token) {
+    std::string why;
+    auto who = service->authenticate(access_token, why);
+    ck_assert_msg(who.has_value(), "%s", why.c_str());
+    return *who;
+  }
   // A sign-up whose address is proven by the link it mailed.
   void signup_verified(const std::string& email, const std::string& username, const std::string& password) {
     size_t before = mail.bodies.size();

@@ -34,12 +34,6 @@ struct World : test::AuthWorld {
     ck_assert_msg(who.has_value(), "%s", why.c_str());
     return {*who, *o.tokens};
   }
-  Principal principal(const std::string& access_token) {
-    std::string why;
-    auto who = service->authenticate(access_token, why);
-    ck_assert_msg(who.has_value(), "%s", why.c_str());
-    return *who;
-  }
   bool passes(const std::string& access_token) {
     std::string why;
     return service->authenticate(access_token, why).has_value();

@@ -16,12 +16,6 @@ using json = nlohmann::json;
 namespace {
 
 struct World : test::AuthWorld {
-  Principal principal(const std::string& access_token) {
-    std::string why;
-    auto who = service->authenticate(access_token, why);
-    ck_assert_msg(who.has_value(), "%s", why.c_str());
-    return *who;
-  }
   std::pair<Principal, IssuedTokens> signed_in(const std::string& name) {
     signup_verified(name + "@example.com", name, name + " password!");
     Outcome o = service->login(name + "@example.com", name + " password!", client);

@@ -515,6 +515,122 @@ START_TEST(a_session_moved_later_is_answered_at_once_and_reaches_every_mirror_so
 }
 END_TEST
 
+// Writes are queued and sent together; one the server refuses (here a
+// trigger raising) fails its transaction as if it had failed when made:
+// the reads after it see nothing, and nothing of the transaction is kept.
+START_TEST(a_queued_write_the_server_refuses_fails_its_transaction_whole) {
+  test::empty_test_database();
+  pg::Conn admin = raw();
+  sql1(admin.get(),
+       "CREATE OR REPLACE FUNCTION spa_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+       " IF NEW.v = 'refused'::bytea THEN RAISE EXCEPTION 'refused by the test' USING DETAIL = 'a detail kept out';"
+       " END IF; RETURN NEW; END $$;"
+       " DROP TRIGGER IF EXISTS spa_test_refuse ON spa_audit;"
+       " CREATE TRIGGER spa_test_refuse BEFORE INSERT OR UPDATE ON spa_audit FOR EACH ROW EXECUTE FUNCTION spa_test_refuse()");
+  Node a(false);
+  int runs = 0;
+  bool read_after = true;
+  Error e = a.store.transact([&](Store::Txn& t) {
+    ++runs;
+    bool ok = t.put(Db::kUsers, "before", "1") && t.put(Db::kAudit, "audit", "refused") && t.put(Db::kUsers, "after", "2");
+    ck_assert(ok);  // (queued: not yet sent)
+    read_after = t.get(Db::kUsers, "before").has_value();
+    return commit_if(ok);
+  });
+  ck_assert_int_eq(runs, 1);
+  ck_assert(!read_after);  // the read that carried the refused write returned nothing
+  ck_assert(e.code == Errc::kStoreFailed);
+  ck_assert_msg(e.message.find("refused by the test") != std::string::npos, "%s", e.message.c_str());
+  ck_assert_msg(e.message.find("a detail kept out") == std::string::npos, "%s", e.message.c_str());
+  // Refused at the COMMIT's batch (no read after it): the same.
+  e = a.store.transact([&](Store::Txn& t) {
+    return commit_if(t.put(Db::kUsers, "before", "1") && t.put(Db::kAudit, "audit", "refused"));
+  });
+  ck_assert(e.code == Errc::kStoreFailed);
+  a.store.view([&](const Store::Txn& t) {
+    ck_assert(!t.get(Db::kUsers, "before"));
+    ck_assert(!t.get(Db::kUsers, "after"));
+    ck_assert(!t.get(Db::kAudit, "audit"));
+  });
+  // The connection is still good for the next transaction.
+  ck_assert(put(a.store, Db::kUsers, "next", "3").ok());
+  sql1(admin.get(), "DROP TRIGGER spa_test_refuse ON spa_audit; DROP FUNCTION spa_test_refuse()");
+}
+END_TEST
+
+// The connection lost while the COMMIT runs: whether the write landed is
+// unknown, so it is answered as unavailable and never run again (run twice,
+// a rotation would make two successors, a sign-up two accounts).
+START_TEST(a_write_whose_connection_dies_during_its_commit_is_not_run_again) {
+  test::empty_test_database();
+  pg::Conn admin = raw();
+  // A deferred trigger: runs at the COMMIT, and sleeps there.
+  sql1(admin.get(),
+       "CREATE OR REPLACE FUNCTION spa_test_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+       " PERFORM pg_sleep(5); RETURN NULL; END $$;"
+       " DROP TRIGGER IF EXISTS spa_test_slow ON spa_audit;"
+       " CREATE CONSTRAINT TRIGGER spa_test_slow AFTER INSERT ON spa_audit DEFERRABLE INITIALLY DEFERRED"
+       " FOR EACH ROW WHEN (NEW.v = 'slow'::bytea) EXECUTE FUNCTION spa_test_slow()");
+  Node a(false);
+  for (bool reads : {false, true}) {
+    std::atomic<bool> cut{false};
+    std::thread killer([&] {
+      pg::Conn k = raw();
+      for (int i = 0; i < 1000 && !cut; ++i) {
+        if (sql1(k.get(), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                          " WHERE application_name = 'spa-authd' AND wait_event = 'PgSleep'") != "0")
+          cut = true;
+        else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+    int runs = 0;
+    Error e = a.store.transact([&](Store::Txn& t) {
+      ++runs;
+      if (reads) t.get(Db::kUsers, "x");
+      return commit_if(t.put(Db::kUsers, "x", "1") && t.put(Db::kAudit, "slow", "slow"));
+    });
+    killer.join();
+    ck_assert(cut);
+    ck_assert_int_eq(runs, 1);
+    ck_assert_msg(e.code == Errc::kStoreUnavailable, "%s", e.message.c_str());
+    a.store.view([&](const Store::Txn& t) { ck_assert(!t.get(Db::kUsers, "x")); });  // (cut before it landed)
+  }
+  sql1(admin.get(), "DROP TRIGGER spa_test_slow ON spa_audit; DROP FUNCTION spa_test_slow()");
+  ck_assert(put(a.store, Db::kUsers, "next", "3").ok());
+}
+END_TEST
+
+// A database restored from a backup (its change sequence went back) or
+// another one (its epoch differs): the change rows say nothing of what
+// the mirror holds, and the feed reads the whole sessions table.
+START_TEST(a_restored_or_other_database_is_read_whole) {
+  test::empty_test_database();
+  Node a;
+  const std::string kept = "11111111111111111111111111111111", gone = "22222222222222222222222222222222";
+  ck_assert(put(a.store, Db::kSessions, kept, session(spa::core::SessionState::kActive).encode()).ok());
+  ck_assert(put(a.store, Db::kSessions, gone, session(spa::core::SessionState::kActive).encode()).ok());
+  ck_assert(a.nginx_sees(gone) == Lookup::kValid);
+  int64_t full = metric(a.store, "spa_authd_store_mirror_full_rounds_total");
+  pg::Conn admin = raw();
+  // The backup from before `gone` began: no such session, no change rows,
+  // the sequence back at its start.
+  auto drop_session = [&](const std::string& sid) {
+    ck_assert(pg::ok(pg::Params().add(sid).run(admin.get(), "DELETE FROM spa_sessions WHERE k = $1").get()));
+  };
+  drop_session(gone);
+  sql1(admin.get(), "TRUNCATE spa_session_changes; SELECT setval('spa_session_changes_seq_seq', 1, false)");
+  ck_assert(a.comes_to(gone, Lookup::kUnknown));
+  ck_assert(a.nginx_sees(kept) == Lookup::kValid);
+  ck_assert_int_gt(metric(a.store, "spa_authd_store_mirror_full_rounds_total"), full);
+  // Another database (its epoch): the same.
+  full = metric(a.store, "spa_authd_store_mirror_full_rounds_total");
+  drop_session(kept);
+  sql1(admin.get(), "UPDATE spa_feed_state SET epoch = gen_random_uuid()::text");
+  ck_assert(a.comes_to(kept, Lookup::kUnknown));
+  ck_assert_int_gt(metric(a.store, "spa_authd_store_mirror_full_rounds_total"), full);
+}
+END_TEST
+
 START_TEST(a_feed_that_lost_its_connection_reads_what_it_missed) {
   test::empty_test_database();
   Node a, b;
@@ -580,6 +696,9 @@ START_TEST(a_single_machines_store_moves_into_the_database_whole) {
   Outcome login = one.service->login("moved@example.com", "moved password 1", one.client);
   ck_assert(login.ok());
   ck_assert(one.service->signup("waiting@example.com", "waiting", "waiting password 1", one.client).ok());
+  // A TOTP seed, sealed under the MFA key (set up, not yet enabled).
+  Outcome setup = one.service->mfa_setup(one.principal(login.tokens->access_token));
+  ck_assert_msg(setup.ok(), "%s", setup.code.c_str());
   // An installation from before the indexes: the unverified entry absent,
   // no meta "indexes" at all. The import builds them as an open would.
   ck_assert(one.store.transact([](Store::Txn& t) {
@@ -599,8 +718,9 @@ START_TEST(a_single_machines_store_moves_into_the_database_whole) {
 
   test::empty_test_database();
   Node node(false);
-  ImportResult r = import_lmdb_store(source, node.store);
+  ImportResult r = import_lmdb_store(source, node.store, {one.mfa_key, 1 << 30});
   ck_assert_msg(r.error.empty(), "%s", r.error.c_str());
+  ck_assert_msg(r.warning.empty(), "%s", r.warning.c_str());
   for (auto [db, n] : counts)
     ck_assert_msg(r.rows[static_cast<int>(db)] == n, "%s: %llu imported of %zu", db_name(db),
                   static_cast<unsigned long long>(r.rows[static_cast<int>(db)]), n);
@@ -620,7 +740,7 @@ START_TEST(a_single_machines_store_moves_into_the_database_whole) {
 
   // The same users, sessions and tokens, through a service on the database
   // (the same keys and MFA key: the operator keeps and copies them).
-  AuthService moved(one.config, node.store, *one.keys, one.hasher, [&one] { return one.now; }, one.mfa_key);
+  AuthService moved(one.config, node.store, *one.keys, one.hasher, [&one] { return one.now; }, {one.mfa_key});
   Outcome refreshed = moved.refresh(login.tokens->refresh_token, one.client);
   ck_assert_msg(refreshed.ok(), "the refresh token from before the move: %s", refreshed.code.c_str());
   ck_assert(moved.login("moved@example.com", "moved password 1", one.client).ok());
@@ -634,28 +754,39 @@ START_TEST(a_single_machines_store_moves_into_the_database_whole) {
   };
   size_t users_before = users(node.store);
   ck_assert_uint_eq(users_before, 2);
-  ImportResult again = import_lmdb_store(source, node.store);
+  ImportResult again = import_lmdb_store(source, node.store, {one.mfa_key});
   ck_assert_msg(again.error.find("already holds records (table users)") != std::string::npos, "%s", again.error.c_str());
   ck_assert_uint_eq(users(node.store), users_before);
   test::empty_test_database();
   Node empty(false);
-  ImportResult mirror = import_lmdb_store(one.dir + "/store", empty.store);
+  ImportResult mirror = import_lmdb_store(one.dir + "/store", empty.store, {one.mfa_key});
   ck_assert_msg(mirror.error.find("is not a whole spa-authd store") != std::string::npos, "%s", mirror.error.c_str());
-  ImportResult none = import_lmdb_store(one.dir + "/nothing", empty.store);
+  ImportResult none = import_lmdb_store(one.dir + "/nothing", empty.store, {one.mfa_key});
   ck_assert_msg(none.error.find("holds no LMDB store") != std::string::npos, "%s", none.error.c_str());
   // A daemon still writing the source: refused, nothing imported (a logout
   // after the snapshot would be lost).
   WritingMeanwhile busy(empty.store, [&] {
     ck_assert(one.store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kMeta, "timing_pad", "")); }).ok());
   });
-  ImportResult live = import_lmdb_store(source, busy);
+  // Another node's MFA key (the old machine's file not copied): every TOTP would fail.
+  ImportResult other_key = import_lmdb_store(source, empty.store, {spa::authd::random_bytes(32)});
+  ck_assert_msg(other_key.error.find("mfa.secret_key_file does not open the TOTP secrets") != std::string::npos, "%s",
+                other_key.error.c_str());
+  ck_assert_uint_eq(users(empty.store), 0);
+  ImportResult live = import_lmdb_store(source, busy, {one.mfa_key});
   ck_assert_msg(live.error.find("was written during the import") != std::string::npos, "%s", live.error.c_str());
   ck_assert_uint_eq(users(empty.store), 0);
   ck_assert(one.store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kMeta, "schema_version", "9")); }).ok());
-  ImportResult newer = import_lmdb_store(source, empty.store);
+  ImportResult newer = import_lmdb_store(source, empty.store, {one.mfa_key});
   ck_assert_msg(newer.error.find("has schema version 9, this spa-authd reads version 1") != std::string::npos, "%s",
                 newer.error.c_str());
   ck_assert_uint_eq(users(empty.store), 0);
+  // More than max_size: imported, with a warning saying what follows.
+  ck_assert(one.store.transact([](Store::Txn& t) { return commit_if(t.put(Db::kMeta, "schema_version", "1")); }).ok());
+  ImportResult big = import_lmdb_store(source, empty.store, {one.mfa_key, 100});
+  ck_assert_msg(big.error.empty(), "%s", big.error.c_str());
+  ck_assert_msg(big.warning.find("more than [store] max_size (100)") != std::string::npos, "%s", big.warning.c_str());
+  ck_assert_uint_eq(users(empty.store), 2);
 }
 END_TEST
 
@@ -698,6 +829,9 @@ Suite* pg_store_suite() {
     tcase_add_test(tc, a_refresh_token_at_two_nodes_at_once_rotates_once);
     tcase_add_test(tc, a_session_written_on_one_node_reaches_every_mirror);
     tcase_add_test(tc, a_session_moved_later_is_answered_at_once_and_reaches_every_mirror_soon);
+    tcase_add_test(tc, a_queued_write_the_server_refuses_fails_its_transaction_whole);
+    tcase_add_test(tc, a_write_whose_connection_dies_during_its_commit_is_not_run_again);
+    tcase_add_test(tc, a_restored_or_other_database_is_read_whole);
     tcase_add_test(tc, a_feed_that_lost_its_connection_reads_what_it_missed);
     tcase_add_test(tc, a_change_committed_after_later_ones_is_not_missed);
     tcase_add_test(tc, a_single_machines_store_moves_into_the_database_whole);
