@@ -34,6 +34,7 @@ struct TomlAssertion {};
 #include "authd/lmdb_store.h"
 #include "authd/oidc.h"
 #include "authd/pg_handles.h"
+#include "authd/pg_store.h"
 #include "authd/smtp_url.h"
 #include "core/duration.h"
 #include "core/gcra.h"
@@ -270,7 +271,7 @@ bool parse_config(std::string_view text, const std::string& source, Config& out,
                           }},
                          {"postgresql", c.string(out.store_postgresql)},
                          {"postgresql_password_file", c.path(out.store_postgresql_password_file)},
-                         {"max_staleness", c.duration(out.store_max_staleness, 2, 3600)}});
+                         {"max_staleness", c.duration(out.store_max_staleness, 2, PgStore::kMaxStaleness)}});
   if (backend == "postgresql") out.store_backend = Config::Backend::kPostgresql;
   else if (backend != "lmdb") c.error("store.backend", backend_node, "must be \"lmdb\" or \"postgresql\"");
   if (const toml::node* at = doc["store"]["postgresql"].node(); at && !out.store_postgresql.empty())

@@ -174,6 +174,8 @@ class PgTxn final : public Store::Txn {
   // A session changed in a way this node's nginx must see before the
   // write is answered, and every node's soon (NOTIFY).
   bool changed_sessions() const { return changed_sessions_; }
+  // Only sessions whose end moved later changed: none waited for.
+  bool deferred_only() const { return deferred_ && !changed_sessions_; }
 
   // A failed statement's error, kept as this transaction's.
   bool failed(const PGresult* r) const {
@@ -257,6 +259,7 @@ class PgTxn final : public Store::Txn {
   bool changed(std::string_view sid, bool urgent) {
     written_.emplace(sid);
     if (urgent) changed_sessions_ = true;
+    else deferred_ = true;
     return queue(pg::prepared("chg").add(sid));
   }
 
@@ -276,7 +279,9 @@ class PgTxn final : public Store::Txn {
     if (!old_rec || !new_rec || old_rec->state != core::SessionState::kActive) return true;
     core::SessionRecord moved = *old_rec;
     moved.expires_at = new_rec->expires_at;
-    return moved.encode() != value || new_rec->expires_at < old_rec->expires_at ||
+    // (the same value again is urgent too: a revocation retried, or
+    // floored anew, is answered once this node's nginx refuses)
+    return moved.encode() != value || new_rec->expires_at <= old_rec->expires_at ||
            old_rec->expires_at <= now_ + lazy_margin_;
   }
 
@@ -324,7 +329,7 @@ class PgTxn final : public Store::Txn {
   mutable std::vector<pg::Statement> pending_;
   mutable size_t queued_bytes_ = 0;
   mutable bool retry_ = false, broken_ = false, sent_ = false, died_at_begin_ = false, committing_ = false;
-  bool changed_sessions_ = false;
+  bool changed_sessions_ = false, deferred_ = false;
   int64_t now_, lazy_margin_;
   // Sessions read before this transaction wrote them: their committed
   // values (nullopt: none). And the sessions it wrote.
@@ -364,7 +369,7 @@ struct PgStore::Impl {
   uint64_t requested = 0, completed = 0;
   bool stopping = false;
   std::atomic<int64_t> confirmed_ms{0};
-  std::atomic<uint64_t> rounds{0}, full_rounds{0}, feed_failures{0}, waits{0};
+  std::atomic<uint64_t> rounds{0}, full_rounds{0}, feed_failures{0}, waits{0}, deferred{0};
   std::atomic<bool> stale_logged{false};
 
   ~Impl() {
@@ -542,11 +547,13 @@ struct PgStore::Impl {
   // whatever happens here, but this node's nginx may not see it yet).
   bool await_round() {
     if (!mirror) return true;
-    waits.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock lock(feed_mu);
     uint64_t want = ++requested;
     wake();
-    if (feed_cv.wait_for(lock, std::chrono::seconds(1), [&] { return completed >= want || stopping; })) return true;
+    if (feed_cv.wait_for(lock, std::chrono::seconds(1), [&] { return completed >= want || stopping; })) {
+      waits.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
     lock.unlock();
     if (!behind_logged.exchange(true))
       log_event("error", "store_mirror_behind", {{"path", mirror->path()}, {"waited_ms", "1000"}});
@@ -928,10 +935,7 @@ Error PgStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) 
       i.release(std::move(c));
       return {Errc::kStoreFull, "store_full"};
     }
-    // (a mirror not stale holds every commit older than max_staleness: an
-    // end more than that, and a minute of clock skew, away is in the future
-    // whatever value it holds)
-    PgTxn t(conn, over, "BEGIN ISOLATION LEVEL SERIALIZABLE", std::time(nullptr), i.o.max_staleness + 60);
+    PgTxn t(conn, over, "BEGIN ISOLATION LEVEL SERIALIZABLE", std::time(nullptr), kDeferMargin);
     TxnEnd end;
     try {
       end = fn(t);
@@ -957,7 +961,8 @@ Error PgStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) 
         // (answered as failed if this node's nginx may not see it yet,
         // as LMDB answers a write whose mirror commit failed; retried, a
         // logout finds the session ended)
-        if (t.changed_sessions() && !i.await_round())
+        if (t.deferred_only()) i.deferred.fetch_add(1, std::memory_order_relaxed);
+        if ((t.changed_sessions() || t.awaits_mirror()) && !i.await_round())
           return {Errc::kStoreUnavailable, "store_mirror_behind: the write landed; this node's mirror has not caught up"};
         return {};
       }
@@ -1092,8 +1097,11 @@ std::string PgStore::metrics() const {
            metric_counter("spa_authd_store_mirror_failures_total", "Rounds of the feed that failed.",
                    i->feed_failures.load()) +
            metric_counter("spa_authd_store_mirror_waits_total",
-                   "Writes answered only once this node's mirror had them (a session begun, ended or restricted).",
-                   i->waits.load());
+                   "Writes answered after this node's mirror had them (a session begun, ended or restricted).",
+                   i->waits.load()) +
+           metric_counter("spa_authd_store_mirror_deferred_total",
+                   "Writes answered at once that only moved sessions' ends later (refresh rotations): the next round brings them.",
+                   i->deferred.load());
   }
   return out;
 }

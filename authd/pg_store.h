@@ -12,15 +12,19 @@
 // The request path stays on the node: the sessions table is mirrored into
 // the local LMDB at [store] path (authd/session_mirror.h) that nginx's
 // workers read. Every write that changes a session also inserts its id into
-// spa_session_changes and NOTIFYs spa_sessions in the same transaction; a
-// feed thread of every spa-authd LISTENs, reads what changed since its last
-// round (current values, so rounds never apply anything stale) and writes
-// the mirror, at once on a notification and at least every
-// kHeartbeatMs otherwise. Each round confirms the mirror current as of the
-// time it began (SessionMirror's confirmed_ms): nginx fails closed once
-// that is older than [store] max_staleness. A write of this node that
-// changed a session is answered once a round begun after its commit has
-// written the mirror (a logout holds on this node's next request).
+// spa_session_changes in the same transaction; a feed thread of every
+// spa-authd LISTENs, reads what changed since its last round (current
+// values, so rounds never apply anything stale) and writes the mirror, at
+// once on a notification and at least every kHeartbeatMs otherwise. Each
+// round confirms the mirror current as of the time it began
+// (SessionMirror's confirmed_ms): nginx fails closed once that is older
+// than [store] max_staleness. A write of this node that changed a session
+// NOTIFYs spa_sessions after its commit and is answered once a round begun
+// after the commit has written the mirror (a logout holds on this node's
+// next request) -- except a write that only moved an active session's end
+// later, from an end more than kDeferMargin away (a refresh rotation):
+// the feeds' next round brings it, and meanwhile every mirror holds the
+// session valid with its earlier end.
 //
 // Missed notifications cost nothing (the next round reads the table);
 // rows of transactions still open during a round are read again until
@@ -49,6 +53,13 @@ class PgStore final : public Store {
     size_t connections = 8;      // the most connections spa-authd opens (the feed's besides)
   };
   static constexpr int kHeartbeatMs = 250;
+  // The largest [store] max_staleness a node may have (seconds).
+  static constexpr int64_t kMaxStaleness = 3600;
+  // A session end more than this away (seconds) is in the future in every
+  // mirror that is not stale, whatever older value it holds: a mirror of
+  // any node holds every commit older than its max_staleness (at most
+  // kMaxStaleness), and a minute covers the nodes' clocks.
+  static constexpr int64_t kDeferMargin = kMaxStaleness + 60;
 
   PgStore();
   ~PgStore() override;

@@ -124,7 +124,13 @@ bool SessionIssuer::start_session(Store::Txn& t, const UserRecord& user, const C
 
 bool SessionIssuer::end_session(Store::Txn& t, const std::string& sid, int64_t now, SessionState state) {
   auto rec = load_session(t, sid);
-  if (!rec || rec->state != SessionState::kActive) return true;
+  if (!rec) return true;
+  if (rec->state != SessionState::kActive) {
+    // Ended already (a logout retried after a 503, or made on another
+    // node): answered once this node's nginx refuses it too.
+    t.await_mirror();
+    return true;
+  }
   rec->state = state;
   rec->revoked_at = now;
   return t.put(Db::kSessions, sid, rec->encode());

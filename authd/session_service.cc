@@ -155,14 +155,19 @@ Outcome SessionService::refresh(const std::string& token, const ClientInfo& clie
             record->rotated_at = now;
             record->successor = hex(sha256(next.refresh_token));
             record->successor_box = core::base64url_encode(seal(key, pair.to_json(), hash));
-            session->expires_at = now + config_.refresh_ttl;  // the family lives as long as its newest token
+            // The family lives as long as its newest token. (A rotation in
+            // the same second leaves the session as it is, unwritten: a
+            // session written unchanged is waited for as a revocation
+            // retried would be, docs/scale-out.md.)
+            bool moved = session->expires_at != now + config_.refresh_ttl;
+            session->expires_at = now + config_.refresh_ttl;
             meta.last_used_at = now;
             result.tokens = next;
             result.data = {{"user", user->public_view()}};
             return commit_if(t.put_record(Db::kRefresh, hash, *record) &&
                              t.put_record(Db::kRefresh, sha256(next.refresh_token), successor) &&
                              t.put(Db::kSessionRefresh, record->sid + sha256(next.refresh_token), "") &&
-                             t.put(Db::kSessions, record->sid, session->encode()) &&
+                             (!moved || t.put(Db::kSessions, record->sid, session->encode())) &&
                              t.put_record(Db::kSessionMeta, record->sid, meta));
           }
         }

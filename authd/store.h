@@ -137,6 +137,13 @@ class Store {
     // leader) and must not throw; a function run twice (a write tried
     // again) registers it again, and only the run that commits calls it.
     void after_commit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
+    // The write is answered only once this node's nginx sees every session
+    // as committed now, though it changed none itself: a revocation that
+    // found the session already ended (on another node, perhaps, whose
+    // change may not have reached this node's mirror yet). Nothing to wait
+    // for where the store and the mirror commit together (LMDB).
+    void await_mirror() { await_mirror_ = true; }
+    bool awaits_mirror() const { return await_mirror_; }
 
    protected:
     explicit Txn(bool over_limit) : over_limit_(over_limit) {}
@@ -161,6 +168,7 @@ class Store {
     mutable Error error_;
     bool over_limit_ = false;
     std::vector<std::function<void()>> after_commit_;
+    bool await_mirror_ = false;
   };
 
   // What the store takes, for /metrics and the 80 % warning (LMDB's terms;

@@ -463,55 +463,120 @@ START_TEST(a_session_moved_later_is_answered_at_once_and_reaches_every_mirror_so
   test::empty_test_database();
   Node a, b;
   const std::string sid = "00112233445566778899aabbccddeeff";
-  const int64_t now = std::time(nullptr);
+  const int64_t now = std::time(nullptr), far = now + PgStore::kDeferMargin;
   auto waits = [&] { return metric(a.store, "spa_authd_store_mirror_waits_total"); };
-  int64_t w = waits();
+  auto deferred = [&] { return metric(a.store, "spa_authd_store_mirror_deferred_total"); };
+  int64_t w = waits(), d = deferred();
   spa::core::SessionRecord begun = session(spa::core::SessionState::kActive);
-  begun.expires_at = now + 3600;
+  begun.expires_at = far + 100;
   // Begun: waited for, in A's mirror when answered.
   ck_assert(put(a.store, Db::kSessions, sid, begun.encode()).ok());
   ck_assert_int_eq(waits(), ++w);
   ck_assert(a.mirrored(sid).has_value());
   ck_assert(b.comes_to(sid, Lookup::kValid));
-  // A rotation: not waited for; valid on A meanwhile; then on both mirrors.
-  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 7200; }).ok());
+  // A rotation: not waited for; then on both mirrors, within a few rounds.
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = far + 200; }).ok());
   ck_assert_int_eq(waits(), w);
-  ck_assert(a.nginx_sees(sid) == Lookup::kValid);
-  ck_assert(a.mirror_ends_at(sid, now + 7200));
-  ck_assert(b.mirror_ends_at(sid, now + 7200));
-  // Moved earlier: waited for.
-  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 3000; }).ok());
+  ck_assert_int_eq(deferred(), ++d);
+  auto start = std::chrono::steady_clock::now();
+  ck_assert(a.mirror_ends_at(sid, far + 200));
+  ck_assert(b.mirror_ends_at(sid, far + 200));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  std::printf("a deferred session write reached both mirrors in %lld ms\n", static_cast<long long>(took));
+  // The same value again (a floor recomputed to what it was): waited for.
+  ck_assert(rewrite(a.store, sid, [&](auto&) {}).ok());
   ck_assert_int_eq(waits(), ++w);
-  ck_assert_int_eq(a.mirrored(sid)->expires_at, now + 3000);
+  // Moved earlier: waited for.
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = far + 150; }).ok());
+  ck_assert_int_eq(waits(), ++w);
+  ck_assert_int_eq(a.mirrored(sid)->expires_at, far + 150);
   // A floor set (a role change) with the end moved: waited for, and a
   // token of before the floor refused on A when answered.
-  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.tokens_not_before = now, r.expires_at = now + 7300; }).ok());
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.tokens_not_before = now, r.expires_at = far + 300; }).ok());
   ck_assert_int_eq(waits(), ++w);
   ck_assert(a.nginx_sees(sid, now - 10) == Lookup::kRevoked);
-  // An end that is near (within max_staleness and a minute): waited for.
-  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 60; }).ok());
+  // The end it moves from within kDeferMargin (a mirror of some node may
+  // still hold an older one): waited for; just past it, not.
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = far - 5; }).ok());
   ck_assert_int_eq(waits(), ++w);
-  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 7400; }).ok());
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = far + 400; }).ok());
   ck_assert_int_eq(waits(), ++w);
-  ck_assert_int_eq(a.mirrored(sid)->expires_at, now + 7400);
-  // Written without being read first: waited for, whatever it changed.
+  ck_assert_int_eq(a.mirrored(sid)->expires_at, far + 400);
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = far + 500; }).ok());
+  ck_assert_int_eq(waits(), w);
+  ck_assert_int_eq(deferred(), ++d);
+  // Written twice in one transaction, or after a scan, or without being read first: waited for.
+  ck_assert(a.store.transact([&](Store::Txn& t) {
+    auto r = load_session(t, sid);
+    r->expires_at = far + 600;
+    bool ok = t.put(Db::kSessions, sid, r->encode());
+    r->expires_at = far + 700;
+    return commit_if(ok && t.put(Db::kSessions, sid, r->encode()));
+  }).ok());
+  ck_assert_int_eq(waits(), ++w);
+  ck_assert(a.store.transact([&](Store::Txn& t) {
+    std::optional<spa::core::SessionRecord> r;
+    t.scan(Db::kSessions, sid, [&](auto, std::string_view v) { return r = spa::core::SessionRecord::decode(v), false; });
+    r->expires_at = far + 800;
+    return commit_if(t.put(Db::kSessions, sid, r->encode()));
+  }).ok());
+  ck_assert_int_eq(waits(), ++w);
   begun.tokens_not_before = now;
-  begun.expires_at = now + 7500;
+  begun.expires_at = far + 900;
   ck_assert(put(a.store, Db::kSessions, sid, begun.encode()).ok());
   ck_assert_int_eq(waits(), ++w);
-  // Ended: waited for; refused at once on A, soon on B.
-  ck_assert(rewrite(a.store, sid, [&](auto& r) {
+  // Deferred on A, then ended on B: refused on both (the round reads the
+  // current value, never the deferred one).
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = far + 1000; }).ok());
+  ck_assert_int_eq(deferred(), ++d);
+  ck_assert(rewrite(b.store, sid, [&](auto& r) {
               r.state = spa::core::SessionState::kRevoked;
               r.revoked_at = now;
-              r.expires_at = now + 9000;
             }).ok());
+  ck_assert(b.nginx_sees(sid, now) == Lookup::kRevoked);
+  ck_assert(a.comes_to(sid, Lookup::kRevoked, now));
+  // An ended session's end moved later: waited for (only an active one's is not).
+  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = far + 1100; }).ok());
   ck_assert_int_eq(waits(), ++w);
-  ck_assert(a.nginx_sees(sid, now) == Lookup::kRevoked);
-  ck_assert(b.comes_to(sid, Lookup::kRevoked, now));
-  // An ended session's end moved later is still waited for (only an
-  // active one's is not).
-  ck_assert(rewrite(a.store, sid, [&](auto& r) { r.expires_at = now + 9100; }).ok());
+  // A revocation that finds the session ended already: waited for too.
+  ck_assert(a.store.transact([&](Store::Txn& t) {
+    ck_assert(load_session(t, sid)->state == spa::core::SessionState::kRevoked);
+    t.await_mirror();
+    return TxnEnd::kCommit;
+  }).ok());
   ck_assert_int_eq(waits(), ++w);
+  ck_assert_int_eq(deferred(), d);
+}
+END_TEST
+
+// Through the service, as spa-authd runs it: a rotation is deferred, a
+// logout waits for this node's mirror, and so does a logout of a session
+// that is already ended (a retry after a 503, or the end made elsewhere).
+START_TEST(a_rotation_through_the_service_is_deferred_and_its_logout_waits) {
+  test::AuthWorld w;  // (on PostgreSQL, with a mirror: SPA_TEST_STORE=postgresql)
+  ck_assert(w.pg != nullptr);
+  auto waits = [&] { return metric(*w.pg, "spa_authd_store_mirror_waits_total"); };
+  auto deferred = [&] { return metric(*w.pg, "spa_authd_store_mirror_deferred_total"); };
+  w.signup_verified("rotates@example.com", "rotates", "rotates password 1");
+  Outcome login = w.service->login("rotates@example.com", "rotates password 1", w.client);
+  ck_assert(login.ok());
+  int64_t w0 = waits(), d0 = deferred();
+  w.now += 60;  // (a rotation in the same second would leave the end where it was)
+  Outcome next = w.service->refresh(login.tokens->refresh_token, w.client);
+  ck_assert_msg(next.ok(), "%s", next.code.c_str());
+  ck_assert_int_eq(deferred(), d0 + 1);
+  ck_assert_int_eq(waits(), w0);
+  // Again in the same second: the session's end stays, unwritten (written
+  // unchanged, it would wait).
+  next = w.service->refresh(next.tokens->refresh_token, w.client);
+  ck_assert_msg(next.ok(), "%s", next.code.c_str());
+  ck_assert_int_eq(deferred(), d0 + 1);
+  ck_assert_int_eq(waits(), w0);
+  ck_assert(w.service->logout(std::nullopt, next.tokens->refresh_token, w.client).ok());
+  ck_assert_int_eq(waits(), w0 + 1);
+  ck_assert(w.service->logout(std::nullopt, next.tokens->refresh_token, w.client).ok());
+  ck_assert_int_eq(waits(), w0 + 2);
+  ck_assert_int_eq(deferred(), d0 + 1);
 }
 END_TEST
 
@@ -829,6 +894,7 @@ Suite* pg_store_suite() {
     tcase_add_test(tc, a_refresh_token_at_two_nodes_at_once_rotates_once);
     tcase_add_test(tc, a_session_written_on_one_node_reaches_every_mirror);
     tcase_add_test(tc, a_session_moved_later_is_answered_at_once_and_reaches_every_mirror_soon);
+    tcase_add_test(tc, a_rotation_through_the_service_is_deferred_and_its_logout_waits);
     tcase_add_test(tc, a_queued_write_the_server_refuses_fails_its_transaction_whole);
     tcase_add_test(tc, a_write_whose_connection_dies_during_its_commit_is_not_run_again);
     tcase_add_test(tc, a_restored_or_other_database_is_read_whole);
