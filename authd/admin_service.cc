@@ -77,6 +77,8 @@ Outcome AdminService::admin_update_user(const Principal& who, const std::string&
               !issuer_.new_credentials(t, u))
             return TxnEnd::kAbort;
           issuer_.audit(t, "user_disabled", u, client, now);
+        } else if (disable) {
+          t.await_mirror();  // (disabled already: answered once this node's nginx refuses the sessions too)
         }
         u.disabled = disable;
         u.updated_at = now;

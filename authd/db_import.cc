@@ -65,7 +65,8 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into, const Import
     return r;
   }
 
-  std::string refused;  // why fn dropped its work, when the store did not fail
+  std::string refused;        // why fn dropped its work, when the store did not fail
+  bool seed_checked = false;  // a sealed TOTP seed opened (one is enough: all are sealed under one key)
   Error e = into.transact([&](Store::Txn& t) {
     r.rows.fill(0);
     r.bytes = 0;
@@ -95,7 +96,7 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into, const Import
       return TxnEnd::kAbort;
     for (const auto& k : meta_keys)
       if (!t.del(Db::kMeta, k)) return TxnEnd::kAbort;
-    bool seed_opened = false;  // (one is enough: every seed is sealed under the same key)
+    seed_checked = false;
     for (int i = 0; i < kDbCount; ++i) {
       if (!dbis[i]) continue;
       Db db = static_cast<Db>(i);
@@ -105,7 +106,7 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into, const Import
       for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
         if ((rc = mdb_cursor_get(c.get(), &key, &value, static_cast<MDB_cursor_op>(op))) != 0) break;
         if (db == Db::kMeta && view(key) == "timing_pad") continue;  // (a write with nothing to say)
-        if (db == Db::kUsers && !seed_opened) {
+        if (db == Db::kUsers && !seed_checked) {
           auto user = UserRecord::from_json(view(value));
           const auto& sealed = user && user->mfa ? (user->mfa->secret ? user->mfa->secret : user->mfa->pending)
                                                  : std::optional<std::string>{};
@@ -115,7 +116,7 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into, const Import
                         " (they were sealed under another key): copy the old machine's file to every node";
               return TxnEnd::kAbort;
             }
-            seed_opened = true;
+            seed_checked = true;
           }
         }
         if (!t.put(db, view(key), view(value))) return TxnEnd::kAbort;
@@ -143,9 +144,13 @@ ImportResult import_lmdb_store(const std::string& dir, Store& into, const Import
   if (!e.ok()) r.error = e.message;
   else if (!refused.empty()) r.error = refused;
   if (!r.error.empty()) r.rows.fill(0), r.bytes = 0;
-  else if (options.max_size && r.bytes > options.max_size)
-    r.warning = "the records imported take " + std::to_string(r.bytes) + " bytes, more than [store] max_size (" +
-                std::to_string(options.max_size) + "): ordinary writes are refused (store_full) until it is raised";
+  if (!r.error.empty()) return r;
+  if (options.max_size && r.bytes > options.max_size)
+    r.warnings.push_back("the records imported take " + std::to_string(r.bytes) + " bytes, more than [store] max_size (" +
+                         std::to_string(options.max_size) + "): ordinary writes are refused (store_full) until it is raised");
+  if (!seed_checked && r.rows[static_cast<int>(Db::kUsers)] > 0)
+    r.warnings.push_back("no TOTP seed in the store to check mfa.secret_key_file against: make sure it is the old "
+                         "machine's file (backup codes, e-mailed codes and lockouts are keyed by it)");
   return r;
 }
 

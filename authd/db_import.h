@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "authd/store.h"
 
@@ -28,8 +29,9 @@ struct ImportOptions {
   // source must open with it, or nothing is imported (the cluster's file
   // is not the old machine's: every TOTP would fail).
   std::string mfa_key;
-  // [store] max_size: past it, the import is kept with a warning
-  // (ordinary writes are then refused until it is raised).
+  // [store] max_size: past it (the records' bytes alone; PostgreSQL's
+  // measure, with indexes and row headers, is larger), the import is kept
+  // with a warning (ordinary writes are then refused until it is raised).
   uint64_t max_size = 0;
 };
 
@@ -37,7 +39,7 @@ struct ImportResult {
   std::array<uint64_t, kDbCount> rows{};  // records copied, per table (Db's order)
   uint64_t bytes = 0;                     // their keys' and values' bytes
   std::string error;                      // "" when the import committed
-  std::string warning;                    // "", or what the operator should know of a committed import
+  std::vector<std::string> warnings;      // what the operator should know of a committed import
 };
 
 ImportResult import_lmdb_store(const std::string& dir, Store& into, const ImportOptions& options);

@@ -246,10 +246,12 @@ int import_db(const Config& config, std::string from) {
   // cluster's keys: key_dir's are then never taken over, and every token
   // signed on this machine would be refused after the move.
   PgStore::Options o;
-  std::vector<std::string> cluster_kids;
+  std::vector<std::string> cluster_kids, own_kids;
   if (!pg_options(config, o, err) || !PgKeyVault::kids(o.conninfo, o.password, cluster_kids, err)) return refuse(err);
+  if (!key_dir_kids(config.key_dir, own_kids, err))
+    return refuse("tokens.key_dir: " + err + ": its keys signed every live token and move with the store");
   if (!cluster_kids.empty())
-    for (const auto& kid : key_dir_kids(config.key_dir))
+    for (const auto& kid : own_kids)
       if (std::find(cluster_kids.begin(), cluster_kids.end(), kid) == cluster_kids.end())
         return refuse("the database already has signing keys, and not " + config.key_dir + "'s key " + kid +
                       " (a spa-authd started on it before the import): tokens signed on this machine would be refused "
@@ -266,7 +268,10 @@ int import_db(const Config& config, std::string from) {
   }
   std::printf("imported %llu records (%llu bytes) from %s: %s\n", static_cast<unsigned long long>(total),
               static_cast<unsigned long long>(r.bytes), from.c_str(), tables.empty() ? "no accounts yet" : tables.c_str());
-  if (!r.warning.empty()) std::fprintf(stderr, "spa-authd: db import: warning: %s\n", r.warning.c_str());
+  if (own_kids.empty() && r.rows[static_cast<int>(Db::kSessions)] > 0)
+    r.warnings.push_back(config.key_dir + " holds no signing keys: the access tokens issued before the move will be "
+                         "refused (their users refresh or sign in again)");
+  for (const auto& w : r.warnings) std::fprintf(stderr, "spa-authd: db import: warning: %s\n", w.c_str());
   std::printf("next: start spa-authd on this machine first, so that the database takes the signing keys of %s "
               "(tokens signed before the move stay valid); give every node the same %s and %s\n",
               config.key_dir.c_str(), config.mfa_secret_key_file.c_str(), config.key_encryption_key_file.c_str());

@@ -935,7 +935,7 @@ Error PgStore::run_write(const std::function<TxnEnd(Txn&)>& fn, WriteKind kind) 
       i.release(std::move(c));
       return {Errc::kStoreFull, "store_full"};
     }
-    PgTxn t(conn, over, "BEGIN ISOLATION LEVEL SERIALIZABLE", std::time(nullptr), kDeferMargin);
+    PgTxn t(conn, over, "BEGIN ISOLATION LEVEL SERIALIZABLE", i.o.clock(), kDeferMargin);
     TxnEnd end;
     try {
       end = fn(t);

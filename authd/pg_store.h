@@ -33,6 +33,9 @@
 // round read the whole sessions table.
 #pragma once
 
+#include <ctime>
+#include <functional>
+
 #include <memory>
 #include <string>
 
@@ -51,6 +54,9 @@ class PgStore final : public Store {
     std::string mirror_path;
     int64_t max_staleness = 30;  // [store] max_staleness, seconds
     size_t connections = 8;      // the most connections spa-authd opens (the feed's besides)
+    // The clock (Unix seconds) session ends are compared with, to defer a
+    // write (kDeferMargin): the service's, which tests set.
+    std::function<int64_t()> clock = [] { return static_cast<int64_t>(std::time(nullptr)); };
   };
   static constexpr int kHeartbeatMs = 250;
   // The largest [store] max_staleness a node may have (seconds).

@@ -154,7 +154,11 @@ bool SessionIssuer::end_all_sessions(Store::Txn& t, const std::string& user_id, 
 bool SessionIssuer::floor_all_sessions(Store::Txn& t, const std::string& user_id, int64_t now) {
   for (const auto& sid : session_ids(t, user_id)) {
     auto rec = load_session(t, sid);
-    if (!rec || rec->state != SessionState::kActive) continue;
+    if (!rec) continue;
+    if (rec->state != SessionState::kActive) {
+      t.await_mirror();  // (ended meanwhile, perhaps on another node: as end_session)
+      continue;
+    }
     // iat is in whole seconds: a token of this very second may predate
     // the change, so the floor is the next second; new tokens start there.
     // Strictly later than any earlier floor: tokens minted after an

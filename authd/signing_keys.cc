@@ -190,10 +190,20 @@ std::vector<KeyVault::Stored> keys_to_import(const std::string& key_dir) {
 
 }  // namespace
 
-std::vector<std::string> key_dir_kids(const std::string& key_dir) {
-  std::vector<std::string> kids;
-  for (const auto& s : keys_to_import(key_dir)) kids.push_back(s.schedule.kid);
-  return kids;
+bool key_dir_kids(const std::string& key_dir, std::vector<std::string>& kids, std::string& err) {
+  kids.clear();
+  std::string path = key_dir + "/keys.json";
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return true;
+    err = path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::vector<KeyVault::Stored> found;
+  bool exists = false;
+  if (!FileVault(key_dir).read(found, exists, err)) return false;
+  for (const auto& s : found) kids.push_back(s.schedule.kid);
+  return true;
 }
 
 SigningKeys::~SigningKeys() = default;

@@ -112,8 +112,9 @@ class SigningKeys {
   std::string stamp_;               // the vault's, as of the keys in memory
 };
 
-// The kids of the keys in key_dir's files (none when it holds none or
-// cannot be read): those a shared vault that never had keys takes over.
-std::vector<std::string> key_dir_kids(const std::string& key_dir);
+// The kids of the keys in key_dir's files, those a shared vault that never
+// had keys takes over: none when it has no keys.json; false, with err,
+// when it cannot be read whole.
+bool key_dir_kids(const std::string& key_dir, std::vector<std::string>& kids, std::string& err);
 
 }  // namespace spa::authd

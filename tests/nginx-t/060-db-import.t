@@ -64,6 +64,14 @@ step 'the move: refused until the schema is made, then whole' => sub {
     like($out, qr/already has signing keys, and not \S+\/authd\/keys's key \S+ .*\(nothing was imported\)/,
          'naming key_dir and what to do');
     $c->pg->psql('delete from spa_signing_keys');
+    # key_dir's schedule unreadable: its keys can be neither checked nor moved.
+    my $schedule = "$c->{nodes}[0]{dir}/authd/keys/keys.json";
+    my $kept = do { local $/; open my $fh, '<', $schedule or die "$schedule: $!"; <$fh> };
+    SpaAuth::Test::write_file($schedule, 'not json');
+    ($rc, $out) = $c->authd_cmd(0, 'db', 'import');
+    SpaAuth::Test::write_file($schedule, $kept);
+    is($rc, 1, 'key_dir unreadable: refused');
+    like($out, qr/tokens\.key_dir: .*keys\.json.*move with the store \(nothing was imported\)/, 'naming the file');
     # [mfa] secret_key_file not copied from the old machine.
     my $mfa_key = "$c->{nodes}[0]{dir}/authd/mfa.key";
     rename $mfa_key, "$mfa_key.old" or die "rename: $!";
@@ -81,8 +89,14 @@ step 'the move: refused until the schema is made, then whole' => sub {
     }
     rename "$mfa_key.old", $mfa_key or die "rename: $!";
     is($c->pg->psql('select count(*) from spa_users'), 0, 'nothing imported so far');
+    # The database's keys are key_dir's own (this machine started on it
+    # first): nothing is lost, the import goes ahead.
+    my ($kid) = $kept =~ /"kid"\s*:\s*"([^"]+)"/ or die 'no kid in keys.json';
+    defined $c->pg->psql(qq{insert into spa_signing_keys (kid, alg, active_from, sealed) values ('$kid', 'EdDSA', 0, '\\x00')}) or die 'insert';
     ($rc, $out) = $c->authd_cmd(0, 'db', 'import');
-    is($rc, 0, 'db import from [store] private_path') or diag($out);
+    is($rc, 0, 'db import from [store] private_path (the database holding key_dir\'s key)') or diag($out);
+    $c->pg->psql('delete from spa_signing_keys');  # (a stand-in: the first start adopts key_dir's)
+    unlike($out, qr/warning/, 'without a warning: the MFA key opened a seed, key_dir has keys, the records fit');
     like($out, qr/^imported \d+ records \(\d+ bytes\) from \S+\/authd\/store\/private: .*users 2\b.*/m, 'counting what it copied');
     like($out, qr/start spa-authd on this machine first/, 'and saying what comes next');
     is($c->pg->psql('select count(*) from spa_users'), 2, 'both users in the database');

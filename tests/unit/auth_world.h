@@ -91,6 +91,7 @@ struct AuthWorld {
       // The worlds' clock is fake (2027, then wherever a test moves it):
       // the mirror's confirmation, on the real one, must not go stale.
       o.max_staleness = int64_t{20} * 365 * 86400;
+      o.clock = [this] { return now; };
       ck_assert_msg(pg->open(o, err), "%s", err.c_str());
     } else {
       ck_assert_msg(lmdb.open(dir + "/store", err, max_size), "%s", err.c_str());
