@@ -580,18 +580,25 @@ START_TEST(a_rotation_through_the_service_is_deferred_and_its_logout_waits) {
 }
 END_TEST
 
+// A trigger `name` on spa_audit (`clause`: CREATE's words after CREATE, up
+// to EXECUTE) running a PL/pgSQL function of the same name with `body`;
+// one left by an earlier run is replaced. The test drops it at its end.
+void audit_trigger(PGconn* admin, const std::string& name, const std::string& body, const std::string& clause) {
+  sql1(admin, "CREATE OR REPLACE FUNCTION " + name + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " + body +
+                  " END $$; DROP TRIGGER IF EXISTS " + name + " ON spa_audit; CREATE " + clause +
+                  " EXECUTE FUNCTION " + name + "()");
+}
+
 // Writes are queued and sent together; one the server refuses (here a
 // trigger raising) fails its transaction as if it had failed when made:
 // the reads after it see nothing, and nothing of the transaction is kept.
 START_TEST(a_queued_write_the_server_refuses_fails_its_transaction_whole) {
   test::empty_test_database();
   pg::Conn admin = raw();
-  sql1(admin.get(),
-       "CREATE OR REPLACE FUNCTION spa_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-       " IF NEW.v = 'refused'::bytea THEN RAISE EXCEPTION 'refused by the test' USING DETAIL = 'a detail kept out';"
-       " END IF; RETURN NEW; END $$;"
-       " DROP TRIGGER IF EXISTS spa_test_refuse ON spa_audit;"
-       " CREATE TRIGGER spa_test_refuse BEFORE INSERT OR UPDATE ON spa_audit FOR EACH ROW EXECUTE FUNCTION spa_test_refuse()");
+  audit_trigger(admin.get(), "spa_test_refuse",
+                "IF NEW.v = 'refused'::bytea THEN RAISE EXCEPTION 'refused by the test' USING DETAIL = 'a detail kept out';"
+                " END IF; RETURN NEW;",
+                "TRIGGER spa_test_refuse BEFORE INSERT OR UPDATE ON spa_audit FOR EACH ROW");
   Node a(false);
   int runs = 0;
   bool read_after = true;
@@ -630,12 +637,9 @@ START_TEST(a_write_whose_connection_dies_during_its_commit_is_not_run_again) {
   test::empty_test_database();
   pg::Conn admin = raw();
   // A deferred trigger: runs at the COMMIT, and sleeps there.
-  sql1(admin.get(),
-       "CREATE OR REPLACE FUNCTION spa_test_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-       " PERFORM pg_sleep(5); RETURN NULL; END $$;"
-       " DROP TRIGGER IF EXISTS spa_test_slow ON spa_audit;"
-       " CREATE CONSTRAINT TRIGGER spa_test_slow AFTER INSERT ON spa_audit DEFERRABLE INITIALLY DEFERRED"
-       " FOR EACH ROW WHEN (NEW.v = 'slow'::bytea) EXECUTE FUNCTION spa_test_slow()");
+  audit_trigger(admin.get(), "spa_test_slow", "PERFORM pg_sleep(5); RETURN NULL;",
+                "CONSTRAINT TRIGGER spa_test_slow AFTER INSERT ON spa_audit DEFERRABLE INITIALLY DEFERRED"
+                " FOR EACH ROW WHEN (NEW.v = 'slow'::bytea)");
   Node a(false);
   for (bool reads : {false, true}) {
     std::atomic<bool> cut{false};
