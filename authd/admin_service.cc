@@ -77,8 +77,10 @@ Outcome AdminService::admin_update_user(const Principal& who, const std::string&
               !issuer_.new_credentials(t, u))
             return TxnEnd::kAbort;
           issuer_.audit(t, "user_disabled", u, client, now);
-        } else if (disable) {
-          t.await_mirror();  // (disabled already: answered once this node's nginx refuses the sessions too)
+        } else if (disable && !issuer_.end_all_sessions(t, user_id, now, core::SessionState::kUserDisabled)) {
+          // (disabled already: its sessions are ended, and end_session has
+          // the answer wait until this node's nginx refuses them too)
+          return TxnEnd::kAbort;
         }
         u.disabled = disable;
         u.updated_at = now;

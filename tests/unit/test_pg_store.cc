@@ -577,6 +577,22 @@ START_TEST(a_rotation_through_the_service_is_deferred_and_its_logout_waits) {
   ck_assert(w.service->logout(std::nullopt, next.tokens->refresh_token, w.client).ok());
   ck_assert_int_eq(waits(), w0 + 2);
   ck_assert_int_eq(deferred(), d0 + 1);
+  // Disabled by an admin, then disabled again: the second finds the
+  // session ended and waits too.
+  w.config.admin_require_mfa = false;
+  w.signup_verified("boss@example.com", "boss", "boss password 1");
+  ck_assert(w.service->set_role("boss@example.com", "admin").ok());
+  Outcome boss = w.service->login("boss@example.com", "boss password 1", w.client);
+  ck_assert(boss.ok());
+  Principal admin = w.principal(boss.tokens->access_token);
+  Outcome user = w.service->login("rotates@example.com", "rotates password 1", w.client);
+  ck_assert(user.ok());
+  std::string user_id = w.principal(user.tokens->access_token).user_id;
+  int64_t w1 = waits();
+  ck_assert(w.service->admin_update_user(admin, user_id, {{"disabled", true}}, w.client).ok());
+  ck_assert_int_eq(waits(), w1 + 1);
+  ck_assert(w.service->admin_update_user(admin, user_id, {{"disabled", true}}, w.client).ok());
+  ck_assert_int_eq(waits(), w1 + 2);
 }
 END_TEST
 
