@@ -39,7 +39,9 @@ sub launch {
         exec 'node', "$PEERS/oidc-provider.mjs", @$self{qw(port client_id client_secret redirect_uri)} or POSIX::_exit(1);
     }
     $self->{pid} = $pid;
-    for (1 .. 500) {
+    # (up to 30 s: node loading oidc-provider while prove -j2 and a build
+    # share two cores once took longer than 10)
+    for (1 .. 1500) {
         return 1 if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port}, Timeout => 1);
         die "oidc-provider exited\n" if waitpid($pid, POSIX::WNOHANG()) > 0;
         sleep 0.02;
